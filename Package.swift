@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layout follows ../shared/STYLE.md: C owns nothing but one-line shims, Swift owns every
+// OpenSSL / libcurl pointer, and dependencies point one way
+// (ratify → RatifyServer → {HTTPServer, Core, Observability} → {TLS, JSON} → CShims).
+let package = Package(
+    name: "ratify-swift",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ratify", targets: ["ratify"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "CShims", dependencies: ["COpenSSL", "CCurl"]),
+        .target(name: "JSON"),
+        .target(name: "TLS", dependencies: ["CShims"]),
+        .target(name: "HTTPServer", dependencies: ["TLS", "CShims"]),
+        .target(name: "HTTPClient", dependencies: ["CShims"]),
+        .target(name: "Observability", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "Core", dependencies: ["JSON"]),
+        .target(name: "RatifyServer", dependencies: [
+            "Core", "HTTPServer", "TLS", "Observability", "JSON",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "ratify", dependencies: [
+            "RatifyServer", "Observability",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "TestSupport", dependencies: ["HTTPClient"], path: "Tests/Support"),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "TestSupport", "HTTPClient"]),
+        .testTarget(name: "CoreTests", dependencies: ["Core", "JSON"]),
+        .testTarget(name: "ObservabilityTests", dependencies: ["Observability",
+            .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "RatifyServerTests", dependencies: ["RatifyServer", "Core", "JSON", "TestSupport", "HTTPClient", "Observability"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

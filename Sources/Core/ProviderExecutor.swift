@@ -1,0 +1,42 @@
+import JSON
+
+public enum ProviderOperation: String, Sendable {
+    case verify, mutate
+}
+
+public struct ProviderContext: Sendable {
+    public var requestID: String
+    public var operation: ProviderOperation
+    /// When the whole request must be answered; work that cannot finish by then fails.
+    public var deadline: ContinuousClock.Instant
+
+    public init(requestID: String, operation: ProviderOperation, deadline: ContinuousClock.Instant) {
+        self.requestID = requestID
+        self.operation = operation
+        self.deadline = deadline
+    }
+}
+
+/// Turns the keys of one ProviderRequest into items, one per key, in request order. The
+/// verifier and store issues plug their executor in here; the HTTP layer knows only this.
+public protocol ProviderExecutor: Sendable {
+    func execute(_ keys: [String], context: ProviderContext) async -> [ProviderItem]
+}
+
+/// What serves before any verifier is configured: every key fails with a reason. It never
+/// produces a value, so nothing reading our answer can mistake it for a verdict.
+public struct UnconfiguredExecutor: ProviderExecutor {
+    public static let errorCode = "EXECUTOR_NOT_CONFIGURED"
+    public let reason: String
+
+    public init(reason: String = "no verifier or referrer store is configured") {
+        self.reason = reason
+    }
+
+    public func execute(_ keys: [String], context: ProviderContext) async -> [ProviderItem] {
+        let operation = context.operation == .verify ? "verified" : "mutated"
+        return keys.map {
+            .failure($0, "\(Self.errorCode): \($0) was not \(operation): \(reason): configure verifiers and a store in the config file")
+        }
+    }
+}

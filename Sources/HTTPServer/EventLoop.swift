@@ -1,0 +1,227 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+import TLS
+internal import CShims
+
+/// State every loop of one server shares.
+final class ServerShared: Sendable {
+    let configuration: HTTPServerConfiguration
+    let handler: any HTTPHandler
+    let onEvent: @Sendable (HTTPServerEvent) -> Void
+    let connectionCount = Atomic<Int>(0)
+
+    init(configuration: HTTPServerConfiguration, handler: any HTTPHandler, onEvent: @escaping @Sendable (HTTPServerEvent) -> Void) {
+        self.configuration = configuration
+        self.handler = handler
+        self.onEvent = onEvent
+    }
+}
+
+/// One thread, one epoll set, and the connections it accepted. Everything below `jobs` is touched
+/// only on the loop's own thread; other threads talk to the loop through `execute`, which queues
+/// a closure and wakes the loop through an eventfd. Handlers never run here: a complete request
+/// becomes a Task on Swift's cooperative pool, and its response comes back through `execute`.
+final class EventLoop: @unchecked Sendable {
+    let index: Int
+    let shared: ServerShared
+    private let epollFD: Int32
+    private let wakeFD: Int32
+    private let jobs = Mutex<[@Sendable () -> Void]>([])
+    private let stopped = Atomic<Bool>(false)
+
+    // Loop-confined state.
+    private var connections: [Int32: Connection] = [:]
+    private var listener: Int32 = -1
+    private var running = true
+    private(set) var draining = false
+    private var nextConnectionID: UInt64 = 0
+    let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+    private var dateSecond = 0
+    private var dateText = ""
+
+    init(index: Int, shared: ServerShared, listener: Int32) throws(SocketError) {
+        self.index = index
+        self.shared = shared
+        epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard epollFD >= 0 else { throw SocketError(operation: "epoll_create1", errno: errno) }
+        wakeFD = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
+        guard wakeFD >= 0 else { throw SocketError(operation: "eventfd", errno: errno) }
+        self.listener = listener
+        try Socket.check(Shim_epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, EPOLLIN.rawValue), "epoll_ctl(eventfd)")
+        // EPOLLEXCLUSIVE: one listener in every loop's set, but a connection wakes only one loop.
+        try Socket.check(Shim_epoll_ctl(epollFD, EPOLL_CTL_ADD, listener, EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue),
+                         "epoll_ctl(listener)")
+    }
+
+    deinit {
+        scratch.deallocate()
+    }
+
+    var hasStopped: Bool { stopped.load(ordering: .acquiring) }
+
+    /// Runs `job` on the loop thread. Safe from any thread.
+    func execute(_ job: @escaping @Sendable () -> Void) {
+        let wasEmpty = jobs.withLock { queue in
+            let empty = queue.isEmpty
+            queue.append(job)
+            return empty
+        }
+        if wasEmpty {
+            var one: UInt64 = 1
+            _ = write(wakeFD, &one, 8)
+        }
+    }
+
+    func run() {
+        var fds = [Int32](repeating: 0, count: 256)
+        var events = [UInt32](repeating: 0, count: 256)
+        var lastSweep = Socket.monotonicNanoseconds()
+        while running {
+            let count = Shim_epoll_wait(epollFD, &fds, &events, 256, 250)
+            if count < 0 && errno != EINTR { break }
+            for i in 0..<max(0, Int(count)) {
+                let fd = fds[i]
+                if fd == wakeFD {
+                    var value: UInt64 = 0
+                    _ = read(wakeFD, &value, 8)
+                    runJobs()
+                } else if fd == listener {
+                    acceptAll()
+                } else if let connection = connections[fd] {
+                    connection.handle(events: events[i])
+                }
+            }
+            let now = Socket.monotonicNanoseconds()
+            if now &- lastSweep >= 250_000_000 {
+                sweep(now: now)
+                lastSweep = now
+            }
+        }
+        for connection in Array(connections.values) { connection.close() }
+        close(epollFD)
+        close(wakeFD)
+        stopped.store(true, ordering: .releasing)
+    }
+
+    private func runJobs() {
+        let batch = jobs.withLock { queue in
+            let taken = queue
+            queue.removeAll()
+            return taken
+        }
+        for job in batch { job() }
+    }
+
+    private func acceptAll() {
+        let configuration = shared.configuration
+        while listener >= 0, let fd = Socket.accept(listener) {
+            if draining {
+                close(fd)
+                continue
+            }
+            if shared.connectionCount.load(ordering: .relaxed) >= configuration.maxConnections {
+                close(fd)
+                shared.onEvent(.connectionRefused(reason: "more than \(configuration.maxConnections) open connections"))
+                continue
+            }
+            let transport: Transport
+            if let tls = configuration.tls {
+                do {
+                    transport = .tls(try TLSConnection(context: tls.current, socket: fd))
+                } catch {
+                    close(fd)
+                    shared.onEvent(.handshakeFailed(error))
+                    continue
+                }
+            } else {
+                transport = .plain(fd)
+            }
+            nextConnectionID += 1
+            let connection = Connection(loop: self, fd: fd, id: nextConnectionID, transport: transport)
+            guard Shim_epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, EPOLLIN.rawValue) == 0 else {
+                close(fd)
+                continue
+            }
+            connections[fd] = connection
+            shared.connectionCount.add(1, ordering: .relaxed)
+        }
+    }
+
+    // MARK: called by connections (loop thread)
+
+    func setInterest(_ fd: Int32, _ events: UInt32) {
+        _ = Shim_epoll_ctl(epollFD, EPOLL_CTL_MOD, fd, events)
+    }
+
+    func unregister(_ fd: Int32) {
+        _ = Shim_epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, 0)
+    }
+
+    func reregister(_ fd: Int32, _ events: UInt32) {
+        _ = Shim_epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, events)
+    }
+
+    func remove(_ connection: Connection) {
+        if connections[connection.fd] === connection {
+            connections[connection.fd] = nil
+            shared.connectionCount.subtract(1, ordering: .relaxed)
+        }
+    }
+
+    /// Hands a request to the handler on the cooperative pool; the response comes back to this loop.
+    func dispatch(_ request: HTTPRequest, fd: Int32, id: UInt64) {
+        let handler = shared.handler
+        Task {
+            let response = await handler.handle(request)
+            self.execute { self.complete(fd: fd, id: id, response: response) }
+        }
+    }
+
+    private func complete(fd: Int32, id: UInt64, response: HTTPResponse) {
+        // The connection may have closed (and its fd been reused) while the handler ran.
+        guard let connection = connections[fd], connection.id == id else { return }
+        connection.complete(response)
+    }
+
+    /// RFC 9110 §6.6.1: an origin server with a clock MUST send Date. Formatted once a second.
+    func httpDate() -> String {
+        var now = time(nil)
+        if Int(now) != dateSecond {
+            dateSecond = Int(now)
+            var parts = tm()
+            gmtime_r(&now, &parts)
+            var buffer = [CChar](repeating: 0, count: 64)
+            let length = strftime(&buffer, buffer.count, "%a, %d %b %Y %H:%M:%S GMT", &parts)
+            dateText = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        return dateText
+    }
+
+    private func sweep(now: UInt64) {
+        for connection in Array(connections.values) where connection.deadline <= now {
+            connection.timedOut()
+        }
+    }
+
+    // MARK: shutdown
+
+    /// Stops accepting and closes connections that are idle between requests. Connections with a
+    /// request in flight finish it (answered with `Connection: close`) and then close.
+    func beginDraining(_ done: @escaping @Sendable () -> Void) {
+        execute {
+            self.draining = true
+            if self.listener >= 0 {
+                self.unregister(self.listener)
+                self.listener = -1
+            }
+            for connection in Array(self.connections.values) where connection.isIdle { connection.close() }
+            done()
+        }
+    }
+
+    func stop() {
+        execute { self.running = false }
+    }
+}

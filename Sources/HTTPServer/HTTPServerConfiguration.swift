@@ -1,0 +1,52 @@
+import TLS
+
+public struct HTTPServerConfiguration: Sendable {
+    /// Empty or "::" means every interface, dual-stack where the kernel has IPv6.
+    public var host: String
+    /// 0 picks a free port; `HTTPServer.port` tells which.
+    public var port: UInt16
+    /// TLS when set; plain HTTP otherwise (health and metrics ports).
+    public var tls: ReloadingTLSContext?
+    public var limits: HTTPLimits
+    /// How long a client may take to complete a TLS handshake or send one whole request.
+    public var readTimeout: Duration
+    /// How long a keep-alive connection may sit idle between requests.
+    public var idleTimeout: Duration
+    /// How long a client may take to accept one response.
+    public var writeTimeout: Duration
+    /// Event-loop threads; each owns its connections for their whole life.
+    public var eventLoops: Int
+    public var maxConnections: Int
+    /// The response sent for a request that could not be decoded (malformed, too large). The
+    /// provider port answers these with a ProviderResponse `systemError`; the default is text.
+    public var errorResponse: @Sendable (HTTPDecodeError) -> HTTPResponse = { .text($0.status, $0.reason + "\n") }
+
+    public init(host: String = "", port: UInt16, tls: ReloadingTLSContext? = nil, limits: HTTPLimits = HTTPLimits(),
+                readTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(90),
+                writeTimeout: Duration = .seconds(10), eventLoops: Int = 2, maxConnections: Int = 4096) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.limits = limits
+        self.readTimeout = readTimeout
+        self.idleTimeout = idleTimeout
+        self.writeTimeout = writeTimeout
+        self.eventLoops = max(1, eventLoops)
+        self.maxConnections = maxConnections
+    }
+}
+
+/// What happened on the wire that an operator may want to see; the server itself does not log.
+public enum HTTPServerEvent: Sendable {
+    case handshakeFailed(TLSError)
+    case requestRejected(HTTPDecodeError)
+    case connectionRefused(reason: String)
+    case timedOut(stage: String)
+}
+
+extension Duration {
+    var nanoseconds: UInt64 {
+        let c = components
+        return UInt64(max(0, c.seconds)) * 1_000_000_000 + UInt64(max(0, c.attoseconds) / 1_000_000_000)
+    }
+}

@@ -1,0 +1,59 @@
+import Core
+import Foundation
+import HTTPServer
+import JSON
+import Logging
+import Observability
+
+/// The two Gatekeeper paths on the provider listener.
+struct ProviderEndpoints: Sendable {
+    let options: ServeOptions
+    let executor: ExecutorHolder
+    let metrics: ServerMetrics
+    let logger: Logger
+
+    func router() -> Instrumented {
+        var router = Router()
+        let holder = executor
+        let verify = ProviderEndpoint(operation: .verify, timeout: options.verificationTimeout) { holder.current }
+        let mutate = ProviderEndpoint(operation: .mutate, timeout: options.mutationTimeout) { holder.current }
+        router.add("POST", RatifyServer.verifyPath) { request in await serve(verify, request, histogram: metrics.verificationRequest) }
+        router.add("POST", RatifyServer.mutatePath) { request in await serve(mutate, request, histogram: metrics.mutationRequest) }
+        return Instrumented(router: router, server: "provider", metrics: metrics)
+    }
+
+    private func serve(_ endpoint: ProviderEndpoint, _ request: HTTPRequest, histogram: Histogram) async -> HTTPResponse {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let requestID = traceID(request)
+        var log = logger
+        log[metadataKey: "trace-id"] = "\(requestID)"
+        log.debug("start request", metadata: ["method": "\(request.method)", "path": "\(request.path)"])
+        let answer = await endpoint.answer(body: request.body, requestID: requestID)
+        let elapsed = clock.now - start
+        histogram.observe(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+        if let systemError = answer.response.systemError {
+            metrics.systemErrors.increment()
+            log.error("\(endpoint.operation.rawValue) request failed", metadata: ["status": "\(answer.status)", "systemError": "\(systemError)"])
+        }
+        var response = HTTPResponse.json(HTTPStatus(answer.status, Self.reason(answer.status)), answer.body)
+        response.headers.add("X-Request-Id", requestID)
+        return response
+    }
+
+    private func traceID(_ request: HTTPRequest) -> String {
+        for header in options.traceIDHeaders {
+            if let value = request.headers[header], !value.isEmpty { return value }
+        }
+        return UUID().uuidString.lowercased()
+    }
+
+    static func reason(_ status: Int) -> String {
+        switch status {
+        case 200: "OK"
+        case 400: "Bad Request"
+        case 500: "Internal Server Error"
+        default: "Status"
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import JSON
+
+/// The parts of Ratify's `config.json` that the server itself reads: `executor` timeouts and
+/// `logger` settings. The `store`, `policy` and `verifier` sections belong to the executor.
+public struct ServerConfigFile: Sendable, Equatable {
+    public var verificationRequestTimeout: Duration?
+    public var mutationRequestTimeout: Duration?
+    public var logFormatter: String?
+    public var traceIDHeaderNames: [String] = []
+    public var document: JSONValue
+
+    /// The configuration `ratify serve` runs on when no `--config` is given. Ratify's shape, with
+    /// no verifier configured: every key is answered with an error until one is.
+    public static let embeddedDefault = """
+    {
+      "version": "1.0.0",
+      "executor": { "verificationRequestTimeout": 2900, "mutationRequestTimeout": 950 },
+      "store": { "version": "1.0.0", "plugins": [ { "name": "oras", "cosignEnabled": true } ] },
+      "policy": { "version": "1.0.0", "plugin": { "name": "configPolicy" } },
+      "verifier": { "version": "1.0.0", "plugins": [] },
+      "logger": { "formatter": "text" }
+    }
+    """
+
+    public static func load(path: String) throws(ServeError) -> ServerConfigFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ServeError(.config, "cannot read config file \(path)")
+        }
+        return try parse(Array(data), source: path)
+    }
+
+    public static func parse(_ bytes: [UInt8], source: String) throws(ServeError) -> ServerConfigFile {
+        let document: JSONValue
+        do {
+            document = try JSONParser.parse(bytes)
+        } catch {
+            throw ServeError(.config, "\(source): \(error)")
+        }
+        guard let root = document.objectValue else {
+            throw ServeError(.config, "\(source): the configuration must be a JSON object, found \(document.typeName)")
+        }
+        var config = ServerConfigFile(document: document)
+        if let executor = root["executor"] {
+            guard let object = executor.objectValue else {
+                throw ServeError(.config, "\(source): executor must be an object, found \(executor.typeName)")
+            }
+            config.verificationRequestTimeout = try milliseconds(object["verificationRequestTimeout"], path: "executor.verificationRequestTimeout", source: source)
+            config.mutationRequestTimeout = try milliseconds(object["mutationRequestTimeout"], path: "executor.mutationRequestTimeout", source: source)
+        }
+        if let logger = root["logger"] {
+            guard let object = logger.objectValue else {
+                throw ServeError(.config, "\(source): logger must be an object, found \(logger.typeName)")
+            }
+            if let formatter = object["formatter"] {
+                guard let name = formatter.stringValue, ["text", "json", "logstash"].contains(name) else {
+                    throw ServeError(.config, "\(source): logger.formatter must be one of text, json, logstash")
+                }
+                config.logFormatter = name
+            }
+            if let names = object["requestHeaders"]?["traceIDHeaderName"] {
+                guard let list = names.arrayValue?.compactMap(\.stringValue), list.count == names.arrayValue?.count else {
+                    throw ServeError(.config, "\(source): logger.requestHeaders.traceIDHeaderName must be a list of strings")
+                }
+                config.traceIDHeaderNames = list
+            }
+        }
+        return config
+    }
+
+    private static func milliseconds(_ value: JSONValue?, path: String, source: String) throws(ServeError) -> Duration? {
+        guard let value, !value.isNull else { return nil }
+        guard let number = value.intValue, number > 0 else {
+            throw ServeError(.config, "\(source): \(path) must be a positive whole number of milliseconds")
+        }
+        return .milliseconds(number)
+    }
+
+    /// Whether any verifier plugin is listed (the executor that honours them is not built yet).
+    public var configuredVerifierNames: [String] {
+        document["verifier"]?["plugins"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+    }
+}

@@ -1,0 +1,176 @@
+import ArgumentParser
+import Core
+import Dispatch
+import Foundation
+import Logging
+import Observability
+import RatifyServer
+import TLS
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the Gatekeeper external data provider (HTTPS), health and metrics listeners.")
+
+    @Option(name: .customLong("http"), help: "Provider listen address (Ratify's --http).")
+    var httpAddress = ":6001"
+
+    @Option(name: [.customShort("c"), .customLong("config")], help: "Ratify config.json; the embedded default when omitted.")
+    var configPath: String?
+
+    @Option(help: "Directory holding tls.crt and tls.key (Ratify's --cert-dir).")
+    var certDir: String?
+
+    @Option(help: "Server certificate chain (PEM).")
+    var tlsCertFile: String?
+
+    @Option(help: "Server private key (PEM).")
+    var tlsKeyFile: String?
+
+    @Option(name: [.customLong("client-ca-file"), .customLong("ca-cert-file")],
+            help: "CA bundle for client certificates; when set, clients without a certificate it signed are refused (mTLS).")
+    var clientCAFile: String?
+
+    @Option(help: "Health listen address for /healthz and /readyz.")
+    var healthPort = ":9099"
+
+    @Option(help: "Metrics listen address for /metrics; \"off\" disables it.")
+    var metricsPort = ":8888"
+
+    @Option(help: "How often to check the TLS files for rotation, in seconds.")
+    var certWatchInterval: Double = 2
+
+    @Option(help: "Largest request body accepted, in bytes.")
+    var maxRequestBody = 4 * 1024 * 1024
+
+    @Option(help: "Event-loop threads for the provider listener.")
+    var eventLoops = 2
+
+    @Option(help: "Log level: trace, debug, info, warning, error.")
+    var logLevel = "info"
+
+    @Option(help: "Log format: text, json or logstash (overrides logger.formatter in the config).")
+    var logFormat: String?
+
+    @Flag(help: "Accepted for compatibility with Ratify's flags; CRD watching is not built yet and this flag fails.")
+    var enableCrdManager = false
+
+    func run() async throws {
+        let config: ServerConfigFile
+        do {
+            config = try configPath.map { try ServerConfigFile.load(path: $0) }
+                ?? ServerConfigFile.parse(Array(ServerConfigFile.embeddedDefault.utf8), source: "embedded default config")
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        let formatName = logFormat ?? config.logFormatter ?? "text"
+        guard let format = LogFormat(rawValue: formatName) else {
+            throw ValidationError("--log-format must be one of text, json, logstash")
+        }
+        LoggingSystem.bootstrap { RatifyLogHandler(label: $0, format: format, level: level) }
+        let logger = Logger(label: "ratify")
+
+        if enableCrdManager {
+            throw ValidationError("--enable-crd-manager: watching Verifier/Store/Policy resources is not available in this build")
+        }
+        let options = try makeOptions(config: config)
+        let executor = ExecutorHolder(UnconfiguredExecutor(
+            reason: config.configuredVerifierNames.isEmpty
+                ? "no verifier is configured"
+                : "verifier plugins \(config.configuredVerifierNames) are configured but this build has no verifier implementations yet"))
+        let server: RatifyServer
+        do {
+            server = try RatifyServer(options: options, executor: executor, logger: logger)
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        if options.tls == nil {
+            logger.warning("serving plain HTTP: Gatekeeper requires HTTPS; pass --cert-dir or --tls-cert-file/--tls-key-file")
+        }
+        logger.info("starting server", metadata: [
+            "address": "\(options.httpAddress.host):\(server.providerPort)",
+            "tls": "\(options.tls != nil)", "mtls": "\(options.tls?.clientCAFile != nil)",
+            "health": "\(options.healthAddress.host):\(server.healthPort)",
+            "metrics": "\(server.metricsPort.map { "\(options.metricsAddress!.host):\($0)" } ?? "off")",
+            "config": "\(configPath ?? "embedded default")",
+        ])
+        let signal = await Self.waitForTermination()
+        logger.info("received \(signal), shutting down gracefully")
+        await server.shutdown(gracePeriod: .seconds(10))
+        logger.info("server stopped")
+    }
+
+    private func makeOptions(config: ServerConfigFile) throws -> ServeOptions {
+        var options = ServeOptions()
+        do {
+            options.httpAddress = try ListenAddress(parsing: httpAddress)
+            options.healthAddress = try ListenAddress(parsing: healthPort)
+            options.metricsAddress = metricsPort == "off" ? nil : try ListenAddress(parsing: metricsPort)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        switch (certDir, tlsCertFile, tlsKeyFile) {
+        case (nil, nil, nil):
+            if clientCAFile != nil { throw ValidationError("--client-ca-file needs a server certificate (--cert-dir or --tls-cert-file/--tls-key-file)") }
+        case (let dir?, nil, nil):
+            options.tls = .certificateDirectory(dir, clientCAFile: clientCAFile)
+        case (nil, let cert?, let key?):
+            options.tls = TLSServerConfiguration(certificateChainFile: cert, privateKeyFile: key, clientCAFile: clientCAFile)
+        case (nil, _, _):
+            throw ValidationError("--tls-cert-file and --tls-key-file go together")
+        default:
+            throw ValidationError("use either --cert-dir or --tls-cert-file/--tls-key-file, not both")
+        }
+        guard certWatchInterval > 0 else { throw ValidationError("--cert-watch-interval must be positive") }
+        guard maxRequestBody > 0 else { throw ValidationError("--max-request-body must be positive") }
+        guard (1...64).contains(eventLoops) else { throw ValidationError("--event-loops must be from 1 to 64") }
+        options.certificateWatchInterval = .milliseconds(Int(certWatchInterval * 1000))
+        options.maxRequestBodyBytes = maxRequestBody
+        options.eventLoops = eventLoops
+        options.verificationTimeout = config.verificationRequestTimeout ?? options.verificationTimeout
+        options.mutationTimeout = config.mutationRequestTimeout ?? options.mutationTimeout
+        options.traceIDHeaders = config.traceIDHeaderNames
+        return options
+    }
+
+    /// Suspends until SIGTERM or SIGINT; returns the signal's name.
+    static func waitForTermination() async -> String {
+        await withCheckedContinuation { continuation in
+            let queue = DispatchQueue(label: "ratify.signals")
+            let resumed = SignalState(continuation)
+            for (number, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+                source.setEventHandler { resumed.fire(name) }
+                source.resume()
+                resumed.keep(source)
+            }
+        }
+    }
+}
+
+/// Holds the signal sources alive and resumes the waiting task once.
+private final class SignalState: @unchecked Sendable {
+    private var continuation: CheckedContinuation<String, Never>?
+    private var sources: [DispatchSourceSignal] = []
+    private let lock = NSLock()
+
+    init(_ continuation: CheckedContinuation<String, Never>) { self.continuation = continuation }
+
+    func keep(_ source: DispatchSourceSignal) {
+        lock.lock()
+        sources.append(source)
+        lock.unlock()
+    }
+
+    func fire(_ name: String) {
+        lock.lock()
+        let c = continuation
+        continuation = nil
+        lock.unlock()
+        c?.resume(returning: name)
+    }
+}
