@@ -35,7 +35,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "TestSupport", dependencies: ["HTTPClient"], path: "Tests/Support"),
+        .target(name: "TestSupport", dependencies: ["HTTPClient", "CShims"], path: "Tests/Support"),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "TestSupport", "HTTPClient"]),
         .testTarget(name: "CoreTests", dependencies: ["Core", "JSON"]),

@@ -1,0 +1,111 @@
+import Foundation
+import HTTPClient
+import HTTPServer
+import Testing
+import TestSupport
+
+@Suite struct HTTPServerLoopbackTests {
+    @Test func servesManyRequestsOnOneKeepAliveConnection() async throws {
+        let server = try startServer()
+        let session = CurlSession()
+        for i in 0..<5 {
+            let response = try await offPool { try session.perform(HTTPClientRequest(method: "POST", url: "http://127.0.0.1:\(server.port)/x", body: Array(repeating: 1, count: i))) }
+            #expect(response.status == 200)
+            #expect(response.bodyText == "POST /x \(i)")
+        }
+        #expect(server.openConnections == 1)
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        let server = try startServer()
+        let client = try RawClient(port: server.port)
+        // The first request takes longest; its answer must still come first.
+        try client.send("GET /sleep/100 HTTP/1.1\r\n\r\nGET /sleep/1 HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi")
+        let responses = try await offPool { client.receiveResponses(3) }
+        #expect(responses.count == 3)
+        #expect(responses.map { $0.components(separatedBy: "\r\n\r\n").last! } == ["GET /sleep/100 0", "GET /sleep/1 0", "POST /b 2"])
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func slowClientDoesNotBlockOthers() async throws {
+        let server = try startServer { $0.eventLoops = 1 }
+        let slow = try RawClient(port: server.port)
+        try slow.send("POST /slow HTTP/1.1\r\nContent-Length: 100\r\n\r\nonly part of the bo")
+        let busy = CurlSession()
+        let started = ContinuousClock.now
+        for _ in 0..<20 {
+            let response = try await offPool { try busy.perform(HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/fast"), timeout: .seconds(2)) }
+            #expect(response.status == 200)
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func longHandlerDoesNotBlockOtherConnections() async throws {
+        let server = try startServer { $0.eventLoops = 1 }
+        let long = Task { try await offPool { try CurlSession().perform(HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/sleep/1500")) } }
+        try await Task.sleep(for: .milliseconds(50))
+        let started = ContinuousClock.now
+        let quick = try await offPool { try CurlSession().perform(HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/quick")) }
+        #expect(quick.status == 200)
+        #expect(ContinuousClock.now - started < .milliseconds(1000))
+        #expect(try await long.value.bodyText == "GET /sleep/1500 0")
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func incompleteRequestTimesOutWith408() async throws {
+        let server = try startServer { $0.readTimeout = .milliseconds(300) }
+        let client = try RawClient(port: server.port)
+        try client.send("POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+        let answer = try await offPool { client.receiveAll() }
+        #expect(answer.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
+        #expect(answer.contains("Connection: close"))
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func malformedRequestGets400AndServerKeepsServing() async throws {
+        let server = try startServer()
+        let bad = try RawClient(port: server.port)
+        try bad.send("GET / HTTP/1.1\r\nBad Header\r\n\r\n")
+        let answer = try await offPool { bad.receiveAll() }
+        #expect(answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+        let good = try await offPool { try CurlSession().perform(HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/ok")) }
+        #expect(good.status == 200)
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func answers100ContinueBeforeTheBody() async throws {
+        let server = try startServer()
+        let client = try RawClient(port: server.port)
+        try client.send("POST /c HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        // Read the interim response before sending the body, as a waiting client would.
+        let interim = try await offPool { client.receive(until: "\r\n\r\n") }
+        #expect(interim == "HTTP/1.1 100 Continue\r\n\r\n")
+        try client.send("hello")
+        let responses = try await offPool { client.receiveResponses(1) }
+        #expect(responses.first?.hasPrefix("HTTP/1.1 200 OK") == true)
+        #expect(responses.first?.hasSuffix("POST /c 5") == true)
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func gracefulShutdownFinishesRequestsInFlight() async throws {
+        let server = try startServer()
+        let port = server.port
+        let inFlight = Task { try await offPool { try CurlSession().perform(HTTPClientRequest(url: "http://127.0.0.1:\(port)/sleep/400")) } }
+        try await Task.sleep(for: .milliseconds(100))
+        let idle = CurlSession()
+        _ = try await offPool { try idle.perform(HTTPClientRequest(url: "http://127.0.0.1:\(port)/idle")) }
+        #expect(server.openConnections == 2)
+        await server.shutdown(gracePeriod: .seconds(5))
+        let response = try await inFlight.value
+        #expect(response.status == 200)
+        #expect(response.bodyText == "GET /sleep/400 0")
+        #expect(response.header("Connection") == "close")
+        #expect(server.openConnections == 0)
+        // The listener is closed: new connections are refused.
+        #expect(throws: HTTPClientError.self) {
+            _ = try CurlSession().perform(HTTPClientRequest(url: "http://127.0.0.1:\(port)/after"), timeout: .seconds(1))
+        }
+    }
+}

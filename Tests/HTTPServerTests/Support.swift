@@ -1,0 +1,19 @@
+import Foundation
+import HTTPServer
+import TLS
+
+/// Echoes what it received; `/sleep/<ms>` answers after that many milliseconds.
+struct EchoHandler: HTTPHandler {
+    func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        if request.path.hasPrefix("/sleep/"), let ms = Int(request.path.dropFirst("/sleep/".count)) {
+            try? await Task.sleep(for: .milliseconds(ms))
+        }
+        return .text(.ok, "\(request.method) \(request.target) \(request.body.count)")
+    }
+}
+
+func startServer(tls: ReloadingTLSContext? = nil, configure: (inout HTTPServerConfiguration) -> Void = { _ in }) throws -> HTTPServer {
+    var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, tls: tls)
+    configure(&configuration)
+    return try HTTPServer(configuration: configuration, handler: EchoHandler())
+}

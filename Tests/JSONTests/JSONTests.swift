@@ -1,0 +1,74 @@
+import JSON
+import Testing
+
+@Suite struct JSONParsing {
+    @Test func parsesNestedDocumentKeepingMemberOrder() throws {
+        let value = try JSONParser.parse(#"{"b":1,"a":[true,false,null,"x",-0.5e3],"c":{}}"#)
+        #expect(value.objectValue?.keys == ["b", "a", "c"])
+        #expect(value["a"] == [true, false, nil, "x", .number("-0.5e3")])
+        #expect(value["c"] == .object([:]))
+    }
+
+    @Test func decodesEscapesAndSurrogatePairs() throws {
+        let value = try JSONParser.parse(#""a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00""#)
+        #expect(value == .string("a\"\\/\u{08}\u{0C}\n\r\té😀"))
+    }
+
+    @Test(arguments: [
+        (#"{"a":1,"a":2}"#, JSONError.Code.duplicateKey),
+        (#"{"a":1} x"#, .trailingData),
+        (#"[1,]"#, .unexpectedByte),
+        (#"01"#, .invalidNumber),
+        (#"1."#, .invalidNumber),
+        (#""\ud800""#, .invalidEscape),
+        (#""\x""#, .invalidEscape),
+        ("\"a\u{01}\"", .controlCharacterInString),
+        (#"{"a":"#, .unexpectedEnd),
+        ("nul", .unexpectedEnd),
+        ("tru e", .unexpectedByte),
+    ])
+    func rejectsMalformedInput(_ input: String, _ code: JSONError.Code) {
+        #expect(throws: JSONError.self) { try JSONParser.parse(input) }
+        do { _ = try JSONParser.parse(input) } catch { #expect(error.code == code, "\(input)") }
+    }
+
+    @Test func rejectsInvalidUTF8() {
+        #expect(throws: JSONError.self) { try JSONParser.parse([0x22, 0xC3, 0x28, 0x22]) }
+    }
+
+    @Test func boundsNestingDepth() {
+        let deep = String(repeating: "[", count: 300) + String(repeating: "]", count: 300)
+        do {
+            _ = try JSONParser.parse(deep)
+            Issue.record("300 levels must exceed the default depth bound")
+        } catch {
+            #expect(error.code == .tooDeep)
+        }
+        var options = JSONParser.Options()
+        options.maximumDepth = 400
+        #expect((try? JSONParser.parse(Array(deep.utf8), options: options)) != nil)
+    }
+}
+
+@Suite struct JSONWriting {
+    @Test func escapesLikeGoEncodingJSON() {
+        // Go's encoder escapes <, >, & and U+2028/2029, and control characters as \u00XX.
+        let encoded = JSONWriter.encodeString(.string("<a&b>\u{2028}\u{2029}\u{01}\n\"\\é"))
+        #expect(encoded == #""\u003ca\u0026b\u003e\u2028\u2029\u0001\n\"\\é""#)
+    }
+
+    @Test func writesCompactInOrder() {
+        let value: JSONValue = ["z": 1, "a": ["x": true], "m": [nil, "s"]]
+        #expect(JSONWriter.encodeString(value) == #"{"z":1,"a":{"x":true},"m":[null,"s"]}"#)
+    }
+
+    @Test func indentsLikeMarshalIndent() {
+        let value: JSONValue = ["a": [1, 2], "b": [:], "c": []]
+        #expect(JSONWriter.encodeIndented(value) == "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": {},\n  \"c\": []\n}")
+    }
+
+    @Test func roundTrips() throws {
+        let text = #"{"version":"0.2.0","isSuccess":false,"n":12345678901234567890,"list":[{"k":"\u003c"}]}"#
+        #expect(JSONWriter.encodeString(try JSONParser.parse(text)) == text)
+    }
+}

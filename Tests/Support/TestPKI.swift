@@ -1,0 +1,111 @@
+import Foundation
+
+/// Certificates for tests, made with the OpenSSL command-line tool — an implementation independent
+/// of the code under test. Each instance works in its own temporary directory.
+public final class TestPKI: @unchecked Sendable {
+    public let directory: URL
+
+    public init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-pki-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
+    public func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    public struct Issued: Sendable {
+        public let certificate: String
+        public let key: String
+    }
+
+    /// A self-signed CA (`name.crt`, `name.key`).
+    @discardableResult
+    public func makeCA(_ name: String, keyType: KeyType = .ecP256) throws -> Issued {
+        try run(["req", "-x509", "-new"] + keyType.newKeyArguments + ["-nodes", "-keyout", path("\(name).key"),
+                 "-out", path("\(name).crt"), "-days", "2", "-subj", "/CN=\(name)",
+                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        return Issued(certificate: path("\(name).crt"), key: path("\(name).key"))
+    }
+
+    public enum Purpose: Sendable { case server, client }
+    public enum KeyType: Sendable {
+        case ecP256, rsa2048
+        var newKeyArguments: [String] {
+            switch self {
+            case .ecP256: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+            case .rsa2048: ["-newkey", "rsa:2048"]
+            }
+        }
+    }
+
+    /// A leaf signed by `ca` (`name.crt`, `name.key`); server leaves carry localhost / 127.0.0.1 SANs.
+    @discardableResult
+    public func issue(_ name: String, by ca: String, purpose: Purpose, commonName: String? = nil,
+                      keyType: KeyType = .ecP256) throws -> Issued {
+        let extensions = path("\(name).ext")
+        let ext = purpose == .server
+            ? "subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:ratify.gatekeeper-system\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
+            : "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n"
+        try ext.write(toFile: extensions, atomically: true, encoding: .utf8)
+        try run(["req", "-new"] + keyType.newKeyArguments + ["-nodes", "-keyout", path("\(name).key"),
+                 "-out", path("\(name).csr"), "-subj", "/CN=\(commonName ?? name)"])
+        try run(["x509", "-req", "-in", path("\(name).csr"), "-CA", path("\(ca).crt"), "-CAkey", path("\(ca).key"),
+                 "-CAcreateserial", "-out", path("\(name).crt"), "-days", "2", "-extfile", extensions])
+        return Issued(certificate: path("\(name).crt"), key: path("\(name).key"))
+    }
+
+    /// Concatenates PEM files into one bundle.
+    public func bundle(_ name: String, of files: [String]) throws -> String {
+        let text = try files.map { try String(contentsOfFile: $0, encoding: .utf8) }.joined()
+        try text.write(toFile: path(name), atomically: true, encoding: .utf8)
+        return path(name)
+    }
+
+    private func run(_ arguments: [String]) throws {
+        let result = try ProcessRunner.run("/usr/bin/openssl", arguments)
+        guard result.status == 0 else {
+            throw TestFailure("openssl \(arguments.prefix(2).joined(separator: " ")) failed: \(result.output)")
+        }
+    }
+}
+
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+public enum ProcessRunner {
+    public struct Result: Sendable {
+        public let status: Int32
+        public let output: String
+    }
+
+    /// Runs a program to completion, capturing stdout and stderr together.
+    public static func run(_ executable: String, _ arguments: [String], input: String? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let stdin = Pipe()
+        process.standardInput = stdin
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try? stdin.fileHandleForWriting.close()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Runs blocking work (curl, raw sockets) on a thread of its own. Not on a global dispatch
+/// queue: on Linux those threads *are* Swift's cooperative pool, and blocking them would starve
+/// the server under test.
+public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try work() }) }
+        thread.start()
+    }
+}
