@@ -27,11 +27,17 @@ public final class TLSContext: @unchecked Sendable {
         pointer = ctx
         // From here on `deinit` frees ctx whatever is thrown.
         try configureProtocol(configuration.minimumVersion)
-        try loadCertificateChain(files.certificate, path: configuration.certificateChainFile)
-        try loadPrivateKey(files.privateKey, path: configuration.privateKeyFile)
-        guard SSL_CTX_check_private_key(ctx) == 1 else {
+        let certificates = try PEMReader.certificates(files.certificate, path: configuration.certificateChainFile)
+        defer { certificates.forEach { X509_free($0) } }
+        let key = try PEMReader.privateKey(files.privateKey, path: configuration.privateKeyFile)
+        defer { EVP_PKEY_free(key) }
+        guard X509_check_private_key(certificates[0], key) == 1 else {
             throw TLSError.fromQueue(.keyMismatch,
                 "private key \(configuration.privateKeyFile) does not match certificate \(configuration.certificateChainFile)")
+        }
+        try useCertificateChain(certificates, path: configuration.certificateChainFile)
+        guard SSL_CTX_use_PrivateKey(ctx, key) == 1, SSL_CTX_check_private_key(ctx) == 1 else {
+            throw TLSError.fromQueue(.privateKeyLoad, "could not use the private key in \(configuration.privateKeyFile)")
         }
         if let caFile = configuration.clientCAFile, let caBytes = files.clientCA {
             try requireClientCertificates(caBytes, path: caFile)
@@ -72,9 +78,7 @@ public final class TLSContext: @unchecked Sendable {
         _ = SSL_CTX_set_session_id_context(pointer, sessionContext, UInt32(sessionContext.count))
     }
 
-    private func loadCertificateChain(_ pem: [UInt8], path: String) throws(TLSError) {
-        let certificates = try PEMReader.certificates(pem, path: path)
-        defer { certificates.forEach { X509_free($0) } }
+    private func useCertificateChain(_ certificates: [OpaquePointer], path: String) throws(TLSError) {
         guard SSL_CTX_use_certificate(pointer, certificates[0]) == 1 else {
             throw TLSError.fromQueue(.certificateLoad, "could not use the certificate in \(path)")
         }
@@ -85,14 +89,6 @@ public final class TLSContext: @unchecked Sendable {
                 X509_free(intermediate)
                 throw TLSError.fromQueue(.certificateLoad, "could not add an intermediate certificate from \(path)")
             }
-        }
-    }
-
-    private func loadPrivateKey(_ pem: [UInt8], path: String) throws(TLSError) {
-        let key = try PEMReader.privateKey(pem, path: path)
-        defer { EVP_PKEY_free(key) }
-        guard SSL_CTX_use_PrivateKey(pointer, key) == 1 else {
-            throw TLSError.fromQueue(.privateKeyLoad, "could not use the private key in \(path)")
         }
     }
 
