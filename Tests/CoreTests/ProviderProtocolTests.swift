@@ -1,0 +1,121 @@
+import Core
+import JSON
+import Testing
+
+@Suite struct ProviderRequestDecoding {
+    @Test func decodesGatekeeperRequest() throws {
+        let body = #"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["a","[ns]b"]}}"#
+        #expect(try ProviderRequest.decode(Array(body.utf8)).keys == ["a", "[ns]b"])
+    }
+
+    @Test func acceptsV1Alpha1AndOmittedKeys() throws {
+        let body = #"{"apiVersion":"externaldata.gatekeeper.sh/v1alpha1","kind":"ProviderRequest","request":{}}"#
+        #expect(try ProviderRequest.decode(Array(body.utf8)).keys == [])
+    }
+
+    @Test(arguments: [
+        ("{", ProviderProtocolError.Code.invalidJSON),
+        ("[]", .invalidJSON),
+        (#"{"kind":"ProviderRequest","request":{"keys":[]}}"#, .invalidAPIVersion),
+        (#"{"apiVersion":"v1","kind":"ProviderRequest"}"#, .invalidAPIVersion),
+        (#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderResponse"}"#, .invalidKind),
+        (#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1"}"#, .invalidKind),
+        (#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":[]}"#, .invalidKeys),
+        (#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":"a"}}"#, .invalidKeys),
+        (#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["a",1]}}"#, .invalidKeys),
+    ])
+    func rejectsBadRequests(_ body: String, _ code: ProviderProtocolError.Code) {
+        do {
+            _ = try ProviderRequest.decode(Array(body.utf8))
+            Issue.record("accepted \(body)")
+        } catch {
+            #expect(error.code == code)
+        }
+    }
+
+    @Test func errorNamesTheOffendingElement() {
+        let body = #"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["a",{}]}}"#
+        do {
+            _ = try ProviderRequest.decode(Array(body.utf8))
+        } catch {
+            #expect(error.description == "INVALID_KEYS: request.keys[1] must be a string, found object")
+        }
+    }
+}
+
+@Suite struct ProviderResponseEncoding {
+    @Test func omitsEmptyFieldsLikeGoOmitempty() {
+        let response = ProviderResponse(items: [ProviderItem(key: "a", value: ["isSuccess": true]), .failure("b", "boom")])
+        #expect(String(decoding: response.encoded(), as: UTF8.self) ==
+            #"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderResponse","response":{"items":[{"key":"a","value":{"isSuccess":true}},{"key":"b","error":"boom"}]}}"# + "\n")
+    }
+
+    @Test func systemErrorOnlyResponseKeepsTheResponseObject() {
+        let response = ProviderResponse(idempotent: true, systemError: "bad")
+        #expect(String(decoding: response.encoded(), as: UTF8.self) ==
+            #"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderResponse","response":{"idempotent":true,"systemError":"bad"}}"# + "\n")
+        #expect(String(decoding: ProviderResponse().encoded(), as: UTF8.self).contains(#""response":{}"#))
+    }
+}
+
+struct SlowExecutor: ProviderExecutor {
+    let delay: Duration
+    func execute(_ keys: [String], context: ProviderContext) async -> [ProviderItem] {
+        try? await Task.sleep(for: delay)
+        return keys.map { ProviderItem(key: $0, value: "done") }
+    }
+}
+
+struct WrongCountExecutor: ProviderExecutor {
+    func execute(_ keys: [String], context: ProviderContext) async -> [ProviderItem] { [] }
+}
+
+@Suite struct ProviderEndpointTests {
+    let request = Array(#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["img:1","img:2"]}}"#.utf8)
+
+    @Test func unconfiguredExecutorAnswersEveryKeyWithAnError() async {
+        let endpoint = ProviderEndpoint(operation: .verify, timeout: .seconds(1)) { UnconfiguredExecutor() }
+        let answer = await endpoint.answer(body: request, requestID: "r")
+        #expect(answer.status == 200)
+        #expect(answer.response.items.map(\.key) == ["img:1", "img:2"])
+        #expect(answer.response.items.allSatisfy { $0.value == nil && $0.error?.hasPrefix("EXECUTOR_NOT_CONFIGURED: ") == true })
+        #expect(answer.response.idempotent == false)
+    }
+
+    @Test func mutationAnswersAreIdempotent() async {
+        let endpoint = ProviderEndpoint(operation: .mutate, timeout: .seconds(1)) { SlowExecutor(delay: .zero) }
+        #expect(await endpoint.answer(body: request, requestID: "r").response.idempotent)
+    }
+
+    @Test func timeoutIsASystemErrorNeverASuccess() async {
+        let endpoint = ProviderEndpoint(operation: .verify, timeout: .milliseconds(100)) { SlowExecutor(delay: .seconds(5)) }
+        let started = ContinuousClock.now
+        let answer = await endpoint.answer(body: request, requestID: "r")
+        #expect(ContinuousClock.now - started < .seconds(2), "answers without waiting for the executor")
+        #expect(answer.status == 500)
+        #expect(answer.response.items.isEmpty)
+        #expect(answer.response.systemError?.hasPrefix("operation timed out after 100ms") == true)
+    }
+
+    @Test func malformedRequestIsA400SystemError() async {
+        let endpoint = ProviderEndpoint(operation: .verify, timeout: .seconds(1)) { UnconfiguredExecutor() }
+        let answer = await endpoint.answer(body: Array("{".utf8), requestID: "r")
+        #expect(answer.status == 400)
+        #expect(answer.response.systemError?.hasPrefix("INVALID_REQUEST_JSON") == true)
+    }
+
+    @Test func executorThatLosesKeysIsAnError() async {
+        let endpoint = ProviderEndpoint(operation: .verify, timeout: .seconds(1)) { WrongCountExecutor() }
+        let answer = await endpoint.answer(body: request, requestID: "r")
+        #expect(answer.status == 500)
+        #expect(answer.response.systemError?.contains("0 item(s) for 2 key(s)") == true)
+    }
+
+    @Test func withDeadlineReturnsFastWorkAndNilForSlowWork() async {
+        #expect(await withDeadline(.seconds(1)) { 42 } == 42)
+        #expect(await withDeadline(.milliseconds(20)) { () async -> Int in
+            try? await Task.sleep(for: .seconds(3))
+            return 1
+        } == nil)
+    }
+}

@@ -1,0 +1,249 @@
+import Core
+import Foundation
+import HTTPClient
+import JSON
+import Logging
+import Observability
+@testable import RatifyServer
+import Testing
+import TestSupport
+import TLS
+
+struct SlowExecutor: ProviderExecutor {
+    func execute(_ keys: [String], context: ProviderContext) async -> [ProviderItem] {
+        try? await Task.sleep(for: .seconds(5))
+        return keys.map { ProviderItem(key: $0, value: "late") }
+    }
+}
+
+/// A real server over loopback TLS with Gatekeeper-style mTLS, driven as Gatekeeper would drive it.
+final class RunningServer: @unchecked Sendable {
+    let pki: TestPKI
+    let server: RatifyServer
+    let client: CurlSession
+    let logs = LogSink.memory()
+
+    init(executor: any ProviderExecutor = UnconfiguredExecutor(), configure: (inout ServeOptions) -> Void = { _ in }) throws {
+        pki = try TestPKI()
+        try pki.makeCA("ca")
+        try pki.issue("tls", by: "ca", purpose: .server)
+        try pki.makeCA("gatekeeper-ca")
+        try pki.issue("gatekeeper", by: "gatekeeper-ca", purpose: .client)
+        var options = ServeOptions()
+        options.httpAddress = ListenAddress(host: "127.0.0.1", port: 0)
+        options.healthAddress = ListenAddress(host: "127.0.0.1", port: 0)
+        options.metricsAddress = ListenAddress(host: "127.0.0.1", port: 0)
+        options.tls = TLSServerConfiguration(certificateChainFile: pki.path("tls.crt"), privateKeyFile: pki.path("tls.key"),
+                                             clientCAFile: pki.path("gatekeeper-ca.crt"))
+        configure(&options)
+        let sink = logs
+        let logger = Logger(label: "test") { RatifyLogHandler(label: $0, format: .text, level: .debug, sink: sink) }
+        server = try RatifyServer(options: options, executor: ExecutorHolder(executor), logger: logger)
+        client = CurlSession(tls: HTTPClientTLSOptions(caFile: pki.path("ca.crt"), clientCertificateFile: pki.path("gatekeeper.crt"),
+                                                       clientKeyFile: pki.path("gatekeeper.key")))
+    }
+
+    func post(_ path: String, _ body: String, headers: [(name: String, value: String)] = []) async throws -> HTTPClientResponse {
+        let url = "https://localhost:\(server.providerPort)\(path)"
+        let client = self.client
+        return try await offPool {
+            try client.perform(HTTPClientRequest(method: "POST", url: url,
+                headers: [(name: "Content-Type", value: "application/json")] + headers, body: Array(body.utf8)))
+        }
+    }
+
+    func plainGet(_ port: UInt16, _ path: String) async throws -> HTTPClientResponse {
+        try await offPool { try CurlSession().perform(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")) }
+    }
+
+    func json(_ response: HTTPClientResponse) throws -> JSONValue { try JSONParser.parse(response.body) }
+}
+
+let verifyPath = RatifyServer.verifyPath
+let mutatePath = RatifyServer.mutatePath
+func providerRequest(_ keys: [String]) -> String {
+    JSONWriter.encodeString(ProviderRequest(keys: keys).json())
+}
+
+@Suite struct RatifyServerTests {
+    @Test func answersAProviderRequestOverMutualTLS() async throws {
+        let running = try RunningServer()
+        let response = try await running.post(verifyPath, providerRequest(["busybox:1.36", "[team-a]ghcr.io/o/app@sha256:" + String(repeating: "a", count: 64)]))
+        #expect(response.status == 200)
+        #expect(response.header("Content-Type") == "application/json")
+        #expect(response.header("X-Request-Id")?.isEmpty == false)
+        let body = try running.json(response)
+        #expect(body["apiVersion"] == "externaldata.gatekeeper.sh/v1beta1")
+        #expect(body["kind"] == "ProviderResponse")
+        let items = try #require(body["response"]?["items"]?.arrayValue)
+        #expect(items.map { $0["key"]?.stringValue } == ["busybox:1.36", "[team-a]ghcr.io/o/app@sha256:" + String(repeating: "a", count: 64)])
+        // Not configured: an error per key and never a value that could read as a verdict.
+        #expect(items.allSatisfy { $0["value"] == nil && $0["error"]?.stringValue?.hasPrefix("EXECUTOR_NOT_CONFIGURED") == true })
+        #expect(body["response"]?["idempotent"] == nil)
+        await running.server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func badRequestsGetASystemErrorAndTheServerKeepsServing() async throws {
+        let running = try RunningServer { $0.maxRequestBodyBytes = 1024 }
+        let cases: [(String, Int, String)] = [
+            ("{not json", 400, "INVALID_REQUEST_JSON"),
+            (#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderResponse","request":{"keys":[]}}"#, 400, "INVALID_KIND"),
+            (#"{"apiVersion":"v2","kind":"ProviderRequest","request":{"keys":[]}}"#, 400, "INVALID_API_VERSION"),
+            (providerRequest([String(repeating: "x", count: 2000)]), 413, "413 Content Too Large"),
+        ]
+        for (body, status, prefix) in cases {
+            let response = try await running.post(verifyPath, body)
+            #expect(response.status == status, "\(body.prefix(40))")
+            let systemError = try running.json(response)["response"]?["systemError"]?.stringValue
+            #expect(systemError?.hasPrefix(prefix) == true, "\(systemError ?? "nil")")
+            #expect(try await running.post(verifyPath, providerRequest(["ok"])).status == 200)
+        }
+        #expect(running.server.metrics.systemErrors.value() == 4)
+        await running.server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func truncatedRequestTimesOutWithASystemError() async throws {
+        let running = try RunningServer { $0.readTimeout = .milliseconds(300) }
+        let port = running.server.providerPort
+        let raw = try RawClient(port: port, tlsCAFile: running.pki.path("ca.crt"),
+                                clientCertificate: (running.pki.path("gatekeeper.crt"), running.pki.path("gatekeeper.key")))
+        try raw.send("POST \(verifyPath) HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"apiVersion\":")
+        let answer = try await offPool { raw.receiveAll() }
+        #expect(answer.hasPrefix("HTTP/1.1 408 Request Timeout"))
+        #expect(answer.contains(#""systemError":"408 Request Timeout: request not received within"#))
+        #expect(try await running.post(verifyPath, providerRequest(["ok"])).status == 200)
+        await running.server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func slowVerificationFailsClosedWithinTheTimeout() async throws {
+        let running = try RunningServer(executor: SlowExecutor()) { $0.verificationTimeout = .milliseconds(200) }
+        let started = ContinuousClock.now
+        let response = try await running.post(verifyPath, providerRequest(["img"]))
+        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(response.status == 500)
+        let body = try running.json(response)
+        #expect(body["response"]?["items"] == nil)
+        #expect(body["response"]?["systemError"]?.stringValue?.hasPrefix("operation timed out after 200ms") == true)
+        await running.server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func mutateIsIdempotent() async throws {
+        let running = try RunningServer()
+        let body = try running.json(try await running.post(mutatePath, providerRequest(["busybox"])))
+        #expect(body["response"]?["idempotent"] == true)
+        await running.server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func unknownPathsAndMethodsAreRefused() async throws {
+        let running = try RunningServer()
+        #expect(try await running.post("/ratify/gatekeeper/v2/verify", "{}").status == 404)
+        let url = "https://localhost:\(running.server.providerPort)\(verifyPath)"
+        let client = running.client
+        let get = try await offPool { try client.perform(HTTPClientRequest(url: url)) }
+        #expect(get.status == 405)
+        #expect(get.header("Allow") == "POST")
+        await running.server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func traceIDComesFromTheConfiguredHeader() async throws {
+        let running = try RunningServer(executor: SlowExecutor()) {
+            $0.traceIDHeaders = ["X-Trace"]
+            $0.verificationTimeout = .milliseconds(50)
+        }
+        let response = try await running.post(verifyPath, providerRequest(["img"]), headers: [(name: "X-Trace", value: "trace-123")])
+        #expect(response.header("X-Request-Id") == "trace-123")
+        #expect(running.logs.lines.contains { $0.contains("trace-id=trace-123") && $0.contains("level=error") })
+        await running.server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func healthAndReadiness() async throws {
+        let running = try RunningServer()
+        let port = running.server.healthPort
+        #expect(try await running.plainGet(port, "/healthz").status == 200)
+        #expect(try await running.plainGet(port, "/readyz").status == 200)
+        running.server.setConfigurationLoaded(false)
+        let notReady = try await running.plainGet(port, "/readyz")
+        #expect(notReady.status == 503)
+        #expect(notReady.bodyText == "configuration not loaded\n")
+        await running.server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func metricsCountRequestsPerEndpoint() async throws {
+        let running = try RunningServer()
+        _ = try await running.post(verifyPath, providerRequest(["a"]))
+        _ = try await running.post(verifyPath, providerRequest(["b"]))
+        _ = try await running.post(mutatePath, providerRequest(["c"]))
+        _ = try await running.post(verifyPath, "{")
+        let text = try await running.plainGet(try #require(running.server.metricsPort), "/metrics")
+        #expect(text.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
+        let body = text.bodyText
+        #expect(body.contains("ratify_verification_request_count 3\n"))
+        #expect(body.contains("ratify_mutation_request_count 1\n"))
+        #expect(body.contains("ratify_system_error_count 1\n"))
+        #expect(body.contains(#"ratify_http_requests_total{server="provider",path="/ratify/gatekeeper/v1/verify",code="200"} 2"#))
+        #expect(body.contains(#"ratify_http_requests_total{server="provider",path="/ratify/gatekeeper/v1/verify",code="400"} 1"#))
+        #expect(body.contains("process_resident_memory_bytes "))
+        await running.server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func refusesToStartWithUnusableTLSFiles() throws {
+        var options = ServeOptions()
+        options.httpAddress = ListenAddress(host: "127.0.0.1", port: 0)
+        options.healthAddress = ListenAddress(host: "127.0.0.1", port: 0)
+        options.metricsAddress = nil
+        options.tls = .certificateDirectory("/nonexistent")
+        do {
+            _ = try RatifyServer(options: options, executor: ExecutorHolder(UnconfiguredExecutor()), logger: Logger(label: "t"))
+            Issue.record("started without certificates")
+        } catch {
+            #expect(error.code == .tls)
+            #expect(error.message.contains("/nonexistent/tls.crt"))
+        }
+    }
+}
+
+@Suite struct ServeConfigurationTests {
+    @Test(arguments: [(":6001", "", 6001), ("127.0.0.1:0", "127.0.0.1", 0), ("[::1]:9099", "::1", 9099), ("8888", "", 8888)])
+    func parsesGoListenAddresses(_ text: String, _ host: String, _ port: Int) throws {
+        #expect(try ListenAddress(parsing: text) == ListenAddress(host: host, port: UInt16(port)))
+    }
+
+    @Test(arguments: ["", ":http", ":70000", "[::1]9099"])
+    func rejectsBadListenAddresses(_ text: String) {
+        #expect(throws: ServeError.self) { try ListenAddress(parsing: text) }
+    }
+
+    @Test func embeddedDefaultConfigLoads() throws {
+        let config = try ServerConfigFile.parse(Array(ServerConfigFile.embeddedDefault.utf8), source: "embedded")
+        #expect(config.verificationRequestTimeout == .milliseconds(2900))
+        #expect(config.mutationRequestTimeout == .milliseconds(950))
+        #expect(config.configuredVerifierNames == [])
+    }
+
+    @Test func readsRatifyConfigFields() throws {
+        let text = #"{"executor":{"verificationRequestTimeout":4900},"logger":{"formatter":"json","requestHeaders":{"traceIDHeaderName":["x-trace"]}},"verifier":{"plugins":[{"name":"notation"}]}}"#
+        let config = try ServerConfigFile.parse(Array(text.utf8), source: "c.json")
+        #expect(config.verificationRequestTimeout == .milliseconds(4900))
+        #expect(config.mutationRequestTimeout == nil)
+        #expect(config.logFormatter == "json")
+        #expect(config.traceIDHeaderNames == ["x-trace"])
+        #expect(config.configuredVerifierNames == ["notation"])
+    }
+
+    @Test(arguments: [
+        ("{", "c.json: JSON_UNEXPECTED_END"),
+        ("[]", "the configuration must be a JSON object"),
+        (#"{"executor":{"verificationRequestTimeout":"2s"}}"#, "executor.verificationRequestTimeout must be a positive whole number"),
+        (#"{"executor":{"mutationRequestTimeout":-1}}"#, "executor.mutationRequestTimeout must be a positive whole number"),
+        (#"{"logger":{"formatter":"xml"}}"#, "logger.formatter must be one of text, json, logstash"),
+    ])
+    func rejectsInvalidConfig(_ text: String, _ message: String) {
+        do {
+            _ = try ServerConfigFile.parse(Array(text.utf8), source: "c.json")
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(error.code == .config)
+            #expect(error.message.contains(message), "\(error.message)")
+        }
+    }
+}
