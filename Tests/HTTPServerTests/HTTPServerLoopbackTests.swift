@@ -35,10 +35,11 @@ import TestSupport
         let busy = CurlSession()
         let started = ContinuousClock.now
         for _ in 0..<20 {
-            let response = try await offPool { try busy.perform(HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/fast"), timeout: .seconds(2)) }
+            let response = try await offPool { try busy.perform(HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/fast"), timeout: .seconds(5)) }
             #expect(response.status == 200)
         }
-        #expect(ContinuousClock.now - started < .seconds(2))
+        // Well under the 10 s the slow client's request may take: nobody waited for it.
+        #expect(ContinuousClock.now - started < .seconds(5))
         await server.shutdown(gracePeriod: .seconds(1))
     }
 

@@ -9,14 +9,8 @@ import TLS
 @Suite struct TLSServerTests {
     let pki: TestPKI
 
-    init() throws {
-        pki = try TestPKI()
-        try pki.makeCA("server-ca")
-        try pki.issue("server", by: "server-ca", purpose: .server)
-        try pki.makeCA("gatekeeper-ca")
-        try pki.issue("gatekeeper", by: "gatekeeper-ca", purpose: .client)
-        try pki.makeCA("rogue-ca")
-        try pki.issue("rogue", by: "rogue-ca", purpose: .client)
+    init() {
+        pki = TestPKI.shared
     }
 
     func serverTLS(clientCA: Bool = false, minimum: TLSServerConfiguration.ProtocolVersion = .tls1_2) throws -> ReloadingTLSContext {
@@ -73,6 +67,9 @@ import TLS
     }
 
     @Test func rejectsMismatchedKeyAndMissingFilesWithClearErrors() throws {
+        let pki = try TestPKI()
+        try pki.makeCA("server-ca")
+        try pki.issue("server", by: "server-ca", purpose: .server)
         try pki.issue("other", by: "server-ca", purpose: .server)
         do {
             _ = try TLSContext(server: TLSServerConfiguration(certificateChainFile: pki.path("server.crt"), privateKeyFile: pki.path("other.key")))
@@ -95,6 +92,9 @@ import TLS
     }
 
     @Test func rotatesCertificateWithoutDroppingRequests() async throws {
+        let pki = try TestPKI()
+        try pki.makeCA("server-ca")
+        try pki.issue("server", by: "server-ca", purpose: .server)
         // Serve from a cert directory the way Kubernetes mounts a secret.
         let dir = pki.path("certdir")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -160,6 +160,9 @@ import TLS
     }
 
     @Test func brokenRotationKeepsServingThePreviousCertificate() async throws {
+        let pki = try TestPKI()
+        try pki.makeCA("server-ca")
+        try pki.issue("server", by: "server-ca", purpose: .server)
         let dir = pki.path("certdir2")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: pki.path("server.crt"), toPath: dir + "/tls.crt")

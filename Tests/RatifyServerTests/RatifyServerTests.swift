@@ -24,22 +24,18 @@ final class RunningServer: @unchecked Sendable {
     let logs = LogSink.memory()
 
     init(executor: any ProviderExecutor = UnconfiguredExecutor(), configure: (inout ServeOptions) -> Void = { _ in }) throws {
-        pki = try TestPKI()
-        try pki.makeCA("ca")
-        try pki.issue("tls", by: "ca", purpose: .server)
-        try pki.makeCA("gatekeeper-ca")
-        try pki.issue("gatekeeper", by: "gatekeeper-ca", purpose: .client)
+        pki = TestPKI.shared
         var options = ServeOptions()
         options.httpAddress = ListenAddress(host: "127.0.0.1", port: 0)
         options.healthAddress = ListenAddress(host: "127.0.0.1", port: 0)
         options.metricsAddress = ListenAddress(host: "127.0.0.1", port: 0)
-        options.tls = TLSServerConfiguration(certificateChainFile: pki.path("tls.crt"), privateKeyFile: pki.path("tls.key"),
+        options.tls = TLSServerConfiguration(certificateChainFile: pki.path("server.crt"), privateKeyFile: pki.path("server.key"),
                                              clientCAFile: pki.path("gatekeeper-ca.crt"))
         configure(&options)
         let sink = logs
         let logger = Logger(label: "test") { RatifyLogHandler(label: $0, format: .text, level: .debug, sink: sink) }
         server = try RatifyServer(options: options, executor: ExecutorHolder(executor), logger: logger)
-        client = CurlSession(tls: HTTPClientTLSOptions(caFile: pki.path("ca.crt"), clientCertificateFile: pki.path("gatekeeper.crt"),
+        client = CurlSession(tls: HTTPClientTLSOptions(caFile: pki.path("server-ca.crt"), clientCertificateFile: pki.path("gatekeeper.crt"),
                                                        clientKeyFile: pki.path("gatekeeper.key")))
     }
 
@@ -105,7 +101,7 @@ func providerRequest(_ keys: [String]) -> String {
     @Test func truncatedRequestTimesOutWithASystemError() async throws {
         let running = try RunningServer { $0.readTimeout = .milliseconds(300) }
         let port = running.server.providerPort
-        let raw = try RawClient(port: port, tlsCAFile: running.pki.path("ca.crt"),
+        let raw = try RawClient(port: port, tlsCAFile: running.pki.path("server-ca.crt"),
                                 clientCertificate: (running.pki.path("gatekeeper.crt"), running.pki.path("gatekeeper.key")))
         try raw.send("POST \(verifyPath) HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"apiVersion\":")
         let answer = try await offPool { raw.receiveAll() }

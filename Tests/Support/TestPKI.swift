@@ -12,6 +12,25 @@ public final class TestPKI: @unchecked Sendable {
 
     deinit { try? FileManager.default.removeItem(at: directory) }
 
+    /// One set of certificates for the whole test run, made once: a server CA with a
+    /// `localhost` leaf (`server`), Gatekeeper's client CA with a client leaf (`gatekeeper`),
+    /// and an unrelated CA with its own client leaf (`rogue`). Running openssl for every test
+    /// would keep Swift's small cooperative pool busy and starve the servers under test.
+    public static let shared: TestPKI = {
+        do {
+            let pki = try TestPKI()
+            try pki.makeCA("server-ca")
+            try pki.issue("server", by: "server-ca", purpose: .server)
+            try pki.makeCA("gatekeeper-ca")
+            try pki.issue("gatekeeper", by: "gatekeeper-ca", purpose: .client)
+            try pki.makeCA("rogue-ca")
+            try pki.issue("rogue", by: "rogue-ca", purpose: .client)
+            return pki
+        } catch {
+            fatalError("cannot create the shared test PKI with openssl: \(error)")
+        }
+    }()
+
     public func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     public struct Issued: Sendable {
