@@ -216,6 +216,12 @@ func providerRequest(_ keys: [String]) -> String {
         #expect(config.configuredVerifierNames == [])
     }
 
+    @Test func shippedDefaultConfigIsTheEmbeddedOne() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let shipped = try String(contentsOf: repository.appendingPathComponent("config/config.json"), encoding: .utf8)
+        #expect(try JSONParser.parse(shipped) == JSONParser.parse(ServerConfigFile.embeddedDefault))
+    }
+
     @Test func readsRatifyConfigFields() throws {
         let text = #"{"executor":{"verificationRequestTimeout":4900},"logger":{"formatter":"json","requestHeaders":{"traceIDHeaderName":["x-trace"]}},"verifier":{"plugins":[{"name":"notation"}]}}"#
         let config = try ServerConfigFile.parse(Array(text.utf8), source: "c.json")

@@ -1,0 +1,46 @@
+# ratify-swift: a Swift implementation of Ratify, Gatekeeper's image-signature external data provider.
+SHELL := /bin/bash
+export PATH := $(PATH):/opt/swift/usr/bin
+
+STATE    ?= .state
+CERTS    ?= $(STATE)/certs
+HTTP     ?= :6001
+HEALTH   ?= :9099
+METRICS  ?= :8888
+IMAGE    ?= ratify-swift:dev
+
+.PHONY: deps build release run test unit-test smoke bench image clean
+
+deps:            ## install missing Debian packages (libssl-dev, libcurl4-openssl-dev, wrk, ...)
+	@scripts/deps.sh
+
+build: deps      ## debug build of everything, tests included
+	swift build --build-tests
+
+release: deps    ## optimised ratify binary at .build/release/ratify
+	swift build -c release --product ratify
+
+run: release     ## dev CA + certs under .state/certs, then `ratify serve` on the embedded default config with mTLS
+	@scripts/dev-certs.sh $(CERTS)
+	@echo
+	@echo "Send Gatekeeper's request from another terminal:"
+	@echo "  curl --cacert $(CERTS)/ca.crt --cert $(CERTS)/client.crt --key $(CERTS)/client.key \\"
+	@echo "    -H 'Content-Type: application/json' https://localhost:6001/ratify/gatekeeper/v1/verify \\"
+	@echo "    -d '{\"apiVersion\":\"externaldata.gatekeeper.sh/v1beta1\",\"kind\":\"ProviderRequest\",\"request\":{\"keys\":[\"busybox:1.36\"]}}'"
+	@echo "  curl http://localhost:9099/readyz; curl http://localhost:8888/metrics"
+	@echo
+	.build/release/ratify serve --http $(HTTP) --health-port $(HEALTH) --metrics-port $(METRICS) \
+	  --cert-dir $(CERTS) --ca-cert-file $(CERTS)/client-ca.crt
+
+test: build      ## unit + loopback integration tests, then the CLI smoke test
+	swift test
+	scripts/smoke.sh .build/debug/ratify
+
+bench: release   ## HTTPS keep-alive load with wrk at 1/16/256 connections: req/s, p50/p99, RSS
+	python3 scripts/bench.py
+
+image:           ## container image (needs a Docker engine; none on the CI machines)
+	docker build -t $(IMAGE) .
+
+clean:
+	rm -rf .build $(STATE)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build, the tests and the benchmark need — only those missing,
+# so it is cheap to run before every make target. Needs root (or sudo) the first time.
+set -euo pipefail
+
+packages=(libssl-dev libcurl4-openssl-dev zlib1g-dev pkg-config openssl curl wrk python3)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v swift >/dev/null 2>&1; then
+  if [ -x /opt/swift/usr/bin/swift ]; then
+    echo "deps: swift is at /opt/swift/usr/bin; add it to PATH" >&2
+  else
+    echo "deps: a Swift 6 toolchain is required (swift.org); none found" >&2
+  fi
+  exit 1
+fi
+pkg-config --atleast-version=3.0 openssl || { echo "deps: OpenSSL >= 3.0 is required" >&2; exit 1; }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the built `ratify` binary the way a user would: `ratify serve` with a certificate
+# directory and Gatekeeper-style mTLS, a ProviderRequest sent with curl, the health and metrics
+# ports, a bad config refused, and a graceful SIGTERM. Prints "N passed, N failed".
+set -uo pipefail
+bin="${1:?usage: smoke.sh path/to/ratify}"
+work="$(mktemp -d)"
+trap 'kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+scripts/dev-certs.sh "$work/certs" >/dev/null
+
+passed=0 failed=0
+check() { # name, command...
+  local name="$1"; shift
+  if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); echo "ok   $name"
+  else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+http=$(free_port) health=$(free_port) metrics=$(free_port)
+"$bin" serve --http "127.0.0.1:$http" --health-port "127.0.0.1:$health" --metrics-port "127.0.0.1:$metrics" \
+  --cert-dir "$work/certs" --ca-cert-file "$work/certs/client-ca.crt" >"$work/log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$health/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+request='{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["busybox:1.36"]}}'
+tls=(--cacert "$work/certs/ca.crt" --cert "$work/certs/client.crt" --key "$work/certs/client.key")
+curl -s "${tls[@]}" -o "$work/answer" -w '%{http_code}' -H 'Content-Type: application/json' -d "$request" \
+  "https://localhost:$http/ratify/gatekeeper/v1/verify" >"$work/status"
+
+check "readyz answers 200" curl -sf "http://127.0.0.1:$health/readyz"
+check "healthz answers 200" curl -sf "http://127.0.0.1:$health/healthz"
+check "verify answers 200 over mTLS" grep -qx 200 "$work/status"
+check "verify answers a ProviderResponse" grep -q '"kind":"ProviderResponse"' "$work/answer"
+check "unconfigured key gets an error, not a value" grep -q '"key":"busybox:1.36","error":"EXECUTOR_NOT_CONFIGURED' "$work/answer"
+check "client without a certificate is refused" bash -c "! curl -s --cacert '$work/certs/ca.crt' -d '$request' https://localhost:$http/ratify/gatekeeper/v1/verify"
+check "malformed body gets a systemError" bash -c "curl -s ${tls[*]} -d '{' https://localhost:$http/ratify/gatekeeper/v1/verify | grep -q systemError"
+check "metrics expose ratify_verification_request" bash -c "curl -s http://127.0.0.1:$metrics/metrics | grep -q '^ratify_verification_request_count 2'"
+kill -TERM "$pid"
+for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+check "SIGTERM stops the server" bash -c "! kill -0 $pid"
+wait "$pid"; code=$?
+check "graceful exit status 0" test "$code" = 0
+check "log shows start and graceful stop" bash -c "grep -q 'msg=\"starting server\"' '$work/log' && grep -q 'msg=\"server stopped\"' '$work/log'"
+
+echo '{"executor":{"verificationRequestTimeout":"soon"}}' >"$work/bad.json"
+check "invalid config is refused with its path" bash -c "'$bin' serve -c '$work/bad.json' --http 127.0.0.1:0 2>&1 | grep -q 'executor.verificationRequestTimeout must be'"
+check "version prints" bash -c "'$bin' version | grep -q ratify-swift"
+
+echo "smoke: $passed passed, $failed failed"
+[ "$failed" = 0 ] || { echo "--- server log"; cat "$work/log"; exit 1; }
