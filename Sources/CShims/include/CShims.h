@@ -4,9 +4,6 @@
 #ifndef RATIFY_CSHIMS_H
 #define RATIFY_CSHIMS_H
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <sys/socket.h>
 
 #include <stdint.h>
@@ -40,7 +37,7 @@ static inline CURLcode Shim_curl_easy_getinfo_string(CURL *h, CURLINFO i, char *
 static inline CURLSHcode Shim_curl_share_setopt_long(CURLSH *h, CURLSHoption o, long v) { return curl_share_setopt(h, o, v); }
 
 // ---- accept4 is a GNU extension the Glibc module does not export ----
-static inline int Shim_accept4(int fd, int flags) { return accept4(fd, NULL, NULL, flags); }
+int Shim_accept4(int fd, int flags);  // defined in CShims.c, which may define _GNU_SOURCE
 
 // ---- epoll: struct epoll_event is packed on x86_64, which Swift cannot lay out ----
 static inline int Shim_epoll_ctl(int epfd, int op, int fd, uint32_t events) {
