@@ -1,4 +1,4 @@
-import Dispatch
+import Foundation
 import Synchronization
 
 /// Serves the current server `TLSContext` and rebuilds it when the certificate, key or client CA
@@ -13,7 +13,7 @@ public final class ReloadingTLSContext: Sendable {
 
     public let configuration: TLSServerConfiguration
     private let state: Mutex<(context: TLSContext, files: TLSFileSnapshot)>
-    private let timer: Mutex<TimerBox?> = Mutex(nil)
+    private let watching: Mutex<Watcher?> = Mutex(nil)
     private let onEvent: @Sendable (Event) -> Void
 
     public init(configuration: TLSServerConfiguration,
@@ -52,28 +52,48 @@ public final class ReloadingTLSContext: Sendable {
         }
     }
 
-    /// Polls the files on a private dispatch queue (never on Swift's cooperative pool). Polling,
-    /// rather than inotify, follows Kubernetes' symlink swaps of secret volumes without special cases.
+    /// Polls the files on a thread of its own — not a dispatch queue, whose threads on Linux are
+    /// Swift's cooperative pool. Polling, rather than inotify, follows Kubernetes' symlink swaps of
+    /// secret volumes without special cases.
     public func startWatching(interval: Duration) {
-        let queue = DispatchQueue(label: "ratify.tls.reload")
-        let source = DispatchSource.makeTimerSource(queue: queue)
-        let nanos = Int(interval.components.seconds) * 1_000_000_000 + Int(interval.components.attoseconds / 1_000_000_000)
-        source.schedule(deadline: .now() + .nanoseconds(nanos), repeating: .nanoseconds(nanos))
-        source.setEventHandler { [weak self] in self?.reloadIfChanged() }
-        source.resume()
-        let box = TimerBox(source)
-        timer.withLock { $0?.source.cancel(); $0 = box }
+        let watcher = Watcher()
+        watching.withLock { $0?.stop(); $0 = watcher }
+        let thread = Thread { [weak self] in
+            while watcher.sleep(for: interval) {
+                guard let self else { return }
+                self.reloadIfChanged()
+            }
+        }
+        thread.name = "ratify-tls-reload"
+        thread.start()
     }
 
     public func stopWatching() {
-        timer.withLock { $0?.source.cancel(); $0 = nil }
+        watching.withLock { $0?.stop(); $0 = nil }
     }
 
-    deinit { timer.withLock { $0?.source.cancel() } }
+    deinit { watching.withLock { $0?.stop() } }
 }
 
-/// DispatchSourceTimer is thread-safe but not annotated Sendable.
-private final class TimerBox: @unchecked Sendable {
-    let source: DispatchSourceTimer
-    init(_ source: DispatchSourceTimer) { self.source = source }
+/// Lets the watcher thread sleep between polls and wake at once when stopped.
+private final class Watcher: Sendable {
+    private let condition = NSCondition()
+    private let stopped = Mutex(false)
+
+    /// Sleeps for `interval`; false once stopped.
+    func sleep(for interval: Duration) -> Bool {
+        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+        condition.lock()
+        defer { condition.unlock() }
+        if stopped.withLock({ $0 }) { return false }
+        _ = condition.wait(until: Date(timeIntervalSinceNow: seconds))
+        return !stopped.withLock { $0 }
+    }
+
+    func stop() {
+        condition.lock()
+        stopped.withLock { $0 = true }
+        condition.signal()
+        condition.unlock()
+    }
 }
