@@ -23,6 +23,18 @@ import TLS
         try await offPool { try CurlSession(tls: tls).perform(HTTPClientRequest(url: "https://localhost:\(port)/x"), timeout: .seconds(3)) }
     }
 
+    /// A fresh PKI whose `server` pair is also laid out as Ratify's cert dir (`tls.crt`, `tls.key`).
+    static func certificateDirectory() throws -> (TestPKI, String) {
+        let pki = try TestPKI()
+        try pki.makeCA("server-ca")
+        try pki.issue("server", by: "server-ca", purpose: .server)
+        let dir = pki.path("certdir")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: pki.path("server.crt"), toPath: dir + "/tls.crt")
+        try FileManager.default.copyItem(atPath: pki.path("server.key"), toPath: dir + "/tls.key")
+        return (pki, dir)
+    }
+
     @Test func servesTLS12AndTLS13() async throws {
         let server = try startServer(tls: serverTLS())
         for version in [HTTPClientTLSOptions.Version.tls1_2, .tls1_3] {
@@ -92,14 +104,8 @@ import TLS
     }
 
     @Test func rotatesCertificateWithoutDroppingRequests() async throws {
-        let pki = try TestPKI()
-        try pki.makeCA("server-ca")
-        try pki.issue("server", by: "server-ca", purpose: .server)
         // Serve from a cert directory the way Kubernetes mounts a secret.
-        let dir = pki.path("certdir")
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: pki.path("server.crt"), toPath: dir + "/tls.crt")
-        try FileManager.default.copyItem(atPath: pki.path("server.key"), toPath: dir + "/tls.key")
+        let (pki, dir) = try Self.certificateDirectory()
         try pki.makeCA("next-ca")
         try pki.issue("next", by: "next-ca", purpose: .server)
 
@@ -160,13 +166,7 @@ import TLS
     }
 
     @Test func brokenRotationKeepsServingThePreviousCertificate() async throws {
-        let pki = try TestPKI()
-        try pki.makeCA("server-ca")
-        try pki.issue("server", by: "server-ca", purpose: .server)
-        let dir = pki.path("certdir2")
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: pki.path("server.crt"), toPath: dir + "/tls.crt")
-        try FileManager.default.copyItem(atPath: pki.path("server.key"), toPath: dir + "/tls.key")
+        let (pki, dir) = try Self.certificateDirectory()
         let failuresSeen = Mutex<[TLSError]>([])
         let tls = try ReloadingTLSContext(configuration: .certificateDirectory(dir)) { event in
             if case .reloadFailed(let error) = event { failuresSeen.withLock { $0.append(error) } }
