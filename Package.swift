@@ -25,7 +25,9 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["TLS", "CShims"]),
         .target(name: "HTTPClient", dependencies: ["CShims"]),
         .target(name: "Observability", dependencies: [.product(name: "Logging", package: "swift-log")]),
-        .target(name: "Core", dependencies: ["JSON"]),
+        .target(name: "Crypto", dependencies: ["CShims"]),
+        .target(name: "Core", dependencies: ["JSON", "Crypto"]),
+        .target(name: "Registry", dependencies: ["Core", "JSON", "Crypto", "CShims"]),
         .target(name: "RatifyServer", dependencies: [
             "Core", "HTTPServer", "TLS", "Observability", "JSON",
             .product(name: "Logging", package: "swift-log"),
@@ -39,6 +41,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "TestSupport", "HTTPClient"]),
         .testTarget(name: "CoreTests", dependencies: ["Core", "JSON"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Core", "JSON", "Crypto", "TestSupport", "HTTPServer", "HTTPClient"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability",
             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "RatifyServerTests", dependencies: ["RatifyServer", "Core", "JSON", "TestSupport", "HTTPClient", "Observability"]),

@@ -1,0 +1,151 @@
+/// An image reference as Docker and OCI tools parse it (distribution's `reference` package and
+/// its `ParseNormalizedNamed`): `busybox` → `docker.io/library/busybox:latest`.
+///
+/// Grammar (distribution/reference/reference.go):
+///
+///     reference        := name [ ":" tag ] [ "@" digest ]
+///     name             := [domain '/'] remote-name
+///     domain           := host [':' port-number]
+///     remote-name      := path-component ['/' path-component]*
+///     path-component   := alpha-numeric [separator alpha-numeric]*
+///     alpha-numeric    := /[a-z0-9]+/
+///     separator        := /[_.]|__|[-]*/
+///     tag              := /[\w][\w.-]{0,127}/
+public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
+    /// Registry host as used on the wire, with port: `docker.io`, `ghcr.io`, `localhost:5000`.
+    public let registry: String
+    /// Repository path inside the registry: `library/busybox`.
+    public let repository: String
+    public let tag: String?
+    public let digest: Digest?
+
+    public init(registry: String, repository: String, tag: String? = nil, digest: Digest? = nil) {
+        self.registry = registry
+        self.repository = repository
+        self.tag = tag
+        self.digest = digest
+    }
+
+    public static let dockerHub = "docker.io"
+    public static let maxNameLength = 255
+
+    /// `registry/repository`, the name without tag or digest.
+    public var name: String { "\(registry)/\(repository)" }
+
+    public var description: String {
+        var text = name
+        if let tag { text += ":\(tag)" }
+        if let digest { text += "@\(digest)" }
+        return text
+    }
+
+    /// The same image pinned to `digest`, keeping the tag for people reading it.
+    public func pinned(to digest: Digest) -> ImageReference {
+        ImageReference(registry: registry, repository: repository, tag: tag, digest: digest)
+    }
+
+    /// The host to contact: Docker Hub's API lives at registry-1.docker.io.
+    public var apiHost: String { registry == Self.dockerHub ? "registry-1.docker.io" : registry }
+
+    public static func parse(_ text: String) throws(ReferenceError) -> ImageReference {
+        guard !text.isEmpty else { throw ReferenceError(.invalidReference, "reference is empty") }
+        var remainder = Substring(text)
+        var digest: Digest?
+        if let at = remainder.firstIndex(of: "@") {
+            digest = try Digest.parse(String(remainder[remainder.index(after: at)...]))
+            remainder = remainder[..<at]
+        }
+        // A tag follows the last ':' that comes after the last '/' (a port's ':' comes before it).
+        var tag: String?
+        let lastSlash = remainder.lastIndex(of: "/")
+        if let colon = remainder.lastIndex(of: ":"), lastSlash.map({ colon > $0 }) ?? true {
+            let candidate = String(remainder[remainder.index(after: colon)...])
+            guard isValidTag(candidate) else {
+                throw ReferenceError(.invalidTag, "invalid tag \"\(candidate)\" in \"\(text)\": tags are [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+            }
+            tag = candidate
+            remainder = remainder[..<colon]
+        }
+        let name = String(remainder)
+        guard !name.isEmpty else { throw ReferenceError(.invalidReference, "reference \"\(text)\" has no repository name") }
+
+        // ParseNormalizedNamed: the first component is a registry when it has '.' or ':', is
+        // "localhost", or has uppercase letters; otherwise the image is on Docker Hub.
+        var registry = dockerHub, path = name
+        if let slash = name.firstIndex(of: "/") {
+            let first = name[..<slash]
+            if first.contains(".") || first.contains(":") || first == "localhost" || first.lowercased() != first {
+                registry = String(first)
+                path = String(name[name.index(after: slash)...])
+            }
+        }
+        guard path.lowercased() == path else {
+            throw ReferenceError(.nameNotLowercase, "repository name \"\(path)\" must be lowercase")
+        }
+        if registry == "index.docker.io" { registry = dockerHub }
+        guard isValidDomain(registry) else {
+            throw ReferenceError(.invalidReference, "invalid registry host \"\(registry)\" in \"\(text)\"")
+        }
+        if registry == dockerHub && !path.contains("/") { path = "library/" + path }
+        guard path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy(isValidPathComponent) else {
+            throw ReferenceError(.invalidReference,
+                "invalid repository name \"\(path)\" in \"\(text)\": components are lowercase letters and digits joined by '.', '_', '__' or '-'")
+        }
+        guard registry.count + 1 + path.count <= maxNameLength else {
+            throw ReferenceError(.nameTooLong, "repository name must not be longer than \(maxNameLength) characters")
+        }
+        return ImageReference(registry: registry, repository: path, tag: tag ?? (digest == nil ? "latest" : nil), digest: digest)
+    }
+
+    static func isAlphaNumeric(_ c: UInt8) -> Bool { (0x61...0x7A).contains(c) || (0x30...0x39).contains(c) }
+
+    /// path-component := alpha-numeric [separator alpha-numeric]*, separator := [_.] | __ | [-]*
+    static func isValidPathComponent(_ component: Substring) -> Bool {
+        let bytes = Array(component.utf8)
+        guard let first = bytes.first, let last = bytes.last, isAlphaNumeric(first), isAlphaNumeric(last) else { return false }
+        var i = 0
+        while i < bytes.count {
+            if isAlphaNumeric(bytes[i]) { i += 1; continue }
+            var j = i
+            while j < bytes.count, !isAlphaNumeric(bytes[j]) { j += 1 }
+            let separator = String(decoding: bytes[i..<j], as: UTF8.self)
+            let ok = separator == "." || separator == "_" || separator == "__" || separator.allSatisfy { $0 == "-" }
+            if !ok { return false }
+            i = j
+        }
+        return true
+    }
+
+    /// domain := host [':' port]; host := domain-name | IPv4 | '[' IPv6 ']'
+    static func isValidDomain(_ domain: String) -> Bool {
+        var host = Substring(domain)
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return false }
+            let inside = host[host.index(after: host.startIndex)..<close]
+            guard !inside.isEmpty, inside.allSatisfy({ $0.isHexDigit || $0 == ":" }) else { return false }
+            let rest = host[host.index(after: close)...]
+            return rest.isEmpty || (rest.hasPrefix(":") && rest.count > 1 && rest.dropFirst().allSatisfy(\.isASCIIDigit))
+        }
+        if let colon = host.lastIndex(of: ":") {
+            let port = host[host.index(after: colon)...]
+            guard !port.isEmpty, port.allSatisfy(\.isASCIIDigit) else { return false }
+            host = host[..<colon]
+        }
+        return !host.isEmpty && host.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+            guard let first = label.first, let last = label.last, first.isASCIIAlphaNumeric, last.isASCIIAlphaNumeric else { return false }
+            return label.allSatisfy { $0.isASCIIAlphaNumeric || $0 == "-" }
+        }
+    }
+
+    static func isValidTag(_ tag: String) -> Bool {
+        let bytes = Array(tag.utf8)
+        guard let first = bytes.first, bytes.count <= 128 else { return false }
+        func word(_ c: UInt8) -> Bool { (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c) || (0x30...0x39).contains(c) || c == 0x5F }
+        return word(first) && bytes.dropFirst().allSatisfy { word($0) || $0 == 0x2E || $0 == 0x2D }
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
+    var isASCIIAlphaNumeric: Bool { isASCII && (isLetter || isNumber) }
+}

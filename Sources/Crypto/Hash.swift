@@ -1,0 +1,49 @@
+internal import CShims
+
+/// Message digests through OpenSSL's EVP interface, the project's one crypto stack.
+public enum HashAlgorithm: String, Sendable, CaseIterable {
+    case sha256, sha384, sha512
+
+    public var byteCount: Int {
+        switch self {
+        case .sha256: 32
+        case .sha384: 48
+        case .sha512: 64
+        }
+    }
+
+    var evp: OpaquePointer {
+        switch self {
+        case .sha256: EVP_sha256()
+        case .sha384: EVP_sha384()
+        case .sha512: EVP_sha512()
+        }
+    }
+}
+
+public enum Hash {
+    public static func digest(_ algorithm: HashAlgorithm, _ bytes: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        let ok = bytes.withUnsafeBytes { raw in
+            EVP_Digest(raw.baseAddress, raw.count, &out, &length, algorithm.evp, nil)
+        }
+        precondition(ok == 1, "EVP_Digest(\(algorithm)) failed")
+        return Array(out.prefix(Int(length)))
+    }
+
+    public static func hex(_ algorithm: HashAlgorithm, _ bytes: [UInt8]) -> String {
+        hexString(digest(algorithm, bytes))
+    }
+
+    public static func hexString(_ bytes: [UInt8]) -> String {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
