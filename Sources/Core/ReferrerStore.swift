@@ -1,0 +1,14 @@
+/// Where subjects are resolved and their signatures found: an OCI registry in production
+/// (Registry module), anything else in tests. Every call is bounded by `deadline`; running out of
+/// time is an error, never an empty answer.
+public protocol ReferrerStore: Sendable {
+    /// Resolves a reference (tag or digest) to the descriptor of its manifest.
+    func resolve(_ reference: ImageReference, deadline: ContinuousClock.Instant) async throws -> Descriptor
+    /// Artifacts whose `subject` is `subject` (which must carry a digest), optionally only those
+    /// of the given artifact types.
+    func referrers(of subject: ImageReference, artifactTypes: [String]?, deadline: ContinuousClock.Instant) async throws -> [Descriptor]
+    /// A manifest by digest, its bytes checked against the digest.
+    func manifest(_ descriptor: Descriptor, in repository: ImageReference, deadline: ContinuousClock.Instant) async throws -> (Manifest, [UInt8])
+    /// A blob by digest, its bytes checked against the digest and size.
+    func blob(_ descriptor: Descriptor, in repository: ImageReference, deadline: ContinuousClock.Instant) async throws -> [UInt8]
+}

@@ -1,0 +1,208 @@
+internal import CShims
+import Foundation
+import Synchronization
+
+public struct TransportRequest: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: [(name: String, value: String)]
+    /// Responses larger than this abort the transfer (`tooLarge`), so a hostile registry cannot
+    /// make us buffer without bound.
+    public var maxResponseBytes: Int
+    public var timeout: Duration
+    public var insecureSkipVerify: Bool
+
+    public init(method: String = "GET", url: String, headers: [(name: String, value: String)] = [],
+                maxResponseBytes: Int = 4 * 1024 * 1024, timeout: Duration = .seconds(10), insecureSkipVerify: Bool = false) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.maxResponseBytes = maxResponseBytes
+        self.timeout = timeout
+        self.insecureSkipVerify = insecureSkipVerify
+    }
+}
+
+public struct TransportResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(name: String, value: String)], body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? {
+        let lower = name.lowercased()
+        return headers.last(where: { $0.name.lowercased() == lower })?.value
+    }
+
+    public func headerValues(_ name: String) -> [String] {
+        let lower = name.lowercased()
+        return headers.filter { $0.name.lowercased() == lower }.map(\.value)
+    }
+}
+
+/// Sends HTTP requests for the registry client.
+public protocol HTTPTransport: Sendable {
+    func send(_ request: TransportRequest) async throws(RegistryError) -> TransportResponse
+}
+
+private let curlGlobalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+/// libcurl's multi interface on one thread of its own: every transfer of the process shares
+/// its connection cache (keep-alive, TLS session reuse, HTTP/2 multiplexing where the registry
+/// offers it), and no Swift task ever blocks on network I/O.
+public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
+    private let multi: UnsafeMutableRawPointer
+    private let queue = Mutex<[Transfer]>([])
+    /// Loop-confined.
+    private var active: [UnsafeMutableRawPointer: Transfer] = [:]
+
+    public static let shared = CurlMultiTransport()
+
+    public init(maxConnectionsPerHost: Int = 16) {
+        _ = curlGlobalInit
+        multi = curl_multi_init()!
+        _ = Shim_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
+        let thread = Thread { [unowned self] in self.run() }
+        thread.name = "ratify-registry-io"
+        thread.start()
+    }
+
+    public func send(_ request: TransportRequest) async throws(RegistryError) -> TransportResponse {
+        let result: Result<TransportResponse, RegistryError> = await withCheckedContinuation { continuation in
+            let transfer = Transfer(request: request, continuation: continuation)
+            queue.withLock { $0.append(transfer) }
+            curl_multi_wakeup(multi)
+        }
+        return try result.get()
+    }
+
+    private func run() {
+        var running: Int32 = 0
+        while true {
+            let incoming = queue.withLock { pending in
+                let taken = pending
+                pending.removeAll()
+                return taken
+            }
+            for transfer in incoming {
+                active[transfer.easy] = transfer
+                curl_multi_add_handle(multi, transfer.easy)
+            }
+            curl_multi_perform(multi, &running)
+            var left: Int32 = 0
+            while let message = curl_multi_info_read(multi, &left) {
+                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+                let code = message.pointee.data.result
+                curl_multi_remove_handle(multi, easy)
+                if let transfer = active.removeValue(forKey: easy) { transfer.finish(code) }
+            }
+            curl_multi_poll(multi, nil, 0, 1000, nil)
+        }
+    }
+}
+
+/// One request in flight: its easy handle, the bytes received, and who is waiting.
+private final class Transfer: @unchecked Sendable {  // handed to the loop thread once, then confined to it
+    let easy: UnsafeMutableRawPointer
+    let request: TransportRequest
+    let continuation: CheckedContinuation<Result<TransportResponse, RegistryError>, Never>
+    var body: [UInt8] = []
+    var headers: [(name: String, value: String)] = []
+    var exceeded = false
+    var headerList: UnsafeMutablePointer<curl_slist>?
+    let errorBytes: UnsafeMutablePointer<CChar>
+
+    init(request: TransportRequest, continuation: CheckedContinuation<Result<TransportResponse, RegistryError>, Never>) {
+        self.request = request
+        self.continuation = continuation
+        easy = curl_easy_init()!
+        errorBytes = .allocate(capacity: Int(CURL_ERROR_SIZE))
+        errorBytes.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+        configure()
+    }
+
+    deinit {
+        curl_slist_free_all(headerList)
+        curl_easy_cleanup(easy)
+        errorBytes.deallocate()
+    }
+
+    private func configure() {
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        _ = Shim_curl_easy_setopt_string(easy, CURLOPT_URL, request.url)
+        _ = Shim_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        let ms = max(1, Int(request.timeout.components.seconds * 1000 + request.timeout.components.attoseconds / 1_000_000_000_000_000))
+        _ = Shim_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, ms)
+        _ = Shim_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(ms, 5000))
+        // At most 3 redirects, and only to http(s): blob downloads are redirected to storage.
+        _ = Shim_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 1)
+        _ = Shim_curl_easy_setopt_long(easy, CURLOPT_MAXREDIRS, 3)
+        _ = Shim_curl_easy_setopt_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+        _ = Shim_curl_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https")
+        _ = Shim_curl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
+        _ = Shim_curl_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")
+        _ = Shim_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorBytes))
+        if request.insecureSkipVerify {
+            _ = Shim_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 0)
+            _ = Shim_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 0)
+        }
+        switch request.method {
+        case "GET": break
+        case "HEAD": _ = Shim_curl_easy_setopt_long(easy, CURLOPT_NOBODY, 1)
+        default: _ = Shim_curl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method)
+        }
+        for header in request.headers { headerList = curl_slist_append(headerList, "\(header.name): \(header.value)") }
+        _ = Shim_curl_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, headerList.map { UnsafeMutableRawPointer($0) })
+        _ = Shim_curl_easy_setopt_write_function(easy, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+            let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
+            let length = size * count
+            if transfer.body.count + length > transfer.request.maxResponseBytes {
+                transfer.exceeded = true
+                return 0  // aborts the transfer with CURLE_WRITE_ERROR
+            }
+            transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
+            return length
+        }
+        _ = Shim_curl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, me)
+        _ = Shim_curl_easy_setopt_write_function(easy, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+            let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
+            transfer.addHeaderLine(UnsafeRawBufferPointer(start: data, count: size * count))
+            return size * count
+        }
+        _ = Shim_curl_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, me)
+    }
+
+    private func addHeaderLine(_ raw: UnsafeRawBufferPointer) {
+        let line = String(decoding: raw, as: UTF8.self).trimmingCharacters(in: .newlines)
+        if line.hasPrefix("HTTP/") {
+            // A new response begins (after a redirect): keep only the final response's headers.
+            headers.removeAll()
+            return
+        }
+        guard let colon = line.firstIndex(of: ":") else { return }
+        headers.append((name: String(line[..<colon]), value: line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+    }
+
+    func finish(_ code: CURLcode) {
+        let result: Result<TransportResponse, RegistryError>
+        let host = URLComponents(string: request.url)?.host ?? request.url
+        if code == CURLE_OK {
+            var status = 0
+            _ = Shim_curl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+            result = .success(TransportResponse(status: status, headers: headers, body: body))
+        } else if exceeded {
+            result = .failure(RegistryError(.tooLarge, "response from \(host) exceeds the \(request.maxResponseBytes)-byte limit"))
+        } else if code == CURLE_OPERATION_TIMEDOUT {
+            result = .failure(RegistryError(.timeout, "\(request.method) \(host) timed out after \(request.timeout)"))
+        } else {
+            let detail = String(cString: errorBytes)
+            result = .failure(RegistryError(.connection, "\(request.method) \(host): \(detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail)"))
+        }
+        continuation.resume(returning: result)
+    }
+}

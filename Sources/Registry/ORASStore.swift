@@ -1,0 +1,265 @@
+import Core
+import Foundation
+import JSON
+import Synchronization
+
+/// The referrer store over the OCI distribution API (spec v1.1): resolve, referrers (API, then
+/// the tag schema fallback), cosign `.sig` tags, manifests and blobs checked against their
+/// digests. All I/O goes through one `HTTPTransport` (libcurl) with auth, retries and caches here.
+public final class ORASStore: ReferrerStore, Sendable {
+    public let options: ORASStoreOptions
+    let transport: any HTTPTransport
+    let credentials: any CredentialProvider
+    /// Called once per HTTP request sent, with the registry host and the status (0 when no
+    /// response arrived); feeds `ratify_registry_request_count`.
+    let onRequest: @Sendable (_ host: String, _ status: Int) -> Void
+
+    let content: ByteLRUCache
+    let resolved: TTLCache<Descriptor>
+    let referrerLists: TTLCache<[Descriptor]>
+    let authorizations = TTLCache<String>(ttl: .seconds(300))
+    let coalescer = Coalescer<[UInt8]>()
+    let descriptorCoalescer = Coalescer<Descriptor>()
+    let listCoalescer = Coalescer<[Descriptor]>()
+    /// Registries seen answering 404 on the referrers API: go straight to the tag schema.
+    let noReferrersAPI = Mutex<Set<String>>([])
+
+    public init(options: ORASStoreOptions = ORASStoreOptions(), credentials: any CredentialProvider = AnonymousCredentials(),
+                transport: any HTTPTransport = CurlMultiTransport.shared,
+                onRequest: @escaping @Sendable (_ host: String, _ status: Int) -> Void = { _, _ in }) {
+        self.options = options
+        self.credentials = credentials
+        self.transport = transport
+        self.onRequest = onRequest
+        content = ByteLRUCache(capacityBytes: options.contentCacheBytes)
+        resolved = TTLCache(ttl: options.ttl)
+        referrerLists = TTLCache(ttl: options.ttl)
+    }
+
+    // MARK: ReferrerStore
+
+    public func resolve(_ reference: ImageReference, deadline: ContinuousClock.Instant) async throws -> Descriptor {
+        try await resolveDescriptor(reference, deadline: deadline)
+    }
+
+    public func resolveDescriptor(_ reference: ImageReference, deadline: ContinuousClock.Instant) async throws(RegistryError) -> Descriptor {
+        let target = reference.digest?.description ?? reference.tag ?? "latest"
+        let key = "\(reference.name)@\(target)"
+        if options.cacheEnabled, let cached = resolved.get(key) { return cached }
+        let descriptor = try await descriptorCoalescer.run("resolve \(key)") { () throws(RegistryError) -> Descriptor in
+            try await self.fetchDescriptor(reference, target: target, deadline: deadline)
+        }
+        if options.cacheEnabled { resolved.put(key, descriptor) }
+        return descriptor
+    }
+
+    public func referrers(of subject: ImageReference, artifactTypes: [String]?, deadline: ContinuousClock.Instant) async throws -> [Descriptor] {
+        try await referrerDescriptors(of: subject, artifactTypes: artifactTypes, deadline: deadline)
+    }
+
+    public func manifest(_ descriptor: Descriptor, in repository: ImageReference, deadline: ContinuousClock.Instant) async throws -> (Manifest, [UInt8]) {
+        let bytes = try await content(descriptor, in: repository, kind: .manifest, deadline: deadline)
+        do {
+            return (try Manifest.parse(bytes, mediaType: descriptor.mediaType), bytes)
+        } catch {
+            throw RegistryError(.invalidResponse, "manifest \(descriptor.digest) in \(repository.name): \(error.message)")
+        }
+    }
+
+    public func blob(_ descriptor: Descriptor, in repository: ImageReference, deadline: ContinuousClock.Instant) async throws -> [UInt8] {
+        try await content(descriptor, in: repository, kind: .blob, deadline: deadline)
+    }
+
+    // MARK: resolve
+
+    private func fetchDescriptor(_ reference: ImageReference, target: String, deadline: ContinuousClock.Instant) async throws(RegistryError) -> Descriptor {
+        let response = try await send("HEAD", reference, path: "manifests/\(target)", accept: MediaType.manifestAccept,
+                                      maxBytes: 0, deadline: deadline)
+        switch response.status {
+        case 200:
+            let mediaType = response.header("Content-Type").map { String($0.split(separator: ";")[0]) } ?? ""
+            if let header = response.header("Docker-Content-Digest"), let digest = try? Digest.parse(header),
+               let size = response.header("Content-Length").flatMap(Int.init) {
+                if let pinned = reference.digest, pinned != digest {
+                    throw RegistryError(.digestMismatch, "\(reference.name): registry answered digest \(digest) for \(pinned)")
+                }
+                return Descriptor(mediaType: mediaType, digest: digest, size: size)
+            }
+            // No digest header: fetch the manifest and hash it ourselves.
+            let body = try await send("GET", reference, path: "manifests/\(target)", accept: MediaType.manifestAccept,
+                                      maxBytes: options.maxManifestBytes, deadline: deadline)
+            guard body.status == 200 else { throw statusError(body, reference, what: "manifest \(target)") }
+            let digest = reference.digest ?? Digest.of(body.body)
+            guard digest.matches(body.body) else {
+                throw RegistryError(.digestMismatch, "manifest \(reference.name)@\(digest) does not match its digest")
+            }
+            let type = body.header("Content-Type").map { String($0.split(separator: ";")[0]) } ?? mediaType
+            content.put(cacheKey(reference, digest), body.body)
+            return Descriptor(mediaType: type, digest: digest, size: body.body.count)
+        default:
+            throw statusError(response, reference, what: "manifest \(target)")
+        }
+    }
+
+    // MARK: content by digest
+
+    enum ContentKind { case manifest, blob }
+
+    private func cacheKey(_ repository: ImageReference, _ digest: Digest) -> String { "\(repository.name)@\(digest)" }
+
+    private func content(_ descriptor: Descriptor, in repository: ImageReference, kind: ContentKind,
+                         deadline: ContinuousClock.Instant) async throws(RegistryError) -> [UInt8] {
+        let key = cacheKey(repository, descriptor.digest)
+        if let cached = content.get(key) { return cached }
+        let limit = kind == .manifest ? options.maxManifestBytes : options.maxBlobBytes
+        guard descriptor.size <= limit else {
+            throw RegistryError(.tooLarge, "\(kind == .manifest ? "manifest" : "blob") \(descriptor.digest) in \(repository.name) is \(descriptor.size) bytes; the limit is \(limit)")
+        }
+        return try await coalescer.run("content \(key)") { () throws(RegistryError) -> [UInt8] in
+            let path = kind == .manifest ? "manifests/\(descriptor.digest)" : "blobs/\(descriptor.digest)"
+            let accept = kind == .manifest ? [descriptor.mediaType] + MediaType.manifestAccept : []
+            let response = try await self.send("GET", repository, path: path, accept: accept, maxBytes: limit, deadline: deadline)
+            guard response.status == 200 else { throw self.statusError(response, repository, what: path) }
+            // Every byte is checked against the digest we asked for; a mismatch is never cached.
+            guard descriptor.digest.matches(response.body) else {
+                throw RegistryError(.digestMismatch,
+                    "\(path) from \(repository.registry)/\(repository.repository) does not match its digest (got \(Digest.of(response.body, algorithm: descriptor.digest.algorithm)))")
+            }
+            guard descriptor.size == 0 || response.body.count == descriptor.size else {
+                throw RegistryError(.digestMismatch, "\(path) is \(response.body.count) bytes; its descriptor says \(descriptor.size)")
+            }
+            self.content.put(key, response.body)
+            return response.body
+        }
+    }
+
+    // MARK: referrers
+
+    public func referrerDescriptors(of subject: ImageReference, artifactTypes: [String]?,
+                                    deadline: ContinuousClock.Instant) async throws(RegistryError) -> [Descriptor] {
+        guard let digest = subject.digest else {
+            throw RegistryError(.invalidConfiguration, "referrers of \(subject) need a digest; resolve the reference first")
+        }
+        let filter = artifactTypes.map { Set($0) }
+        let key = "\(subject.name)@\(digest)|\(artifactTypes?.sorted().joined(separator: ",") ?? "*")"
+        if options.cacheEnabled, let cached = referrerLists.get(key) { return cached }
+        let list = try await listCoalescer.run("referrers \(key)") { () throws(RegistryError) -> [Descriptor] in
+            var found = try await self.listReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline)
+            if self.options.cosignEnabled, filter?.contains(MediaType.cosignSignatureArtifact) ?? true,
+               let signature = try await self.cosignSignature(subject, digest: digest, deadline: deadline),
+               !found.contains(where: { $0.digest == signature.digest }) {
+                found.append(signature)
+            }
+            if let filter { found = found.filter { $0.artifactType.map(filter.contains) ?? false } }
+            return found
+        }
+        if options.cacheEnabled { referrerLists.put(key, list) }
+        return list
+    }
+
+    /// OCI distribution spec 1.1, "Listing Referrers": the API first; on 404 the tag schema.
+    private func listReferrers(_ subject: ImageReference, digest: Digest, artifactTypes: [String]?,
+                               deadline: ContinuousClock.Instant) async throws(RegistryError) -> [Descriptor] {
+        if !noReferrersAPI.withLock({ $0.contains(subject.registry) }) {
+            var query = ""
+            if let types = artifactTypes, types.count == 1,
+               let encoded = types[0].addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~"))) {
+                query = "?artifactType=\(encoded)"
+            }
+            var path = "referrers/\(digest)\(query)"
+            var descriptors: [Descriptor] = []
+            for page in 0..<50 {
+                let response = try await send("GET", subject, path: path, accept: [MediaType.ociIndex],
+                                              maxBytes: options.maxManifestBytes, deadline: deadline)
+                let contentType = response.header("Content-Type").map { String($0.split(separator: ";")[0]) }
+                // "If the registry returns a 404 … the client MUST fallback to the tag schema."
+                if response.status == 404 || (page == 0 && response.status == 200 && contentType != MediaType.ociIndex) {
+                    noReferrersAPI.withLock { _ = $0.insert(subject.registry) }
+                    return try await tagSchemaReferrers(subject, digest: digest, deadline: deadline)
+                }
+                guard response.status == 200 else { throw statusError(response, subject, what: "referrers of \(digest)") }
+                let index: Manifest
+                do { index = try Manifest.parse(response.body, mediaType: contentType) } catch {
+                    throw RegistryError(.invalidResponse, "referrers of \(subject.name)@\(digest): \(error.message)")
+                }
+                descriptors += index.manifests
+                guard let next = Self.nextLink(response.headerValues("Link")) else { return descriptors }
+                path = next
+            }
+            throw RegistryError(.invalidResponse, "referrers of \(subject.name)@\(digest): more than 50 pages")
+        }
+        return try await tagSchemaReferrers(subject, digest: digest, deadline: deadline)
+    }
+
+    /// "Referrers Tag Schema": an OCI index tagged `<alg>-<ref>` lists the referrers.
+    private func tagSchemaReferrers(_ subject: ImageReference, digest: Digest, deadline: ContinuousClock.Instant) async throws(RegistryError) -> [Descriptor] {
+        let response = try await send("GET", subject, path: "manifests/\(digest.referrersTag)", accept: [MediaType.ociIndex],
+                                      maxBytes: options.maxManifestBytes, deadline: deadline)
+        if response.status == 404 { return [] }
+        guard response.status == 200 else { throw statusError(response, subject, what: "referrers tag \(digest.referrersTag)") }
+        let contentType = response.header("Content-Type").map { String($0.split(separator: ";")[0]) }
+        let index: Manifest
+        do { index = try Manifest.parse(response.body, mediaType: contentType) } catch {
+            throw RegistryError(.invalidResponse, "referrers tag of \(subject.name)@\(digest): \(error.message)")
+        }
+        guard index.mediaType == MediaType.ociIndex else {
+            throw RegistryError(.invalidResponse, "tag \(digest.referrersTag) in \(subject.name) holds \(index.mediaType), not an OCI index")
+        }
+        return index.manifests
+    }
+
+    /// cosign's convention: the signature manifest is tagged `sha256-<hex>.sig`. Fetched whole
+    /// (not HEAD) so the verifier's manifest read is already cached.
+    private func cosignSignature(_ subject: ImageReference, digest: Digest, deadline: ContinuousClock.Instant) async throws(RegistryError) -> Descriptor? {
+        let tag = "\(digest.referrersTag).sig"
+        let response = try await send("GET", subject, path: "manifests/\(tag)", accept: MediaType.manifestAccept,
+                                      maxBytes: options.maxManifestBytes, deadline: deadline)
+        if response.status == 404 { return nil }
+        guard response.status == 200 else { throw statusError(response, subject, what: "cosign signature tag \(tag)") }
+        let signatureDigest = Digest.of(response.body)
+        if let header = response.header("Docker-Content-Digest"), header != signatureDigest.description {
+            throw RegistryError(.digestMismatch, "cosign signature \(tag) in \(subject.name): body digest \(signatureDigest) != header \(header)")
+        }
+        content.put(cacheKey(subject, signatureDigest), response.body)
+        let mediaType = response.header("Content-Type").map { String($0.split(separator: ";")[0]) } ?? MediaType.ociManifest
+        return Descriptor(mediaType: mediaType, digest: signatureDigest, size: response.body.count,
+                          artifactType: MediaType.cosignSignatureArtifact)
+    }
+
+    /// RFC 8288 `Link: </v2/…?last=…>; rel="next"` → the path after `/v2/<name>/`.
+    static func nextLink(_ values: [String]) -> String? {
+        for value in values {
+            for part in value.split(separator: ",") {
+                guard part.contains("rel=\"next\"") || part.contains("rel=next"),
+                      let open = part.firstIndex(of: "<"), let close = part.firstIndex(of: ">") else { continue }
+                let target = String(part[part.index(after: open)..<close])
+                if let range = target.range(of: "/referrers/") { return "referrers/" + target[range.upperBound...] }
+            }
+        }
+        return nil
+    }
+
+    // MARK: errors
+
+    func statusError(_ response: TransportResponse, _ reference: ImageReference, what: String) -> RegistryError {
+        let detail = Self.errorDetail(response.body)
+        switch response.status {
+        case 401, 403:
+            return RegistryError(.unauthorized, "\(reference.registry) refused access to \(reference.repository) (\(what)): HTTP \(response.status)\(detail)")
+        case 404:
+            return RegistryError(.notFound, "\(what) not found in \(reference.name)\(detail)")
+        case 429:
+            return RegistryError(.rateLimited, "\(reference.registry) rate-limited \(what) (HTTP 429)")
+        default:
+            return RegistryError(.unexpectedStatus, "\(reference.registry) answered HTTP \(response.status) for \(what) in \(reference.repository)\(detail)")
+        }
+    }
+
+    /// The first `errors[].message` of a distribution error body, if any.
+    static func errorDetail(_ body: [UInt8]) -> String {
+        guard !body.isEmpty, let document = try? JSONParser.parse(body),
+              let first = document["errors"]?.arrayValue?.first else { return "" }
+        let code = first["code"]?.stringValue.map { "\($0): " } ?? ""
+        return ": " + code + (first["message"]?.stringValue ?? "")
+    }
+}

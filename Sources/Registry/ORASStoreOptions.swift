@@ -1,0 +1,79 @@
+import Foundation
+import JSON
+
+/// Ratify's `oras` store plugin settings (`store.plugins[{name: "oras", ...}]` in config.json).
+public struct ORASStoreOptions: Sendable, Equatable {
+    /// Plain HTTP to registries (local development).
+    public var useHttp = false
+    /// Accept any TLS certificate from registries.
+    public var insecureSkipVerify = false
+    /// Also look for cosign signatures under the `sha256-<hex>.sig` tag.
+    public var cosignEnabled = false
+    /// Cache tag → digest and referrer lists for `ttl` (content by digest is always cached).
+    public var cacheEnabled = true
+    public var ttl: Duration = .seconds(10)
+    public var maxManifestBytes = 4 * 1024 * 1024
+    public var maxBlobBytes = 4 * 1024 * 1024
+    /// Bytes of content-addressed data kept in memory.
+    public var contentCacheBytes = 64 * 1024 * 1024
+    /// Upper bound for one HTTP request; the caller's deadline may cut it shorter.
+    public var requestTimeout: Duration = .seconds(10)
+    /// Docker config.json to read registry credentials from (`authProvider: dockerConfig`).
+    public var dockerConfigPath: String?
+
+    public init() {}
+
+    static let knownKeys: Set<String> = ["name", "version", "useHttp", "insecureSkipVerify", "cosignEnabled", "cacheEnabled",
+                                         "ttl", "authProvider", "localCachePath", "maxManifestBytes", "maxBlobBytes",
+                                         "contentCacheBytes", "requestTimeoutMs", "source"]
+
+    /// Reads a store plugin object. Unknown keys come back as warnings naming them; values of
+    /// the wrong type are errors naming their path.
+    public static func parse(_ value: JSONValue, path: String) throws(RegistryError) -> (ORASStoreOptions, warnings: [String]) {
+        guard let object = value.objectValue else {
+            throw RegistryError(.invalidConfiguration, "\(path) must be an object, found \(value.typeName)")
+        }
+        var options = ORASStoreOptions()
+        var warnings: [String] = []
+        for key in object.keys where !knownKeys.contains(key) {
+            warnings.append("\(path).\(key) is not a known oras store setting and is ignored")
+        }
+        func bool(_ key: String) throws(RegistryError) -> Bool? {
+            guard let v = object[key], !v.isNull else { return nil }
+            guard let b = v.boolValue else { throw RegistryError(.invalidConfiguration, "\(path).\(key) must be true or false") }
+            return b
+        }
+        func positive(_ key: String) throws(RegistryError) -> Int? {
+            guard let v = object[key], !v.isNull else { return nil }
+            guard let n = v.intValue, n > 0 else { throw RegistryError(.invalidConfiguration, "\(path).\(key) must be a positive whole number") }
+            return n
+        }
+        options.useHttp = try bool("useHttp") ?? false
+        options.insecureSkipVerify = try bool("insecureSkipVerify") ?? false
+        options.cosignEnabled = try bool("cosignEnabled") ?? false
+        options.cacheEnabled = try bool("cacheEnabled") ?? true
+        if let seconds = try positive("ttl") { options.ttl = .seconds(seconds) }
+        if let n = try positive("maxManifestBytes") { options.maxManifestBytes = n }
+        if let n = try positive("maxBlobBytes") { options.maxBlobBytes = n }
+        if let n = try positive("contentCacheBytes") { options.contentCacheBytes = n }
+        if let ms = try positive("requestTimeoutMs") { options.requestTimeout = .milliseconds(ms) }
+        if let auth = object["authProvider"], !auth.isNull {
+            guard let name = auth["name"]?.stringValue else {
+                throw RegistryError(.invalidConfiguration, "\(path).authProvider.name must be a string")
+            }
+            switch name {
+            case "dockerConfig":
+                options.dockerConfigPath = auth["configPath"]?.stringValue
+                    ?? (ProcessInfo.processInfo.environment["DOCKER_CONFIG"].map { $0 + "/config.json" })
+                    ?? (NSHomeDirectory() + "/.docker/config.json")
+            case "k8Secrets":
+                // Secrets are read through the Kubernetes API (issue #6); outside a cluster none apply.
+                warnings.append("\(path).authProvider k8Secrets needs the Kubernetes integration; registry access is anonymous")
+            default:
+                throw RegistryError(.invalidConfiguration,
+                    "\(path).authProvider.name \"\(name)\" is not supported; use dockerConfig or k8Secrets")
+            }
+        }
+        return (options, warnings)
+    }
+}

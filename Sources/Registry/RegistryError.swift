@@ -1,0 +1,28 @@
+import Core
+
+/// A registry operation that failed. Codes are stable; messages name the registry, the
+/// repository and what was asked, and never contain credentials.
+public struct RegistryError: Error, Equatable, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        case connection = "REGISTRY_CONNECTION"
+        case timeout = "REGISTRY_TIMEOUT"
+        case unauthorized = "REGISTRY_UNAUTHORIZED"
+        case notFound = "REGISTRY_NOT_FOUND"
+        case rateLimited = "REGISTRY_RATE_LIMITED"
+        case unexpectedStatus = "REGISTRY_UNEXPECTED_STATUS"
+        case digestMismatch = "REGISTRY_DIGEST_MISMATCH"
+        case tooLarge = "REGISTRY_CONTENT_TOO_LARGE"
+        case invalidResponse = "REGISTRY_INVALID_RESPONSE"
+        case invalidConfiguration = "REGISTRY_INVALID_CONFIGURATION"
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+}
