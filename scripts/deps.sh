@@ -3,7 +3,7 @@
 # so it is cheap to run before every make target. Needs root (or sudo) the first time.
 set -euo pipefail
 
-packages=(libssl-dev libcurl4-openssl-dev zlib1g-dev pkg-config openssl curl wrk python3)
+packages=(libssl-dev libcurl4-openssl-dev zlib1g-dev pkg-config openssl curl wrk python3 docker-registry apache2-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -15,6 +15,8 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The test token server signs JWTs with Python's cryptography (independent of our OpenSSL code).
+python3 -c "import cryptography" 2>/dev/null || python3 -m pip install -q cryptography
 if ! command -v swift >/dev/null 2>&1; then
   if [ -x /opt/swift/usr/bin/swift ]; then
     echo "deps: swift is at /opt/swift/usr/bin; add it to PATH" >&2

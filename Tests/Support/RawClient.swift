@@ -22,8 +22,9 @@ public final class RawClient: @unchecked Sendable {
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
+        // No close(fd) here: every stored property is set, so a throw runs deinit, which closes
+        // it. Closing twice could close a descriptor another thread has just been handed.
         guard rc == 0 else {
-            close(fd)
             throw TestFailure("connect to 127.0.0.1:\(port) failed: errno \(errno)")
         }
         var timeout = timeval(tv_sec: Int(receiveTimeout), tv_usec: Int((receiveTimeout.truncatingRemainder(dividingBy: 1)) * 1_000_000))

@@ -1,0 +1,135 @@
+import Core
+import Foundation
+import JSON
+@testable import Registry
+import Testing
+
+@Suite struct AuthChallengeTests {
+    @Test func parsesBearerWithQuotedCommas() {
+        let challenge = AuthChallenge.parse(#"Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push""#)
+        #expect(challenge?.scheme == "bearer")
+        #expect(challenge?.parameters == ["realm": "https://auth.example.com/token", "service": "registry.example.com",
+                                          "scope": "repository:a/b:pull,push"])
+    }
+
+    @Test func parsesBasicAndEscapes() {
+        #expect(AuthChallenge.parse(#"Basic realm="say \"hi\"""#) == AuthChallenge(scheme: "basic", parameters: ["realm": #"say "hi""#]))
+        #expect(AuthChallenge.parse("") == nil)
+    }
+}
+
+@Suite struct DockerConfigTests {
+    @Test func readsAuthUsernamePasswordAndIdentityTokens() async throws {
+        let config = #"""
+        {"auths":{
+          "https://index.docker.io/v1/":{"auth":"\#(Data("hub:secret".utf8).base64EncodedString())"},
+          "ghcr.io":{"username":"u","password":"p"},
+          "myacr.azurecr.io":{"username":"00000000-0000-0000-0000-000000000000","identitytoken":"refresh"},
+          "empty.io":{}
+        }}
+        """#
+        let credentials = try DockerConfigCredentials.parse(Array(config.utf8), source: "config.json")
+        #expect(await credentials.credential(for: "docker.io") == RegistryCredential(username: "hub", password: "secret"))
+        #expect(await credentials.credential(for: "ghcr.io")?.password == "p")
+        #expect(await credentials.credential(for: "myacr.azurecr.io")?.identityToken == "refresh")
+        #expect(await credentials.credential(for: "empty.io") == nil)
+        #expect("\(RegistryCredential(username: "u", password: "hunter2"))".contains("hunter2") == false)
+    }
+
+    @Test func acceptsLegacyDockercfgAndRejectsBadAuth() async throws {
+        let legacy = try DockerConfigCredentials.parse(Array(#"{"quay.io":{"auth":"\#(Data("a:b".utf8).base64EncodedString())"}}"#.utf8), source: "s")
+        #expect(await legacy.credential(for: "quay.io")?.username == "a")
+        #expect(throws: RegistryError.self) {
+            try DockerConfigCredentials.parse(Array(#"{"auths":{"x.io":{"auth":"!!notbase64"}}}"#.utf8), source: "s")
+        }
+    }
+}
+
+@Suite struct CacheTests {
+    @Test func lruEvictsLeastRecentlyUsedByBytes() {
+        let cache = ByteLRUCache(capacityBytes: 10)
+        cache.put("a", [1, 2, 3, 4])
+        cache.put("b", [1, 2, 3, 4])
+        _ = cache.get("a")
+        cache.put("c", [1, 2, 3, 4])  // over 10 bytes: evicts b, the least recently used
+        #expect(cache.get("a") != nil)
+        #expect(cache.get("b") == nil)
+        #expect(cache.get("c") != nil)
+        #expect(cache.totalBytes == 8)
+        cache.put("huge", Array(repeating: 0, count: 11))
+        #expect(cache.get("huge") == nil)
+    }
+
+    @Test func ttlEntriesExpire() {
+        let cache = TTLCache<Int>(ttl: .seconds(10))
+        let start = ContinuousClock.now
+        cache.put("k", 1, now: start)
+        #expect(cache.get("k", now: start + .seconds(9)) == 1)
+        #expect(cache.get("k", now: start + .seconds(10)) == nil)
+        cache.put("short", 2, ttl: .seconds(1), now: start)
+        #expect(cache.get("short", now: start + .seconds(2)) == nil)
+    }
+
+    @Test func coalescerRunsIdenticalWorkOnce() async throws {
+        let coalescer = Coalescer<[UInt8]>()
+        let runs = Counter()
+        let results = try await withThrowingTaskGroup(of: [UInt8].self) { group in
+            for _ in 0..<10 {
+                group.addTask {
+                    try await coalescer.run("k") { () throws(RegistryError) -> [UInt8] in
+                        runs.increment()
+                        try? await Task.sleep(for: .milliseconds(100))
+                        return [42]
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.count == 10 && results.allSatisfy { $0 == [42] })
+        #expect(runs.value == 1)
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.lock(); count += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
+}
+
+@Suite struct RetryAndLinkTests {
+    @Test func retryAfterSecondsDateAndBackoff() {
+        #expect(ORASStore.retryDelay(retryAfter: "3", attempt: 1) == .seconds(3))
+        let now = Date(timeIntervalSince1970: 1_700_000_000)
+        #expect(ORASStore.retryDelay(retryAfter: "Tue, 14 Nov 2023 22:13:22 GMT", attempt: 1, now: now) == .milliseconds(2000))
+        for attempt in 1...6 {
+            let delay = ORASStore.retryDelay(retryAfter: nil, attempt: attempt)
+            #expect(delay >= .milliseconds(50) && delay <= .milliseconds(2000))
+        }
+    }
+
+    @Test func followsNextLinks() {
+        #expect(ORASStore.nextLink([#"</v2/a/b/referrers/sha256:abc?last=2&n=2>; rel="next""#]) == "referrers/sha256:abc?last=2&n=2")
+        #expect(ORASStore.nextLink([#"</v2/a/referrers/x>; rel="prev""#]) == nil)
+    }
+}
+
+@Suite struct StoreOptionsTests {
+    @Test func readsRatifyOrasStoreConfig() throws {
+        let value = try JSONParser.parse(#"{"name":"oras","useHttp":true,"cosignEnabled":true,"cacheEnabled":false,"ttl":30,"localCachePath":"/x","bogus":1}"#)
+        let (options, warnings) = try ORASStoreOptions.parse(value, path: "store.plugins[0]")
+        #expect(options.useHttp && options.cosignEnabled && !options.cacheEnabled)
+        #expect(options.ttl == .seconds(30))
+        #expect(warnings == ["store.plugins[0].bogus is not a known oras store setting and is ignored"])
+    }
+
+    @Test func wrongTypesNameTheirPath() {
+        let value: JSONValue = ["useHttp": "yes"]
+        do {
+            _ = try ORASStoreOptions.parse(value, path: "store.plugins[1]")
+            Issue.record("accepted a string for a boolean")
+        } catch {
+            #expect(error.message == "store.plugins[1].useHttp must be true or false")
+        }
+    }
+}

@@ -1,0 +1,193 @@
+import Crypto
+import Foundation
+import HTTPClient
+import JSON
+
+/// Debian's `docker-registry` (CNCF distribution 2.8) on a free loopback port, with storage in a
+/// temporary directory, started for a test and stopped by PID. It has no referrers API, so
+/// discovery goes through the tag-schema fallback for real.
+public final class LocalRegistry: @unchecked Sendable {
+    public enum Auth: Sendable {
+        case none
+        /// htpasswd (bcrypt) Basic auth.
+        case basic(user: String, password: String)
+        /// Distribution's token auth, with `token_server.py` issuing the tokens.
+        case token(user: String, password: String)
+    }
+
+    public let port: UInt16
+    public let directory: URL
+    public let auth: Auth
+    private let process: Process
+    private var tokenProcess: Process?
+    public private(set) var tokenPort: UInt16?
+    let session = CurlSession()
+
+    public var host: String { "127.0.0.1:\(port)" }
+    public var storage: URL { directory.appendingPathComponent("data") }
+    var tokenRequestLog: URL { directory.appendingPathComponent("token-requests") }
+
+    public init(auth: Auth = .none) throws {
+        self.auth = auth
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-registry-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        port = try freePort()
+        var config = """
+        version: 0.1
+        log:
+          level: error
+          accesslog:
+            disabled: true
+        storage:
+          filesystem:
+            rootdirectory: \(directory.path)/data
+          delete:
+            enabled: true
+        http:
+          addr: 127.0.0.1:\(port)
+        """
+        switch auth {
+        case .none: break
+        case .basic(let user, let password):
+            let result = try ProcessRunner.run("/usr/bin/htpasswd", ["-Bbn", user, password])
+            guard result.status == 0 else { throw TestFailure("htpasswd failed: \(result.output)") }
+            try result.output.write(to: directory.appendingPathComponent("htpasswd"), atomically: true, encoding: .utf8)
+            config += "\nauth:\n  htpasswd:\n    realm: test-registry\n    path: \(directory.path)/htpasswd\n"
+        case .token(let user, let password):
+            let tokenPort = try freePort()
+            self.tokenPort = tokenPort
+            let key = directory.appendingPathComponent("token.key").path, cert = directory.appendingPathComponent("token.crt").path
+            let made = try ProcessRunner.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=test token issuer"])
+            guard made.status == 0 else { throw TestFailure("openssl failed: \(made.output)") }
+            let requestLog = directory.appendingPathComponent("token-requests").path
+            FileManager.default.createFile(atPath: requestLog, contents: nil)
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("token_server.py").path
+            let token = Process()
+            token.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            token.arguments = ["python3", script, String(tokenPort), key, cert, "test-issuer", "test-registry", user, password, requestLog]
+            token.standardOutput = FileHandle.nullDevice
+            try token.run()
+            tokenProcess = token
+            config += """
+
+            auth:
+              token:
+                realm: http://127.0.0.1:\(tokenPort)/token
+                service: test-registry
+                issuer: test-issuer
+                rootcertbundle: \(cert)
+            """
+            try waitForPort(tokenPort)
+        }
+        let configFile = directory.appendingPathComponent("config.yml")
+        try config.write(to: configFile, atomically: true, encoding: .utf8)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
+        process.arguments = ["serve", configFile.path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        try waitForPort(port)
+    }
+
+    deinit { stop() }
+
+    public func stop() {
+        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        // SIGKILL: a child spawned from a libdispatch thread inherits its blocked SIGTERM, so
+        // Python would never see a terminate().
+        if let token = tokenProcess, token.isRunning { kill(token.processIdentifier, SIGKILL); token.waitUntilExit() }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Requests made to the token service so far.
+    public var tokenRequests: [String] {
+        ((try? String(contentsOf: tokenRequestLog, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    // MARK: pushing (test-side, over plain HTTP with the registry's own auth)
+
+    func authorization(repository: String) throws -> String? {
+        switch auth {
+        case .none: return nil
+        case .basic(let user, let password):
+            return "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+        case .token(let user, let password):
+            let basic = "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+            let url = "http://127.0.0.1:\(tokenPort!)/token?service=test-registry&scope=repository:\(repository):pull,push"
+            let response = try session.perform(HTTPClientRequest(url: url, headers: [(name: "Authorization", value: basic)]))
+            guard let token = try JSONParser.parse(response.body)["token"]?.stringValue else { throw TestFailure("no token") }
+            return "Bearer " + token
+        }
+    }
+
+    /// Monolithic blob upload (POST then PUT ?digest=); the registry checks the digest.
+    @discardableResult
+    public func pushBlob(_ repository: String, _ bytes: [UInt8]) throws -> PushedContent {
+        let digest = "sha256:" + Hash.hex(.sha256, bytes)
+        let auth = try authorization(repository: repository).map { [(name: "Authorization", value: $0)] } ?? []
+        let start = try session.perform(HTTPClientRequest(method: "POST", url: "http://\(host)/v2/\(repository)/blobs/uploads/", headers: auth, body: []))
+        guard start.status == 202, var location = start.header("Location") else {
+            throw TestFailure("blob upload start: HTTP \(start.status) \(start.bodyText)")
+        }
+        if location.hasPrefix("/") { location = "http://\(host)" + location }
+        location += (location.contains("?") ? "&" : "?") + "digest=\(digest)"
+        let put = try session.perform(HTTPClientRequest(method: "PUT", url: location,
+            headers: auth + [(name: "Content-Type", value: "application/octet-stream")], body: bytes))
+        guard put.status == 201 else { throw TestFailure("blob upload: HTTP \(put.status) \(put.bodyText)") }
+        return PushedContent(digest: digest, size: bytes.count, mediaType: "application/octet-stream")
+    }
+
+    @discardableResult
+    public func pushManifest(_ repository: String, reference: String, _ bytes: [UInt8], mediaType: String) throws -> PushedContent {
+        let auth = try authorization(repository: repository).map { [(name: "Authorization", value: $0)] } ?? []
+        let put = try session.perform(HTTPClientRequest(method: "PUT", url: "http://\(host)/v2/\(repository)/manifests/\(reference)",
+            headers: auth + [(name: "Content-Type", value: mediaType)], body: bytes))
+        guard put.status == 201 else { throw TestFailure("manifest push \(repository):\(reference): HTTP \(put.status) \(put.bodyText)") }
+        return PushedContent(digest: "sha256:" + Hash.hex(.sha256, bytes), size: bytes.count, mediaType: mediaType)
+    }
+
+    /// The file the registry serves a blob from (distribution's filesystem layout), so a test
+    /// can corrupt stored content behind the registry's back.
+    public func blobDataPath(_ digest: String) -> URL {
+        let hex = String(digest.dropFirst("sha256:".count))
+        return storage.appendingPathComponent("docker/registry/v2/blobs/sha256/\(hex.prefix(2))/\(hex)/data")
+    }
+}
+
+public struct PushedContent: Sendable, Equatable {
+    public let digest: String
+    public let size: Int
+    public let mediaType: String
+
+    public var descriptor: JSONValue {
+        ["mediaType": .string(mediaType), "digest": .string(digest), "size": .int(size)]
+    }
+}
+
+public func freePort() throws -> UInt16 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &addr) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+            bind(fd, sa, length) == 0 && getsockname(fd, sa, &length) == 0
+        }
+    }
+    guard ok else { throw TestFailure("no free port") }
+    return UInt16(bigEndian: addr.sin_port)
+}
+
+public func waitForPort(_ port: UInt16, timeout: TimeInterval = 10) throws {
+    let end = Date().addingTimeInterval(timeout)
+    while Date() < end {
+        if (try? RawClient(port: port, receiveTimeout: 1)) != nil { return }
+        Thread.sleep(forTimeInterval: 0.05)
+    }
+    throw TestFailure("nothing listens on 127.0.0.1:\(port) after \(timeout)s")
+}
