@@ -1,0 +1,117 @@
+import Core
+import Foundation
+@testable import Registry
+import Testing
+import TestSupport
+
+/// Against the in-repo test registry that implements the referrers API (distribution 2.8 has none).
+@Suite struct ReferrersAPITests {
+    func setUp(pageSize: Int = 100) throws -> (ReferrersTestRegistry, OCIFixtures, PushedContent, [PushedContent]) {
+        let registry = try ReferrersTestRegistry(pageSize: pageSize)
+        let fixtures = OCIFixtures(pusher: registry, maintainTagSchema: false)
+        let image = try fixtures.pushImage("app", tag: "v1")
+        var attached: [PushedContent] = []
+        for i in 0..<5 {
+            attached.append(try fixtures.attach("app", to: image, artifactType: i < 3 ? notation : sbomType,
+                                                layers: [(mediaType: "application/octet-stream", bytes: Array("artifact-\(i)".utf8))]))
+        }
+        return (registry, fixtures, image, attached)
+    }
+
+    @Test func followsLinkPaginationAcrossPages() async throws {
+        let (registry, _, image, attached) = try setUp(pageSize: 2)
+        let store = makeStore()
+        let subject = try ImageReference.parse("\(registry.host)/app@\(image.digest)")
+        let found = try await store.referrerDescriptors(of: subject, artifactTypes: nil, deadline: soon())
+        #expect(Set(found.map(\.digest.description)) == Set(attached.map(\.digest)))
+        #expect(registry.requests.filter { $0.contains("/referrers/") }.count == 3)
+        #expect(!registry.requests.contains { $0.contains("sha256-") }, "no tag-schema fallback when the API answers")
+        await registry.stop()
+    }
+
+    @Test func passesTheArtifactTypeFilterToTheRegistry() async throws {
+        let (registry, _, image, attached) = try setUp()
+        let store = makeStore()
+        let subject = try ImageReference.parse("\(registry.host)/app@\(image.digest)")
+        let sboms = try await store.referrerDescriptors(of: subject, artifactTypes: [sbomType], deadline: soon())
+        #expect(Set(sboms.map(\.digest.description)) == Set(attached.suffix(2).map(\.digest)))
+        #expect(registry.requests.contains { $0.contains("artifactType=application%2Fspdx%2Bjson") })
+        await registry.stop()
+    }
+
+    @Test func retriesRateLimitsWithinTheDeadline() async throws {
+        let (registry, _, _, _) = try setUp()
+        registry.injectFaults(status: 429, count: 1, retryAfter: "1")
+        registry.injectFaults(status: 503, count: 1)
+        let log = RequestLog()
+        let store = makeStore(log: log)
+        let started = ContinuousClock.now
+        let descriptor = try await store.resolveDescriptor(try ImageReference.parse("\(registry.host)/app:v1"), deadline: soon(5))
+        #expect(descriptor.mediaType == MediaType.ociManifest)
+        #expect(log.statuses == [429, 503, 200])
+        #expect(ContinuousClock.now - started >= .seconds(1), "Retry-After: 1 was honoured")
+        await registry.stop()
+    }
+
+    @Test func rateLimitBeyondTheDeadlineFailsAtOnce() async throws {
+        let (registry, _, _, _) = try setUp()
+        registry.injectFaults(status: 429, count: 1, retryAfter: "30")
+        let store = makeStore()
+        let started = ContinuousClock.now
+        let reference = try ImageReference.parse("\(registry.host)/app:v1")
+        await expectRegistryError(.rateLimited, containing: "past the request deadline") {
+            _ = try await store.resolveDescriptor(reference, deadline: soon(2))
+        }
+        #expect(ContinuousClock.now - started < .seconds(1))
+        await registry.stop()
+    }
+
+    @Test func coalescesConcurrentIdenticalRequests() async throws {
+        let registry = try ReferrersTestRegistry(delay: .milliseconds(100))
+        try OCIFixtures(pusher: registry, maintainTagSchema: false).pushImage("app", tag: "v1")
+        let store = makeStore()
+        let reference = try ImageReference.parse("\(registry.host)/app:v1")
+        let digests = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<20 { group.addTask { try await store.resolveDescriptor(reference, deadline: soon()).digest.description } }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(digests.count == 1)
+        #expect(registry.requests.filter { $0.hasPrefix("HEAD ") }.count == 1)
+        await registry.stop()
+    }
+
+    @Test func corruptedBlobIsRefusedAndNotCached() async throws {
+        let (registry, _, image, attached) = try setUp()
+        let store = makeStore()
+        let subject = try ImageReference.parse("\(registry.host)/app@\(image.digest)")
+        let descriptor = try #require(try await store.referrerDescriptors(of: subject, artifactTypes: nil, deadline: soon())
+            .first { $0.digest.description == attached[0].digest })
+        let (manifest, _) = try await store.manifest(descriptor, in: subject, deadline: soon())
+        registry.corruptBlob(manifest.layers[0].digest.description, with: Array("artifact-X".utf8))
+        await expectRegistryError(.digestMismatch) { _ = try await store.blob(manifest.layers[0], in: subject, deadline: soon()) }
+        await expectRegistryError(.digestMismatch) { _ = try await store.blob(manifest.layers[0], in: subject, deadline: soon()) }
+        await registry.stop()
+    }
+}
+
+@Suite struct MutationExecutorTests {
+    @Test func pinsTagsToDigestsAndLeavesDigestsAlone() async throws {
+        let registry = try ReferrersTestRegistry()
+        let image = try OCIFixtures(pusher: registry, maintainTagSchema: false).pushImage("team/app", tag: "v1")
+        let store = makeStore()
+        let pinned = "\(registry.host)/team/app@\(image.digest)"
+        let keys = ["\(registry.host)/team/app:v1", pinned, "\(registry.host)/team/app:nope", "Bad/Ref"]
+        let context = ProviderContext(requestID: "r", operation: .mutate, deadline: soon())
+        let items = await MutationExecutor(store: store).execute(keys, context: context)
+        #expect(items.map(\.key) == keys)
+        #expect(items[0].value == .string("\(registry.host)/team/app:v1@\(image.digest)"))
+        #expect(items[1].value == .string(pinned))
+        #expect(items[2].value == nil && items[2].error?.contains("REGISTRY_NOT_FOUND") == true)
+        #expect(items[3].error?.contains("REPOSITORY_NAME_NOT_LOWERCASE") == true)
+        let heads = registry.requests.filter { $0.hasPrefix("HEAD ") }
+        #expect(heads.count == 2, "the pinned reference costs no registry call")
+        let stripped = await MutationExecutor(store: store, format: .stripTag).execute([keys[0]], context: context)
+        #expect(stripped[0].value == .string(pinned))
+        await registry.stop()
+    }
+}
