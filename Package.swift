@@ -29,11 +29,11 @@ let package = Package(
         .target(name: "Core", dependencies: ["JSON", "Crypto"]),
         .target(name: "Registry", dependencies: ["Core", "JSON", "Crypto", "CShims"]),
         .target(name: "RatifyServer", dependencies: [
-            "Core", "HTTPServer", "TLS", "Observability", "JSON",
+            "Core", "HTTPServer", "TLS", "Observability", "JSON", "Registry",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ratify", dependencies: [
-            "RatifyServer", "Observability",
+            "RatifyServer", "Observability", "Core", "Registry", "JSON",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Core", "JSON", "Crypto", "TestSupport", "HTTPServer", "HTTPClient"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability",
             .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "RatifyServerTests", dependencies: ["RatifyServer", "Core", "JSON", "TestSupport", "HTTPClient", "Observability"]),
+        .testTarget(name: "RatifyServerTests", dependencies: ["RatifyServer", "Core", "JSON", "TestSupport", "HTTPClient", "Observability", "Registry"]),
     ],
     swiftLanguageModes: [.v6]
 )

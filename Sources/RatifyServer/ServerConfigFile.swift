@@ -1,5 +1,6 @@
 import Foundation
 import JSON
+import Registry
 
 /// The parts of Ratify's `config.json` that the server itself reads: `executor` timeouts and
 /// `logger` settings. The `store`, `policy` and `verifier` sections belong to the executor.
@@ -8,6 +9,10 @@ public struct ServerConfigFile: Sendable, Equatable {
     public var mutationRequestTimeout: Duration?
     public var logFormatter: String?
     public var traceIDHeaderNames: [String] = []
+    /// The `oras` store plugin's settings (defaults when the config has no store section).
+    public var storeOptions = ORASStoreOptions()
+    /// Settings we read past without using, each naming its path.
+    public var warnings: [String] = []
     public var document: JSONValue
 
     /// The configuration `ratify serve` runs on when no `--config` is given. Ratify's shape, with
@@ -65,7 +70,36 @@ public struct ServerConfigFile: Sendable, Equatable {
                 config.traceIDHeaderNames = list
             }
         }
+        if let store = root["store"] {
+            try config.readStore(store, source: source)
+        }
         return config
+    }
+
+    private mutating func readStore(_ store: JSONValue, source: String) throws(ServeError) {
+        guard let plugins = store["plugins"] else { return }
+        guard let list = plugins.arrayValue else {
+            throw ServeError(.config, "\(source): store.plugins must be a list, found \(plugins.typeName)")
+        }
+        var found = false
+        for (index, plugin) in list.enumerated() {
+            let path = "store.plugins[\(index)]"
+            guard let name = plugin["name"]?.stringValue else {
+                throw ServeError(.config, "\(source): \(path).name must be a string")
+            }
+            guard name == "oras" else {
+                throw ServeError(.config, "\(source): \(path).name \"\(name)\" is not supported; the built-in store is \"oras\"")
+            }
+            guard !found else { throw ServeError(.config, "\(source): \(path): only one oras store may be configured") }
+            found = true
+            do {
+                let (options, warnings) = try ORASStoreOptions.parse(plugin, path: path)
+                storeOptions = options
+                self.warnings += warnings
+            } catch {
+                throw ServeError(.config, "\(source): \(error.message)")
+            }
+        }
     }
 
     private static func milliseconds(_ value: JSONValue?, path: String, source: String) throws(ServeError) -> Duration? {

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Observability
 import RatifyServer
+import Registry
 import TLS
 
 struct Serve: AsyncParsableCommand {
@@ -51,6 +52,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log format: text, json or logstash (overrides logger.formatter in the config).")
     var logFormat: String?
 
+    @Option(help: "Mutation answer: keep-tag (registry/repo:tag@digest) or strip-tag (registry/repo@digest, as Ratify).")
+    var mutationFormat = "keep-tag"
+
     @Flag(help: "Accepted for compatibility with Ratify's flags; CRD watching is not built yet and this flag fails.")
     var enableCrdManager = false
 
@@ -76,13 +80,19 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--enable-crd-manager: watching Verifier/Store/Policy resources is not available in this build")
         }
         let options = try makeOptions(config: config)
-        let executor = ExecutorHolder(UnconfiguredExecutor(
-            reason: config.configuredVerifierNames.isEmpty
-                ? "no verifier is configured"
-                : "verifier plugins \(config.configuredVerifierNames) are configured but this build has no verifier implementations yet"))
+        guard let format = MutationExecutor.Format(flag: mutationFormat) else {
+            throw ValidationError("--mutation-format must be keep-tag or strip-tag")
+        }
+        for warning in config.warnings { logger.warning("\(warning)") }
+        let metrics = ServerMetrics()
         let server: RatifyServer
         do {
-            server = try RatifyServer(options: options, executor: executor, logger: logger)
+            let store = try StoreFactory.makeStore(config.storeOptions, metrics: metrics)
+            let verify = UnconfiguredExecutor(reason: config.configuredVerifierNames.isEmpty
+                ? "no verifier is configured"
+                : "verifier plugins \(config.configuredVerifierNames) are configured but this build has no verifier implementations yet")
+            let executor = ExecutorHolder(RoutingExecutor(verify: verify, mutate: MutationExecutor(store: store, format: format)))
+            server = try RatifyServer(options: options, executor: executor, logger: logger, metrics: metrics)
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
@@ -172,5 +182,15 @@ private final class SignalState: @unchecked Sendable {
         continuation = nil
         lock.unlock()
         c?.resume(returning: name)
+    }
+}
+
+extension MutationExecutor.Format {
+    init?(flag: String) {
+        switch flag {
+        case "keep-tag": self = .keepTag
+        case "strip-tag": self = .stripTag
+        default: return nil
+        }
     }
 }

@@ -23,7 +23,8 @@ final class RunningServer: @unchecked Sendable {
     let client: CurlSession
     let logs = LogSink.memory()
 
-    init(executor: any ProviderExecutor = UnconfiguredExecutor(), configure: (inout ServeOptions) -> Void = { _ in }) throws {
+    init(executor: any ProviderExecutor = UnconfiguredExecutor(), metrics: ServerMetrics = ServerMetrics(),
+         configure: (inout ServeOptions) -> Void = { _ in }) throws {
         pki = TestPKI.shared
         var options = ServeOptions()
         options.httpAddress = ListenAddress(host: "127.0.0.1", port: 0)
@@ -34,7 +35,7 @@ final class RunningServer: @unchecked Sendable {
         configure(&options)
         let sink = logs
         let logger = Logger(label: "test") { RatifyLogHandler(label: $0, format: .text, level: .debug, sink: sink) }
-        server = try RatifyServer(options: options, executor: ExecutorHolder(executor), logger: logger)
+        server = try RatifyServer(options: options, executor: ExecutorHolder(executor), logger: logger, metrics: metrics)
         client = CurlSession(tls: HTTPClientTLSOptions(caFile: pki.path("server-ca.crt"), clientCertificateFile: pki.path("gatekeeper.crt"),
                                                        clientKeyFile: pki.path("gatekeeper.key")))
     }
