@@ -66,6 +66,20 @@ import TestSupport
         await registry.stop()
     }
 
+    @Test func resolveFallsBackToGETWithoutADigestHeader() async throws {
+        let (registry, _, image, _) = try setUp()
+        registry.omitDigestOnHead = true
+        let store = makeStore()
+        let descriptor = try await store.resolveDescriptor(try ImageReference.parse("\(registry.host)/app:v1"), deadline: soon())
+        #expect(descriptor.digest.description == image.digest)
+        #expect(descriptor.size == image.size)
+        #expect(registry.requests.map { $0.components(separatedBy: " ")[0] } == ["HEAD", "GET"])
+        // The manifest fetched to hash it is kept: reading it costs no further request.
+        _ = try await store.manifest(descriptor, in: try ImageReference.parse("\(registry.host)/app@\(image.digest)"), deadline: soon())
+        #expect(registry.requests.count == 2)
+        await registry.stop()
+    }
+
     @Test func coalescesConcurrentIdenticalRequests() async throws {
         let registry = try ReferrersTestRegistry(delay: .milliseconds(100))
         try OCIFixtures(pusher: registry, maintainTagSchema: false).pushImage("app", tag: "v1")

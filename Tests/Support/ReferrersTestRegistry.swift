@@ -19,6 +19,8 @@ public final class ReferrersTestRegistry: ContentPusher, HTTPHandler, @unchecked
 
     private let state = Mutex(State())
     public var pageSize: Int
+    /// Answer HEAD on manifests without `Docker-Content-Digest`, as some registries do.
+    public var omitDigestOnHead = false
     public let delay: Duration
     private var server: HTTPServer!
 
@@ -101,12 +103,9 @@ public final class ReferrersTestRegistry: ContentPusher, HTTPHandler, @unchecked
 
     private func manifest(_ repository: String, _ reference: String, head: Bool) -> HTTPResponse {
         guard let stored = state.withLock({ $0.manifests[repository]?[reference] }) else { return notFound() }
-        var response = HTTPResponse(status: .ok, headers: HTTPHeaders([
-            (name: "Content-Type", value: stored.mediaType),
-            (name: "Docker-Content-Digest", value: "sha256:" + Hash.hex(.sha256, stored.bytes)),
-        ]), body: stored.bytes)
-        if head { response.headers.add("X-Head", "1") }
-        return response
+        var headers = HTTPHeaders([(name: "Content-Type", value: stored.mediaType)])
+        if !(head && omitDigestOnHead) { headers.add("Docker-Content-Digest", "sha256:" + Hash.hex(.sha256, stored.bytes)) }
+        return HTTPResponse(status: .ok, headers: headers, body: stored.bytes)
     }
 
     private func blob(_ digest: String) -> HTTPResponse {
