@@ -27,14 +27,7 @@ extension ORASStore {
             if let authorization = authorizations.get(authKey) { headers.append((name: "Authorization", value: authorization)) }
             let request = TransportRequest(method: method, url: url, headers: headers, maxResponseBytes: max(maxBytes, 64 * 1024),
                                            timeout: min(remaining, options.requestTimeout), insecureSkipVerify: options.insecureSkipVerify)
-            let response: TransportResponse
-            do {
-                response = try await transport.send(request)
-            } catch {
-                onRequest(host, 0)
-                throw error
-            }
-            onRequest(host, response.status)
+            let response = try await counted(request, host: host)
 
             if response.status == 401 && !authorized {
                 authorized = true
@@ -55,6 +48,19 @@ extension ORASStore {
                 throw RegistryError(.rateLimited, "\(reference.registry) still rate-limits \(path) after \(attempt) attempts")
             }
             return response
+        }
+    }
+
+    /// Sends through the transport and reports the request to `onRequest` (status 0 when no
+    /// response arrived), so every request reaches `ratify_registry_request_count`.
+    private func counted(_ request: TransportRequest, host: String) async throws(RegistryError) -> TransportResponse {
+        do {
+            let response = try await transport.send(request)
+            onRequest(host, response.status)
+            return response
+        } catch {
+            onRequest(host, 0)
+            throw error
         }
     }
 
@@ -131,14 +137,7 @@ extension ORASStore {
         request.timeout = min(remaining, options.requestTimeout)
         request.maxResponseBytes = 1024 * 1024
         request.insecureSkipVerify = options.insecureSkipVerify
-        let response: TransportResponse
-        do {
-            response = try await transport.send(request)
-        } catch {
-            onRequest(realmHost, 0)
-            throw error
-        }
-        onRequest(realmHost, response.status)
+        let response = try await counted(request, host: realmHost)
         guard response.status == 200 else {
             throw RegistryError(.unauthorized, "token service \(realmHost) refused \(scope) for \(reference.registry): HTTP \(response.status)"
                                 + (credential == nil ? " (no credentials configured for \(reference.registry))" : ""))
