@@ -18,9 +18,9 @@ public final class ORASStore: ReferrerStore, Sendable {
     let resolved: TTLCache<Descriptor>
     let referrerLists: TTLCache<[Descriptor]>
     let authorizations = TTLCache<String>(ttl: .seconds(300))
-    let coalescer = Coalescer<[UInt8]>()
-    let descriptorCoalescer = Coalescer<Descriptor>()
-    let listCoalescer = Coalescer<[Descriptor]>()
+    let coalescer = Coalescer<[UInt8], RegistryError>(wrap: RegistryError.unexpected)
+    let descriptorCoalescer = Coalescer<Descriptor, RegistryError>(wrap: RegistryError.unexpected)
+    let listCoalescer = Coalescer<[Descriptor], RegistryError>(wrap: RegistryError.unexpected)
     /// Registries seen answering 404 on the referrers API: go straight to the tag schema.
     let noReferrersAPI = Mutex<Set<String>>([])
 

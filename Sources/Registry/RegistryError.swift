@@ -25,4 +25,9 @@ public struct RegistryError: Error, Equatable, CustomStringConvertible, Sendable
     }
 
     public var description: String { "\(code.rawValue): \(message)" }
+
+    /// For errors that are not registry answers (cancellation, a bug): reported, never a pass.
+    @Sendable static func unexpected(_ error: any Error) -> RegistryError {
+        RegistryError(.connection, "unexpected failure: \(error)")
+    }
 }

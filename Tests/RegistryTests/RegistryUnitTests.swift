@@ -71,7 +71,7 @@ import Testing
     }
 
     @Test func coalescerRunsIdenticalWorkOnce() async throws {
-        let coalescer = Coalescer<[UInt8]>()
+        let coalescer = Coalescer<[UInt8], RegistryError>(wrap: { RegistryError(.connection, "\($0)") })
         let runs = Counter()
         let results = try await withThrowingTaskGroup(of: [UInt8].self) { group in
             for _ in 0..<10 {

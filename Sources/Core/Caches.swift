@@ -1,0 +1,63 @@
+import Synchronization
+
+/// Values that go stale: tag → digest and referrer lists (Ratify's ORAS store `ttl`).
+public final class TTLCache<Value: Sendable>: Sendable {
+    private let entries = Mutex<[String: (value: Value, expires: ContinuousClock.Instant)]>([:])
+    public let ttl: Duration
+    public let maxEntries: Int
+
+    public init(ttl: Duration, maxEntries: Int = 10_000) {
+        self.ttl = ttl
+        self.maxEntries = maxEntries
+    }
+
+    public func get(_ key: String, now: ContinuousClock.Instant = .now) -> Value? {
+        entries.withLock { all in
+            guard let entry = all[key] else { return nil }
+            if entry.expires <= now {
+                all[key] = nil
+                return nil
+            }
+            return entry.value
+        }
+    }
+
+    public func put(_ key: String, _ value: Value, ttl: Duration? = nil, now: ContinuousClock.Instant = .now) {
+        entries.withLock { all in
+            if all.count >= maxEntries {
+                all = all.filter { $0.value.expires > now }
+                if all.count >= maxEntries { all.removeAll() }
+            }
+            all[key] = (value: value, expires: now + (ttl ?? self.ttl))
+        }
+    }
+}
+
+/// Runs identical concurrent requests once: callers asking for a key while its work is in
+/// flight await the same result.
+public final class Coalescer<Value: Sendable, Failure: Error>: Sendable {
+    private let inFlight = Mutex<[String: Task<Value, any Error>]>([:])
+    /// How a failure that is not a `Failure` (a bug, not a verdict) is reported.
+    private let wrap: @Sendable (any Error) -> Failure
+
+    public init(wrap: @escaping @Sendable (any Error) -> Failure) { self.wrap = wrap }
+
+    public func run(_ key: String, _ work: @escaping @Sendable () async throws(Failure) -> Value) async throws(Failure) -> Value {
+        let task = inFlight.withLock { tasks in
+            if let existing = tasks[key] { return existing }
+            let task = Task<Value, any Error> { [weak self] in
+                defer { self?.inFlight.withLock { $0[key] = nil } }
+                return try await work()
+            }
+            tasks[key] = task
+            return task
+        }
+        do {
+            return try await task.value
+        } catch let error as Failure {
+            throw error
+        } catch {
+            throw wrap(error)
+        }
+    }
+}

@@ -1,0 +1,25 @@
+/// A built-in verifier (notation, cosign, …) as configured. Verification is a value: a failed
+/// check is a report with `isSuccess == false`, never a thrown error, and never a pass by default.
+public protocol Verifier: Sendable {
+    /// The configured name (`verifier.plugins[].name`).
+    var name: String { get }
+    /// The verifier kind (`notation`, `cosign`).
+    var type: String { get }
+    /// Artifact types this verifier handles (`artifactTypes` in config).
+    var artifactTypes: [String] { get }
+    /// Artifact types whose own referrers must verify too before this verifier's report can pass
+    /// (Ratify's `nestedReferences`, e.g. the signature on an SBOM).
+    var nestedReferences: [String] { get }
+
+    func verify(subject: ImageReference, referrer: Descriptor, store: any ReferrerStore,
+                deadline: ContinuousClock.Instant) async -> VerifierReport
+}
+
+extension Verifier {
+    public var nestedReferences: [String] { [] }
+
+    public func canVerify(_ artifactType: String?) -> Bool {
+        guard let artifactType else { return false }
+        return artifactTypes.contains(artifactType) || artifactTypes.contains("*")
+    }
+}

@@ -1,0 +1,59 @@
+import JSON
+
+/// One verifier's verdict on one referrer (Ratify's `VerifierResult`, result version 0.2.0).
+/// A failure always carries a stable `errorReason` and a `remediation` sentence.
+public struct VerifierReport: Sendable, Equatable {
+    public var subject: String
+    public var isSuccess: Bool
+    public var verifierName: String
+    public var verifierType: String
+    public var referenceDigest: String?
+    public var artifactType: String?
+    public var message: String
+    public var errorReason: String?
+    public var remediation: String?
+    public var extensions: JSONValue?
+    public var nestedResults: [VerifierReport]
+
+    public init(subject: String, isSuccess: Bool, verifierName: String, verifierType: String, referenceDigest: String? = nil,
+                artifactType: String? = nil, message: String, errorReason: String? = nil, remediation: String? = nil,
+                extensions: JSONValue? = nil, nestedResults: [VerifierReport] = []) {
+        self.subject = subject
+        self.isSuccess = isSuccess
+        self.verifierName = verifierName
+        self.verifierType = verifierType
+        self.referenceDigest = referenceDigest
+        self.artifactType = artifactType
+        self.message = message
+        self.errorReason = errorReason
+        self.remediation = remediation
+        self.extensions = extensions
+        self.nestedResults = nestedResults
+    }
+
+    /// A failing report that is not any verifier's: nothing to verify, or nothing verified.
+    public static func executorFailure(subject: String, reason: String, message: String, remediation: String) -> VerifierReport {
+        VerifierReport(subject: subject, isSuccess: false, verifierName: "ratify", verifierType: "executor",
+                       message: message, errorReason: reason, remediation: remediation)
+    }
+
+    /// Field order and omissions as Ratify's Go struct marshals them (`isSuccess` always present;
+    /// `name`/`type` duplicate `verifierName`/`verifierType` for templates written against v1.0).
+    public func json() -> JSONValue {
+        var object = JSONObject()
+        if !subject.isEmpty { object["subject"] = .string(subject) }
+        object["isSuccess"] = .bool(isSuccess)
+        object["name"] = .string(verifierName)
+        object["verifierName"] = .string(verifierName)
+        object["type"] = .string(verifierType)
+        object["verifierType"] = .string(verifierType)
+        if let referenceDigest { object["referenceDigest"] = .string(referenceDigest) }
+        if let artifactType { object["artifactType"] = .string(artifactType) }
+        if !message.isEmpty { object["message"] = .string(message) }
+        if let errorReason { object["errorReason"] = .string(errorReason) }
+        if let remediation { object["remediation"] = .string(remediation) }
+        if let extensions, !extensions.isNull { object["extensions"] = extensions }
+        if !nestedResults.isEmpty { object["nestedResults"] = .array(nestedResults.map { $0.json() }) }
+        return .object(object)
+    }
+}
