@@ -42,6 +42,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "TestSupport", "HTTPClient"]),
         .testTarget(name: "CoreTests", dependencies: ["Core", "JSON"]),
+        .testTarget(name: "ExecutorTests", dependencies: ["Core", "Registry", "JSON", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Core", "JSON", "Crypto", "TestSupport", "HTTPServer", "HTTPClient"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability",
             .product(name: "Logging", package: "swift-log")]),

@@ -1,0 +1,251 @@
+import Foundation
+import JSON
+import Synchronization
+
+/// Ratify's multi-tenant key: `[namespace]image` (regex `(\[(.*?)\])?(.*)`).
+public struct ProviderKey: Equatable, Sendable {
+    public var namespace: String?
+    public var image: String
+
+    public init(_ key: String) {
+        if key.hasPrefix("["), let close = key.firstIndex(of: "]") {
+            let inside = key[key.index(after: key.startIndex)..<close]
+            namespace = inside.isEmpty ? nil : String(inside)
+            image = String(key[key.index(after: close)...])
+        } else {
+            namespace = nil
+            image = key
+        }
+    }
+}
+
+/// The outcome for one subject: the policy's verdict over the verifier reports.
+public struct VerificationResult: Sendable, Equatable {
+    public var subject: String
+    public var isSuccess: Bool
+    public var reports: [VerifierReport]
+
+    /// Ratify v1.4's verification response, the item `value` Gatekeeper's rego reads.
+    public func json(version: String, traceID: String, timestamp: String) -> JSONValue {
+        ["version": .string(version), "isSuccess": .bool(isSuccess), "traceID": .string(traceID),
+         "timestamp": .string(timestamp), "verifierReports": .array(reports.map { $0.json() })]
+    }
+}
+
+/// Why a key could not be verified at all (as opposed to verifying and failing). It becomes the
+/// item's `error`, formatted Ratify's way: `CODE: detail: remediation`.
+public struct VerificationError: Error, Equatable, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        case invalidSubject = "INVALID_SUBJECT_REFERENCE"
+        case resolveFailed = "GET_SUBJECT_DESCRIPTOR_FAILURE"
+        case referrersFailed = "LIST_REFERRERS_FAILURE"
+        case timeout = "VERIFY_TIMEOUT"
+    }
+
+    public let code: Code
+    public let detail: String
+    public let remediation: String
+
+    public var description: String { "\(code.rawValue): \(detail): \(remediation)" }
+}
+
+/// Turns subjects into verdicts: resolve, list referrers, verify each with the verifiers for its
+/// artifact type (and, for verifiers with `nestedReferences`, the referrer's own referrers), then
+/// let the policy decide. Keys run concurrently up to `maxConcurrency`; the same subject asked
+/// for twice — in one request or in concurrent ones — is verified once; results are cached per
+/// (subject digest, configuration generation).
+public final class VerificationExecutor: ProviderExecutor {
+    public struct Options: Sendable {
+        public var maxConcurrency = 8
+        /// Ratify caches successful results for 10 s; failures are kept shorter so a fix shows fast.
+        public var successTTL: Duration = .seconds(10)
+        public var failureTTL: Duration = .seconds(2)
+        public var cacheEnabled = true
+        /// Answer this long before the request deadline, so per-key timeouts arrive as item
+        /// errors rather than the whole request failing.
+        public var deadlineMargin: Duration = .milliseconds(50)
+        public var maxNestingDepth = 3
+        /// Bumped by every configuration change; cached results of older generations never match.
+        public var generation: UInt64 = 1
+        public init() {}
+    }
+
+    /// One line per fresh verification: `verify result for subject <ref@digest>: <json>`.
+    public typealias ResultObserver = @Sendable (_ subject: String, _ value: JSONValue, _ requestID: String) -> Void
+
+    public let store: any ReferrerStore
+    public let verifiers: [any Verifier]
+    public let policy: any PolicyEngine
+    public let options: Options
+    private let observe: ResultObserver
+    private let results: TTLCache<VerificationResult>
+    private let inFlight = Coalescer<VerificationResult, VerificationError>(wrap: {
+        VerificationError(code: .timeout, detail: "verification was interrupted: \($0)", remediation: "retry the request")
+    })
+
+    public init(store: any ReferrerStore, verifiers: [any Verifier], policy: any PolicyEngine, options: Options = Options(),
+                observe: @escaping ResultObserver = { _, _, _ in }) {
+        self.store = store
+        self.verifiers = verifiers
+        self.policy = policy
+        self.options = options
+        self.observe = observe
+        results = TTLCache(ttl: options.successTTL)
+    }
+
+    public func execute(_ keys: [String], context: ProviderContext) async -> [ProviderItem] {
+        // Identical keys in one request are verified once.
+        let unique = Array(Set(keys))
+        let answers = await boundedMap(unique, concurrency: options.maxConcurrency) { key in
+            (key, await self.item(for: key, context: context))
+        }
+        let byKey = Dictionary(answers, uniquingKeysWith: { first, _ in first })
+        return keys.map { byKey[$0]! }
+    }
+
+    private func item(for key: String, context: ProviderContext) async -> ProviderItem {
+        let deadline = context.deadline - options.deadlineMargin
+        let stage = StageTracker()
+        let started = ContinuousClock.now
+        let outcome = await withDeadline(deadline - .now) { () -> Result<VerificationResult, VerificationError> in
+            do throws(VerificationError) {
+                return .success(try await self.verify(key: key, deadline: deadline, stage: stage, requestID: context.requestID))
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch outcome {
+        case .success(let result)?:
+            let value = result.json(version: policy.resultVersion, traceID: context.requestID, timestamp: Self.timestamp())
+            return ProviderItem(key: key, value: value)
+        case .failure(let error)?:
+            return .failure(key, error.description)
+        case nil:
+            let elapsed = ContinuousClock.now - started
+            let error = VerificationError(code: .timeout,
+                detail: "\(key) ran out of time during \(stage.current) after \(elapsed.milliseconds)ms",
+                remediation: "check that the registry is reachable and fast enough, or raise executor.verificationRequestTimeout and Gatekeeper's provider timeout together")
+            return .failure(key, error.description)
+        }
+    }
+
+    /// Verifies one Gatekeeper key (`[namespace]image`); also what `ratify verify` runs.
+    public func verify(key: String, deadline: ContinuousClock.Instant, stage: StageTracker = StageTracker(),
+                       requestID: String = "") async throws(VerificationError) -> VerificationResult {
+        let parsed = ProviderKey(key)
+        let reference: ImageReference
+        do {
+            reference = try ImageReference.parse(parsed.image)
+        } catch {
+            throw VerificationError(code: .invalidSubject, detail: "\(parsed.image): \(error)",
+                                    remediation: "use a valid image reference such as registry.example.com/team/app:1.0")
+        }
+        stage.enter("resolve")
+        let descriptor: Descriptor
+        do {
+            descriptor = try await store.resolve(reference, deadline: deadline)
+        } catch {
+            throw VerificationError(code: .resolveFailed, detail: "cannot resolve \(reference): \(error)",
+                                    remediation: "check the image exists and the registry credentials allow pulling it")
+        }
+        let subject = reference.pinned(to: descriptor.digest)
+        let cacheKey = "\(options.generation)|\(subject.name)@\(descriptor.digest)"
+        if options.cacheEnabled, let cached = results.get(cacheKey) { return cached }
+        return try await inFlight.run(cacheKey) { () throws(VerificationError) -> VerificationResult in
+            let result = try await self.evaluate(subject, stage: stage, deadline: deadline)
+            if self.options.cacheEnabled {
+                self.results.put(cacheKey, result, ttl: result.isSuccess ? self.options.successTTL : self.options.failureTTL)
+            }
+            self.observe(subject.description, result.json(version: self.policy.resultVersion, traceID: requestID,
+                                                           timestamp: Self.timestamp()), requestID)
+            return result
+        }
+    }
+
+    private func evaluate(_ subject: ImageReference, stage: StageTracker, deadline: ContinuousClock.Instant) async throws(VerificationError) -> VerificationResult {
+        stage.enter("referrers")
+        let referrers: [Descriptor]
+        do {
+            referrers = try await store.referrers(of: subject, artifactTypes: nil, deadline: deadline)
+        } catch {
+            throw VerificationError(code: .referrersFailed, detail: "cannot list referrers of \(subject): \(error)",
+                                    remediation: "check the registry is reachable and the store configuration (useHttp, credentials)")
+        }
+        stage.enter("verify")
+        let reports = await verifyReferrers(referrers, of: subject, depth: 0, deadline: deadline)
+        if referrers.isEmpty {
+            return VerificationResult(subject: subject.description, isSuccess: false, reports: [
+                .executorFailure(subject: subject.description, reason: "REFERRERS_NOT_FOUND",
+                                 message: "no signatures or other artifacts are attached to \(subject)",
+                                 remediation: "sign the image (notation sign / cosign sign) and push the signature to the same repository"),
+            ])
+        }
+        if reports.isEmpty {
+            let types = Set(referrers.compactMap(\.artifactType)).sorted().joined(separator: ", ")
+            return VerificationResult(subject: subject.description, isSuccess: false, reports: [
+                .executorFailure(subject: subject.description, reason: "NO_VERIFIER_REPORT",
+                                 message: "no configured verifier handles the artifacts attached to \(subject) (\(types))",
+                                 remediation: "add a verifier whose artifactTypes include one of: \(types)"),
+            ])
+        }
+        return VerificationResult(subject: subject.description, isSuccess: policy.isSuccess(reports), reports: reports)
+    }
+
+    private func verifyReferrers(_ referrers: [Descriptor], of subject: ImageReference, depth: Int,
+                                 deadline: ContinuousClock.Instant) async -> [VerifierReport] {
+        let jobs: [(verifier: any Verifier, referrer: Descriptor)] = referrers.flatMap { referrer in
+            verifiers.filter { $0.canVerify(referrer.artifactType) }.map { (verifier: $0, referrer: referrer) }
+        }
+        return await boundedMap(jobs.indices.map { $0 }, concurrency: 4) { index in
+            let (verifier, referrer) = jobs[index]
+            var report = await verifier.verify(subject: subject, referrer: referrer, store: self.store, deadline: deadline)
+            if !verifier.nestedReferences.isEmpty, depth < self.options.maxNestingDepth {
+                report = await self.attachNested(report, verifier: verifier, referrer: referrer, of: subject,
+                                                 depth: depth, deadline: deadline)
+            }
+            return report
+        }
+    }
+
+    /// Ratify's `nestedReferences`: the referrer becomes a subject; its own referrers of the
+    /// listed types are verified, and the outer report passes only if they pass too.
+    private func attachNested(_ report: VerifierReport, verifier: any Verifier, referrer: Descriptor, of subject: ImageReference,
+                              depth: Int, deadline: ContinuousClock.Instant) async -> VerifierReport {
+        var report = report
+        let nestedSubject = ImageReference(registry: subject.registry, repository: subject.repository, digest: referrer.digest)
+        do {
+            let nested = try await store.referrers(of: nestedSubject, artifactTypes: verifier.nestedReferences, deadline: deadline)
+            let nestedReports = await verifyReferrers(nested, of: nestedSubject, depth: depth + 1, deadline: deadline)
+            report.nestedResults = nestedReports
+            if nestedReports.isEmpty {
+                report.isSuccess = false
+                report.errorReason = report.errorReason ?? "NESTED_VERIFICATION_MISSING"
+                report.message += (report.message.isEmpty ? "" : "; ") + "no verified \(verifier.nestedReferences.joined(separator: ", ")) attached to \(referrer.digest)"
+                report.remediation = report.remediation ?? "sign the \(referrer.artifactType ?? "artifact") \(referrer.digest) and push the signature"
+            } else if !policy.isSuccess(nestedReports) {
+                report.isSuccess = false
+                report.errorReason = report.errorReason ?? "NESTED_VERIFICATION_FAILED"
+                report.remediation = report.remediation ?? "see nestedResults for the artifact attached to \(referrer.digest)"
+            }
+        } catch {
+            report.isSuccess = false
+            report.errorReason = "LIST_REFERRERS_FAILURE"
+            report.message += "; cannot list referrers of \(referrer.digest): \(error)"
+        }
+        return report
+    }
+
+    static func timestamp() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }
+}
+
+/// Which stage a verification is in, so a timeout can say where the time went.
+public final class StageTracker: Sendable {
+    private let stage = Mutex("start")
+    public init() {}
+    public func enter(_ name: String) { stage.withLock { $0 = name } }
+    public var current: String { stage.withLock { $0 } }
+}

@@ -1,0 +1,237 @@
+import Core
+import Foundation
+import JSON
+import Registry
+import Synchronization
+import Testing
+import TestSupport
+
+let signatureType = "application/vnd.cncf.notary.signature"
+let sbomType = "application/spdx+json"
+
+/// A verifier for tests that reads the referrer's first layer through the store (so digests are
+/// checked) and passes only when it says "valid". It stands in for notation/cosign, whose own
+/// issues bring the cryptography; the executor's behaviour is what is under test here.
+struct LayerContentVerifier: Verifier {
+    var name = "content"
+    var type = "content"
+    var artifactTypes: [String]
+    var nestedReferences: [String] = []
+
+    func verify(subject: ImageReference, referrer: Descriptor, store: any ReferrerStore, deadline: ContinuousClock.Instant) async -> VerifierReport {
+        do {
+            let (manifest, _) = try await store.manifest(referrer, in: subject, deadline: deadline)
+            guard let layer = manifest.layers.first else { throw TestFailure("no layer") }
+            let bytes = try await store.blob(layer, in: subject, deadline: deadline)
+            let ok = bytes == Array("valid".utf8)
+            return VerifierReport(subject: subject.description, isSuccess: ok, verifierName: name, verifierType: type,
+                                  referenceDigest: referrer.digest.description, artifactType: referrer.artifactType,
+                                  message: ok ? "content verification success" : "content is not valid",
+                                  errorReason: ok ? nil : "CONTENT_INVALID", remediation: ok ? nil : "re-sign the image")
+        } catch {
+            return VerifierReport(subject: subject.description, isSuccess: false, verifierName: name, verifierType: type,
+                                  referenceDigest: referrer.digest.description, artifactType: referrer.artifactType,
+                                  message: "\(error)", errorReason: "FETCH_FAILED", remediation: "check the registry")
+        }
+    }
+}
+
+final class Observed: Sendable {
+    let lines = Mutex<[String]>([])
+    func record(_ subject: String, _ value: JSONValue, _ requestID: String) {
+        lines.withLock { $0.append("verify result for subject \(subject): \(JSONWriter.encodeString(value))") }
+    }
+    var count: Int { lines.withLock { $0.count } }
+}
+
+func orasStore() -> ORASStore {
+    var options = ORASStoreOptions()
+    options.useHttp = true
+    return ORASStore(options: options)
+}
+
+func context(_ seconds: Double = 5) -> ProviderContext {
+    ProviderContext(requestID: "trace-1", operation: .verify, deadline: .now + .milliseconds(Int(seconds * 1000)))
+}
+
+@Suite(.serialized) struct ExecutorTests {
+    /// signed (one valid signature), tampered (one invalid), mixed (valid + invalid),
+    /// unsigned, sbom-signed (SBOM whose signature is valid), sbom-unsigned.
+    func pushScenario(_ registry: LocalRegistry) throws -> [String: PushedContent] {
+        let f = OCIFixtures(pusher: registry, maintainTagSchema: true)
+        func sign(_ subject: PushedContent, _ content: String, type: String = signatureType) throws -> PushedContent {
+            try f.attach("app", to: subject, artifactType: type, layers: [(mediaType: "application/octet-stream", bytes: Array(content.utf8))])
+        }
+        var images: [String: PushedContent] = [:]
+        for name in ["signed", "tampered", "mixed", "unsigned", "sbom-signed", "sbom-unsigned"] {
+            images[name] = try f.pushImage("app", tag: name)
+        }
+        _ = try sign(images["signed"]!, "valid")
+        _ = try sign(images["tampered"]!, "forged")
+        _ = try sign(images["mixed"]!, "valid")
+        _ = try sign(images["mixed"]!, "forged")
+        let goodSBOM = try sign(images["sbom-signed"]!, "valid", type: sbomType)
+        _ = try sign(goodSBOM, "valid")
+        _ = try sign(images["sbom-unsigned"]!, "valid", type: sbomType)
+        return images
+    }
+
+    func value(_ item: ProviderItem) throws -> JSONValue { try #require(item.value) }
+
+    @Test func verdictsForSignedTamperedUnsignedAndUnhandled() async throws {
+        let registry = try await offPool { try LocalRegistry() }
+        _ = try await offPool { try pushScenario(registry) }
+        let observed = Observed()
+        let executor = VerificationExecutor(store: orasStore(), verifiers: [LayerContentVerifier(artifactTypes: [signatureType])],
+                                            policy: ConfigPolicy(rules: [signatureType: .any]), observe: observed.record)
+        let keys = ["signed", "tampered", "unsigned", "sbom-unsigned"].map { "\(registry.host)/app:\($0)" }
+        let items = await executor.execute(keys, context: context())
+        #expect(items.map(\.key) == keys)
+        let signed = try value(items[0])
+        #expect(signed["version"] == "0.2.0")
+        #expect(signed["isSuccess"] == true)
+        #expect(signed["traceID"] == "trace-1")
+        #expect(signed["timestamp"]?.stringValue?.contains("T") == true)
+        let report = try #require(signed["verifierReports"]?.arrayValue?.first)
+        #expect(report.objectValue?.keys == ["subject", "isSuccess", "name", "verifierName", "type", "verifierType",
+                                              "referenceDigest", "artifactType", "message"])
+        #expect(report["artifactType"]?.stringValue == signatureType)
+        #expect(report["subject"]?.stringValue?.hasPrefix("\(registry.host)/app:signed@sha256:") == true)
+
+        let tampered = try value(items[1])
+        #expect(tampered["isSuccess"] == false)
+        #expect(tampered["verifierReports"]?.arrayValue?.first?["errorReason"] == "CONTENT_INVALID")
+
+        let unsigned = try value(items[2])
+        #expect(unsigned["isSuccess"] == false)
+        #expect(unsigned["verifierReports"]?.arrayValue?.first?["errorReason"] == "REFERRERS_NOT_FOUND")
+        #expect(unsigned["verifierReports"]?.arrayValue?.first?["remediation"]?.stringValue?.contains("sign the image") == true)
+
+        let unhandled = try value(items[3])
+        #expect(unhandled["isSuccess"] == false)
+        #expect(unhandled["verifierReports"]?.arrayValue?.first?["errorReason"] == "NO_VERIFIER_REPORT")
+        #expect(unhandled["verifierReports"]?.arrayValue?.first?["remediation"]?.stringValue?.contains(sbomType) == true)
+
+        #expect(observed.count == 4)
+        #expect(observed.lines.withLock { $0 }.allSatisfy { $0.hasPrefix("verify result for subject \(registry.host)/app:") })
+        registry.stop()
+    }
+
+    @Test func anyAndAllPolicies() async throws {
+        let registry = try await offPool { try LocalRegistry() }
+        _ = try await offPool { try pushScenario(registry) }
+        let key = "\(registry.host)/app:mixed"
+        let verifier = LayerContentVerifier(artifactTypes: [signatureType])
+        let any = VerificationExecutor(store: orasStore(), verifiers: [verifier], policy: ConfigPolicy(rules: [signatureType: .any]))
+        let all = VerificationExecutor(store: orasStore(), verifiers: [verifier], policy: ConfigPolicy(rules: [signatureType: .all]))
+        let anyValue = try value(await any.execute([key], context: context())[0])
+        #expect(anyValue["isSuccess"] == true)
+        #expect(anyValue["verifierReports"]?.arrayValue?.count == 2)
+        #expect(try value(await all.execute([key], context: context())[0])["isSuccess"] == false)
+        registry.stop()
+    }
+
+    @Test func nestedReferencesMustVerifyToo() async throws {
+        let registry = try await offPool { try LocalRegistry() }
+        _ = try await offPool { try pushScenario(registry) }
+        let executor = VerificationExecutor(store: orasStore(), verifiers: [
+            LayerContentVerifier(name: "sbom", type: "sbom", artifactTypes: [sbomType], nestedReferences: [signatureType]),
+            LayerContentVerifier(artifactTypes: [signatureType]),
+        ], policy: ConfigPolicy())
+        let items = await executor.execute(["\(registry.host)/app:sbom-signed", "\(registry.host)/app:sbom-unsigned"], context: context())
+        let good = try value(items[0])
+        #expect(good["isSuccess"] == true)
+        let nested = try #require(good["verifierReports"]?.arrayValue?.first?["nestedResults"]?.arrayValue)
+        #expect(nested.count == 1 && nested[0]["isSuccess"] == true && nested[0]["artifactType"]?.stringValue == signatureType)
+        let bad = try value(items[1])
+        #expect(bad["isSuccess"] == false)
+        #expect(bad["verifierReports"]?.arrayValue?.first?["errorReason"] == "NESTED_VERIFICATION_MISSING")
+        registry.stop()
+    }
+
+    @Test func sameSubjectIsVerifiedOnceAndCachedByGeneration() async throws {
+        let registry = try await offPool { try LocalRegistry() }
+        _ = try await offPool { try pushScenario(registry) }
+        let observed = Observed()
+        let store = orasStore()
+        let verifier = LayerContentVerifier(artifactTypes: [signatureType])
+        let executor = VerificationExecutor(store: store, verifiers: [verifier], policy: ConfigPolicy(), observe: observed.record)
+        let key = "\(registry.host)/app:signed"
+        let pinned = try #require(try await executor.verify(key: key, deadline: .now + .seconds(5)).subject.split(separator: ":").last)
+        _ = pinned
+        #expect(observed.count == 1)
+        let items = await executor.execute([key, key, "[team-a]\(key)"], context: context())
+        #expect(items.map(\.key) == [key, key, "[team-a]\(key)"])
+        #expect(items.allSatisfy { $0.value?["isSuccess"] == true })
+        #expect(observed.count == 1, "cached within the TTL, and one verification per subject")
+        var next = VerificationExecutor.Options()
+        next.generation = 2
+        let reconfigured = VerificationExecutor(store: store, verifiers: [verifier], policy: ConfigPolicy(), options: next, observe: observed.record)
+        _ = await reconfigured.execute([key], context: context())
+        #expect(observed.count == 2, "a new configuration generation verifies again")
+        registry.stop()
+    }
+
+    @Test func badKeysAndUnreachableSubjectsAreItemErrors() async throws {
+        let executor = VerificationExecutor(store: orasStore(), verifiers: [], policy: ConfigPolicy())
+        let items = await executor.execute(["Not/Valid", "127.0.0.1:1/app:v1"], context: context())
+        #expect(items[0].error?.hasPrefix("INVALID_SUBJECT_REFERENCE: Not/Valid") == true)
+        #expect(items[1].error?.hasPrefix("GET_SUBJECT_DESCRIPTOR_FAILURE: cannot resolve 127.0.0.1:1/app:v1") == true)
+        #expect(items.allSatisfy { $0.value == nil })
+    }
+
+    @Test func slowRegistryGivesATimeoutNamingTheStage() async throws {
+        let registry = try ReferrersTestRegistry(delay: .milliseconds(400))
+        try OCIFixtures(pusher: registry, maintainTagSchema: false).pushImage("app", tag: "v1")
+        let executor = VerificationExecutor(store: orasStore(), verifiers: [LayerContentVerifier(artifactTypes: [signatureType])],
+                                            policy: ConfigPolicy())
+        let started = ContinuousClock.now
+        let items = await executor.execute(["\(registry.host)/app:v1"], context: context(0.25))
+        #expect(ContinuousClock.now - started < .milliseconds(400))
+        #expect(items[0].value == nil)
+        #expect(items[0].error?.hasPrefix("VERIFY_TIMEOUT: \(registry.host)/app:v1 ran out of time during resolve") == true)
+        await registry.stop()
+    }
+}
+
+@Suite struct ConfigPolicyTests {
+    func report(_ type: String, _ ok: Bool) -> VerifierReport {
+        VerifierReport(subject: "s", isSuccess: ok, verifierName: "v", verifierType: "v", artifactType: type, message: "")
+    }
+
+    @Test func anyNeedsOneSuccessOfItsType() {
+        let policy = ConfigPolicy(rules: ["sig": .any])
+        #expect(policy.isSuccess([report("sig", false), report("sig", true)]))
+        #expect(!policy.isSuccess([report("sig", false)]))
+        #expect(!policy.isSuccess([report("other", true)]), "no report of the required type")
+    }
+
+    @Test func allNeedsEveryReportAndAtLeastOne() {
+        let policy = ConfigPolicy(rules: ["sig": .all])
+        #expect(policy.isSuccess([report("sig", true), report("sig", true)]))
+        #expect(!policy.isSuccess([report("sig", true), report("sig", false)]))
+        #expect(!policy.isSuccess([report("sbom", true)]))
+    }
+
+    @Test func defaultGovernsUnlistedTypesAndEmptyFails() {
+        #expect(!ConfigPolicy().isSuccess([]))
+        #expect(!ConfigPolicy().isSuccess([report("x", true), report("x", false)]))
+        #expect(ConfigPolicy(defaultRule: .any).isSuccess([report("x", true), report("x", false)]))
+    }
+
+    @Test func parsesRatifyPolicyConfig() throws {
+        let value = try JSONParser.parse(#"{"name":"configPolicy","artifactVerificationPolicies":{"application/vnd.cncf.notary.signature":"any","default":"all"}}"#)
+        let policy = try ConfigPolicy.parse(value, path: "policy.plugin")
+        #expect(policy == ConfigPolicy(rules: ["application/vnd.cncf.notary.signature": .any], defaultRule: .all))
+        #expect(throws: ConfigError.self) { try ConfigPolicy.parse(try JSONParser.parse(#"{"name":"configPolicy","artifactVerificationPolicies":{"x":"some"}}"#), path: "policy.plugin") }
+        #expect(throws: ConfigError.self) { try ConfigPolicy.parse(try JSONParser.parse(#"{"name":"regoPolicy"}"#), path: "policy.plugin") }
+    }
+
+    @Test func parsesMultiTenantKeys() {
+        #expect(ProviderKey("[team-a]ghcr.io/x:1") == ProviderKey.init("[team-a]ghcr.io/x:1"))
+        #expect(ProviderKey("[team-a]ghcr.io/x:1").namespace == "team-a")
+        #expect(ProviderKey("[team-a]ghcr.io/x:1").image == "ghcr.io/x:1")
+        #expect(ProviderKey("ghcr.io/x:1").namespace == nil)
+        #expect(ProviderKey("[]busybox").image == "busybox")
+    }
+}
