@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import JSON
 import Registry
@@ -11,6 +12,8 @@ public struct ServerConfigFile: Sendable, Equatable {
     public var traceIDHeaderNames: [String] = []
     /// The `oras` store plugin's settings (defaults when the config has no store section).
     public var storeOptions = ORASStoreOptions()
+    /// `policy.plugin` (Ratify's configPolicy); `default: all` when absent.
+    public var policy = ConfigPolicy()
     /// Settings we read past without using, each naming its path.
     public var warnings: [String] = []
     public var document: JSONValue
@@ -72,6 +75,25 @@ public struct ServerConfigFile: Sendable, Equatable {
         }
         if let store = root["store"] {
             try config.readStore(store, source: source)
+        }
+        if let plugin = root["policy"]?["plugin"], !plugin.isNull {
+            do {
+                config.policy = try ConfigPolicy.parse(plugin, path: "policy.plugin")
+            } catch {
+                throw ServeError(.config, "\(source): \(error.path): \(error.message)")
+            }
+        }
+        if let plugins = root["verifier"]?["plugins"], !plugins.isNull {
+            guard let list = plugins.arrayValue else {
+                throw ServeError(.config, "\(source): verifier.plugins must be a list, found \(plugins.typeName)")
+            }
+            for (index, plugin) in list.enumerated() where plugin["name"]?.stringValue == nil {
+                throw ServeError(.config, "\(source): verifier.plugins[\(index)].name must be a string")
+            }
+        }
+        let known: Set<String> = ["version", "executor", "store", "policy", "verifier", "logger", "cache", "metrics"]
+        for key in root.keys where !known.contains(key) {
+            config.warnings.append("\(key) is not a known configuration section and is ignored")
         }
         return config
     }

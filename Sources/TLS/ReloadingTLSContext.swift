@@ -13,7 +13,7 @@ public final class ReloadingTLSContext: Sendable {
 
     public let configuration: TLSServerConfiguration
     private let state: Mutex<(context: TLSContext, files: TLSFileSnapshot)>
-    private let watching: Mutex<Watcher?> = Mutex(nil)
+    private let watching: Mutex<PollingThread?> = Mutex(nil)
     private let onEvent: @Sendable (Event) -> Void
 
     public init(configuration: TLSServerConfiguration,
@@ -56,16 +56,12 @@ public final class ReloadingTLSContext: Sendable {
     /// Swift's cooperative pool. Polling, rather than inotify, follows Kubernetes' symlink swaps of
     /// secret volumes without special cases.
     public func startWatching(interval: Duration) {
-        let watcher = Watcher()
-        watching.withLock { $0?.stop(); $0 = watcher }
-        let thread = Thread { [weak self] in
-            while watcher.sleep(for: interval) {
-                guard let self else { return }
-                self.reloadIfChanged()
-            }
+        let watcher = PollingThread(name: "ratify-tls-reload", interval: interval) { [weak self] in
+            guard let self else { return false }
+            self.reloadIfChanged()
+            return true
         }
-        thread.name = "ratify-tls-reload"
-        thread.start()
+        watching.withLock { $0?.stop(); $0 = watcher }
     }
 
     public func stopWatching() {
@@ -75,13 +71,22 @@ public final class ReloadingTLSContext: Sendable {
     deinit { watching.withLock { $0?.stop() } }
 }
 
-/// Lets the watcher thread sleep between polls and wake at once when stopped.
-private final class Watcher: Sendable {
+/// Runs `tick` every `interval` on a thread of its own (never on Swift's cooperative pool, which
+/// on Linux shares its threads with dispatch) until stopped or until `tick` returns false.
+public final class PollingThread: Sendable {
     private let condition = NSCondition()
     private let stopped = Mutex(false)
 
+    public init(name: String, interval: Duration, tick: @escaping @Sendable () -> Bool) {
+        let thread = Thread { [self] in
+            while self.sleep(for: interval), tick() {}
+        }
+        thread.name = name
+        thread.start()
+    }
+
     /// Sleeps for `interval`; false once stopped.
-    func sleep(for interval: Duration) -> Bool {
+    private func sleep(for interval: Duration) -> Bool {
         let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
         condition.lock()
         defer { condition.unlock() }
@@ -90,7 +95,7 @@ private final class Watcher: Sendable {
         return !stopped.withLock { $0 }
     }
 
-    func stop() {
+    public func stop() {
         condition.lock()
         stopped.withLock { $0 = true }
         condition.signal()

@@ -11,7 +11,7 @@ struct Ratify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ratify",
         abstract: "Verify container image signatures for Gatekeeper (a Swift implementation of Ratify).",
-        subcommands: [Serve.self, Discover.self, Version.self])
+        subcommands: [Serve.self, Verify.self, Discover.self, Version.self])
 }
 
 struct Version: ParsableCommand {

@@ -40,6 +40,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How often to check the TLS files for rotation, in seconds.")
     var certWatchInterval: Double = 2
 
+    @Option(help: "How often to check the config file for changes, in seconds.")
+    var configWatchInterval: Double = 2
+
     @Option(help: "Largest request body accepted, in bytes.")
     var maxRequestBody = 4 * 1024 * 1024
 
@@ -86,17 +89,19 @@ struct Serve: AsyncParsableCommand {
         for warning in config.warnings { logger.warning("\(warning)") }
         let metrics = ServerMetrics()
         let server: RatifyServer
+        let reloader: ConfigReloader?
         do {
-            let store = try StoreFactory.makeStore(config.storeOptions, metrics: metrics)
-            let verify = UnconfiguredExecutor(reason: config.configuredVerifierNames.isEmpty
-                ? "no verifier is configured"
-                : "verifier plugins \(config.configuredVerifierNames) are configured but this build has no verifier implementations yet")
-            let executor = ExecutorHolder(RoutingExecutor(verify: verify, mutate: MutationExecutor(store: store, format: format)))
-            server = try RatifyServer(options: options, executor: executor, logger: logger, metrics: metrics)
+            let build: @Sendable (ServerConfigFile, UInt64) throws(ServeError) -> any ProviderExecutor = { config, generation throws(ServeError) in
+                try ExecutorFactory.make(config, generation: generation, metrics: metrics, logger: logger, mutationFormat: format)
+            }
+            let holder = ExecutorHolder(try build(config, 1))
+            server = try RatifyServer(options: options, executor: holder, logger: logger, metrics: metrics)
+            reloader = configPath.map { ConfigReloader(path: $0, holder: holder, logger: logger, build: build) }
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
+        reloader?.start(interval: .milliseconds(Int(configWatchInterval * 1000)))
         if options.tls == nil {
             logger.warning("serving plain HTTP: Gatekeeper requires HTTPS; pass --cert-dir or --tls-cert-file/--tls-key-file")
         }
@@ -109,6 +114,7 @@ struct Serve: AsyncParsableCommand {
         ])
         let signal = await Self.waitForTermination()
         logger.info("received \(signal), shutting down gracefully")
+        reloader?.stop()
         await server.shutdown(gracePeriod: .seconds(10))
         logger.info("server stopped")
     }
@@ -135,6 +141,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("use either --cert-dir or --tls-cert-file/--tls-key-file, not both")
         }
         guard certWatchInterval > 0 else { throw ValidationError("--cert-watch-interval must be positive") }
+        guard configWatchInterval > 0 else { throw ValidationError("--config-watch-interval must be positive") }
         guard maxRequestBody > 0 else { throw ValidationError("--max-request-body must be positive") }
         guard (1...64).contains(eventLoops) else { throw ValidationError("--event-loops must be from 1 to 64") }
         options.certificateWatchInterval = .milliseconds(Int(certWatchInterval * 1000))

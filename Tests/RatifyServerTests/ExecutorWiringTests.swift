@@ -1,0 +1,84 @@
+import Core
+import Foundation
+import HTTPClient
+import JSON
+import Logging
+import Observability
+@testable import RatifyServer
+import Registry
+import Testing
+import TestSupport
+
+@Suite(.serialized) struct ExecutorWiringTests {
+    func config(_ registry: LocalRegistry, verifiers: String = "[]") -> String {
+        #"{"store":{"version":"1.0.0","plugins":[{"name":"oras","useHttp":true}]},"policy":{"version":"1.0.0","plugin":{"name":"configPolicy","artifactVerificationPolicies":{"application/vnd.cncf.notary.signature":"any"}}},"verifier":{"version":"1.0.0","plugins":\#(verifiers)}}"#
+    }
+
+    @Test func verifyEndpointAnswersReportsAndLogsTheResultLine() async throws {
+        let registry = try await offPool { try LocalRegistry() }
+        let image = try await offPool { try OCIFixtures(pusher: registry, maintainTagSchema: true).pushImage("app", tag: "v1") }
+        let parsed = try ServerConfigFile.parse(Array(config(registry).utf8), source: "test")
+        let logs = LogSink.memory()
+        let logger = Logger(label: "t") { RatifyLogHandler(label: $0, format: .text, level: .info, sink: logs) }
+        let executor = try ExecutorFactory.make(parsed, generation: 1, metrics: nil, logger: logger)
+        let running = try RunningServer(executor: executor)
+        let body = try running.json(try await running.post(verifyPath, providerRequest(["\(registry.host)/app:v1"])))
+        let value = try #require(body["response"]?["items"]?.arrayValue?.first?["value"])
+        #expect(value["isSuccess"] == false)
+        #expect(value["verifierReports"]?.arrayValue?.first?["errorReason"] == "REFERRERS_NOT_FOUND")
+        #expect(logs.lines.contains { $0.contains("msg=\"verify result for subject \(registry.host)/app:v1@\(image.digest): {") })
+        await running.server.shutdown(gracePeriod: .seconds(1))
+        registry.stop()
+    }
+
+    @Test func configNamingUnbuiltVerifiersIsRefusedPerKey() async throws {
+        let registry = try await offPool { try LocalRegistry() }
+        let parsed = try ServerConfigFile.parse(Array(config(registry, verifiers: #"[{"name":"notation","artifactTypes":"application/vnd.cncf.notary.signature"}]"#).utf8), source: "t")
+        let executor = try ExecutorFactory.make(parsed, generation: 1, metrics: nil, logger: Logger(label: "t"))
+        let items = await executor.execute(["\(registry.host)/app:v1"], context: ProviderContext(requestID: "r", operation: .verify, deadline: .now + .seconds(2)))
+        #expect(items[0].value == nil)
+        #expect(items[0].error?.contains("verifier plugins [\"notation\"] are configured but this build has no implementation") == true)
+        registry.stop()
+    }
+
+    @Test func configChangesSwapAtomicallyAndBadOnesAreRefused() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-reload-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("config.json").path
+        try ServerConfigFile.embeddedDefault.write(toFile: path, atomically: true, encoding: .utf8)
+        let holder = ExecutorHolder(UnconfiguredExecutor())
+        let logs = LogSink.memory()
+        let logger = Logger(label: "t") { RatifyLogHandler(label: $0, format: .text, level: .info, sink: logs) }
+        let reloader = ConfigReloader(path: path, holder: holder, logger: logger) { config, generation throws(ServeError) in
+            try ExecutorFactory.make(config, generation: generation, metrics: nil, logger: logger)
+        }
+        #expect(reloader.reloadIfChanged() == false, "unchanged file: nothing to do")
+        try #"{"policy":{"plugin":{"name":"configPolicy","artifactVerificationPolicies":{"default":"any"}}}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(reloader.reloadIfChanged())
+        #expect(holder.generation == 2)
+        try #"{"policy":{"plugin":{"name":"configPolicy","artifactVerificationPolicies":{"default":"most"}}}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(reloader.reloadIfChanged() == false)
+        #expect(holder.generation == 2, "the invalid file did not replace the serving configuration")
+        #expect(logs.lines.contains { $0.contains("configuration change refused") && $0.contains("artifactVerificationPolicies.default") })
+    }
+
+    @Test func verifyCLIExitCodes() async throws {
+        let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/ratify").path
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the ratify binary first (make build)")
+        let registry = try await offPool { try LocalRegistry() }
+        _ = try await offPool { try OCIFixtures(pusher: registry, maintainTagSchema: true).pushImage("app", tag: "v1") }
+        let file = registry.directory.appendingPathComponent("ratify.json").path
+        try config(registry).write(toFile: file, atomically: true, encoding: .utf8)
+        let unsigned = try await offPool { try ProcessRunner.run(binary, ["verify", "-c", file, "-s", "\(registry.host)/app:v1"]) }
+        #expect(unsigned.status == 1)
+        #expect(try JSONParser.parse(unsigned.output)["isSuccess"] == false)
+        let text = try await offPool { try ProcessRunner.run(binary, ["verify", "-c", file, "-s", "\(registry.host)/app:v1", "-o", "text"]) }
+        #expect(text.output.hasPrefix("FAIL \(registry.host)/app:v1@sha256:"))
+        #expect(text.output.contains("reason: REFERRERS_NOT_FOUND"))
+        let badConfig = try await offPool { try ProcessRunner.run(binary, ["verify", "-c", "/nonexistent.json", "-s", "x"]) }
+        #expect(badConfig.status == 2)
+        registry.stop()
+    }
+}
