@@ -5,7 +5,7 @@
 set -uo pipefail
 bin="${1:?usage: smoke.sh path/to/ratify}"
 work="$(mktemp -d)"
-trap 'kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'rm -rf "$work"' EXIT
 scripts/dev-certs.sh "$work/certs" >/dev/null
 
 passed=0 failed=0
@@ -16,13 +16,29 @@ check() { # name, command...
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# A real registry (Debian's docker-registry) with one unsigned image.
+reg=$(free_port)
+mkdir -p "$work/registry"
+printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+  "$work/registry" "$reg" >"$work/registry.yml"
+docker-registry serve "$work/registry.yml" >/dev/null 2>&1 &
+regpid=$!
+trap 'kill "$pid" "$regpid" 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$reg/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+digest=$(python3 scripts/oci_push.py image "127.0.0.1:$reg" app v1)
+cat >"$work/config.json" <<JSON
+{"store":{"version":"1.0.0","plugins":[{"name":"oras","useHttp":true}]},
+ "policy":{"version":"1.0.0","plugin":{"name":"configPolicy","artifactVerificationPolicies":{"application/vnd.cncf.notary.signature":"any"}}},
+ "verifier":{"version":"1.0.0","plugins":[]}}
+JSON
+
 http=$(free_port) health=$(free_port) metrics=$(free_port)
 "$bin" serve --http "127.0.0.1:$http" --health-port "127.0.0.1:$health" --metrics-port "127.0.0.1:$metrics" \
-  --cert-dir "$work/certs" --ca-cert-file "$work/certs/client-ca.crt" >"$work/log" 2>&1 &
+  --cert-dir "$work/certs" --ca-cert-file "$work/certs/client-ca.crt" -c "$work/config.json" >"$work/log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$health/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 
-request='{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["busybox:1.36"]}}'
+request='{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["127.0.0.1:'$reg'/app:v1"]}}'
 tls=(--cacert "$work/certs/ca.crt" --cert "$work/certs/client.crt" --key "$work/certs/client.key")
 curl -s "${tls[@]}" -o "$work/answer" -w '%{http_code}' -H 'Content-Type: application/json' -d "$request" \
   "https://localhost:$http/ratify/gatekeeper/v1/verify" >"$work/status"
@@ -31,7 +47,10 @@ check "readyz answers 200" curl -sf "http://127.0.0.1:$health/readyz"
 check "healthz answers 200" curl -sf "http://127.0.0.1:$health/healthz"
 check "verify answers 200 over mTLS" grep -qx 200 "$work/status"
 check "verify answers a ProviderResponse" grep -q '"kind":"ProviderResponse"' "$work/answer"
-check "unconfigured key gets an error, not a value" grep -q '"key":"busybox:1.36","error":"EXECUTOR_NOT_CONFIGURED' "$work/answer"
+check "unsigned image is denied: isSuccess false" grep -q '"isSuccess":false' "$work/answer"
+check "the denial names REFERRERS_NOT_FOUND" grep -q '"errorReason":"REFERRERS_NOT_FOUND"' "$work/answer"
+check "log has the verify result line" grep -q "verify result for subject 127.0.0.1:$reg/app:v1@$digest: {" "$work/log"
+check "mutate pins the tag to its digest" bash -c "curl -s ${tls[*]} -d '$request' https://localhost:$http/ratify/gatekeeper/v1/mutate | grep -q '\"value\":\"127.0.0.1:$reg/app:v1@$digest\"'"
 check "client without a certificate is refused" bash -c "! curl -s --cacert '$work/certs/ca.crt' -d '$request' https://localhost:$http/ratify/gatekeeper/v1/verify"
 check "malformed body gets a systemError" bash -c "curl -s ${tls[*]} -d '{' https://localhost:$http/ratify/gatekeeper/v1/verify | grep -q systemError"
 check "metrics expose ratify_verification_request" bash -c "curl -s http://127.0.0.1:$metrics/metrics | grep -q '^ratify_verification_request_count 2'"
