@@ -122,10 +122,7 @@ public final class VerificationExecutor: ProviderExecutor {
             return .failure(key, error.description)
         case nil:
             let elapsed = ContinuousClock.now - started
-            let error = VerificationError(code: .timeout,
-                detail: "\(key) ran out of time during \(stage.current) after \(elapsed.milliseconds)ms",
-                remediation: "check that the registry is reachable and fast enough, or raise executor.verificationRequestTimeout and Gatekeeper's provider timeout together")
-            return .failure(key, error.description)
+            return .failure(key, Self.timeoutError(key: key, stage: stage.current, detail: "after \(elapsed.milliseconds)ms").description)
         }
     }
 
@@ -145,6 +142,7 @@ public final class VerificationExecutor: ProviderExecutor {
         do {
             descriptor = try await store.resolve(reference, deadline: deadline)
         } catch {
+            try Self.timeoutIfPast(deadline, key: key, stage: stage, cause: error)
             throw VerificationError(code: .resolveFailed, detail: "cannot resolve \(reference): \(error)",
                                     remediation: "check the image exists and the registry credentials allow pulling it")
         }
@@ -168,6 +166,7 @@ public final class VerificationExecutor: ProviderExecutor {
         do {
             referrers = try await store.referrers(of: subject, artifactTypes: nil, deadline: deadline)
         } catch {
+            try Self.timeoutIfPast(deadline, key: subject.description, stage: stage, cause: error)
             throw VerificationError(code: .referrersFailed, detail: "cannot list referrers of \(subject): \(error)",
                                     remediation: "check the registry is reachable and the store configuration (useHttp, credentials)")
         }
@@ -233,6 +232,18 @@ public final class VerificationExecutor: ProviderExecutor {
             report.message += "; cannot list referrers of \(referrer.digest): \(error)"
         }
         return report
+    }
+
+    /// A store call that failed because the deadline passed is a timeout of this stage, whatever
+    /// the store called it; the answer must say where the time ran out.
+    static func timeoutIfPast(_ deadline: ContinuousClock.Instant, key: String, stage: StageTracker, cause: any Error) throws(VerificationError) {
+        guard ContinuousClock.now >= deadline else { return }
+        throw timeoutError(key: key, stage: stage.current, detail: "\(cause)")
+    }
+
+    static func timeoutError(key: String, stage: String, detail: String) -> VerificationError {
+        VerificationError(code: .timeout, detail: "\(key) ran out of time during \(stage) (\(detail))",
+            remediation: "check that the registry is reachable and fast enough, or raise executor.verificationRequestTimeout and Gatekeeper's provider timeout together")
     }
 
     static func timestamp() -> String {
