@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""`make bench`: load the real `ratify serve` binary over HTTPS with keep-alive and print a table.
+"""`make bench`: load the real `ratify serve` binary over HTTPS with keep-alive and print tables.
 
-Today the executor is the unconfigured one (each key is answered with an error string, no
-registry traffic), so the numbers measure the server itself: TLS, HTTP parsing, JSON decode and
-encode, dispatch to the executor and back. Verification rows (cold/warm, registry requests per
-verification) join when the executor does.
+Part 1, the server: wrk POSTs a ProviderRequest whose key is refused before any registry work
+(an invalid reference), so the numbers measure TLS, HTTP parsing, JSON decode/encode and the
+dispatch to the executor and back.
+
+Part 2, verification against Debian's docker-registry on loopback: cold and warm latency for one
+image per request and for 100 images x 2 signatures in one request, with registry requests per
+verification read from the server's own ratify_registry_request_count. No signature verifier is
+built yet, so each report is NO_VERIFIER_REPORT: the rows measure resolve + referrers discovery.
 
 Load comes from wrk (Debian's package) on the same 2-core machine, so absolute numbers include
 wrk's own CPU use; compare runs on one machine, and prefer ratios within a run.
@@ -21,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("RATIFY_BIN", os.path.join(ROOT, ".build", "release", "ratify"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 CONNECTIONS = [int(c) for c in os.environ.get("BENCH_CONNECTIONS", "1,16,256").split(",")]
-KEYS = ["registry.example.com/team/app:1.0.0"]
+KEYS = ["registry.example.com/Team/app:1.0.0"]  # uppercase: refused by the reference parser
 
 
 def free_port():
@@ -64,6 +68,114 @@ def run_wrk(url, script, connections, seconds):
     return {"rps": rps, "p50": to_ms(dist["50"]), "p99": to_ms(dist["99"]), "requests": total, "errors": errors}
 
 
+def start_server(work, certs, extra):
+    http, health, metrics = free_port(), free_port(), free_port()
+    log = open(os.path.join(work, f"server-{http}.log"), "w")
+    server = subprocess.Popen([BIN, "serve", "--http", f"127.0.0.1:{http}", "--health-port", f"127.0.0.1:{health}",
+                               "--metrics-port", f"127.0.0.1:{metrics}", "--cert-dir", certs, "--log-level", "warning"] + extra,
+                              stdout=log, stderr=log)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", health), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return server, http, metrics
+
+
+def registry_requests(metrics_port):
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics").read().decode()
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("ratify_registry_request_count{"))
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def verification_bench(work, certs):
+    import http.client
+    import json
+    import ssl
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import oci_push
+
+    port = free_port()
+    with open(os.path.join(work, "registry.yml"), "w") as f:
+        f.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n"
+                f"    rootdirectory: {work}/registry\nhttp:\n  addr: 127.0.0.1:{port}\n")
+    registry = subprocess.Popen(["docker-registry", "serve", os.path.join(work, "registry.yml")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        started = time.time()
+        keys = []
+        for i in range(150):
+            image = oci_push.image(base, "bench/app", f"v{i}")
+            for s in range(2):
+                oci_push.attach(base, "bench/app", image["digest"], "application/vnd.cncf.notary.signature", f"sig-{i}-{s}")
+            keys.append(f"127.0.0.1:{port}/bench/app:v{i}")
+        push_seconds = time.time() - started
+        config = os.path.join(work, "verify.json")
+        with open(config, "w") as f:
+            json.dump({"store": {"version": "1.0.0", "plugins": [{"name": "oras", "useHttp": True}]},
+                       "policy": {"version": "1.0.0", "plugin": {"name": "configPolicy"}},
+                       "verifier": {"version": "1.0.0", "plugins": []}}, f)
+        server, http_port, metrics_port = start_server(work, certs, ["-c", config])
+        try:
+            context = ssl._create_unverified_context()
+            connection = http.client.HTTPSConnection("127.0.0.1", http_port, context=context)
+
+            def post(batch):
+                body = json.dumps({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest",
+                                   "request": {"keys": batch}})
+                t0 = time.perf_counter()
+                connection.request("POST", "/ratify/gatekeeper/v1/verify", body, {"Content-Type": "application/json"})
+                answer = json.loads(connection.getresponse().read())
+                elapsed = (time.perf_counter() - t0) * 1000
+                items = answer["response"].get("items", [])
+                if len(items) != len(batch) or any("error" in item for item in items):
+                    sys.exit(f"bench: verification request failed: {json.dumps(answer)[:400]}")
+                return elapsed
+
+            rows = []
+            single = keys[:50]
+            before = registry_requests(metrics_port)
+            cold = [post([k]) for k in single]
+            after = registry_requests(metrics_port)
+            rows.append(("1 image, cold", cold, (after - before) / len(single)))
+            warm = [post([k]) for k in single for _ in range(4)]
+            rows.append(("1 image, warm", warm, (registry_requests(metrics_port) - after) / len(warm)))
+            batch = keys[50:150]
+            before = registry_requests(metrics_port)
+            cold_batch = [post(batch)]
+            after = registry_requests(metrics_port)
+            rows.append(("100 images x 2 sigs, cold", cold_batch, (after - before) / len(batch)))
+            warm_batch = [post(batch) for _ in range(20)]
+            rows.append(("100 images x 2 sigs, warm", warm_batch, (registry_requests(metrics_port) - after) / (20 * len(batch))))
+            peak = status_kb(server.pid, "VmHWM")
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    finally:
+        registry.terminate()
+        registry.wait(timeout=20)
+    print()
+    print(f"verification against docker-registry on loopback ({push_seconds:.1f}s to push 150 images x 2 signatures); "
+          f"reports are NO_VERIFIER_REPORT until the verifiers land")
+    print(f"{'request':>28} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'registry req/verification':>26}")
+    for name, values, per in rows:
+        print(f"{name:>28} {len(values):>5} {percentile(values, 50):>8.2f} {percentile(values, 99):>8.2f} {per:>26.2f}")
+    print(f"peak RSS (VmHWM) {peak / 1024:.1f} MiB")
+
+
 def main():
     if not os.path.exists(BIN):
         sys.exit(f"bench: {BIN} not found; run `make bench` (it builds the release binary)")
@@ -104,7 +216,7 @@ def main():
 
     print()
     print(f"ratify serve (release), POST /ratify/gatekeeper/v1/verify over HTTPS keep-alive, "
-          f"{len(KEYS)} key/request, trivial (unconfigured) executor, wrk {SECONDS}s per row, {os.cpu_count()} cores")
+          f"{len(KEYS)} key/request refused by the reference parser (no registry work), wrk {SECONDS}s per row, {os.cpu_count()} cores")
     print(f"{'conns':>6} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7} {'RSS MiB':>8}")
     for r in rows:
         print(f"{r['connections']:>6} {r['rps']:>10.0f} {r['p50']:>8.3f} {r['p99']:>8.3f} {r['requests']:>9} "
@@ -112,6 +224,7 @@ def main():
     print(f"idle RSS {idle_rss / 1024:.1f} MiB, peak RSS (VmHWM) {peak / 1024:.1f} MiB")
     if any(r["errors"] for r in rows):
         sys.exit("bench: some requests failed (see errors column)")
+    verification_bench(work, certs)
 
 
 if __name__ == "__main__":

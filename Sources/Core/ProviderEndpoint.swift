@@ -65,11 +65,10 @@ public func withDeadline<T: Sendable>(_ timeout: Duration, _ work: @escaping @Se
             let value = await work()
             once.resume(value)
         }
-        let timer = Task {
-            try? await Task.sleep(for: timeout)
+        let timer = DeadlineTimer.shared.schedule(after: timeout) {
             if once.resume(nil) { worker.cancel() }
         }
-        once.onResume { timer.cancel() }
+        once.onResume { DeadlineTimer.shared.cancel(timer) }
     }
 }
 

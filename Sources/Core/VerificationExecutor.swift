@@ -96,33 +96,33 @@ public final class VerificationExecutor: ProviderExecutor {
     public func execute(_ keys: [String], context: ProviderContext) async -> [ProviderItem] {
         // Identical keys in one request are verified once.
         let unique = Array(Set(keys))
-        let answers = await boundedMap(unique, concurrency: options.maxConcurrency) { key in
-            (key, await self.item(for: key, context: context))
+        let deadline = context.deadline - options.deadlineMargin
+        let started = ContinuousClock.now
+        let stages = unique.map { _ in StageTracker() }
+        let answers = Mutex<[String: ProviderItem]>([:])
+        // One timer for the whole request: keys still running when it fires are answered with a
+        // timeout naming their stage; keys that finished keep their answers.
+        _ = await withDeadline(deadline - .now) {
+            await boundedMap(Array(unique.indices), concurrency: self.options.maxConcurrency) { index in
+                let item = await self.item(for: unique[index], deadline: deadline, stage: stages[index], requestID: context.requestID)
+                answers.withLock { $0[unique[index]] = item }
+            }
         }
-        let byKey = Dictionary(answers, uniquingKeysWith: { first, _ in first })
+        let elapsed = ContinuousClock.now - started
+        let done = answers.withLock { $0 }
+        let byKey = Dictionary(uniqueKeysWithValues: unique.indices.map { index in
+            (unique[index], done[unique[index]] ?? .failure(unique[index], Self.timeoutError(
+                key: unique[index], stage: stages[index].current, detail: "after \(elapsed.milliseconds)ms").description))
+        })
         return keys.map { byKey[$0]! }
     }
 
-    private func item(for key: String, context: ProviderContext) async -> ProviderItem {
-        let deadline = context.deadline - options.deadlineMargin
-        let stage = StageTracker()
-        let started = ContinuousClock.now
-        let outcome = await withDeadline(deadline - .now) { () -> Result<VerificationResult, VerificationError> in
-            do throws(VerificationError) {
-                return .success(try await self.verify(key: key, deadline: deadline, stage: stage, requestID: context.requestID))
-            } catch {
-                return .failure(error)
-            }
-        }
-        switch outcome {
-        case .success(let result)?:
-            let value = result.json(version: policy.resultVersion, traceID: context.requestID, timestamp: Self.timestamp())
-            return ProviderItem(key: key, value: value)
-        case .failure(let error)?:
+    private func item(for key: String, deadline: ContinuousClock.Instant, stage: StageTracker, requestID: String) async -> ProviderItem {
+        do throws(VerificationError) {
+            let result = try await verify(key: key, deadline: deadline, stage: stage, requestID: requestID)
+            return ProviderItem(key: key, value: result.json(version: policy.resultVersion, traceID: requestID, timestamp: Self.timestamp()))
+        } catch {
             return .failure(key, error.description)
-        case nil:
-            let elapsed = ContinuousClock.now - started
-            return .failure(key, Self.timeoutError(key: key, stage: stage.current, detail: "after \(elapsed.milliseconds)ms").description)
         }
     }
 
@@ -246,10 +246,20 @@ public final class VerificationExecutor: ProviderExecutor {
             remediation: "check that the registry is reachable and fast enough, or raise executor.verificationRequestTimeout and Gatekeeper's provider timeout together")
     }
 
+    /// RFC 3339 with fractional seconds, UTC.
     static func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var seconds = now.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let year = Int(parts.tm_year) + 1900, month = Int(parts.tm_mon) + 1
+        func pad(_ value: Int, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(Int(parts.tm_mday), 2))T\(pad(Int(parts.tm_hour), 2)):"
+            + "\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(now.tv_nsec, 9))Z"
     }
 }
 
