@@ -103,6 +103,12 @@ public final class VerificationExecutor: ProviderExecutor {
         // One timer for the whole request: keys still running when it fires are answered with a
         // timeout naming their stage; keys that finished keep their answers.
         _ = await withDeadline(deadline - .now) {
+            if unique.count == 1 {
+                // The common admission shape (one container) needs no task group.
+                let item = await self.item(for: unique[0], deadline: deadline, stage: stages[0], requestID: context.requestID)
+                answers.withLock { $0[unique[0]] = item }
+                return
+            }
             await boundedMap(Array(unique.indices), concurrency: self.options.maxConcurrency) { index in
                 let item = await self.item(for: unique[index], deadline: deadline, stage: stages[index], requestID: context.requestID)
                 answers.withLock { $0[unique[index]] = item }
