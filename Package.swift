@@ -28,8 +28,9 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["CShims"]),
         .target(name: "Core", dependencies: ["JSON", "Crypto"]),
         .target(name: "Registry", dependencies: ["Core", "JSON", "Crypto", "CShims"]),
+        .target(name: "Cosign", dependencies: ["Core", "JSON", "Crypto"]),
         .target(name: "RatifyServer", dependencies: [
-            "Core", "HTTPServer", "TLS", "Observability", "JSON", "Registry",
+            "Core", "HTTPServer", "TLS", "Observability", "JSON", "Registry", "Cosign",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ratify", dependencies: [
@@ -42,6 +43,8 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "TestSupport", "HTTPClient"]),
         .testTarget(name: "CoreTests", dependencies: ["Core", "JSON"]),
+        .testTarget(name: "CosignTests", dependencies: ["Cosign", "Core", "Registry", "JSON", "Crypto", "TestSupport"],
+                    exclude: ["make_signatures.py"]),
         .testTarget(name: "ExecutorTests", dependencies: ["Core", "Registry", "JSON", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Core", "JSON", "Crypto", "TestSupport", "HTTPServer", "HTTPClient"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability",

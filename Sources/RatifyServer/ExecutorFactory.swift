@@ -1,4 +1,5 @@
 import Core
+import Cosign
 import Foundation
 import JSON
 import Logging
@@ -7,9 +8,39 @@ import Registry
 /// Builds the executor a configuration describes: the oras store, the configured verifiers and
 /// policy for verify, the store's resolver for mutate.
 public enum ExecutorFactory {
-    /// Verifier kinds this build implements. Notation and cosign arrive with their issues; a
-    /// configuration that names them is served, but every verify key is refused with the reason.
-    public static let availableVerifiers: Set<String> = []
+    /// Default artifact types per verifier kind, as Ratify's samples configure them.
+    static let defaultArtifactTypes = ["notation": [MediaType.notarySignature], "cosign": [MediaType.cosignSignatureArtifact]]
+
+    /// Builds the verifiers `verifier.plugins` lists. Kinds not built yet (notation) become
+    /// `UnavailableVerifier`s: their artifacts get failing reports that say why.
+    public static func verifiers(_ config: ServerConfigFile) throws(ServeError) -> (verifiers: [any Verifier], warnings: [String]) {
+        guard let plugins = config.document["verifier"]?["plugins"]?.arrayValue else { return ([], []) }
+        var verifiers: [any Verifier] = []
+        var warnings: [String] = []
+        for (index, plugin) in plugins.enumerated() {
+            let path = "verifier.plugins[\(index)]"
+            let name = plugin["name"]?.stringValue ?? ""
+            let kind = plugin["type"]?.stringValue ?? name
+            do throws(ConfigError) {
+                switch kind {
+                case "cosign":
+                    let (parsed, parsedWarnings) = try CosignVerifierConfig.parse(plugin, path: path)
+                    verifiers.append(CosignVerifier(config: parsed))
+                    warnings += parsedWarnings
+                case "notation":
+                    let types = try CosignVerifierConfig.artifactTypeList(plugin["artifactTypes"], path: "\(path).artifactTypes")
+                        ?? defaultArtifactTypes["notation"]!
+                    verifiers.append(UnavailableVerifier(name: name, type: kind, artifactTypes: types))
+                    warnings.append("\(path): the notation verifier is not built yet; notation signatures get failing reports")
+                default:
+                    throw ConfigError(path: "\(path).name", "verifier \"\(kind)\" is not built in; use cosign or notation")
+                }
+            } catch {
+                throw ServeError(.config, "\(error.path): \(error.message)")
+            }
+        }
+        return (verifiers, warnings)
+    }
 
     public static func make(_ config: ServerConfigFile, generation: UInt64, metrics: ServerMetrics?, logger: Logger,
                             mutationFormat: MutationExecutor.Format = .keepTag) throws(ServeError) -> any ProviderExecutor {
@@ -20,13 +51,11 @@ public enum ExecutorFactory {
 
     public static func verifyExecutor(_ config: ServerConfigFile, store: any ReferrerStore, generation: UInt64,
                                       logger: Logger) throws(ServeError) -> any ProviderExecutor {
-        let missing = config.configuredVerifierNames.filter { !availableVerifiers.contains($0) }
-        if !missing.isEmpty {
-            return UnconfiguredExecutor(reason: "verifier plugins \(missing) are configured but this build has no implementation of them yet")
-        }
+        let (verifiers, warnings) = try verifiers(config)
+        for warning in warnings { logger.warning("\(warning)") }
         var options = VerificationExecutor.Options()
         options.generation = generation
-        return VerificationExecutor(store: store, verifiers: [], policy: config.policy, options: options) { subject, value, requestID in
+        return VerificationExecutor(store: store, verifiers: verifiers, policy: config.policy, options: options) { subject, value, requestID in
             var log = logger
             if !requestID.isEmpty { log[metadataKey: "trace-id"] = "\(requestID)" }
             // The line Ratify users grep for in `kubectl logs`.

@@ -1,0 +1,179 @@
+import Core
+import Crypto
+import Foundation
+import JSON
+
+/// A cosign trust policy as Ratify documents it: which images (`scopes`) it covers and which
+/// keys may have signed them.
+public struct CosignTrustPolicy: Sendable {
+    public var name: String
+    public var scopes: [String]
+    public var keys: [(source: String, key: PublicKey)]
+    /// Require a transparency-log entry (a Rekor bundle) for each signature.
+    public var tLogVerify: Bool
+}
+
+/// The cosign verifier's settings: Ratify's legacy single `key`, or `trustPolicies`.
+public struct CosignVerifierConfig: Sendable {
+    public var name: String
+    public var artifactTypes: [String]
+    public var trustPolicies: [CosignTrustPolicy]
+    /// Legacy mode (`key` without trustPolicies) reports signatures in Ratify's legacy shape.
+    public var legacy: Bool
+
+    static let knownKeys: Set<String> = ["name", "type", "artifactTypes", "key", "rekorURL", "trustPolicies", "nestedReferences", "source"]
+    static let policyKeys: Set<String> = ["name", "version", "scopes", "keys", "keyless", "tLogVerify", "rekorURL"]
+
+    /// Parses `verifier.plugins[i]`; errors name the path of the bad value, unknown keys come
+    /// back as warnings.
+    public static func parse(_ value: JSONValue, path: String) throws(ConfigError) -> (CosignVerifierConfig, warnings: [String]) {
+        guard let object = value.objectValue else { throw ConfigError(path: path, "must be an object") }
+        var warnings = object.keys.filter { !knownKeys.contains($0) }.map { "\(path).\($0) is not a known cosign setting and is ignored" }
+        let name = object["name"]?.stringValue ?? "cosign"
+        let artifactTypes = try artifactTypeList(object["artifactTypes"], path: "\(path).artifactTypes")
+            ?? [MediaType.cosignSignatureArtifact]
+        if let policies = object["trustPolicies"], !policies.isNull {
+            if object["key"] != nil {
+                throw ConfigError(path: "\(path).key", "use either key (legacy) or trustPolicies, not both")
+            }
+            guard let list = policies.arrayValue, !list.isEmpty else {
+                throw ConfigError(path: "\(path).trustPolicies", "must be a non-empty list")
+            }
+            var parsed: [CosignTrustPolicy] = []
+            for (index, policy) in list.enumerated() {
+                let policyPath = "\(path).trustPolicies[\(index)]"
+                let (trustPolicy, policyWarnings) = try parsePolicy(policy, path: policyPath)
+                warnings += policyWarnings
+                parsed.append(trustPolicy)
+            }
+            try ScopeSet.validate(parsed.map { ($0.name, $0.scopes) }, path: "\(path).trustPolicies")
+            return (CosignVerifierConfig(name: name, artifactTypes: artifactTypes, trustPolicies: parsed, legacy: false), warnings)
+        }
+        guard let keyPath = object["key"]?.stringValue else {
+            throw ConfigError(path: path, "set key (a PEM public key file) or trustPolicies; keyless without trust policies is not supported")
+        }
+        let key = try loadKey(file: keyPath, path: "\(path).key")
+        // Legacy mode verifies signatures against the key; a transparency log is consulted only
+        // when rekorURL is set, which needs Rekor support (not built yet).
+        if object["rekorURL"] != nil {
+            throw ConfigError(path: "\(path).rekorURL", "Rekor lookups are not supported yet; remove rekorURL for key-only verification")
+        }
+        let policy = CosignTrustPolicy(name: "legacy", scopes: ["*"], keys: [(keyPath, key)], tLogVerify: false)
+        return (CosignVerifierConfig(name: name, artifactTypes: artifactTypes, trustPolicies: [policy], legacy: true), warnings)
+    }
+
+    static func parsePolicy(_ value: JSONValue, path: String) throws(ConfigError) -> (CosignTrustPolicy, [String]) {
+        guard let object = value.objectValue else { throw ConfigError(path: path, "must be an object") }
+        let warnings = object.keys.filter { !policyKeys.contains($0) }.map { "\(path).\($0) is not a known trust policy setting and is ignored" }
+        guard let name = object["name"]?.stringValue, !name.isEmpty else { throw ConfigError(path: "\(path).name", "must be a non-empty string") }
+        guard let scopeValues = object["scopes"]?.arrayValue, !scopeValues.isEmpty else {
+            throw ConfigError(path: "\(path).scopes", "must be a non-empty list of registry/repository patterns")
+        }
+        var scopes: [String] = []
+        for (index, scope) in scopeValues.enumerated() {
+            guard let text = scope.stringValue, !text.isEmpty else { throw ConfigError(path: "\(path).scopes[\(index)]", "must be a non-empty string") }
+            scopes.append(text)
+        }
+        if object["keyless"] != nil && object["keys"] != nil {
+            throw ConfigError(path: path, "keys and keyless are mutually exclusive")
+        }
+        if object["keyless"] != nil {
+            throw ConfigError(path: "\(path).keyless", "keyless verification (Fulcio/Rekor) is not built yet; use keys")
+        }
+        guard let keyValues = object["keys"]?.arrayValue, !keyValues.isEmpty else {
+            throw ConfigError(path: "\(path).keys", "must be a non-empty list of {file: …}")
+        }
+        var keys: [(source: String, key: PublicKey)] = []
+        for (index, entry) in keyValues.enumerated() {
+            let keyPath = "\(path).keys[\(index)]"
+            if let provider = entry["provider"]?.stringValue {
+                throw ConfigError(path: "\(keyPath).provider", "key management provider \"\(provider)\" needs the Kubernetes integration, which is not built yet; use file")
+            }
+            guard let file = entry["file"]?.stringValue else { throw ConfigError(path: "\(keyPath).file", "must be a path to a PEM public key") }
+            keys.append((file, try loadKey(file: file, path: "\(keyPath).file")))
+        }
+        var tLogVerify = true
+        if let value = object["tLogVerify"], !value.isNull {
+            guard let flag = value.boolValue else { throw ConfigError(path: "\(path).tLogVerify", "must be true or false") }
+            tLogVerify = flag
+        }
+        return (CosignTrustPolicy(name: name, scopes: scopes, keys: keys, tLogVerify: tLogVerify), warnings)
+    }
+
+    static func loadKey(file: String, path: String) throws(ConfigError) -> PublicKey {
+        guard let data = FileManager.default.contents(atPath: file) else { throw ConfigError(path: path, "cannot read \(file)") }
+        do {
+            return try PublicKey.pem(Array(data), source: file)
+        } catch {
+            throw ConfigError(path: path, error.description)
+        }
+    }
+
+    /// Ratify writes artifactTypes as one comma-separated string; a list is accepted too.
+    public static func artifactTypeList(_ value: JSONValue?, path: String) throws(ConfigError) -> [String]? {
+        guard let value, !value.isNull else { return nil }
+        if let text = value.stringValue {
+            return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        guard let list = value.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else {
+            throw ConfigError(path: path, "must be a string or a list of strings")
+        }
+        return list.compactMap(\.stringValue)
+    }
+}
+
+/// Trust policy scopes: `registry/repository` patterns, with at most one `*` and only at the end;
+/// the global `*` at most once; no two scopes may both match some image (checked at load); the
+/// most specific scope wins.
+public enum ScopeSet {
+    public static func validate(_ policies: [(name: String, scopes: [String])], path: String) throws(ConfigError) {
+        var all: [(scope: String, policy: String)] = []
+        for (index, policy) in policies.enumerated() {
+            for scope in policy.scopes {
+                let stars = scope.filter { $0 == "*" }.count
+                guard stars == 0 || (stars == 1 && scope.hasSuffix("*")) else {
+                    throw ConfigError(path: "\(path)[\(index)].scopes", "scope \"\(scope)\": a wildcard may appear once, at the end")
+                }
+                all.append((scope, policy.name))
+            }
+        }
+        let globals = all.filter { $0.scope == "*" }
+        guard globals.count <= 1 else {
+            throw ConfigError(path: path, "the global scope \"*\" appears \(globals.count) times (in \(globals.map(\.policy).joined(separator: ", "))); it may appear once")
+        }
+        let specific = all.filter { $0.scope != "*" }
+        for i in specific.indices {
+            for j in specific.indices where j > i {
+                if overlaps(specific[i].scope, specific[j].scope) {
+                    throw ConfigError(path: path, "scope \"\(specific[i].scope)\" (policy \(specific[i].policy)) overlaps \"\(specific[j].scope)\" (policy \(specific[j].policy))")
+                }
+            }
+        }
+    }
+
+    static func overlaps(_ a: String, _ b: String) -> Bool {
+        func covers(_ pattern: String, _ other: String) -> Bool {
+            if pattern.hasSuffix("*") {
+                let prefix = pattern.dropLast()
+                return other.hasPrefix(prefix) || (other.hasSuffix("*") && prefix.hasPrefix(other.dropLast()))
+            }
+            return other.hasSuffix("*") ? pattern.hasPrefix(other.dropLast()) : pattern == other
+        }
+        return covers(a, b) || covers(b, a)
+    }
+
+    /// The policy whose scope matches `name` (`registry/repository`) most specifically.
+    public static func match<T>(_ name: String, in policies: [(scopes: [String], value: T)]) -> T? {
+        var best: (length: Int, value: T)?
+        for policy in policies {
+            for scope in policy.scopes {
+                let length: Int
+                if scope == "*" { length = 0 }
+                else if scope.hasSuffix("*") { guard name.hasPrefix(scope.dropLast()) else { continue }; length = scope.count }
+                else { guard name == scope else { continue }; length = Int.max }
+                if best == nil || length > best!.length { best = (length, policy.value) }
+            }
+        }
+        return best?.value
+    }
+}

@@ -1,0 +1,28 @@
+import Core
+import JSON
+
+/// cosign's "simple signing" payload (containers/image signature format, as cosign writes it):
+///
+///     {"critical":{"identity":{"docker-reference":"…"},"image":{"docker-manifest-digest":"sha256:…"},
+///      "type":"cosign container image signature"},"optional":{…}}
+public enum SimpleSigning {
+    public static let payloadType = "cosign container image signature"
+
+    /// Checks the payload names `subject`. The docker-reference is not checked, as cosign does not
+    /// (images are copied between registries with their signatures).
+    public static func check(_ payload: [UInt8], subject: Digest) -> String? {
+        guard let document = try? JSONParser.parse(payload), let critical = document["critical"]?.objectValue else {
+            return "signature payload is not a simple-signing JSON document with a \"critical\" section"
+        }
+        guard critical["type"]?.stringValue == payloadType else {
+            return "signature payload type is \(critical["type"]?.stringValue.map { "\"\($0)\"" } ?? "missing"), expected \"\(payloadType)\""
+        }
+        guard let signed = critical["image"]?["docker-manifest-digest"]?.stringValue else {
+            return "signature payload has no critical.image.docker-manifest-digest"
+        }
+        guard signed == subject.description else {
+            return "signature is for \(signed), not for the image being verified (\(subject))"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,110 @@
+internal import CShims
+
+/// Why key material or a signature could not be used. Codes are stable.
+public struct CryptoError: Error, Equatable, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        case invalidKey = "INVALID_PUBLIC_KEY"
+        case unsupportedKey = "UNSUPPORTED_PUBLIC_KEY"
+        case weakKey = "WEAK_PUBLIC_KEY"
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+}
+
+/// A public key held by OpenSSL (`EVP_PKEY*`), owned here and freed in `deinit`.
+public final class PublicKey: @unchecked Sendable {
+    public enum Kind: Equatable, Sendable, CustomStringConvertible {
+        case ecdsa(curve: String)
+        case rsa(bits: Int)
+        case ed25519
+
+        public var description: String {
+            switch self {
+            case .ecdsa(let curve): "ECDSA \(curve)"
+            case .rsa(let bits): "RSA \(bits)"
+            case .ed25519: "Ed25519"
+            }
+        }
+    }
+
+    let pointer: OpaquePointer
+    public let kind: Kind
+
+    /// Loads a PEM `PUBLIC KEY` (SubjectPublicKeyInfo). ECDSA keys must be on P-256, P-384 or
+    /// P-521; RSA keys 2048 bits or more.
+    public static func pem(_ bytes: [UInt8], source: String) throws(CryptoError) -> PublicKey {
+        ERR_clear_error()
+        let key: OpaquePointer? = bytes.withUnsafeBytes { raw in
+            guard let bio = BIO_new_mem_buf(raw.baseAddress, Int32(raw.count)) else { return nil }
+            defer { BIO_free(bio) }
+            return PEM_read_bio_PUBKEY(bio, nil, nil, nil)
+        }
+        ERR_clear_error()
+        guard let key else { throw CryptoError(.invalidKey, "\(source) holds no PEM public key") }
+        let kind: Kind
+        switch EVP_PKEY_get_base_id(key) {
+        case EVP_PKEY_EC:
+            var name = [CChar](repeating: 0, count: 64)
+            var length = 0
+            EVP_PKEY_get_group_name(key, &name, name.count, &length)
+            let curve = String(decoding: name.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard ["prime256v1", "secp384r1", "secp521r1"].contains(curve) else {
+                EVP_PKEY_free(key)
+                throw CryptoError(.unsupportedKey, "\(source): ECDSA curve \(curve) is not supported; use P-256, P-384 or P-521")
+            }
+            kind = .ecdsa(curve: curve)
+        case EVP_PKEY_RSA:
+            let bits = Int(EVP_PKEY_get_bits(key))
+            guard bits >= 2048 else {
+                EVP_PKEY_free(key)
+                throw CryptoError(.weakKey, "\(source): RSA key of \(bits) bits; at least 2048 are required")
+            }
+            kind = .rsa(bits: bits)
+        case EVP_PKEY_ED25519:
+            kind = .ed25519
+        default:
+            EVP_PKEY_free(key)
+            throw CryptoError(.unsupportedKey, "\(source): key type is not ECDSA, RSA or Ed25519")
+        }
+        return PublicKey(pointer: key, kind: kind)
+    }
+
+    private init(pointer: OpaquePointer, kind: Kind) {
+        self.pointer = pointer
+        self.kind = kind
+    }
+
+    deinit { EVP_PKEY_free(pointer) }
+
+    /// The hash sigstore pairs with this key: SHA-256 for P-256 and RSA, SHA-384 for P-384,
+    /// SHA-512 for P-521; Ed25519 signs the message itself.
+    public var sigstoreHash: HashAlgorithm? {
+        switch kind {
+        case .ecdsa(let curve): curve == "secp384r1" ? .sha384 : curve == "secp521r1" ? .sha512 : .sha256
+        case .rsa: .sha256
+        case .ed25519: nil
+        }
+    }
+
+    /// Verifies `signature` over `message` (ECDSA: ASN.1 DER; RSA: PKCS #1 v1.5).
+    public func verify(signature: [UInt8], message: [UInt8], hash: HashAlgorithm?) -> Bool {
+        ERR_clear_error()
+        defer { ERR_clear_error() }
+        guard let context = EVP_MD_CTX_new() else { return false }
+        defer { EVP_MD_CTX_free(context) }
+        guard EVP_DigestVerifyInit(context, nil, hash?.evp, nil, pointer) == 1 else { return false }
+        return signature.withUnsafeBufferPointer { sig in
+            message.withUnsafeBufferPointer { msg in
+                EVP_DigestVerify(context, sig.baseAddress, sig.count, msg.baseAddress, msg.count) == 1
+            }
+        }
+    }
+}
