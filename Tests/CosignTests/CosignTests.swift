@@ -1,0 +1,204 @@
+import Core
+import Cosign
+import Crypto
+import Foundation
+import JSON
+import Registry
+import Testing
+import TestSupport
+
+let signatureAnnotation = "dev.cosignproject.cosign/signature"
+
+/// Signatures made by Tests/CosignTests/make_signatures.py (Python `cryptography`) for `digest`.
+struct SignatureFixtures {
+    let directory: URL
+    let payload: [UInt8]
+    let otherPayload: [UInt8]
+    let signatures: [String: String]
+    let otherSignatures: [String: String]
+
+    init(digest: String) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-cosign-\(UUID().uuidString)")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("make_signatures.py").path
+        let result = try ProcessRunner.run("/usr/bin/env", ["python3", script, directory.path, digest])
+        guard result.status == 0 else { throw TestFailure("make_signatures.py: \(result.output)") }
+        let document = try JSONParser.parse(Array(try Data(contentsOf: directory.appendingPathComponent("signatures.json"))))
+        payload = Array(Data(base64Encoded: document["payload"]!.stringValue!)!)
+        otherPayload = Array(Data(base64Encoded: document["otherPayload"]!.stringValue!)!)
+        signatures = document["signatures"]!.objectValue!.members.reduce(into: [:]) { $0[$1.key] = $1.value.stringValue! }
+        otherSignatures = document["otherSignatures"]!.objectValue!.members.reduce(into: [:]) { $0[$1.key] = $1.value.stringValue! }
+    }
+
+    func key(_ name: String) -> String { directory.appendingPathComponent("\(name).pub").path }
+}
+
+func cosignStore() -> ORASStore {
+    var options = ORASStoreOptions()
+    options.useHttp = true
+    options.cosignEnabled = true
+    return ORASStore(options: options)
+}
+
+func verifier(_ json: String) throws -> CosignVerifier {
+    CosignVerifier(config: try CosignVerifierConfig.parse(try JSONParser.parse(json), path: "verifier.plugins[0]").0)
+}
+
+func run(_ verifier: CosignVerifier, _ key: String) async throws -> VerificationResult {
+    let executor = VerificationExecutor(store: cosignStore(), verifiers: [verifier], policy: ConfigPolicy())
+    return try await executor.verify(key: key, deadline: .now + .seconds(10))
+}
+
+@Suite(.serialized) struct CosignVerifierTests {
+    /// One registry, one image per scenario, each with a `.sig` manifest.
+    func setUp() async throws -> (LocalRegistry, [String: PushedContent], SignatureFixtures) {
+        let registry = try await offPool { try LocalRegistry() }
+        let fixtures = OCIFixtures(pusher: registry, maintainTagSchema: true)
+        let image = try await offPool { try fixtures.pushImage("app", tag: "signed") }
+        let signatures = try await offPool { try SignatureFixtures(digest: image.digest) }
+        var images = ["signed": image]
+        for name in ["ec384", "ec521", "rsa2048", "rsa3072", "ed25519"] { images[name] = image }
+        return (registry, images, signatures)
+    }
+
+    func layer(_ payload: [UInt8], _ signature: String) -> (payload: [UInt8], annotations: [String: String]) {
+        (payload: payload, annotations: [signatureAnnotation: signature])
+    }
+
+    @Test func everyKeyTypeVerifiesWithItsHash() async throws {
+        let (registry, images, sigs) = try await setUp()
+        let image = images["signed"]!
+        let fixtures = OCIFixtures(pusher: registry, maintainTagSchema: true)
+        for name in ["ec256", "ec384", "ec521", "rsa2048", "rsa3072", "ed25519"] {
+            try await offPool { try fixtures.pushCosignSignatures("app", for: image, layers: [self.layer(sigs.payload, sigs.signatures[name]!)]) }
+            let result = try await run(try verifier(#"{"name":"cosign","artifactTypes":"application/vnd.dev.cosign.artifact.sig.v1+json","key":"\#(sigs.key(name))"}"#),
+                                       "\(registry.host)/app:signed")
+            #expect(result.isSuccess, "\(name): \(result.reports.map(\.message))")
+            #expect(result.reports.first?.message == "cosign verification success. valid signatures found")
+            #expect(result.reports.first?.artifactType == MediaType.cosignSignatureArtifact)
+            #expect(result.reports.first?.extensions?["signatures"]?.arrayValue?.first?["isSuccess"] == true)
+        }
+        registry.stop()
+    }
+
+    @Test func wrongKeyTamperedSignatureAndOtherImageFail() async throws {
+        let (registry, images, sigs) = try await setUp()
+        let image = images["signed"]!
+        let fixtures = OCIFixtures(pusher: registry, maintainTagSchema: true)
+        let config = #"{"name":"cosign","key":"\#(sigs.key("ec256"))"}"#
+        var tampered = Array(Data(base64Encoded: sigs.signatures["ec256"]!)!)
+        tampered[tampered.count / 2] ^= 0x01
+        let cases: [(String, (payload: [UInt8], annotations: [String: String]), String)] = [
+            ("wrong key", layer(sigs.payload, sigs.signatures["other"]!), "does not verify with the 1 key(s)"),
+            ("tampered signature", layer(sigs.payload, Data(tampered).base64EncodedString()), "does not verify"),
+            ("payload for another image", layer(sigs.otherPayload, sigs.otherSignatures["ec256"]!), "signature is for sha256:0000"),
+            ("missing signature", (payload: sigs.payload, annotations: [:]), "is missing or not base64"),
+        ]
+        for (name, signatureLayer, expected) in cases {
+            try await offPool { try fixtures.pushCosignSignatures("app", for: image, layers: [signatureLayer]) }
+            let result = try await run(try verifier(config), "\(registry.host)/app:signed")
+            #expect(!result.isSuccess, "\(name)")
+            let report = try #require(result.reports.first)
+            #expect(report.errorReason == "SIGNATURE_VERIFICATION_FAILED", "\(name)")
+            #expect(report.message.contains(expected), "\(name): \(report.message)")
+            #expect(report.remediation?.contains("sign \(registry.host)/app@\(image.digest)") == true)
+        }
+        registry.stop()
+    }
+
+    @Test(arguments: [true, false])
+    func anyValidSignaturePassesWhateverItsPosition(validFirst: Bool) async throws {
+        let (registry, images, sigs) = try await setUp()
+        let image = images["signed"]!
+        let valid = layer(sigs.payload, sigs.signatures["ec256"]!), invalid = layer(sigs.payload, sigs.signatures["other"]!)
+        try await offPool {
+            try OCIFixtures(pusher: registry, maintainTagSchema: true).pushCosignSignatures("app", for: image,
+                layers: validFirst ? [valid, invalid] : [invalid, valid])
+        }
+        let result = try await run(try verifier(#"{"name":"cosign","key":"\#(sigs.key("ec256"))"}"#), "\(registry.host)/app:signed")
+        #expect(result.isSuccess)
+        let signatures = try #require(result.reports.first?.extensions?["signatures"]?.arrayValue)
+        #expect(signatures.map { $0["isSuccess"] } == (validFirst ? [true, false] : [false, true]))
+        #expect(signatures.contains { $0["error"]?.stringValue?.contains("does not verify") == true })
+        registry.stop()
+    }
+
+    @Test func trustPoliciesPickTheMostSpecificScopeAndRequireTheLogByDefault() async throws {
+        let (registry, images, sigs) = try await setUp()
+        let image = images["signed"]!
+        try await offPool {
+            try OCIFixtures(pusher: registry, maintainTagSchema: true).pushCosignSignatures("app", for: image,
+                layers: [self.layer(sigs.payload, sigs.signatures["ec256"]!)])
+        }
+        let specific = #"{"name":"cosign","trustPolicies":[{"name":"app","version":"1.0.0","scopes":["\#(registry.host)/app"],"keys":[{"file":"\#(sigs.key("ec256"))"}],"tLogVerify":false},{"name":"everything-else","scopes":["*"],"keys":[{"file":"\#(sigs.key("other"))"}],"tLogVerify":false}]}"#
+        let result = try await run(try verifier(specific), "\(registry.host)/app:signed")
+        #expect(result.isSuccess)
+        #expect(result.reports.first?.extensions?["trustPolicy"] == "app")
+        let verification = result.reports.first?.extensions?["signatures"]?.arrayValue?.first?["verifications"]?.arrayValue?.first
+        #expect(verification?["keyInformation"]?["file"]?.stringValue == sigs.key("ec256"))
+
+        let wrongPolicy = #"{"name":"cosign","trustPolicies":[{"name":"app","scopes":["\#(registry.host)/app"],"keys":[{"file":"\#(sigs.key("other"))"}],"tLogVerify":false},{"name":"rest","scopes":["*"],"keys":[{"file":"\#(sigs.key("ec256"))"}],"tLogVerify":false}]}"#
+        #expect(try await run(try verifier(wrongPolicy), "\(registry.host)/app:signed").isSuccess == false)
+
+        let tlogByDefault = #"{"name":"cosign","trustPolicies":[{"name":"all","scopes":["*"],"keys":[{"file":"\#(sigs.key("ec256"))"}]}]}"#
+        let failed = try await run(try verifier(tlogByDefault), "\(registry.host)/app:signed")
+        #expect(!failed.isSuccess)
+        #expect(failed.reports.first?.message.contains("requires a transparency log entry") == true)
+        registry.stop()
+    }
+}
+
+@Suite struct CosignConfigTests {
+    let sigs: SignatureFixtures
+
+    init() throws { sigs = try SignatureFixtures(digest: "sha256:" + String(repeating: "1", count: 64)) }
+
+    func configError(_ json: String) -> ConfigError? {
+        do {
+            _ = try CosignVerifierConfig.parse(try JSONParser.parse(json), path: "verifier.plugins[1]")
+            return nil
+        } catch let error as ConfigError {
+            return error
+        } catch {
+            return ConfigError(path: "?", "\(error)")
+        }
+    }
+
+    func policies(_ scopes: [[String]]) -> String {
+        let list = scopes.enumerated().map { index, scopes in
+            #"{"name":"p\#(index)","scopes":\#(JSONWriter.encodeString(.array(scopes.map { .string($0) }))),"keys":[{"file":"\#(sigs.key("ec256"))"}]}"#
+        }
+        return #"{"name":"cosign","trustPolicies":[\#(list.joined(separator: ","))]}"#
+    }
+
+    @Test func overlappingScopesAreRejectedAtLoad() {
+        #expect(configError(policies([["ghcr.io/org/*"], ["ghcr.io/org/app"]]))?.message.contains("overlaps") == true)
+        #expect(configError(policies([["ghcr.io/org/*"], ["ghcr.io/org/team/*"]]))?.path == "verifier.plugins[1].trustPolicies")
+        #expect(configError(policies([["*"], ["*"]]))?.message.contains("appears 2 times") == true)
+        #expect(configError(policies([["ghcr.io/*/app"]]))?.path == "verifier.plugins[1].trustPolicies[0].scopes")
+        #expect(configError(policies([["ghcr.io/org/a*"], ["ghcr.io/org/b*"], ["*"]])) == nil)
+    }
+
+    @Test func badKeysAndModesNameTheirPath() {
+        #expect(configError(#"{"name":"cosign","key":"/nonexistent.pub"}"#)?.path == "verifier.plugins[1].key")
+        #expect(configError(#"{"name":"cosign","key":"\#(sigs.key("rsa1024"))"}"#)?.message.contains("WEAK_PUBLIC_KEY") == true)
+        #expect(configError(#"{"name":"cosign","trustPolicies":[{"name":"a","scopes":["*"],"keys":[{"file":"\#(sigs.key("ec256"))"}],"keyless":{}}]}"#)?
+            .message.contains("mutually exclusive") == true)
+        #expect(configError(#"{"name":"cosign","trustPolicies":[{"name":"a","scopes":["*"],"keys":[{"provider":"kmp"}]}]}"#)?.path
+            == "verifier.plugins[1].trustPolicies[0].keys[0].provider")
+        #expect(configError(#"{"name":"cosign","trustPolicies":[{"name":"a","scopes":[],"keys":[]}]}"#)?.path
+            == "verifier.plugins[1].trustPolicies[0].scopes")
+        #expect(configError(#"{"name":"cosign"}"#) != nil)
+    }
+
+    @Test func publicKeysFromPEM() throws {
+        for (name, kind) in [("ec256", "ECDSA prime256v1"), ("ec384", "ECDSA secp384r1"), ("ec521", "ECDSA secp521r1"),
+                             ("rsa2048", "RSA 2048"), ("ed25519", "Ed25519")] {
+            let key = try PublicKey.pem(Array(try Data(contentsOf: URL(fileURLWithPath: sigs.key(name)))), source: name)
+            #expect(key.kind.description == kind)
+            let signature = Array(Data(base64Encoded: sigs.signatures[name]!)!)
+            #expect(key.verify(signature: signature, message: sigs.payload, hash: key.sigstoreHash))
+            #expect(!key.verify(signature: signature, message: sigs.otherPayload, hash: key.sigstoreHash))
+        }
+        #expect(throws: CryptoError.self) { try PublicKey.pem(Array("nope".utf8), source: "x") }
+    }
+}
