@@ -202,3 +202,39 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
         #expect(throws: CryptoError.self) { try PublicKey.pem(Array("nope".utf8), source: "x") }
     }
 }
+
+@Suite(.serialized) struct CosignEndToEndTests {
+    @Test func ratifyVerifyPassesASignedImageAndFailsAnUnsignedOne() async throws {
+        let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/ratify").path
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the ratify binary first (make build)")
+        let registry = try await offPool { try LocalRegistry() }
+        let fixtures = OCIFixtures(pusher: registry, maintainTagSchema: true)
+        let (signed, sigs) = try await offPool { () -> (PushedContent, SignatureFixtures) in
+            let signed = try fixtures.pushImage("app", tag: "signed")
+            try fixtures.pushImage("app", tag: "unsigned")
+            let sigs = try SignatureFixtures(digest: signed.digest)
+            try fixtures.pushCosignSignatures("app", for: signed, layers: [(payload: sigs.payload, annotations: [signatureAnnotation: sigs.signatures["ec256"]!])])
+            return (signed, sigs)
+        }
+        // Ratify's documented cosign config shape, unchanged.
+        let config = """
+        {"store":{"version":"1.0.0","plugins":[{"name":"oras","useHttp":true,"cosignEnabled":true}]},
+         "policy":{"version":"1.0.0","plugin":{"name":"configPolicy","artifactVerificationPolicies":{"application/vnd.dev.cosign.artifact.sig.v1+json":"any"}}},
+         "verifier":{"version":"1.0.0","plugins":[{"name":"cosign","artifactTypes":"application/vnd.dev.cosign.artifact.sig.v1+json",
+           "trustPolicies":[{"name":"default","version":"1.0.0","scopes":["*"],"keys":[{"file":"\(sigs.key("ec256"))"}],"tLogVerify":false}]}]}}
+        """
+        let file = registry.directory.appendingPathComponent("ratify.json").path
+        try config.write(toFile: file, atomically: true, encoding: .utf8)
+        let pass = try await offPool { try ProcessRunner.run(binary, ["verify", "-c", file, "-s", "\(registry.host)/app:signed"]) }
+        #expect(pass.status == 0, "\(pass.output)")
+        let report = try JSONParser.parse(pass.output)
+        #expect(report["isSuccess"] == true)
+        #expect(report["verifierReports"]?.arrayValue?.first?["name"] == "cosign")
+        #expect(report["verifierReports"]?.arrayValue?.first?["subject"]?.stringValue == "\(registry.host)/app:signed@\(signed.digest)")
+        let fail = try await offPool { try ProcessRunner.run(binary, ["verify", "-c", file, "-s", "\(registry.host)/app:unsigned", "-o", "text"]) }
+        #expect(fail.status == 1)
+        #expect(fail.output.contains("reason: REFERRERS_NOT_FOUND"))
+        registry.stop()
+    }
+}
