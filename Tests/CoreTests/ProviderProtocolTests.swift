@@ -74,7 +74,7 @@ struct WrongCountExecutor: ProviderExecutor {
     let request = Array(#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["img:1","img:2"]}}"#.utf8)
 
     @Test func unconfiguredExecutorAnswersEveryKeyWithAnError() async {
-        let endpoint = ProviderEndpoint(operation: .verify, timeout: .seconds(1)) { UnconfiguredExecutor() }
+        let endpoint = ProviderEndpoint(operation: .verify, timeout: .seconds(10)) { UnconfiguredExecutor() }
         let answer = await endpoint.answer(body: request, requestID: "r")
         #expect(answer.status == 200)
         #expect(answer.response.items.map(\.key) == ["img:1", "img:2"])
@@ -83,7 +83,7 @@ struct WrongCountExecutor: ProviderExecutor {
     }
 
     @Test func mutationAnswersAreIdempotent() async {
-        let endpoint = ProviderEndpoint(operation: .mutate, timeout: .seconds(1)) { SlowExecutor(delay: .zero) }
+        let endpoint = ProviderEndpoint(operation: .mutate, timeout: .seconds(10)) { SlowExecutor(delay: .zero) }
         #expect(await endpoint.answer(body: request, requestID: "r").response.idempotent)
     }
 
@@ -98,21 +98,21 @@ struct WrongCountExecutor: ProviderExecutor {
     }
 
     @Test func malformedRequestIsA400SystemError() async {
-        let endpoint = ProviderEndpoint(operation: .verify, timeout: .seconds(1)) { UnconfiguredExecutor() }
+        let endpoint = ProviderEndpoint(operation: .verify, timeout: .seconds(10)) { UnconfiguredExecutor() }
         let answer = await endpoint.answer(body: Array("{".utf8), requestID: "r")
         #expect(answer.status == 400)
         #expect(answer.response.systemError?.hasPrefix("INVALID_REQUEST_JSON") == true)
     }
 
     @Test func executorThatLosesKeysIsAnError() async {
-        let endpoint = ProviderEndpoint(operation: .verify, timeout: .seconds(1)) { WrongCountExecutor() }
+        let endpoint = ProviderEndpoint(operation: .verify, timeout: .seconds(10)) { WrongCountExecutor() }
         let answer = await endpoint.answer(body: request, requestID: "r")
         #expect(answer.status == 500)
         #expect(answer.response.systemError?.contains("0 item(s) for 2 key(s)") == true)
     }
 
     @Test func withDeadlineReturnsFastWorkAndNilForSlowWork() async {
-        #expect(await withDeadline(.seconds(1)) { 42 } == 42)
+        #expect(await withDeadline(.seconds(10)) { 42 } == 42)
         #expect(await withDeadline(.milliseconds(20)) { () async -> Int in
             try? await Task.sleep(for: .seconds(3))
             return 1

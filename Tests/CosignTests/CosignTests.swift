@@ -30,6 +30,10 @@ struct SignatureFixtures {
     }
 
     func key(_ name: String) -> String { directory.appendingPathComponent("\(name).pub").path }
+
+    /// Generated once, on a thread of its own: key generation in Python takes a second or more,
+    /// and doing it on Swift's cooperative pool would starve the servers other tests run.
+    static let shared = Task { try await offPool { try SignatureFixtures(digest: "sha256:" + String(repeating: "1", count: 64)) } }
 }
 
 func cosignStore() -> ORASStore {
@@ -148,11 +152,8 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
 }
 
 @Suite struct CosignConfigTests {
-    let sigs: SignatureFixtures
 
-    init() throws { sigs = try SignatureFixtures(digest: "sha256:" + String(repeating: "1", count: 64)) }
-
-    func configError(_ json: String) -> ConfigError? {
+    func configError(_ json: String) async throws -> ConfigError? {
         do {
             _ = try CosignVerifierConfig.parse(try JSONParser.parse(json), path: "verifier.plugins[1]")
             return nil
@@ -163,34 +164,37 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
         }
     }
 
-    func policies(_ scopes: [[String]]) -> String {
+    func policies(_ scopes: [[String]], _ sigs: SignatureFixtures) -> String {
         let list = scopes.enumerated().map { index, scopes in
             #"{"name":"p\#(index)","scopes":\#(JSONWriter.encodeString(.array(scopes.map { .string($0) }))),"keys":[{"file":"\#(sigs.key("ec256"))"}]}"#
         }
         return #"{"name":"cosign","trustPolicies":[\#(list.joined(separator: ","))]}"#
     }
 
-    @Test func overlappingScopesAreRejectedAtLoad() {
-        #expect(configError(policies([["ghcr.io/org/*"], ["ghcr.io/org/app"]]))?.message.contains("overlaps") == true)
-        #expect(configError(policies([["ghcr.io/org/*"], ["ghcr.io/org/team/*"]]))?.path == "verifier.plugins[1].trustPolicies")
-        #expect(configError(policies([["*"], ["*"]]))?.message.contains("appears 2 times") == true)
-        #expect(configError(policies([["ghcr.io/*/app"]]))?.path == "verifier.plugins[1].trustPolicies[0].scopes")
-        #expect(configError(policies([["ghcr.io/org/a*"], ["ghcr.io/org/b*"], ["*"]])) == nil)
+    @Test func overlappingScopesAreRejectedAtLoad() async throws {
+        let sigs = try await SignatureFixtures.shared.value
+        #expect(try await configError(policies([["ghcr.io/org/*"], ["ghcr.io/org/app"]], sigs))?.message.contains("overlaps") == true)
+        #expect(try await configError(policies([["ghcr.io/org/*"], ["ghcr.io/org/team/*"]], sigs))?.path == "verifier.plugins[1].trustPolicies")
+        #expect(try await configError(policies([["*"], ["*"]], sigs))?.message.contains("appears 2 times") == true)
+        #expect(try await configError(policies([["ghcr.io/*/app"]], sigs))?.path == "verifier.plugins[1].trustPolicies[0].scopes")
+        #expect(try await configError(policies([["ghcr.io/org/a*"], ["ghcr.io/org/b*"], ["*"]], sigs)) == nil)
     }
 
-    @Test func badKeysAndModesNameTheirPath() {
-        #expect(configError(#"{"name":"cosign","key":"/nonexistent.pub"}"#)?.path == "verifier.plugins[1].key")
-        #expect(configError(#"{"name":"cosign","key":"\#(sigs.key("rsa1024"))"}"#)?.message.contains("WEAK_PUBLIC_KEY") == true)
-        #expect(configError(#"{"name":"cosign","trustPolicies":[{"name":"a","scopes":["*"],"keys":[{"file":"\#(sigs.key("ec256"))"}],"keyless":{}}]}"#)?
+    @Test func badKeysAndModesNameTheirPath() async throws {
+        let sigs = try await SignatureFixtures.shared.value
+        #expect(try await configError(#"{"name":"cosign","key":"/nonexistent.pub"}"#)?.path == "verifier.plugins[1].key")
+        #expect(try await configError(#"{"name":"cosign","key":"\#(sigs.key("rsa1024"))"}"#)?.message.contains("WEAK_PUBLIC_KEY") == true)
+        #expect(try await configError(#"{"name":"cosign","trustPolicies":[{"name":"a","scopes":["*"],"keys":[{"file":"\#(sigs.key("ec256"))"}],"keyless":{}}]}"#)?
             .message.contains("mutually exclusive") == true)
-        #expect(configError(#"{"name":"cosign","trustPolicies":[{"name":"a","scopes":["*"],"keys":[{"provider":"kmp"}]}]}"#)?.path
+        #expect(try await configError(#"{"name":"cosign","trustPolicies":[{"name":"a","scopes":["*"],"keys":[{"provider":"kmp"}]}]}"#)?.path
             == "verifier.plugins[1].trustPolicies[0].keys[0].provider")
-        #expect(configError(#"{"name":"cosign","trustPolicies":[{"name":"a","scopes":[],"keys":[]}]}"#)?.path
+        #expect(try await configError(#"{"name":"cosign","trustPolicies":[{"name":"a","scopes":[],"keys":[]}]}"#)?.path
             == "verifier.plugins[1].trustPolicies[0].scopes")
-        #expect(configError(#"{"name":"cosign"}"#) != nil)
+        #expect(try await configError(#"{"name":"cosign"}"#) != nil)
     }
 
-    @Test func publicKeysFromPEM() throws {
+    @Test func publicKeysFromPEM() async throws {
+        let sigs = try await SignatureFixtures.shared.value
         for (name, kind) in [("ec256", "ECDSA prime256v1"), ("ec384", "ECDSA secp384r1"), ("ec521", "ECDSA secp521r1"),
                              ("rsa2048", "RSA 2048"), ("ed25519", "Ed25519")] {
             let key = try PublicKey.pem(Array(try Data(contentsOf: URL(fileURLWithPath: sigs.key(name)))), source: name)

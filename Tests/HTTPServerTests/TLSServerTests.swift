@@ -159,7 +159,7 @@ import TLS
         try await stream.value
         #expect(rotated, "the new certificate is served without a restart")
         #expect(failures.load(ordering: .relaxed) == 0)
-        #expect(successes.load(ordering: .relaxed) > 20)
+        #expect(successes.load(ordering: .relaxed) >= 5, "requests kept flowing across the rotation")
         #expect(events.withLock { $0 }.contains("reloaded"))
         tls.stopWatching()
         await server.shutdown(gracePeriod: .seconds(1))

@@ -31,14 +31,27 @@ import TestSupport
         registry.stop()
     }
 
-    @Test func configNamingUnbuiltVerifiersIsRefusedPerKey() async throws {
+    @Test func notationSignaturesGetVerifierNotAvailableUntilItIsBuilt() async throws {
         let registry = try await offPool { try LocalRegistry() }
+        try await offPool {
+            let fixtures = OCIFixtures(pusher: registry, maintainTagSchema: true)
+            let image = try fixtures.pushImage("app", tag: "v1")
+            try fixtures.attach("app", to: image, artifactType: MediaType.notarySignature,
+                                layers: [(mediaType: "application/jose+json", bytes: Array("{}".utf8))])
+        }
         let parsed = try ServerConfigFile.parse(Array(config(registry, verifiers: #"[{"name":"notation","artifactTypes":"application/vnd.cncf.notary.signature"}]"#).utf8), source: "t")
         let executor = try ExecutorFactory.make(parsed, generation: 1, metrics: nil, logger: Logger(label: "t"))
-        let items = await executor.execute(["\(registry.host)/app:v1"], context: ProviderContext(requestID: "r", operation: .verify, deadline: .now + .seconds(2)))
-        #expect(items[0].value == nil)
-        #expect(items[0].error?.contains("verifier plugins [\"notation\"] are configured but this build has no implementation") == true)
+        let items = await executor.execute(["\(registry.host)/app:v1"], context: ProviderContext(requestID: "r", operation: .verify, deadline: .now + .seconds(5)))
+        let value = try #require(items[0].value)
+        #expect(value["isSuccess"] == false)
+        #expect(value["verifierReports"]?.arrayValue?.first?["errorReason"] == "VERIFIER_NOT_AVAILABLE")
+        #expect(value["verifierReports"]?.arrayValue?.first?["verifierName"] == "notation")
         registry.stop()
+    }
+
+    @Test func unknownVerifierKindIsAConfigError() throws {
+        let parsed = try ServerConfigFile.parse(Array(#"{"verifier":{"plugins":[{"name":"sbom"}]}}"#.utf8), source: "t")
+        #expect(throws: ServeError.self) { try ExecutorFactory.make(parsed, generation: 1, metrics: nil, logger: Logger(label: "t")) }
     }
 
     @Test func configChangesSwapAtomicallyAndBadOnesAreRefused() throws {

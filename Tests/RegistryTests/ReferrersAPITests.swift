@@ -60,9 +60,10 @@ import TestSupport
         let started = ContinuousClock.now
         let reference = try ImageReference.parse("\(registry.host)/app:v1")
         await expectRegistryError(.rateLimited, containing: "past the request deadline") {
-            _ = try await store.resolveDescriptor(reference, deadline: soon(2))
+            _ = try await store.resolveDescriptor(reference, deadline: soon(10))
         }
-        #expect(ContinuousClock.now - started < .seconds(1))
+        // Neither the 30 s Retry-After nor the 10 s deadline was waited for.
+        #expect(ContinuousClock.now - started < .seconds(5))
         await registry.stop()
     }
 
