@@ -271,7 +271,7 @@ public final class VerificationExecutor: ProviderExecutor {
 
 /// Which stage a verification is in, so a timeout can say where the time went.
 public final class StageTracker: Sendable {
-    private let stage = Mutex("start")
+    private let stage = Mutex("queued")
     public init() {}
     public func enter(_ name: String) { stage.withLock { $0 = name } }
     public var current: String { stage.withLock { $0 } }
