@@ -95,3 +95,21 @@ import TestSupport
         registry.stop()
     }
 }
+
+@Suite struct ShippedConfigTests {
+    @Test(arguments: ["cosign-keyed.json", "cosign-legacy-key.json"])
+    func examplesParseAndNameTheirKeyFiles(_ name: String) throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let config = try ServerConfigFile.load(path: repository.appendingPathComponent("config/examples/\(name)").path)
+        #expect(config.storeOptions.cosignEnabled)
+        #expect(config.warnings.isEmpty)
+        // The key files do not exist here; loading the verifier must say which path is missing.
+        do {
+            _ = try ExecutorFactory.verifiers(config)
+            Issue.record("loaded a verifier without its key file")
+        } catch {
+            #expect(error.message.contains("verifier.plugins[0]"))
+            #expect(error.message.contains("/usr/local/ratify-certs/cosign/"))
+        }
+    }
+}
