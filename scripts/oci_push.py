@@ -55,6 +55,17 @@ def image(base, repo, tag):
     return push_manifest(base, repo, tag, manifest, OCI_MANIFEST)
 
 
+def cosign_signatures(base, repo, subject_digest, payload, signatures):
+    """cosign's layout: a manifest tagged sha256-<hex>.sig, one simple-signing layer per signature."""
+    config = push_blob(base, repo, b'{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}')
+    layer = push_blob(base, repo, payload)
+    layers = [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", **layer,
+               "annotations": {"dev.cosignproject.cosign/signature": signature}} for signature in signatures]
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config}, "layers": layers}
+    return push_manifest(base, repo, subject_digest.replace(":", "-") + ".sig", manifest, OCI_MANIFEST)
+
+
 def attach(base, repo, subject_digest, artifact_type, content):
     subject_bytes = get_manifest(base, repo, subject_digest)
     subject = {"mediaType": json.loads(subject_bytes).get("mediaType", OCI_MANIFEST), "digest": subject_digest, "size": len(subject_bytes)}

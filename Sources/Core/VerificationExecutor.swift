@@ -56,7 +56,9 @@ public struct VerificationError: Error, Equatable, CustomStringConvertible, Send
 /// (subject digest, configuration generation).
 public final class VerificationExecutor: ProviderExecutor {
     public struct Options: Sendable {
-        public var maxConcurrency = 8
+        /// Keys verified at once per request. The work is registry round trips, not CPU, so
+        /// this is larger than the core count.
+        public var maxConcurrency = 32
         /// Ratify caches successful results for 10 s; failures are kept shorter so a fix shows fast.
         public var successTTL: Duration = .seconds(10)
         public var failureTTL: Duration = .seconds(2)
@@ -243,7 +245,7 @@ public final class VerificationExecutor: ProviderExecutor {
     /// A store call that failed because the deadline passed is a timeout of this stage, whatever
     /// the store called it; the answer must say where the time ran out.
     static func timeoutIfPast(_ deadline: ContinuousClock.Instant, key: String, stage: StageTracker, cause: any Error) throws(VerificationError) {
-        guard ContinuousClock.now >= deadline else { return }
+        guard ContinuousClock.now >= deadline || (cause as? any TimeoutReporting)?.isTimeout == true else { return }
         throw timeoutError(key: key, stage: stage.current, detail: "\(cause)")
     }
 
@@ -267,6 +269,11 @@ public final class VerificationExecutor: ProviderExecutor {
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(Int(parts.tm_mday), 2))T\(pad(Int(parts.tm_hour), 2)):"
             + "\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(now.tv_nsec, 9))Z"
     }
+}
+
+/// Errors that can say they were a timeout (a store's request ran out of its share of the deadline).
+public protocol TimeoutReporting: Error {
+    var isTimeout: Bool { get }
 }
 
 /// Which stage a verification is in, so a timeout can say where the time went.

@@ -2,7 +2,7 @@ import Core
 
 /// A registry operation that failed. Codes are stable; messages name the registry, the
 /// repository and what was asked, and never contain credentials.
-public struct RegistryError: Error, Equatable, CustomStringConvertible, Sendable {
+public struct RegistryError: TimeoutReporting, Equatable, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
         case connection = "REGISTRY_CONNECTION"
         case timeout = "REGISTRY_TIMEOUT"
@@ -25,6 +25,7 @@ public struct RegistryError: Error, Equatable, CustomStringConvertible, Sendable
     }
 
     public var description: String { "\(code.rawValue): \(message)" }
+    public var isTimeout: Bool { code == .timeout }
 
     /// For errors that are not registry answers (cancellation, a bug): reported, never a pass.
     @Sendable static func unexpected(_ error: any Error) -> RegistryError {
