@@ -144,11 +144,17 @@ public final class ORASStore: ReferrerStore, Sendable {
         let key = "\(subject.name)@\(digest)|\(artifactTypes?.sorted().joined(separator: ",") ?? "*")"
         if options.cacheEnabled, let cached = referrerLists.get(key) { return cached }
         let list = try await listCoalescer.run("referrers \(key)") { () throws(RegistryError) -> [Descriptor] in
+            // The cosign tag is looked up alongside the referrers listing: one round trip, not two.
+            let cosign: Task<Descriptor?, any Error>? =
+                self.options.cosignEnabled && (filter?.contains(MediaType.cosignSignatureArtifact) ?? true)
+                ? Task { try await self.cosignSignature(subject, digest: digest, deadline: deadline) } : nil
             var found = try await self.listReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline)
-            if self.options.cosignEnabled, filter?.contains(MediaType.cosignSignatureArtifact) ?? true,
-               let signature = try await self.cosignSignature(subject, digest: digest, deadline: deadline),
-               !found.contains(where: { $0.digest == signature.digest }) {
-                found.append(signature)
+            if let cosign {
+                let signature: Descriptor?
+                do { signature = try await cosign.value } catch let error as RegistryError { throw error } catch {
+                    throw RegistryError.unexpected(error)
+                }
+                if let signature, !found.contains(where: { $0.digest == signature.digest }) { found.append(signature) }
             }
             if let filter { found = found.filter { $0.artifactType.map(filter.contains) ?? false } }
             return found
