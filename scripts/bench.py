@@ -37,6 +37,16 @@ def free_port():
     return port
 
 
+def wait_for_port(port, attempts=100):
+    for _ in range(attempts):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"bench: nothing listens on 127.0.0.1:{port}")
+
+
 def to_ms(text):
     m = re.match(r"([\d.]+)(us|ms|s)", text)
     value, unit = float(m.group(1)), m.group(2)
@@ -75,12 +85,7 @@ def start_server(work, certs, extra):
     server = subprocess.Popen([BIN, "serve", "--http", f"127.0.0.1:{http}", "--health-port", f"127.0.0.1:{health}",
                                "--metrics-port", f"127.0.0.1:{metrics}", "--cert-dir", certs, "--log-level", "warning"] + extra,
                               stdout=log, stderr=log)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", health), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    wait_for_port(health)
     return server, http, metrics
 
 
@@ -109,12 +114,7 @@ def verification_bench(work, certs):
     registry = subprocess.Popen(["docker-registry", "serve", os.path.join(work, "registry.yml")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_for_port(port)
         import base64
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import ec
@@ -207,12 +207,7 @@ def main():
                                "--metrics-port", "off", "--cert-dir", certs, "--log-level", "warning"],
                               stdout=log, stderr=log)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", health), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_for_port(health)
         body = ('{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":['
                 + ",".join(f'"{k}"' for k in KEYS) + ']}}')
         script = os.path.join(work, "post.lua")
