@@ -91,10 +91,7 @@ public struct ServerConfigFile: Sendable, Equatable {
                 throw ServeError(.config, "\(source): verifier.plugins[\(index)].name must be a string")
             }
         }
-        let known: Set<String> = ["version", "executor", "store", "policy", "verifier", "logger", "cache", "metrics"]
-        for key in root.keys where !known.contains(key) {
-            config.warnings.append("\(key) is not a known configuration section and is ignored")
-        }
+        config.warnings += unknownKeys(in: root)
         return config
     }
 
@@ -122,6 +119,40 @@ public struct ServerConfigFile: Sendable, Equatable {
                 throw ServeError(.config, "\(source): \(error.message)")
             }
         }
+    }
+
+    /// Every key Ratify's config.json may hold that we read or deliberately accept, by path;
+    /// anything else is reported (never silently taken as meaning something).
+    static let knownKeys: [String: Set<String>] = [
+        "": ["version", "executor", "store", "policy", "verifier", "logger", "cache", "metrics"],
+        "executor": ["verificationRequestTimeout", "mutationRequestTimeout"],
+        "logger": ["formatter", "requestHeaders"],
+        "logger.requestHeaders": ["traceIDHeaderName"],
+        "store": ["version", "plugins"],
+        "policy": ["version", "plugin"],
+        "policy.plugin": ["name", "artifactVerificationPolicies"],
+        "verifier": ["version", "plugins"],
+        "notation": ["name", "type", "artifactTypes", "verificationCerts", "verificationCertStores", "trustPolicyDoc", "nestedReferences", "source"],
+    ]
+
+    static func unknownKeys(in root: JSONObject) -> [String] {
+        var warnings: [String] = []
+        func check(_ value: JSONValue?, _ path: String, _ known: Set<String>) {
+            guard let object = value?.objectValue else { return }
+            for key in object.keys where !known.contains(key) {
+                warnings.append("\(path.isEmpty ? key : path + "." + key) is not a known setting and is ignored")
+            }
+        }
+        let document = JSONValue.object(root)
+        for (path, known) in knownKeys where path != "notation" {
+            let value = path.isEmpty ? document : path.split(separator: ".").reduce(Optional(document)) { $0?[String($1)] }
+            check(value, path, known)
+        }
+        for (index, plugin) in (root["verifier"]?["plugins"]?.arrayValue ?? []).enumerated()
+        where (plugin["type"]?.stringValue ?? plugin["name"]?.stringValue) == "notation" {
+            check(plugin, "verifier.plugins[\(index)]", knownKeys["notation"]!)
+        }
+        return warnings.sorted()
     }
 
     private static func milliseconds(_ value: JSONValue?, path: String, source: String) throws(ServeError) -> Duration? {

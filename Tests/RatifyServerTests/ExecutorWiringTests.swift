@@ -113,3 +113,17 @@ import TestSupport
         }
     }
 }
+
+@Suite struct UnknownKeyWarningTests {
+    @Test func everySectionNamesItsUnknownKeys() throws {
+        let text = #"{"executor":{"verificationRequestTimeout":100,"retries":3},"logger":{"formatter":"json","colour":true},"policy":{"plugin":{"name":"configPolicy","strict":true}},"verifier":{"plugins":[{"name":"notation","artifactTypes":"x","trustPolicyDoc":{},"extra":1}]},"extras":{}}"#
+        let config = try ServerConfigFile.parse(Array(text.utf8), source: "c.json")
+        #expect(config.warnings == [
+            "executor.retries is not a known setting and is ignored",
+            "extras is not a known setting and is ignored",
+            "logger.colour is not a known setting and is ignored",
+            "policy.plugin.strict is not a known setting and is ignored",
+            "verifier.plugins[0].extra is not a known setting and is ignored",
+        ])
+    }
+}
