@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // YAML config files of config.json's shape (issue #7). libyaml-based, ~20 s to build.
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
@@ -31,6 +33,7 @@ let package = Package(
         .target(name: "Cosign", dependencies: ["Core", "JSON", "Crypto"]),
         .target(name: "RatifyServer", dependencies: [
             "Core", "HTTPServer", "TLS", "Observability", "JSON", "Registry", "Cosign",
+            .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ratify", dependencies: [

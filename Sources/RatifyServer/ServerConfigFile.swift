@@ -35,6 +35,9 @@ public struct ServerConfigFile: Sendable, Equatable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ServeError(.config, "cannot read config file \(path)")
         }
+        if path.hasSuffix(".yaml") || path.hasSuffix(".yml") {
+            return try interpret(YAMLConfig.parse(String(decoding: data, as: UTF8.self), source: path), source: path)
+        }
         return try parse(Array(data), source: path)
     }
 
@@ -45,6 +48,11 @@ public struct ServerConfigFile: Sendable, Equatable {
         } catch {
             throw ServeError(.config, "\(source): \(error)")
         }
+        return try interpret(document, source: source)
+    }
+
+    /// Checks and reads a parsed document, whichever format it came in.
+    static func interpret(_ document: JSONValue, source: String) throws(ServeError) -> ServerConfigFile {
         guard let root = document.objectValue else {
             throw ServeError(.config, "\(source): the configuration must be a JSON object, found \(document.typeName)")
         }

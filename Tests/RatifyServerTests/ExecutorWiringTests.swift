@@ -127,3 +127,54 @@ import TestSupport
         ])
     }
 }
+
+@Suite struct YAMLConfigTests {
+    func load(_ yaml: String) throws -> ServerConfigFile {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-\(UUID().uuidString).yaml")
+        try yaml.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        return try ServerConfigFile.load(path: file.path)
+    }
+
+    @Test func yamlOfTheSameShapeLoadsLikeJSON() throws {
+        let config = try load("""
+        executor:
+          verificationRequestTimeout: 4900
+        store:
+          version: 1.0.0
+          plugins:
+            - name: oras
+              useHttp: true
+              cosignEnabled: true
+              ttl: 30
+        policy:
+          plugin:
+            name: configPolicy
+            artifactVerificationPolicies:
+              "application/vnd.dev.cosign.artifact.sig.v1+json": any
+        logger:
+          formatter: json
+        """)
+        #expect(config.verificationRequestTimeout == .milliseconds(4900))
+        #expect(config.storeOptions.useHttp && config.storeOptions.cosignEnabled)
+        #expect(config.storeOptions.ttl == .seconds(30))
+        #expect(config.policy == ConfigPolicy(rules: ["application/vnd.dev.cosign.artifact.sig.v1+json": .any]))
+        #expect(config.logFormatter == "json")
+        #expect(config.warnings.isEmpty)
+    }
+
+    @Test func yamlErrorsNameTheirPath() throws {
+        do {
+            _ = try load("store:\n  plugins:\n    - name: oras\n      useHttp: \"yes\"\n")
+            Issue.record("a quoted string is not a boolean")
+        } catch let error as ServeError {
+            #expect(error.message.contains("store.plugins[0].useHttp must be true or false"))
+        }
+        do {
+            _ = try load("store: [unclosed\n")
+            Issue.record("invalid YAML loaded")
+        } catch let error as ServeError {
+            #expect(error.message.contains("is not valid YAML"))
+        }
+    }
+}
