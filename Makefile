@@ -32,9 +32,10 @@ run: release     ## dev CA + certs under .state/certs, then `ratify serve` on th
 	.build/release/ratify serve --http $(HTTP) --health-port $(HEALTH) --metrics-port $(METRICS) \
 	  --cert-dir $(CERTS) --ca-cert-file $(CERTS)/client-ca.crt
 
-test: build      ## unit + loopback integration tests, then the CLI smoke test
+test: build      ## unit + loopback integration tests, the CLI smoke test, the library/ rego tests
 	swift test
 	scripts/smoke.sh .build/debug/ratify
+	python3 Tests/rego/test_library.py .build/debug/ratify
 
 bench: release   ## HTTPS keep-alive load with wrk at 1/16/256 connections: req/s, p50/p99, RSS
 	python3 scripts/bench.py

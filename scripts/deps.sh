@@ -17,6 +17,8 @@ if ((${#missing[@]})); then
 fi
 # The test token server signs JWTs with Python's cryptography (independent of our OpenSSL code).
 python3 -c "import cryptography" 2>/dev/null || python3 -m pip install -q cryptography
+# The ConstraintTemplate tests evaluate rego with regopy (rego-cpp) and read YAML with PyYAML.
+python3 -c "import regopy, yaml" 2>/dev/null || python3 -m pip install -q regopy pyyaml
 if ! command -v swift >/dev/null 2>&1; then
   if [ -x /opt/swift/usr/bin/swift ]; then
     echo "deps: swift is at /opt/swift/usr/bin; add it to PATH" >&2

@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Evaluates library/ ConstraintTemplates with a real Rego engine (regopy, rego-cpp) against
+ProviderResponses produced by the real `ratify serve` for real images in Debian's docker-registry:
+cosign-signed, unsigned, signed with an untrusted key, and unknown.
+
+Gatekeeper's `external_data` builtin is not in regopy. The harness substitutes it: the template's
+`external_data(` calls are rewritten to `data.harness.external_data(`, a function returning the
+recorded answer converted exactly as Gatekeeper's NewRegoResponse does (items with an error go to
+`errors`, the rest to `responses`, plus `status_code` and `system_error`). Nothing else in the
+templates is changed.
+
+usage: test_library.py path/to/ratify    (prints "N passed, N failed")
+"""
+import base64
+import http.client
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+import yaml
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from regopy import Interpreter
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import oci_push  # noqa: E402
+
+BINARY = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build", "debug", "ratify")
+passed, failed = 0, 0
+
+
+def check(name, condition, detail=""):
+    global passed, failed
+    if condition:
+        passed += 1
+        print(f"ok   {name}")
+    else:
+        failed += 1
+        print(f"FAIL {name}: {detail}")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(port):
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"nothing listens on {port}")
+
+
+def template_rego(name):
+    with open(os.path.join(ROOT, "library", name, "template.yaml")) as f:
+        template = yaml.safe_load(f)
+    return template["spec"]["targets"][0]["rego"], template["spec"]["crd"]["spec"]["names"]["kind"].lower()
+
+
+def rego_response(status, answer):
+    """Gatekeeper's externaldata.NewRegoResponse."""
+    response = answer.get("response", {})
+    responses, errors = [], []
+    for item in response.get("items", []):
+        if item.get("error"):
+            errors.append([item.get("key"), item["error"]])
+        else:
+            responses.append([item.get("key"), item.get("value")])
+    return {"responses": responses, "errors": errors, "status_code": status, "system_error": response.get("systemError", "")}
+
+
+def violations(template, recorded, pod, parameters=None):
+    rego, package = template_rego(template)
+    interpreter = Interpreter()
+    interpreter.add_module("template", rego.replace("external_data(", "data.harness.external_data("))
+    interpreter.add_module("harness", "package harness\n\nimport rego.v1\n\nexternal_data(_) := data.recorded\n")
+    interpreter.add_data_json(json.dumps({"recorded": recorded}))
+    interpreter.set_input_term(json.dumps({"review": {"object": pod}, "parameters": parameters or {}}))
+    result = json.loads(str(interpreter.query(f"data.{package}.violation")))
+    return sorted(v["msg"] for v in result["expressions"][0])
+
+
+def pod(*images, init=()):
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+            "spec": {"containers": [{"name": f"c{i}", "image": image} for i, image in enumerate(images)],
+                     "initContainers": [{"name": f"i{i}", "image": image} for i, image in enumerate(init)]}}
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="ratify-rego-")
+    subprocess.run([os.path.join(ROOT, "scripts", "dev-certs.sh"), os.path.join(work, "certs")], check=True, capture_output=True)
+    port = free_port()
+    with open(os.path.join(work, "registry.yml"), "w") as f:
+        f.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n"
+                f"    rootdirectory: {work}/registry\nhttp:\n  addr: 127.0.0.1:{port}\n")
+    registry = subprocess.Popen(["docker-registry", "serve", os.path.join(work, "registry.yml")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = None
+    try:
+        wait_for(port)
+        base, host = f"http://127.0.0.1:{port}", f"127.0.0.1:{port}"
+        trusted, untrusted = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+        with open(os.path.join(work, "trusted.pub"), "wb") as f:
+            f.write(trusted.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        images = {}
+        for name, key in [("signed", trusted), ("tampered", untrusted), ("unsigned", None)]:
+            digest = oci_push.image(base, "app", name)["digest"]
+            if key:
+                payload = json.dumps({"critical": {"identity": {"docker-reference": f"{host}/app"},
+                                                   "image": {"docker-manifest-digest": digest},
+                                                   "type": "cosign container image signature"}, "optional": None}).encode()
+                oci_push.cosign_signatures(base, "app", digest, payload,
+                                           [base64.b64encode(key.sign(payload, ec.ECDSA(hashes.SHA256()))).decode()])
+            images[name] = f"{host}/app:{name}"
+        images["unknown"] = f"{host}/app:does-not-exist"
+        config = os.path.join(work, "config.json")
+        with open(config, "w") as f:
+            json.dump({"store": {"version": "1.0.0", "plugins": [{"name": "oras", "useHttp": True, "cosignEnabled": True}]},
+                       "policy": {"version": "1.0.0", "plugin": {"name": "configPolicy"}},
+                       "verifier": {"version": "1.0.0", "plugins": [{
+                           "name": "cosign", "artifactTypes": "application/vnd.dev.cosign.artifact.sig.v1+json",
+                           "trustPolicies": [{"name": "default", "scopes": ["*"],
+                                              "keys": [{"file": os.path.join(work, "trusted.pub")}], "tLogVerify": False}]}]}}, f)
+        http_port, health = free_port(), free_port()
+        server = subprocess.Popen([BINARY, "serve", "--http", f"127.0.0.1:{http_port}", "--health-port", f"127.0.0.1:{health}",
+                                   "--metrics-port", "off", "--cert-dir", os.path.join(work, "certs"), "-c", config],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(health)
+        connection = http.client.HTTPSConnection("127.0.0.1", http_port, context=ssl._create_unverified_context())
+
+        def ask(keys, api_version="externaldata.gatekeeper.sh/v1beta1"):
+            connection.request("POST", "/ratify/gatekeeper/v1/verify",
+                               json.dumps({"apiVersion": api_version, "kind": "ProviderRequest", "request": {"keys": keys}}),
+                               {"Content-Type": "application/json"})
+            answer = connection.getresponse()
+            return rego_response(answer.status, json.loads(answer.read()))
+
+        def evaluate(template, p, parameters=None):
+            keys = [c["image"] for field in ("containers", "initContainers") for c in p["spec"][field]]
+            return violations(template, ask(keys), p, parameters)
+
+        signed, unsigned, tampered, unknown = images["signed"], images["unsigned"], images["tampered"], images["unknown"]
+        got = evaluate("default", pod(signed))
+        check("default: a cosign-signed image is admitted", got == [], got)
+        got = evaluate("default", pod(unsigned))
+        check("default: an unsigned image is denied with REFERRERS_NOT_FOUND and a fix",
+              len(got) == 1 and unsigned in got[0] and "REFERRERS_NOT_FOUND" in got[0] and "fix: sign the image" in got[0], got)
+        got = evaluate("default", pod(tampered))
+        check("default: a signature by an untrusted key is denied, naming the verifier and reason",
+              len(got) == 1 and "cosign:" in got[0] and "SIGNATURE_VERIFICATION_FAILED" in got[0], got)
+        got = evaluate("default", pod(signed, unsigned))
+        check("default: only the failing image of a pod is named", len(got) == 1 and unsigned in got[0] and signed not in got[0], got)
+        got = evaluate("default", pod(signed, init=[unsigned]))
+        check("default: init containers are verified too", len(got) == 1 and unsigned in got[0], got)
+        got = evaluate("default", pod(unknown))
+        check("default: an image that cannot be resolved is denied with the provider's error",
+              len(got) == 1 and "could not be verified" in got[0] and "GET_SUBJECT_DESCRIPTOR_FAILURE" in got[0], got)
+        recorded = ask([signed], api_version="v0")
+        got = violations("default", recorded, pod(signed))
+        check("default: a systemError denies", len(got) == 1 and "system error" in got[0] and "INVALID_API_VERSION" in got[0], got)
+
+        got = evaluate("cosign-validation", pod(signed))
+        check("cosign-validation: a valid cosign signature is admitted", got == [], got)
+        got = evaluate("cosign-validation", pod(tampered))
+        check("cosign-validation: an untrusted cosign signature is denied", len(got) == 1 and "has no valid cosign signature" in got[0], got)
+
+        got = evaluate("notation-validation", pod(signed))
+        check("notation-validation: a cosign-only image has no notation signature",
+              len(got) == 1 and "has no accepted notation signature" in got[0], got)
+        got = evaluate("notation-validation", pod(signed), {"issuers": ["CN=Example CA,O=Example,C=US"]})
+        check("notation-validation: the issuer list appears in the denial", len(got) == 1 and "from issuers" in got[0], got)
+
+        with open(os.path.join(ROOT, "library", "mutation", "mutation.yaml")) as f:
+            assigns = list(yaml.safe_load_all(f))
+        check("mutation: three Assigns use ratify-mutation-provider",
+              len(assigns) == 3 and all(a["spec"]["parameters"]["assign"]["externalData"]["provider"] == "ratify-mutation-provider"
+                                        for a in assigns), assigns)
+    finally:
+        if server:
+            server.terminate()
+            server.wait(timeout=20)
+        registry.terminate()
+        registry.wait(timeout=20)
+    print(f"rego: {passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
