@@ -9,7 +9,7 @@ HEALTH   ?= :9099
 METRICS  ?= :8888
 IMAGE    ?= ratify-swift:dev
 
-.PHONY: deps build release run test unit-test smoke bench image clean
+.PHONY: deps build release run test lint-chart bench image clean
 
 deps:            ## install missing Debian packages (libssl-dev, libcurl4-openssl-dev, wrk, ...)
 	@scripts/deps.sh
@@ -36,6 +36,10 @@ test: build      ## unit + loopback integration tests, the CLI smoke test, the l
 	swift test
 	scripts/smoke.sh .build/debug/ratify
 	python3 Tests/rego/test_library.py .build/debug/ratify
+	python3 scripts/lint_chart.py
+
+lint-chart: deps ## helm lint + render (Helm v4 engine, offline) for several value sets; kubernetes-validate every manifest
+	python3 scripts/lint_chart.py
 
 bench: release   ## HTTPS keep-alive load with wrk at 1/16/256 connections: req/s, p50/p99, RSS
 	python3 scripts/bench.py

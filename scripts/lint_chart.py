@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""`make lint-chart`: Helm v4's own engine (helm-python-sdk, offline) lints and renders
+charts/ratify for several value sets; every rendered Kubernetes manifest and every CRD is
+validated against the Kubernetes schemas (kubernetes-validate, strict); Gatekeeper kinds are
+checked for the fields Gatekeeper requires; Ratify's documented CR samples
+(config/crd-samples) are validated against our CRD schemas. Prints "N passed, N failed"."""
+import glob
+import json
+import os
+import sys
+
+import helm_python
+import jsonschema
+import kubernetes_validate
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHART = os.path.join(ROOT, "charts", "ratify")
+KUBE = "1.30.0"
+KEY = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"
+CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+VALUE_SETS = {
+    "defaults": {},
+    "cosign keys + mutation": {"cosignKeys": [KEY, KEY], "provider": {"enableMutation": True, "mutationFormat": "strip-tag"}},
+    "notation certs + given TLS, no mTLS": {"notationCerts": [CERT], "cosign": {"enabled": False},
+                                            "provider": {"tls": {"crt": CERT, "key": "k", "cabundle": CERT, "disableMutualTLS": True}}},
+    "registry auth, 2 replicas, json logs": {"oras": {"authProviders": {"dockerConfigSecret": "regcred"}, "useHttp": True},
+                                              "replicaCount": 2, "logger": {"formatter": "json", "level": "debug"},
+                                              "provider": {"timeout": {"validation": 3, "mutation": 1}}},
+}
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok   {name}")
+    else:
+        failed += 1
+        print(f"FAIL {name}: {detail}")
+
+
+def gatekeeper_ok(doc):
+    spec = doc.get("spec", {})
+    if doc["kind"] == "Provider":
+        return spec.get("url", "").startswith("https://") and isinstance(spec.get("timeout"), int) and spec.get("caBundle")
+    if doc["kind"] == "Assign":
+        data = spec.get("parameters", {}).get("assign", {}).get("externalData", {})
+        return spec.get("location") and data.get("provider") == "ratify-mutation-provider"
+    return False
+
+
+def main():
+    chart = helm_python.Chart.load(CHART)
+    for name, values in VALUE_SETS.items():
+        report = helm_python.lint(CHART, values, strict=True, namespace="gatekeeper-system", kube_version="v" + KUBE)
+        problems = [m for m in report["messages"] if m["severity"] >= 2] + report["errors"]
+        check(f"[{name}] helm lint --strict", not problems, problems)
+        rendered = chart.render(values, name="ratify", namespace="gatekeeper-system", is_install=True)
+        docs = [d for text in rendered.values() for d in yaml.safe_load_all(text) if d]
+        for doc in docs:
+            label = f"[{name}] {doc['kind']}/{doc['metadata']['name']}"
+            if doc["apiVersion"].split("/")[0] in ("externaldata.gatekeeper.sh", "mutations.gatekeeper.sh"):
+                check(label + " (Gatekeeper fields)", gatekeeper_ok(doc), doc.get("spec"))
+                continue
+            try:
+                kubernetes_validate.validate(doc, KUBE, strict=True)
+                check(label, True)
+            except Exception as error:  # ValidationError, SchemaNotFoundError
+                check(label, False, error)
+        config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["config.json"]
+        parsed = json.loads(config)
+        check(f"[{name}] config.json has Ratify's sections", {"store", "policy", "verifier", "executor"} <= parsed.keys(), parsed.keys())
+        provider = next(d for d in docs if d["kind"] == "Provider" and d["metadata"]["name"] == "ratify-provider")
+        check(f"[{name}] provider url", provider["spec"]["url"] == "https://ratify.gatekeeper-system:6001/ratify/gatekeeper/v1/verify",
+              provider["spec"]["url"])
+        deployment = next(d for d in docs if d["kind"] == "Deployment")
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        check(f"[{name}] hardened container", container["securityContext"]["readOnlyRootFilesystem"]
+              and deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"]
+              and container["livenessProbe"]["httpGet"]["port"] == "health", container["securityContext"])
+    schemas = {}
+    for path in sorted(glob.glob(os.path.join(CHART, "crds", "*.yaml"))):
+        with open(path) as f:
+            crd = yaml.safe_load(f)
+        try:
+            kubernetes_validate.validate(crd, KUBE, strict=True)
+            check(f"CRD {crd['metadata']['name']}", True)
+        except Exception as error:
+            check(f"CRD {crd['metadata']['name']}", False, error)
+        schemas[crd["spec"]["names"]["kind"]] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    for path in sorted(glob.glob(os.path.join(ROOT, "config", "crd-samples", "*.yaml"))):
+        with open(path) as f:
+            sample = yaml.safe_load(f)
+        schema = json.loads(json.dumps(schemas.get(sample["kind"], {})).replace('"x-kubernetes-preserve-unknown-fields": true', '"additionalProperties": true'))
+        try:
+            jsonschema.validate(sample, schema)
+            check(f"sample {os.path.basename(path)} fits the {sample['kind']} CRD", sample["kind"] in schemas)
+        except jsonschema.ValidationError as error:
+            check(f"sample {os.path.basename(path)}", False, error.message)
+    print(f"lint-chart: {passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
