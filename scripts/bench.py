@@ -22,29 +22,13 @@ import sys
 import tempfile
 import time
 
+from testkit import free_port, start_registry, wait_for_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("RATIFY_BIN", os.path.join(ROOT, ".build", "release", "ratify"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 CONNECTIONS = [int(c) for c in os.environ.get("BENCH_CONNECTIONS", "1,16,256").split(",")]
 KEYS = ["registry.example.com/Team/app:1.0.0"]  # uppercase: refused by the reference parser
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for_port(port, attempts=100):
-    for _ in range(attempts):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"bench: nothing listens on 127.0.0.1:{port}")
 
 
 def to_ms(text):
@@ -107,14 +91,8 @@ def verification_bench(work, certs):
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     import oci_push
 
-    port = free_port()
-    with open(os.path.join(work, "registry.yml"), "w") as f:
-        f.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n"
-                f"    rootdirectory: {work}/registry\nhttp:\n  addr: 127.0.0.1:{port}\n")
-    registry = subprocess.Popen(["docker-registry", "serve", os.path.join(work, "registry.yml")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    registry, port = start_registry(work)
     try:
-        wait_for_port(port)
         import base64
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import ec

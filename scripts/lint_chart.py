@@ -13,6 +13,7 @@ import helm_python
 import jsonschema
 import kubernetes_validate
 import yaml
+from testkit import Checks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHART = os.path.join(ROOT, "charts", "ratify")
@@ -28,17 +29,8 @@ VALUE_SETS = {
                                               "replicaCount": 2, "logger": {"formatter": "json", "level": "debug"},
                                               "provider": {"timeout": {"validation": 3, "mutation": 1}}},
 }
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+checks = Checks("lint-chart")
+check = checks.check
 
 
 def gatekeeper_ok(doc):
@@ -99,8 +91,7 @@ def main():
             check(f"sample {os.path.basename(path)} fits the {sample['kind']} CRD", sample["kind"] in schemas)
         except jsonschema.ValidationError as error:
             check(f"sample {os.path.basename(path)}", False, error.message)
-    print(f"lint-chart: {passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    checks.finish()
 
 
 if __name__ == "__main__":

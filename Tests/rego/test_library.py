@@ -15,7 +15,6 @@ import base64
 import http.client
 import json
 import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -30,37 +29,11 @@ from regopy import Interpreter
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import oci_push  # noqa: E402
+from testkit import Checks, free_port, start_registry, wait_for_port  # noqa: E402
 
 BINARY = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build", "debug", "ratify")
-passed, failed = 0, 0
-
-
-def check(name, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(port):
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"nothing listens on {port}")
+checks = Checks("rego")
+check = checks.check
 
 
 def template_rego(name):
@@ -101,15 +74,9 @@ def pod(*images, init=()):
 def main():
     work = tempfile.mkdtemp(prefix="ratify-rego-")
     subprocess.run([os.path.join(ROOT, "scripts", "dev-certs.sh"), os.path.join(work, "certs")], check=True, capture_output=True)
-    port = free_port()
-    with open(os.path.join(work, "registry.yml"), "w") as f:
-        f.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n"
-                f"    rootdirectory: {work}/registry\nhttp:\n  addr: 127.0.0.1:{port}\n")
-    registry = subprocess.Popen(["docker-registry", "serve", os.path.join(work, "registry.yml")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    registry, port = start_registry(work)
     server = None
     try:
-        wait_for(port)
         base, host = f"http://127.0.0.1:{port}", f"127.0.0.1:{port}"
         trusted, untrusted = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
         with open(os.path.join(work, "trusted.pub"), "wb") as f:
@@ -137,7 +104,7 @@ def main():
         server = subprocess.Popen([BINARY, "serve", "--http", f"127.0.0.1:{http_port}", "--health-port", f"127.0.0.1:{health}",
                                    "--metrics-port", "off", "--cert-dir", os.path.join(work, "certs"), "-c", config],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(health)
+        wait_for_port(health)
         connection = http.client.HTTPSConnection("127.0.0.1", http_port, context=ssl._create_unverified_context())
 
         def ask(keys, api_version="externaldata.gatekeeper.sh/v1beta1"):
@@ -193,8 +160,7 @@ def main():
             server.wait(timeout=20)
         registry.terminate()
         registry.wait(timeout=20)
-    print(f"rego: {passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    checks.finish()
 
 
 if __name__ == "__main__":
