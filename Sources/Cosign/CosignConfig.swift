@@ -20,8 +20,10 @@ public struct CosignVerifierConfig: Sendable {
     public var trustPolicies: [CosignTrustPolicy]
     /// Legacy mode (`key` without trustPolicies) reports signatures in Ratify's legacy shape.
     public var legacy: Bool
+    /// Rekor log keys for `tLogVerify` (sigstore trusted_root.json, `trustedRoot` in config).
+    public var trustedRoot: TrustedRoot? = nil
 
-    static let knownKeys: Set<String> = ["name", "type", "artifactTypes", "key", "rekorURL", "trustPolicies", "nestedReferences", "source"]
+    static let knownKeys: Set<String> = ["name", "type", "artifactTypes", "key", "rekorURL", "trustPolicies", "nestedReferences", "source", "trustedRoot"]
     static let policyKeys: Set<String> = ["name", "version", "scopes", "keys", "keyless", "tLogVerify", "rekorURL"]
 
     /// Parses `verifier.plugins[i]`; errors name the path of the bad value, unknown keys come
@@ -47,7 +49,17 @@ public struct CosignVerifierConfig: Sendable {
                 parsed.append(trustPolicy)
             }
             try ScopeSet.validate(parsed.map { ($0.name, $0.scopes) }, path: "\(path).trustPolicies")
-            return (CosignVerifierConfig(name: name, artifactTypes: artifactTypes, trustPolicies: parsed, legacy: false), warnings)
+            var config = CosignVerifierConfig(name: name, artifactTypes: artifactTypes, trustPolicies: parsed, legacy: false)
+            if let rootPath = object["trustedRoot"], !rootPath.isNull {
+                guard let file = rootPath.stringValue else { throw ConfigError(path: "\(path).trustedRoot", "must be a path to a sigstore trusted_root.json") }
+                do { config.trustedRoot = try TrustedRoot.load(path: file) } catch {
+                    throw ConfigError(path: "\(path).trustedRoot", error.description)
+                }
+            }
+            for (index, policy) in parsed.enumerated() where policy.tLogVerify && config.trustedRoot == nil {
+                warnings.append("\(path).trustPolicies[\(index)] has tLogVerify true (the default) but no trustedRoot with Rekor keys is configured: its signatures cannot pass; set trustedRoot, or tLogVerify: false for key-only trust")
+            }
+            return (config, warnings)
         }
         guard let keyPath = object["key"]?.stringValue else {
             throw ConfigError(path: path, "set key (a PEM public key file) or trustPolicies; keyless without trust policies is not supported")

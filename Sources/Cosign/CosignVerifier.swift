@@ -67,6 +67,7 @@ public struct CosignVerifier: Verifier {
         var signature: String
         var error: String?
         var key: String?
+        var bundleVerified = false
     }
 
     private func check(_ layer: Descriptor, subject: ImageReference, digest: Digest, policy: CosignTrustPolicy,
@@ -75,14 +76,6 @@ public struct CosignVerifier: Verifier {
         var result = SignatureResult(digest: layer.digest.description, signature: encoded)
         guard !encoded.isEmpty, let signature = Data(base64Encoded: encoded) else {
             result.error = "annotation \(Self.signatureAnnotation) is missing or not base64"
-            return result
-        }
-        if policy.tLogVerify {
-            // Fail closed: a policy that asks for the transparency log is never satisfied by a
-            // signature whose log entry we did not verify.
-            result.error = layer.annotations[Self.bundleAnnotation] == nil
-                ? "trust policy \(policy.name) requires a transparency log entry (tLogVerify) and the signature has no Rekor bundle"
-                : "trust policy \(policy.name) requires Rekor bundle verification, which is not built yet; set tLogVerify: false for key-only verification"
             return result
         }
         let payload: [UInt8]
@@ -99,13 +92,35 @@ public struct CosignVerifier: Verifier {
         result.key = key.source
         if let problem = SimpleSigning.check(payload, subject: digest) {
             result.error = problem
+            return result
+        }
+        if policy.tLogVerify {
+            // Fail closed: a policy that asks for the transparency log is satisfied only by a
+            // signature whose Rekor entry verifies offline against a trusted log key.
+            guard let text = layer.annotations[Self.bundleAnnotation] else {
+                result.error = "trust policy \(policy.name) requires a transparency log entry (tLogVerify) and the signature has no Rekor bundle"
+                return result
+            }
+            guard let root = config.trustedRoot else {
+                result.error = "trust policy \(policy.name) requires a transparency log entry (tLogVerify) but no trustedRoot with Rekor keys is configured"
+                return result
+            }
+            guard let bundle = RekorBundle.parse(text) else {
+                result.error = "annotation \(Self.bundleAnnotation) is not a Rekor bundle"
+                return result
+            }
+            if let problem = bundle.verify(signature: Array(signature), payload: payload, key: key.key, trustedRoot: root) {
+                result.error = problem
+                return result
+            }
+            result.bundleVerified = true
         }
         return result
     }
 
     private func legacyExtensions(_ results: [SignatureResult]) -> JSONValue {
         ["signatures": .array(results.map { result in
-            var entry: JSONObject = ["bundleVerified": false, "isSuccess": .bool(result.error == nil), "signatureDigest": .string(result.digest)]
+            var entry: JSONObject = ["bundleVerified": .bool(result.bundleVerified), "isSuccess": .bool(result.error == nil), "signatureDigest": .string(result.digest)]
             if let error = result.error { entry["error"] = .string(error) }
             return .object(entry)
         })]
@@ -114,10 +129,12 @@ public struct CosignVerifier: Verifier {
     private func policyExtensions(_ results: [SignatureResult], policy: CosignTrustPolicy) -> JSONValue {
         ["signatures": .array(results.map { result in
             var verification: JSONObject = ["signatureDigest": .string(result.digest), "isSuccess": .bool(result.error == nil),
-                                            "bundleVerified": false]
+                                            "bundleVerified": .bool(result.bundleVerified)]
             if let error = result.error { verification["error"] = .string(error) }
             if let key = result.key { verification["keyInformation"] = ["file": .string(key)] }
-            verification["summary"] = .array(result.error == nil ? ["signature verified with key", "payload names the image digest"] : [])
+            var summary: [JSONValue] = result.error == nil ? ["signature verified with key", "payload names the image digest"] : []
+            if result.bundleVerified { summary.append("Rekor bundle verified offline") }
+            verification["summary"] = .array(summary)
             return ["signature": .string(result.signature), "verifications": .array([.object(verification)])]
         }), "trustPolicy": .string(policy.name)]
     }

@@ -49,6 +49,32 @@ public final class PublicKey: @unchecked Sendable {
         }
         ERR_clear_error()
         guard let key else { throw CryptoError(.invalidKey, "\(source) holds no PEM public key") }
+        return try checked(key, source: source)
+    }
+
+    /// Loads a DER SubjectPublicKeyInfo (as sigstore's trusted_root.json carries Rekor keys).
+    public static func der(_ bytes: [UInt8], source: String) throws(CryptoError) -> PublicKey {
+        ERR_clear_error()
+        let key: OpaquePointer? = bytes.withUnsafeBufferPointer { buffer in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_PUBKEY(nil, &cursor, buffer.count)
+        }
+        ERR_clear_error()
+        guard let key else { throw CryptoError(.invalidKey, "\(source) holds no DER public key") }
+        return try checked(key, source: source)
+    }
+
+    /// The key as DER SubjectPublicKeyInfo: what sigstore hashes into a log ID, and a stable
+    /// way to compare two keys.
+    public var derBytes: [UInt8] {
+        var out: UnsafeMutablePointer<UInt8>?
+        let length = i2d_PUBKEY(pointer, &out)
+        guard length > 0, let out else { return [] }
+        defer { Shim_OPENSSL_free(out) }
+        return Array(UnsafeBufferPointer(start: out, count: Int(length)))
+    }
+
+    private static func checked(_ key: OpaquePointer, source: String) throws(CryptoError) -> PublicKey {
         let kind: Kind
         switch EVP_PKEY_get_base_id(key) {
         case EVP_PKEY_EC:

@@ -16,6 +16,7 @@ struct SignatureFixtures {
     let otherPayload: [UInt8]
     let signatures: [String: String]
     let otherSignatures: [String: String]
+    let bundles: [String: String]
 
     init(digest: String) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-cosign-\(UUID().uuidString)")
@@ -27,6 +28,7 @@ struct SignatureFixtures {
         otherPayload = Array(Data(base64Encoded: document["otherPayload"]!.stringValue!)!)
         signatures = document["signatures"]!.objectValue!.members.reduce(into: [:]) { $0[$1.key] = $1.value.stringValue! }
         otherSignatures = document["otherSignatures"]!.objectValue!.members.reduce(into: [:]) { $0[$1.key] = $1.value.stringValue! }
+        bundles = document["bundles"]!.objectValue!.members.reduce(into: [:]) { $0[$1.key] = $1.value.stringValue! }
     }
 
     func key(_ name: String) -> String { directory.appendingPathComponent("\(name).pub").path }
@@ -149,6 +151,37 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
         #expect(failed.reports.first?.message.contains("requires a transparency log entry") == true)
         registry.stop()
     }
+
+    @Test func rekorBundlesAreVerifiedOfflineWhenTheLogIsRequired() async throws {
+        let (registry, images, sigs) = try await setUp()
+        let image = images["signed"]!
+        let fixtures = OCIFixtures(pusher: registry, maintainTagSchema: true)
+        let config = #"{"name":"cosign","trustedRoot":"\#(sigs.directory.appendingPathComponent("trusted_root.json").path)","trustPolicies":[{"name":"tlog","scopes":["*"],"keys":[{"file":"\#(sigs.key("ec256"))"}],"tLogVerify":true}]}"#
+        let cases: [(String, String?)] = [
+            ("valid", nil),
+            ("unknownLog", "not in the trusted root"),
+            ("badSET", "SignedEntryTimestamp is not a valid signature"),
+            ("otherSignature", "holds another signature"),
+            ("otherKey", "logged for another key"),
+        ]
+        for (name, expected) in cases {
+            try await offPool {
+                try fixtures.pushCosignSignatures("app", for: image, layers: [(payload: sigs.payload, annotations: [
+                    signatureAnnotation: sigs.signatures["ec256"]!, "dev.sigstore.cosign/bundle": sigs.bundles[name]!])])
+            }
+            let result = try await run(try verifier(config), "\(registry.host)/app:signed")
+            let verification = result.reports.first?.extensions?["signatures"]?.arrayValue?.first?["verifications"]?.arrayValue?.first
+            if let expected {
+                #expect(!result.isSuccess, "\(name)")
+                #expect(result.reports.first?.message.contains(expected) == true, "\(name): \(result.reports.first?.message ?? "")")
+                #expect(verification?["bundleVerified"] == false)
+            } else {
+                #expect(result.isSuccess, "\(name): \(result.reports.first?.message ?? "")")
+                #expect(verification?["bundleVerified"] == true)
+            }
+        }
+        registry.stop()
+    }
 }
 
 @Suite struct CosignConfigTests {
@@ -191,6 +224,15 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
         #expect(try await configError(#"{"name":"cosign","trustPolicies":[{"name":"a","scopes":[],"keys":[]}]}"#)?.path
             == "verifier.plugins[1].trustPolicies[0].scopes")
         #expect(try await configError(#"{"name":"cosign"}"#) != nil)
+    }
+
+    @Test func tLogWithoutATrustedRootIsWarnedAbout() async throws {
+        let sigs = try await SignatureFixtures.shared.value
+        let value = try JSONParser.parse(#"{"name":"cosign","trustPolicies":[{"name":"a","scopes":["*"],"keys":[{"file":"\#(sigs.key("ec256"))"}]}]}"#)
+        let (_, warnings) = try CosignVerifierConfig.parse(value, path: "verifier.plugins[0]")
+        #expect(warnings.contains { $0.hasPrefix("verifier.plugins[0].trustPolicies[0] has tLogVerify true (the default) but no trustedRoot") })
+        #expect(try await configError(#"{"name":"cosign","trustedRoot":"/nonexistent.json","trustPolicies":[{"name":"a","scopes":["*"],"keys":[{"file":"\#(sigs.key("ec256"))"}]}]}"#)?.path
+            == "verifier.plugins[1].trustedRoot")
     }
 
     @Test func publicKeysFromPEM() async throws {

@@ -3,7 +3,12 @@
 under test. Writes to OUT_DIR: one PEM public key per key type (<name>.pub) and signatures.json:
 
   {"payload": b64, "otherPayload": b64,
-   "signatures": {<key>: b64 signature over payload}, "otherSignatures": {<key>: b64 over otherPayload}}
+   "signatures": {<key>: b64 signature over payload}, "otherSignatures": {<key>: b64 over otherPayload},
+   "bundles": {<case>: cosign bundle annotation for the ec256 signature}}
+and trusted_root.json naming a test "Rekor" log key. Bundles follow Rekor: the SET is ECDSA P-256
+over the canonical JSON {body, integratedTime, logID, logIndex}; body is a hashedrekord entry.
+Cases: valid, unknownLog (signed by a log not in the trusted root), badSET (SET over other
+values), otherSignature (entry for another signature), otherKey (entry for another key).
 
 payload is cosign's simple-signing document naming DIGEST; otherPayload names another digest.
 Hashes follow sigstore: P-256/RSA → SHA-256, P-384 → SHA-384, P-521 → SHA-512, Ed25519 → none.
@@ -59,6 +64,47 @@ for name, (key, _) in keys.items():
         f.write(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     result["signatures"][name] = base64.b64encode(sign(name, payload)).decode()
     result["otherSignatures"][name] = base64.b64encode(sign(name, other)).decode()
+
+import hashlib  # noqa: E402
+
+rekor = ec.generate_private_key(ec.SECP256R1())
+stranger = ec.generate_private_key(ec.SECP256R1())
+
+
+def der(private_key):
+    return private_key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def pem(private_key):
+    return private_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def bundle(log_key, signature_b64, signer, integrated_time=1700000000, sign_time=None):
+    body = {"apiVersion": "0.0.1", "kind": "hashedrekord",
+            "spec": {"data": {"hash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()}},
+                     "signature": {"content": signature_b64, "publicKey": {"content": base64.b64encode(pem(signer)).decode()}}}}
+    entry = {"body": base64.b64encode(json.dumps(body).encode()).decode(), "integratedTime": integrated_time,
+             "logID": hashlib.sha256(der(log_key)).hexdigest(), "logIndex": 4242}
+    signed = dict(entry, integratedTime=sign_time or integrated_time)
+    canonical = json.dumps(signed, sort_keys=True, separators=(",", ":")).encode()
+    set_b64 = base64.b64encode(log_key.sign(canonical, ec.ECDSA(hashes.SHA256()))).decode()
+    return json.dumps({"SignedEntryTimestamp": set_b64, "Payload": entry})
+
+
+ec256_key = keys["ec256"][0]
+result["bundles"] = {
+    "valid": bundle(rekor, result["signatures"]["ec256"], ec256_key),
+    "unknownLog": bundle(stranger, result["signatures"]["ec256"], ec256_key),
+    "badSET": bundle(rekor, result["signatures"]["ec256"], ec256_key, sign_time=1600000000),
+    "otherSignature": bundle(rekor, result["signatures"]["other"], ec256_key),
+    "otherKey": bundle(rekor, result["signatures"]["ec256"], keys["other"][0]),
+}
+with open(os.path.join(out, "trusted_root.json"), "w") as f:
+    json.dump({"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+               "tlogs": [{"baseUrl": "https://rekor.test", "hashAlgorithm": "SHA2_256",
+                          "publicKey": {"rawBytes": base64.b64encode(der(rekor)).decode(), "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                                        "validFor": {"start": "2020-01-01T00:00:00Z"}},
+                          "logId": {"keyId": base64.b64encode(hashlib.sha256(der(rekor)).digest()).decode()}}]}, f)
 
 weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
 with open(os.path.join(out, "rsa1024.pub"), "wb") as f:
