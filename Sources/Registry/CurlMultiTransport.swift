@@ -35,13 +35,15 @@ public struct TransportResponse: Sendable {
     }
 
     public func header(_ name: String) -> String? {
-        let lower = name.lowercased()
-        return headers.last(where: { $0.name.lowercased() == lower })?.value
+        headers.last(where: { $0.name.utf8.elementsEqual(name.utf8, by: Self.sameASCIIIgnoringCase) })?.value
     }
 
     public func headerValues(_ name: String) -> [String] {
-        let lower = name.lowercased()
-        return headers.filter { $0.name.lowercased() == lower }.map(\.value)
+        headers.filter { $0.name.utf8.elementsEqual(name.utf8, by: Self.sameASCIIIgnoringCase) }.map(\.value)
+    }
+
+    static func sameASCIIIgnoringCase(_ a: UInt8, _ b: UInt8) -> Bool {
+        a == b || (a | 0x20 == b | 0x20 && (a | 0x20) >= 0x61 && (a | 0x20) <= 0x7A)
     }
 }
 
@@ -177,15 +179,24 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
         _ = Shim_curl_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, me)
     }
 
+    /// One header line as curl hands it over ("Name: value\r\n"), parsed at the byte level:
+    /// Foundation's string trimming showed up in profiles of cold verifications.
     private func addHeaderLine(_ raw: UnsafeRawBufferPointer) {
-        let line = String(decoding: raw, as: UTF8.self).trimmingCharacters(in: .newlines)
-        if line.hasPrefix("HTTP/") {
+        var end = raw.count
+        while end > 0, raw[end - 1] == 0x0A || raw[end - 1] == 0x0D { end -= 1 }
+        if end >= 5, raw[0] == UInt8(ascii: "H"), raw[1] == UInt8(ascii: "T"), raw[2] == UInt8(ascii: "T"),
+           raw[3] == UInt8(ascii: "P"), raw[4] == UInt8(ascii: "/") {
             // A new response begins (after a redirect): keep only the final response's headers.
             headers.removeAll()
             return
         }
-        guard let colon = line.firstIndex(of: ":") else { return }
-        headers.append((name: String(line[..<colon]), value: line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+        guard let colon = (0..<end).first(where: { raw[$0] == UInt8(ascii: ":") }) else { return }
+        var start = colon + 1
+        while start < end, raw[start] == 0x20 || raw[start] == 0x09 { start += 1 }
+        var stop = end
+        while stop > start, raw[stop - 1] == 0x20 || raw[stop - 1] == 0x09 { stop -= 1 }
+        headers.append((name: String(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<colon]), as: UTF8.self),
+                        value: String(decoding: UnsafeRawBufferPointer(rebasing: raw[start..<stop]), as: UTF8.self)))
     }
 
     func finish(_ code: CURLcode) {
