@@ -31,8 +31,9 @@ let package = Package(
         .target(name: "Core", dependencies: ["JSON", "Crypto"]),
         .target(name: "Registry", dependencies: ["Core", "JSON", "Crypto", "CShims"]),
         .target(name: "Cosign", dependencies: ["Core", "JSON", "Crypto"]),
+        .target(name: "Notation", dependencies: ["Core", "JSON"]),
         .target(name: "RatifyServer", dependencies: [
-            "Core", "HTTPServer", "TLS", "Observability", "JSON", "Registry", "Cosign",
+            "Core", "HTTPServer", "TLS", "Observability", "JSON", "Registry", "Cosign", "Notation",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -48,6 +49,7 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["Core", "JSON"]),
         .testTarget(name: "CosignTests", dependencies: ["Cosign", "Core", "Registry", "JSON", "Crypto", "TestSupport"],
                     exclude: ["make_signatures.py"]),
+        .testTarget(name: "NotationTests", dependencies: ["Notation", "Core", "JSON"]),
         .testTarget(name: "ExecutorTests", dependencies: ["Core", "Registry", "JSON", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Core", "JSON", "Crypto", "TestSupport", "HTTPServer", "HTTPClient"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability",

@@ -1,5 +1,6 @@
 import Core
 import Cosign
+import Notation
 import Foundation
 import JSON
 import Logging
@@ -28,6 +29,11 @@ public enum ExecutorFactory {
                     verifiers.append(CosignVerifier(config: parsed))
                     warnings += parsedWarnings
                 case "notation":
+                    // The trust policy is validated now, so a broken one fails at load with its
+                    // path even before the notation verifier exists.
+                    if let document = plugin["trustPolicyDoc"], !document.isNull {
+                        _ = try TrustPolicyDocument.parse(document, path: "\(path).trustPolicyDoc")
+                    }
                     let types = try CosignVerifierConfig.artifactTypeList(plugin["artifactTypes"], path: "\(path).artifactTypes")
                         ?? defaultArtifactTypes["notation"]!
                     verifiers.append(UnavailableVerifier(name: name, type: kind, artifactTypes: types))

@@ -178,3 +178,16 @@ import TestSupport
         }
     }
 }
+
+@Suite struct NotationConfigTests {
+    @Test func anInvalidNotationTrustPolicyIsRefusedAtLoad() throws {
+        let text = #"{"verifier":{"plugins":[{"name":"notation","artifactTypes":"application/vnd.cncf.notary.signature","trustPolicyDoc":{"version":"1.0","trustPolicies":[{"name":"default","registryScopes":["*"],"signatureVerification":{"level":"strict","override":{"integrity":"log"}},"trustStores":["ca:certs"],"trustedIdentities":["*"]}]}}]}}"#
+        let config = try ServerConfigFile.parse(Array(text.utf8), source: "c.json")
+        do {
+            _ = try ExecutorFactory.verifiers(config)
+            Issue.record("an invalid trust policy loaded")
+        } catch {
+            #expect(error.message == "verifier.plugins[0].trustPolicyDoc.trustPolicies[0].signatureVerification.override.integrity: integrity validation cannot be overridden")
+        }
+    }
+}

@@ -1,0 +1,201 @@
+import Core
+import JSON
+
+/// The Notary Project trust policy document, version 1.0 (specs/trust-store-trust-policy.md),
+/// validated in full when the configuration loads: an invalid policy is refused with the exact
+/// reason and the path to it, never discovered at verification time.
+public struct TrustPolicyDocument: Sendable, Equatable {
+    public var policies: [TrustPolicy]
+
+    public static func parse(_ value: JSONValue, path: String) throws(ConfigError) -> TrustPolicyDocument {
+        guard let object = value.objectValue else { throw ConfigError(path: path, "must be an object") }
+        // "version": currently the only supported value is "1.0".
+        guard object["version"]?.stringValue == "1.0" else {
+            throw ConfigError(path: "\(path).version", "must be \"1.0\"")
+        }
+        guard let list = object["trustPolicies"]?.arrayValue, !list.isEmpty else {
+            throw ConfigError(path: "\(path).trustPolicies", "must be a non-empty list")
+        }
+        var policies: [TrustPolicy] = []
+        for (index, entry) in list.enumerated() {
+            policies.append(try TrustPolicy.parse(entry, path: "\(path).trustPolicies[\(index)]"))
+        }
+        var names = Set<String>()
+        for (index, policy) in policies.enumerated() where !names.insert(policy.name).inserted {
+            throw ConfigError(path: "\(path).trustPolicies[\(index)].name", "\"\(policy.name)\" is used by more than one trust policy")
+        }
+        // "There can only be one trust policy that uses a global scope." and "For a given
+        // artifact there MUST be only one applicable trust policy, except for trust policy with
+        // global scope."
+        var owners: [String: String] = [:]
+        for (index, policy) in policies.enumerated() {
+            for scope in policy.registryScopes {
+                if let owner = owners[scope] {
+                    throw ConfigError(path: "\(path).trustPolicies[\(index)].registryScopes",
+                        scope == "*" ? "the global scope \"*\" is already used by trust policy \"\(owner)\""
+                                     : "registry scope \"\(scope)\" is already used by trust policy \"\(owner)\"")
+                }
+                owners[scope] = policy.name
+            }
+        }
+        return TrustPolicyDocument(policies: policies)
+    }
+
+    /// "Evaluation order of trust policies: 1. Exact match … 2. Global". Nil means no policy
+    /// applies, which the verifier MUST treat as untrusted.
+    public func policy(for repository: String) -> TrustPolicy? {
+        policies.first { $0.registryScopes.contains(repository) } ?? policies.first { $0.registryScopes == ["*"] }
+    }
+}
+
+public struct TrustPolicy: Sendable, Equatable {
+    public enum Level: String, Sendable { case strict, permissive, audit, skip }
+    public enum Action: String, Sendable { case enforce, log, skip }
+    public enum Check: String, Sendable, CaseIterable { case integrity, authenticity, authenticTimestamp, expiry, revocation }
+    public enum TimestampPolicy: String, Sendable { case always, afterCertExpiry }
+
+    public struct TrustStore: Sendable, Equatable {
+        public enum Kind: String, Sendable { case ca, signingAuthority, tsa }
+        public var kind: Kind
+        public var name: String
+    }
+
+    public enum Identity: Sendable, Equatable {
+        case any
+        case x509Subject(DistinguishedName)
+    }
+
+    public var name: String
+    public var registryScopes: [String]
+    public var level: Level
+    public var overrides: [Check: Action]
+    public var verifyTimestamp: TimestampPolicy
+    public var trustStores: [TrustStore]
+    public var trustedIdentities: [Identity]
+
+    /// The spec's level table, with the policy's overrides applied.
+    public func action(for check: Check) -> Action {
+        if let override = overrides[check] { return override }
+        switch (level, check) {
+        case (.skip, _): return .skip
+        case (_, .integrity): return .enforce
+        case (.strict, _): return .enforce
+        case (.permissive, .authenticity): return .enforce
+        case (.permissive, _), (.audit, _): return .log
+        }
+    }
+
+    static func parse(_ value: JSONValue, path: String) throws(ConfigError) -> TrustPolicy {
+        guard let object = value.objectValue else { throw ConfigError(path: path, "must be an object") }
+        guard let name = object["name"]?.stringValue, !name.isEmpty else { throw ConfigError(path: "\(path).name", "must be a non-empty string") }
+        guard let scopeValues = object["registryScopes"]?.arrayValue, !scopeValues.isEmpty else {
+            throw ConfigError(path: "\(path).registryScopes", "must contain at least one value")
+        }
+        var scopes: [String] = []
+        for (index, scope) in scopeValues.enumerated() {
+            let scopePath = "\(path).registryScopes[\(index)]"
+            guard let text = scope.stringValue, !text.isEmpty else { throw ConfigError(path: scopePath, "must be a non-empty string") }
+            if text != "*" {
+                // "The repository URI MUST NOT contain the asterisk character" and scopes are
+                // fully qualified repositories: no tag, no digest, no reference expansion.
+                guard !text.contains("*") else { throw ConfigError(path: scopePath, "\"\(text)\": a repository scope must not contain \"*\"") }
+                guard let reference = try? ImageReference.parse(text), reference.name == text,
+                      reference.tag == "latest" || reference.tag == nil, reference.digest == nil, !text.hasSuffix(":latest") else {
+                    throw ConfigError(path: scopePath, "\"\(text)\" is not a fully qualified repository such as registry.example.com/team/app")
+                }
+            }
+            scopes.append(text)
+        }
+        if scopes.contains("*") && scopes.count > 1 {
+            throw ConfigError(path: "\(path).registryScopes", "the global scope \"*\" must be the only value")
+        }
+        guard let verification = object["signatureVerification"]?.objectValue else {
+            throw ConfigError(path: "\(path).signatureVerification", "is required")
+        }
+        guard let levelText = verification["level"]?.stringValue, let level = Level(rawValue: levelText) else {
+            throw ConfigError(path: "\(path).signatureVerification.level", "must be strict, permissive, audit or skip")
+        }
+        var overrides: [Check: Action] = [:]
+        if let overrideValue = verification["override"], !overrideValue.isNull {
+            guard level != .skip else { throw ConfigError(path: "\(path).signatureVerification.override", "a skip level cannot be customized") }
+            guard let members = overrideValue.objectValue?.members else {
+                throw ConfigError(path: "\(path).signatureVerification.override", "must be an object")
+            }
+            for member in members {
+                let overridePath = "\(path).signatureVerification.override.\(member.key)"
+                guard let check = Check(rawValue: member.key) else { throw ConfigError(path: overridePath, "is not a verification check") }
+                guard check != .integrity else { throw ConfigError(path: overridePath, "integrity validation cannot be overridden") }
+                guard let text = member.value.stringValue, let action = Action(rawValue: text),
+                      action != .skip || check == .revocation else {
+                    throw ConfigError(path: overridePath, check == .revocation ? "must be enforce, log or skip" : "must be enforce or log")
+                }
+                overrides[check] = action
+            }
+        }
+        var verifyTimestamp = TimestampPolicy.always
+        if let text = verification["verifyTimestamp"]?.stringValue {
+            guard let parsed = TimestampPolicy(rawValue: text) else {
+                throw ConfigError(path: "\(path).signatureVerification.verifyTimestamp", "must be always or afterCertExpiry")
+            }
+            verifyTimestamp = parsed
+        }
+        let storeValues = object["trustStores"]?.arrayValue ?? []
+        let identityValues = object["trustedIdentities"]?.arrayValue ?? []
+        if level == .skip {
+            // "skip cannot be used with a global scope"; nothing is verified, so stores and
+            // identities would be dead configuration.
+            guard !scopes.contains("*") else { throw ConfigError(path: "\(path).registryScopes", "a skip level cannot use the global scope \"*\"") }
+            guard storeValues.isEmpty, identityValues.isEmpty else {
+                throw ConfigError(path: path, "a skip level must not list trustStores or trustedIdentities")
+            }
+            return TrustPolicy(name: name, registryScopes: scopes, level: level, overrides: [:], verifyTimestamp: verifyTimestamp,
+                               trustStores: [], trustedIdentities: [])
+        }
+        guard !storeValues.isEmpty else { throw ConfigError(path: "\(path).trustStores", "must name at least one trust store") }
+        var stores: [TrustStore] = []
+        for (index, store) in storeValues.enumerated() {
+            let storePath = "\(path).trustStores[\(index)]"
+            guard let text = store.stringValue, let colon = text.firstIndex(of: ":"),
+                  let kind = TrustStore.Kind(rawValue: String(text[..<colon])), text.index(after: colon) < text.endIndex else {
+                throw ConfigError(path: storePath, "must be {ca|signingAuthority|tsa}:{name}")
+            }
+            stores.append(TrustStore(kind: kind, name: String(text[text.index(after: colon)...])))
+        }
+        guard !identityValues.isEmpty else { throw ConfigError(path: "\(path).trustedIdentities", "must list at least one identity, or \"*\"") }
+        var identities: [Identity] = []
+        for (index, identity) in identityValues.enumerated() {
+            let identityPath = "\(path).trustedIdentities[\(index)]"
+            guard let text = identity.stringValue else { throw ConfigError(path: identityPath, "must be a string") }
+            if text == "*" {
+                guard identityValues.count == 1 else { throw ConfigError(path: identityPath, "\"*\" must be the only trusted identity") }
+                identities.append(.any)
+                continue
+            }
+            guard text.hasPrefix("x509.subject:") else { throw ConfigError(path: identityPath, "must start with x509.subject: or be \"*\"") }
+            guard let name = DistinguishedName.parse(String(text.dropFirst("x509.subject:".count))) else {
+                throw ConfigError(path: identityPath, "is not a distinguished name (C=…, ST=…, O=…)")
+            }
+            // "Each identity in identities list MUST contain country (C), state or province (ST),
+            // and organization (O) RDNs."
+            for required in ["C", "ST", "O"] where name.value(required) == nil {
+                throw ConfigError(path: identityPath, "must contain \(required)= (C, ST and O are required)")
+            }
+            for case .x509Subject(let earlier) in identities where earlier.overlaps(name) {
+                throw ConfigError(path: identityPath, "overlaps the identity \"\(earlier)\": one certificate could match both")
+            }
+            identities.append(.x509Subject(name))
+        }
+        return TrustPolicy(name: name, registryScopes: scopes, level: level, overrides: overrides, verifyTimestamp: verifyTimestamp,
+                           trustStores: stores, trustedIdentities: identities)
+    }
+
+    /// Whether a signing certificate with this subject is trusted by the policy's identities.
+    public func trusts(subject: DistinguishedName) -> Bool {
+        trustedIdentities.contains { identity in
+            switch identity {
+            case .any: true
+            case .x509Subject(let trusted): trusted.isSubset(of: subject)
+            }
+        }
+    }
+}
