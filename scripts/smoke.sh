@@ -61,6 +61,29 @@ wait "$pid"; code=$?
 check "graceful exit status 0" test "$code" = 0
 check "log shows start and graceful stop" bash -c "grep -q 'msg=\"starting server\"' '$work/log' && grep -q 'msg=\"server stopped\"' '$work/log'"
 
+# Out of file descriptors: accepts pause instead of spinning, and serving resumes afterwards.
+fdhttp=$(free_port) fdhealth=$(free_port)
+(ulimit -n 48; exec "$bin" serve --http "127.0.0.1:$fdhttp" --health-port "127.0.0.1:$fdhealth" --metrics-port off \
+  --cert-dir "$work/certs" >"$work/fd.log" 2>&1) &
+fdpid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$fdhealth/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+cpu=$(python3 - "$fdhttp" "$fdpid" <<'PY'
+import os, socket, sys, time
+port, pid = int(sys.argv[1]), sys.argv[2]
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(80)]
+def ticks():
+    fields = open(f"/proc/{pid}/stat").read().split(")")[1].split()
+    return int(fields[11]) + int(fields[12])
+time.sleep(0.3); start = ticks(); time.sleep(1.0)
+print(ticks() - start)  # clock ticks of CPU in one second (100 = one core busy)
+for s in held: s.close()
+PY
+)
+check "descriptor exhaustion does not spin the accept loop (cpu ticks: $cpu)" test "$cpu" -lt 30
+sleep 0.6
+check "serving resumes once descriptors are free" curl -sk -o /dev/null "https://127.0.0.1:$fdhttp/ratify/gatekeeper/v1/verify" -d "$request"
+kill "$fdpid" 2>/dev/null
+
 echo '{"executor":{"verificationRequestTimeout":"soon"}}' >"$work/bad.json"
 check "invalid config is refused with its path" bash -c "'$bin' serve -c '$work/bad.json' --http 127.0.0.1:0 2>&1 | grep -q 'executor.verificationRequestTimeout must be'"
 check "version prints" bash -c "'$bin' version | grep -q ratify-swift"

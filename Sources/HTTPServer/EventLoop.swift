@@ -36,6 +36,7 @@ final class EventLoop: @unchecked Sendable {
     private var listener: Int32 = -1
     private var running = true
     private(set) var draining = false
+    private var listenerPaused = false
     private var nextConnectionID: UInt64 = 0
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
     private var dateSecond = 0
@@ -116,7 +117,17 @@ final class EventLoop: @unchecked Sendable {
 
     private func acceptAll() {
         let configuration = shared.configuration
-        while listener >= 0, let fd = Socket.accept(listener) {
+        while listener >= 0 {
+            guard let fd = Socket.accept(listener) else {
+                // Out of descriptors: the listener stays readable and level-triggered epoll would
+                // spin. Stop listening until the next sweep; the kernel keeps the backlog.
+                if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM {
+                    unregister(listener)
+                    listenerPaused = true
+                    shared.onEvent(.connectionRefused(reason: "accept failed: \(String(cString: strerror(errno))); pausing accepts"))
+                }
+                return
+            }
             if draining {
                 close(fd)
                 continue
@@ -200,6 +211,10 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func sweep(now: UInt64) {
+        if listenerPaused, listener >= 0 {
+            listenerPaused = false
+            reregister(listener, EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue)
+        }
         for connection in Array(connections.values) where connection.deadline <= now {
             connection.timedOut()
         }
