@@ -1,3 +1,5 @@
+import Foundation
+
 /// An X.509 distinguished name as the trust policy writes it: `C=US, ST=WA, O=acme, CN=builder`.
 /// Attribute order does not matter for matching; escapes follow the Notary Project spec
 /// ("Trusted Identities Constraints"): `\,` `\;` `\\` and an escaped leading/trailing space.
@@ -32,8 +34,8 @@ public struct DistinguishedName: Equatable, Sendable, CustomStringConvertible {
         parts.append(current)
         for part in parts {
             guard let equals = part.firstIndex(of: "=") else { return nil }
-            let type = part[..<equals].trimmingCharacters(in: " ").uppercased()
-            let value = part[part.index(after: equals)...].trimmingCharacters(in: " ").replacingOccurrences(of: "\u{0}", with: " ")
+            let type = part[..<equals].trimmingCharacters(in: .whitespaces).uppercased()
+            let value = part[part.index(after: equals)...].trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "\u{0}", with: " ")
             guard !type.isEmpty, !value.isEmpty, type.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." }) else { return nil }
             attributes.append((type, value))
         }
@@ -51,17 +53,4 @@ public struct DistinguishedName: Equatable, Sendable, CustomStringConvertible {
     /// Two trusted identities overlap when one certificate subject could match both: one is a
     /// subset of the other.
     public func overlaps(_ other: DistinguishedName) -> Bool { isSubset(of: other) || other.isSubset(of: self) }
-}
-
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
-    }
-
-    func replacingOccurrences(of target: String, with replacement: String) -> String {
-        String(self).split(separator: Character(target), omittingEmptySubsequences: false).joined(separator: replacement)
-    }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A `WWW-Authenticate` challenge (RFC 9110 §11.6.1): `Bearer realm="…",service="…",scope="…"`.
 public struct AuthChallenge: Equatable, Sendable {
     public var scheme: String
@@ -24,7 +26,7 @@ public struct AuthChallenge: Equatable, Sendable {
             skipSpace()
             let nameStart = i
             while i < text.count, text[i] != UInt8(ascii: "="), text[i] != UInt8(ascii: ",") { i += 1 }
-            let name = String(decoding: text[nameStart..<i], as: UTF8.self).trimmingCharacters(in: " \t").lowercased()
+            let name = String(decoding: text[nameStart..<i], as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()
             guard i < text.count, text[i] == UInt8(ascii: "=") else { i += 1; continue }
             i += 1
             skipSpace()
@@ -40,19 +42,10 @@ public struct AuthChallenge: Equatable, Sendable {
             } else {
                 while i < text.count, text[i] != UInt8(ascii: ",") { value.append(text[i]); i += 1 }
             }
-            if !name.isEmpty { parameters[name] = String(decoding: value, as: UTF8.self).trimmingCharacters(in: " \t") }
+            if !name.isEmpty { parameters[name] = String(decoding: value, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
             skipSpace()
             if i < text.count, text[i] == UInt8(ascii: ",") { i += 1 }
         }
         return AuthChallenge(scheme: scheme, parameters: parameters)
-    }
-}
-
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
     }
 }

@@ -67,7 +67,7 @@ extension ORASStore {
     /// Retry-After as seconds or an HTTP-date (RFC 9110 §10.2.3); otherwise exponential backoff
     /// from 100 ms with full jitter, capped at 2 s.
     static func retryDelay(retryAfter: String?, attempt: Int, now: Date = Date()) -> Duration {
-        if let value = retryAfter?.trimmingCharacters(in: " ") {
+        if let value = retryAfter?.trimmingCharacters(in: .whitespaces) {
             if let seconds = Int(value), seconds >= 0 { return .seconds(seconds) }
             let formatter = DateFormatter()
             formatter.locale = Locale(identifier: "en_US_POSIX")
