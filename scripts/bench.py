@@ -157,6 +157,13 @@ def verification_bench(work, certs):
             rows.append(("100 images x 2 sigs, cold", cold_batch, (after - before) / len(batch)))
             warm_batch = [post(batch) for _ in range(20)]
             rows.append(("100 images x 2 sigs, warm", warm_batch, (registry_requests(metrics_port) - after) / (20 * len(batch))))
+            # Warm verification under load: wrk at 16 connections asking for one verified image.
+            script = os.path.join(work, "verify.lua")
+            body = json.dumps({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest",
+                               "request": {"keys": [keys[0]]}})
+            with open(script, "w") as f:
+                f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n' f"wrk.body = '{body}'\n")
+            warm_load = run_wrk(f"https://127.0.0.1:{http_port}/ratify/gatekeeper/v1/verify", script, 16, SECONDS)
             peak = status_kb(server.pid, "VmHWM")
         finally:
             server.terminate()
@@ -170,7 +177,11 @@ def verification_bench(work, certs):
     print(f"{'request':>28} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'registry req/verification':>26}")
     for name, values, per in rows:
         print(f"{name:>28} {len(values):>5} {percentile(values, 50):>8.2f} {percentile(values, 99):>8.2f} {per:>26.2f}")
+    print(f"warm verification under wrk, 16 connections: {warm_load['rps']:.0f} req/s, p50 {warm_load['p50']:.3f} ms, "
+          f"p99 {warm_load['p99']:.3f} ms, {warm_load['errors']} errors")
     print(f"peak RSS (VmHWM) {peak / 1024:.1f} MiB")
+    if warm_load["errors"]:
+        sys.exit("bench: warm verification requests failed")
 
 
 def main():
