@@ -47,7 +47,7 @@ public final class TestPKI: @unchecked Sendable {
         return Issued(certificate: path("\(name).crt"), key: path("\(name).key"))
     }
 
-    public enum Purpose: Sendable { case server, client }
+    public enum Purpose: Sendable { case server, client, codeSigning, intermediateCA }
     public enum KeyType: Sendable {
         case ecP256, rsa2048
         var newKeyArguments: [String] {
@@ -61,16 +61,20 @@ public final class TestPKI: @unchecked Sendable {
     /// A leaf signed by `ca` (`name.crt`, `name.key`); server leaves carry localhost / 127.0.0.1 SANs.
     @discardableResult
     public func issue(_ name: String, by ca: String, purpose: Purpose, commonName: String? = nil,
-                      keyType: KeyType = .ecP256) throws -> Issued {
+                      subject: String? = nil, days: Int = 2, keyType: KeyType = .ecP256) throws -> Issued {
         let extensions = path("\(name).ext")
-        let ext = purpose == .server
-            ? "subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:ratify.gatekeeper-system\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
-            : "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n"
+        let ext: String
+        switch purpose {
+        case .server: ext = "subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:ratify.gatekeeper-system\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
+        case .client: ext = "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n"
+        case .codeSigning: ext = "keyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\nbasicConstraints=critical,CA:FALSE\n"
+        case .intermediateCA: ext = "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n"
+        }
         try ext.write(toFile: extensions, atomically: true, encoding: .utf8)
         try run(["req", "-new"] + keyType.newKeyArguments + ["-nodes", "-keyout", path("\(name).key"),
-                 "-out", path("\(name).csr"), "-subj", "/CN=\(commonName ?? name)"])
+                 "-out", path("\(name).csr"), "-subj", subject ?? "/CN=\(commonName ?? name)"])
         try run(["x509", "-req", "-in", path("\(name).csr"), "-CA", path("\(ca).crt"), "-CAkey", path("\(ca).key"),
-                 "-CAcreateserial", "-out", path("\(name).crt"), "-days", "2", "-extfile", extensions])
+                 "-CAcreateserial", "-out", path("\(name).crt"), "-days", String(days), "-extfile", extensions])
         return Issued(certificate: path("\(name).crt"), key: path("\(name).key"))
     }
 

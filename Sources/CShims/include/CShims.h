@@ -13,6 +13,8 @@
 #include <openssl/err.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <openssl/pem.h>
 #include <curl/curl.h>
 
 // ---- OpenSSL macros ----

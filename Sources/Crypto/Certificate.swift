@@ -1,0 +1,138 @@
+internal import CShims
+import Foundation
+
+/// An X.509 certificate held by OpenSSL (`X509*`), owned here and freed in `deinit`. What the
+/// notation and keyless cosign verifiers need: names, validity, usages, key, and chain building.
+public final class Certificate: @unchecked Sendable, CustomStringConvertible {
+    let pointer: OpaquePointer
+
+    init(owning pointer: OpaquePointer) { self.pointer = pointer }
+    deinit { X509_free(pointer) }
+
+    /// Every certificate in a PEM bundle, in order.
+    public static func pemChain(_ bytes: [UInt8], source: String) throws(CryptoError) -> [Certificate] {
+        ERR_clear_error()
+        var result: [Certificate] = []
+        bytes.withUnsafeBytes { raw in
+            guard let bio = BIO_new_mem_buf(raw.baseAddress, Int32(raw.count)) else { return }
+            defer { BIO_free(bio) }
+            while let certificate = PEM_read_bio_X509(bio, nil, nil, nil) { result.append(Certificate(owning: certificate)) }
+        }
+        ERR_clear_error()
+        guard !result.isEmpty else { throw CryptoError(.invalidKey, "\(source) holds no PEM certificate") }
+        return result
+    }
+
+    /// One DER certificate (as `x5c` entries carry them).
+    public static func der(_ bytes: [UInt8], source: String) throws(CryptoError) -> Certificate {
+        ERR_clear_error()
+        let certificate: OpaquePointer? = bytes.withUnsafeBufferPointer { buffer in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_X509(nil, &cursor, buffer.count)
+        }
+        ERR_clear_error()
+        guard let certificate else { throw CryptoError(.invalidKey, "\(source) is not a DER certificate") }
+        return Certificate(owning: certificate)
+    }
+
+    /// RFC 4514 rendering, most significant RDN first as notation prints it reversed —
+    /// e.g. `C=US, ST=WA, O=acme, CN=builder`.
+    public var subject: String { Self.render(X509_get_subject_name(pointer)) }
+    public var issuer: String { Self.render(X509_get_issuer_name(pointer)) }
+    public var description: String { subject }
+
+    public var notBefore: Date { Self.date(X509_get0_notBefore(pointer)) }
+    public var notAfter: Date { Self.date(X509_get0_notAfter(pointer)) }
+
+    public var isCA: Bool { X509_check_ca(pointer) != 0 }
+
+    /// keyUsage digitalSignature; true when the extension is absent (RFC 5280: no restriction).
+    public var allowsDigitalSignature: Bool {
+        let usage = X509_get_key_usage(pointer)
+        return usage == UInt32.max || usage & UInt32(KU_DIGITAL_SIGNATURE) != 0
+    }
+
+    /// Extended key usages, as flags OpenSSL knows (`XKU_CODE_SIGN`, …); nil without the extension.
+    public var extendedKeyUsage: UInt32? {
+        let usage = X509_get_extended_key_usage(pointer)
+        return usage == UInt32.max ? nil : usage
+    }
+
+    public var allowsCodeSigning: Bool { extendedKeyUsage.map { $0 & UInt32(XKU_CODE_SIGN) != 0 } ?? true }
+
+    public func publicKey() throws(CryptoError) -> PublicKey {
+        guard let key = X509_get0_pubkey(pointer) else { throw CryptoError(.invalidKey, "certificate \(subject) has no public key") }
+        var out: UnsafeMutablePointer<UInt8>?
+        let length = i2d_PUBKEY(key, &out)
+        guard length > 0, let out else { throw CryptoError(.invalidKey, "certificate \(subject): unreadable public key") }
+        defer { Shim_OPENSSL_free(out) }
+        return try PublicKey.der(Array(UnsafeBufferPointer(start: out, count: Int(length))), source: "certificate \(subject)")
+    }
+
+    public var derBytes: [UInt8] {
+        var out: UnsafeMutablePointer<UInt8>?
+        let length = i2d_X509(pointer, &out)
+        guard length > 0, let out else { return [] }
+        defer { Shim_OPENSSL_free(out) }
+        return Array(UnsafeBufferPointer(start: out, count: Int(length)))
+    }
+
+    static func render(_ name: OpaquePointer?) -> String {
+        guard let name else { return "" }
+        var parts: [String] = []
+        for index in 0..<X509_NAME_entry_count(name) {
+            guard let entry = X509_NAME_get_entry(name, index), let object = X509_NAME_ENTRY_get_object(entry),
+                  let data = X509_NAME_ENTRY_get_data(entry) else { continue }
+            let nid = OBJ_obj2nid(object)
+            let short = nid == NID_undef ? "OID" : String(cString: OBJ_nid2sn(nid))
+            var utf8: UnsafeMutablePointer<UInt8>?
+            let length = ASN1_STRING_to_UTF8(&utf8, data)
+            guard length >= 0, let utf8 else { continue }
+            defer { Shim_OPENSSL_free(utf8) }
+            let value = String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)
+            let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ",", with: "\\,")
+                .replacingOccurrences(of: ";", with: "\\;")
+            parts.append("\(short)=\(escaped)")
+        }
+        return parts.joined(separator: ", ")
+    }
+
+    static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date {
+        var parts = tm()
+        guard let time, ASN1_TIME_to_tm(time, &parts) == 1 else { return .distantPast }
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
+    }
+}
+
+/// Why a chain did not verify: OpenSSL's verification error, with its stable number.
+public struct ChainError: Error, Equatable, CustomStringConvertible, Sendable {
+    public let code: Int32
+    public let message: String
+    public var description: String { "CERTIFICATE_CHAIN_INVALID: \(message) (X509_V_ERR \(code))" }
+}
+
+public enum CertificateChain {
+    /// Verifies that `leaf` chains through `intermediates` to one of `roots`, with every
+    /// certificate valid at `time` (RFC 5280 path validation, by OpenSSL).
+    public static func verify(leaf: Certificate, intermediates: [Certificate], roots: [Certificate], at time: Date) -> Result<Void, ChainError> {
+        ERR_clear_error()
+        defer { ERR_clear_error() }
+        guard let store = X509_STORE_new(), let context = X509_STORE_CTX_new(), let untrusted = OPENSSL_sk_new_null() else {
+            return .failure(ChainError(code: -1, message: "out of memory"))
+        }
+        defer {
+            X509_STORE_CTX_free(context)
+            X509_STORE_free(store)
+            OPENSSL_sk_free(untrusted)
+        }
+        for root in roots { X509_STORE_add_cert(store, root.pointer) }
+        for certificate in intermediates { OPENSSL_sk_push(untrusted, UnsafeRawPointer(certificate.pointer)) }
+        guard X509_STORE_CTX_init(context, store, leaf.pointer, untrusted) == 1 else {
+            return .failure(ChainError(code: -1, message: "cannot initialise chain verification"))
+        }
+        X509_STORE_CTX_set_time(context, 0, time_t(time.timeIntervalSince1970))
+        if X509_verify_cert(context) == 1 { return .success(()) }
+        let code = X509_STORE_CTX_get_error(context)
+        return .failure(ChainError(code: code, message: String(cString: X509_verify_cert_error_string(Int(code)))))
+    }
+}

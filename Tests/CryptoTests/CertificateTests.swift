@@ -1,0 +1,60 @@
+import Crypto
+import Foundation
+import Testing
+import TestSupport
+
+/// Certificates made with the OpenSSL CLI: root → intermediate → code-signing leaf, plus an
+/// unrelated root.
+final class SigningPKI: @unchecked Sendable {
+    let pki: TestPKI
+    init() throws {
+        pki = try TestPKI()
+        try pki.makeCA("root")
+        try pki.issue("intermediate", by: "root", purpose: .intermediateCA)
+        try pki.issue("leaf", by: "intermediate", purpose: .codeSigning,
+                      subject: "/C=US/ST=WA/L=Seattle/O=wabbit-networks.io/OU=Finance/CN=SecureBuilder", days: 1)
+        try pki.issue("tls", by: "root", purpose: .server)
+        try pki.makeCA("rogue")
+    }
+
+    func load(_ name: String) throws -> Certificate {
+        try Certificate.pemChain(Array(try Data(contentsOf: URL(fileURLWithPath: pki.path("\(name).crt")))), source: name)[0]
+    }
+
+    static let shared = Task { try await offPool { try SigningPKI() } }
+}
+
+@Suite struct CertificateTests {
+    @Test func readsNamesValidityAndUsages() async throws {
+        let pki = try await SigningPKI.shared.value
+        let leaf = try pki.load("leaf")
+        #expect(leaf.subject == "C=US, ST=WA, L=Seattle, O=wabbit-networks.io, OU=Finance, CN=SecureBuilder")
+        #expect(leaf.issuer == "CN=intermediate")
+        #expect(!leaf.isCA && leaf.allowsDigitalSignature && leaf.allowsCodeSigning)
+        #expect(leaf.notAfter.timeIntervalSince(leaf.notBefore) == 86_400)
+        #expect(try pki.load("intermediate").isCA)
+        #expect(try pki.load("tls").allowsCodeSigning == false, "serverAuth only: not for code signing")
+        #expect(try leaf.publicKey().kind == .ecdsa(curve: "prime256v1"))
+        #expect(try Certificate.der(leaf.derBytes, source: "der").subject == leaf.subject)
+        #expect(throws: CryptoError.self) { try Certificate.pemChain(Array("junk".utf8), source: "junk") }
+    }
+
+    @Test func chainsVerifyToTheirRootAtAGivenTime() async throws {
+        let pki = try await SigningPKI.shared.value
+        let leaf = try pki.load("leaf"), intermediate = try pki.load("intermediate")
+        let root = try pki.load("root"), rogue = try pki.load("rogue")
+        let now = Date()
+        #expect((try? CertificateChain.verify(leaf: leaf, intermediates: [intermediate], roots: [root], at: now).get()) != nil)
+        func failure(_ result: Result<Void, ChainError>) -> ChainError? {
+            if case .failure(let error) = result { return error }
+            return nil
+        }
+        #expect(failure(CertificateChain.verify(leaf: leaf, intermediates: [intermediate], roots: [rogue], at: now))?
+            .message.contains("unable to get") == true)
+        #expect(failure(CertificateChain.verify(leaf: leaf, intermediates: [], roots: [root], at: now)) != nil, "the intermediate is needed")
+        #expect(failure(CertificateChain.verify(leaf: leaf, intermediates: [intermediate], roots: [root], at: now + 3 * 86_400))?
+            .message.contains("expired") == true)
+        #expect(failure(CertificateChain.verify(leaf: leaf, intermediates: [intermediate], roots: [root], at: now - 3 * 86_400))?
+            .message.contains("not yet valid") == true)
+    }
+}
