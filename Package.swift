@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["Core", "JSON"]),
         .testTarget(name: "CosignTests", dependencies: ["Cosign", "Core", "Registry", "JSON", "Crypto", "TestSupport"],
                     exclude: ["make_signatures.py"]),
-        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport"]),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport", "JSON"], exclude: ["make_jws_signatures.py"]),
         .testTarget(name: "NotationTests", dependencies: ["Notation", "Core", "JSON"]),
         .testTarget(name: "ExecutorTests", dependencies: ["Core", "Registry", "JSON", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Core", "JSON", "Crypto", "TestSupport", "HTTPServer", "HTTPClient"]),

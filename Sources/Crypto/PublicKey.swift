@@ -120,6 +120,59 @@ public final class PublicKey: @unchecked Sendable {
         }
     }
 
+    /// Signature encodings the verifiers meet: sigstore uses DER ECDSA and PKCS #1 v1.5; JWS
+    /// (RFC 7518 §3.4, §3.5) uses raw `r || s` ECDSA and RSASSA-PSS with salt = hash length.
+    public enum Scheme: Sendable, Equatable {
+        case standard(HashAlgorithm?)
+        case rsaPSS(HashAlgorithm)
+        case ecdsaRaw(HashAlgorithm)
+    }
+
+    public func verify(signature: [UInt8], message: [UInt8], scheme: Scheme) -> Bool {
+        switch scheme {
+        case .standard(let hash):
+            return verify(signature: signature, message: message, hash: hash)
+        case .ecdsaRaw(let hash):
+            guard case .ecdsa = kind, let der = Self.derFromRaw(signature) else { return false }
+            return verify(signature: der, message: message, hash: hash)
+        case .rsaPSS(let hash):
+            guard case .rsa = kind else { return false }
+            ERR_clear_error()
+            defer { ERR_clear_error() }
+            guard let context = EVP_MD_CTX_new() else { return false }
+            defer { EVP_MD_CTX_free(context) }
+            var keyContext: OpaquePointer?
+            guard EVP_DigestVerifyInit(context, &keyContext, hash.evp, nil, pointer) == 1, let keyContext,
+                  EVP_PKEY_CTX_set_rsa_padding(keyContext, RSA_PKCS1_PSS_PADDING) == 1,
+                  EVP_PKEY_CTX_set_rsa_pss_saltlen(keyContext, Int32(hash.byteCount)) == 1,
+                  EVP_PKEY_CTX_set_rsa_mgf1_md(keyContext, hash.evp) == 1 else { return false }
+            return signature.withUnsafeBufferPointer { sig in
+                message.withUnsafeBufferPointer { msg in
+                    EVP_DigestVerify(context, sig.baseAddress, sig.count, msg.baseAddress, msg.count) == 1
+                }
+            }
+        }
+    }
+
+    /// JWS ECDSA signatures are `r || s`, each the curve's byte length; OpenSSL wants DER.
+    static func derFromRaw(_ raw: [UInt8]) -> [UInt8]? {
+        guard !raw.isEmpty, raw.count % 2 == 0, let signature = ECDSA_SIG_new() else { return nil }
+        defer { ECDSA_SIG_free(signature) }
+        let half = raw.count / 2
+        let r = raw.withUnsafeBufferPointer { BN_bin2bn($0.baseAddress, Int32(half), nil) }
+        let s = raw.withUnsafeBufferPointer { BN_bin2bn($0.baseAddress! + half, Int32(half), nil) }
+        guard let r, let s, ECDSA_SIG_set0(signature, r, s) == 1 else {
+            BN_free(r)
+            BN_free(s)
+            return nil
+        }
+        var out: UnsafeMutablePointer<UInt8>?
+        let length = i2d_ECDSA_SIG(signature, &out)
+        guard length > 0, let out else { return nil }
+        defer { Shim_OPENSSL_free(out) }
+        return Array(UnsafeBufferPointer(start: out, count: Int(length)))
+    }
+
     /// Verifies `signature` over `message` (ECDSA: ASN.1 DER; RSA: PKCS #1 v1.5).
     public func verify(signature: [UInt8], message: [UInt8], hash: HashAlgorithm?) -> Bool {
         ERR_clear_error()

@@ -15,6 +15,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/ec.h>
+#include <openssl/bn.h>
 #include <curl/curl.h>
 
 // ---- OpenSSL macros ----
