@@ -14,11 +14,6 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence {
 
     public mutating func add(_ name: String, _ value: String) { fields.append((name: name, value: value)) }
 
-    public mutating func set(_ name: String, _ value: String) {
-        fields.removeAll { $0.name.caseInsensitiveEquals(name) }
-        fields.append((name: name, value: value))
-    }
-
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
 
     public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {

@@ -15,7 +15,7 @@ public enum ExecutorFactory {
     /// Builds the verifiers `verifier.plugins` lists. Kinds not built yet (notation) become
     /// `UnavailableVerifier`s: their artifacts get failing reports that say why.
     public static func verifiers(_ config: ServerConfigFile) throws(ServeError) -> (verifiers: [any Verifier], warnings: [String]) {
-        guard let plugins = config.document["verifier"]?["plugins"]?.arrayValue else { return ([], []) }
+        let plugins = config.verifierPlugins
         var verifiers: [any Verifier] = []
         var warnings: [String] = []
         for (index, plugin) in plugins.enumerated() {

@@ -171,8 +171,6 @@ public struct ServerConfigFile: Sendable, Equatable {
         return .milliseconds(number)
     }
 
-    /// Whether any verifier plugin is listed (the executor that honours them is not built yet).
-    public var configuredVerifierNames: [String] {
-        document["verifier"]?["plugins"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
-    }
+    /// `verifier.plugins`, each already checked to be an object with a string `name`.
+    public var verifierPlugins: [JSONValue] { document["verifier"]?["plugins"]?.arrayValue ?? [] }
 }

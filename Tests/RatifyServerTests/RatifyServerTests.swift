@@ -214,7 +214,7 @@ func providerRequest(_ keys: [String]) -> String {
         let config = try ServerConfigFile.parse(Array(ServerConfigFile.embeddedDefault.utf8), source: "embedded")
         #expect(config.verificationRequestTimeout == .milliseconds(2900))
         #expect(config.mutationRequestTimeout == .milliseconds(950))
-        #expect(config.configuredVerifierNames == [])
+        #expect(config.verifierPlugins.isEmpty)
     }
 
     @Test func shippedDefaultConfigIsTheEmbeddedOne() throws {
@@ -230,7 +230,7 @@ func providerRequest(_ keys: [String]) -> String {
         #expect(config.mutationRequestTimeout == nil)
         #expect(config.logFormatter == "json")
         #expect(config.traceIDHeaderNames == ["x-trace"])
-        #expect(config.configuredVerifierNames == ["notation"])
+        #expect(config.verifierPlugins.map { $0["name"]?.stringValue } == ["notation"])
     }
 
     @Test(arguments: [
