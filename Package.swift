@@ -23,7 +23,7 @@ let package = Package(
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CShims", dependencies: ["COpenSSL", "CCurl"]),
         .target(name: "JSON"),
-        .target(name: "TLS", dependencies: ["CShims"]),
+        .target(name: "TLS", dependencies: ["CShims", "Crypto"]),
         .target(name: "HTTPServer", dependencies: ["TLS", "CShims"]),
         .target(name: "HTTPClient", dependencies: ["CShims"]),
         .target(name: "Observability", dependencies: [.product(name: "Logging", package: "swift-log")]),

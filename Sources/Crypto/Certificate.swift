@@ -4,7 +4,8 @@ import Foundation
 /// An X.509 certificate held by OpenSSL (`X509*`), owned here and freed in `deinit`. What the
 /// notation and keyless cosign verifiers need: names, validity, usages, key, and chain building.
 public final class Certificate: @unchecked Sendable, CustomStringConvertible {
-    let pointer: OpaquePointer
+    /// For other modules of this package that hand the certificate to OpenSSL (TLS contexts).
+    package let pointer: OpaquePointer
 
     init(owning pointer: OpaquePointer) { self.pointer = pointer }
     deinit { X509_free(pointer) }

@@ -1,4 +1,5 @@
 internal import CShims
+import Crypto
 import Foundation
 
 /// Owns one server `SSL_CTX*`. Immutable once built; a certificate rotation builds a new one and
@@ -28,10 +29,9 @@ public final class TLSContext: @unchecked Sendable {
         // From here on `deinit` frees ctx whatever is thrown.
         try configureProtocol(configuration.minimumVersion)
         let certificates = try PEMReader.certificates(files.certificate, path: configuration.certificateChainFile)
-        defer { certificates.forEach { X509_free($0) } }
         let key = try PEMReader.privateKey(files.privateKey, path: configuration.privateKeyFile)
         defer { EVP_PKEY_free(key) }
-        guard X509_check_private_key(certificates[0], key) == 1 else {
+        guard X509_check_private_key(certificates[0].pointer, key) == 1 else {
             throw TLSError.fromQueue(.keyMismatch,
                 "private key \(configuration.privateKeyFile) does not match certificate \(configuration.certificateChainFile)")
         }
@@ -78,15 +78,15 @@ public final class TLSContext: @unchecked Sendable {
         _ = SSL_CTX_set_session_id_context(pointer, sessionContext, UInt32(sessionContext.count))
     }
 
-    private func useCertificateChain(_ certificates: [OpaquePointer], path: String) throws(TLSError) {
-        guard SSL_CTX_use_certificate(pointer, certificates[0]) == 1 else {
+    private func useCertificateChain(_ certificates: [Certificate], path: String) throws(TLSError) {
+        guard SSL_CTX_use_certificate(pointer, certificates[0].pointer) == 1 else {
             throw TLSError.fromQueue(.certificateLoad, "could not use the certificate in \(path)")
         }
         for intermediate in certificates.dropFirst() {
             // add0 takes ownership on success, so hand it a reference of its own.
-            X509_up_ref(intermediate)
-            guard SSL_CTX_ctrl(pointer, SSL_CTRL_EXTRA_CHAIN_CERT, 0, UnsafeMutableRawPointer(intermediate)) == 1 else {
-                X509_free(intermediate)
+            X509_up_ref(intermediate.pointer)
+            guard SSL_CTX_ctrl(pointer, SSL_CTRL_EXTRA_CHAIN_CERT, 0, UnsafeMutableRawPointer(intermediate.pointer)) == 1 else {
+                X509_free(intermediate.pointer)
                 throw TLSError.fromQueue(.certificateLoad, "could not add an intermediate certificate from \(path)")
             }
         }
@@ -94,16 +94,15 @@ public final class TLSContext: @unchecked Sendable {
 
     private func requireClientCertificates(_ pem: [UInt8], path: String) throws(TLSError) {
         let cas = try PEMReader.certificates(pem, path: path, code: .clientCALoad)
-        defer { cas.forEach { X509_free($0) } }
         guard let store = SSL_CTX_get_cert_store(pointer) else {
             throw TLSError.fromQueue(.clientCALoad, "could not prepare the client CA store")
         }
         for ca in cas {
-            guard X509_STORE_add_cert(store, ca) == 1 else {
+            guard X509_STORE_add_cert(store, ca.pointer) == 1 else {
                 throw TLSError.fromQueue(.clientCALoad, "could not add a client CA from \(path)")
             }
             // The CA names go out in the CertificateRequest so clients pick the right certificate.
-            guard SSL_CTX_add_client_CA(pointer, ca) == 1 else {
+            guard SSL_CTX_add_client_CA(pointer, ca.pointer) == 1 else {
                 throw TLSError.fromQueue(.clientCALoad, "could not announce a client CA from \(path)")
             }
         }
