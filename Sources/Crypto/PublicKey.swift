@@ -6,6 +6,8 @@ public struct CryptoError: Error, Equatable, CustomStringConvertible, Sendable {
         case invalidKey = "INVALID_PUBLIC_KEY"
         case unsupportedKey = "UNSUPPORTED_PUBLIC_KEY"
         case weakKey = "WEAK_PUBLIC_KEY"
+        case invalidCertificate = "INVALID_CERTIFICATE"
+        case invalidTimestamp = "INVALID_TIMESTAMP"
     }
 
     public let code: Code

@@ -54,7 +54,9 @@ public struct TrustPolicy: Sendable, Equatable {
     public enum Check: String, Sendable, CaseIterable { case integrity, authenticity, authenticTimestamp, expiry, revocation }
     public enum TimestampPolicy: String, Sendable { case always, afterCertExpiry }
 
-    public struct TrustStore: Sendable, Equatable {
+    public struct TrustStore: Sendable, Hashable, CustomStringConvertible {
+        public var description: String { "\(kind.rawValue):\(name)" }
+        public init(kind: Kind, name: String) { self.kind = kind; self.name = name }
         public enum Kind: String, Sendable { case ca, signingAuthority, tsa }
         public var kind: Kind
         public var name: String

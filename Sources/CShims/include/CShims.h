@@ -18,6 +18,8 @@
 #include <openssl/rsa.h>
 #include <openssl/ec.h>
 #include <openssl/bn.h>
+#include <openssl/ts.h>
+#include <openssl/ocsp.h>
 #include <curl/curl.h>
 
 // ---- OpenSSL macros ----

@@ -1,0 +1,128 @@
+internal import CShims
+import Foundation
+
+/// The facts the Notary Project's certificate requirements are written in
+/// (signature-specification.md, "Certificate Requirements"), read from OpenSSL.
+extension Certificate: Equatable {
+    public static func == (lhs: Certificate, rhs: Certificate) -> Bool { lhs.derBytes == rhs.derBytes }
+
+    /// Whether the extension is present, and whether it is marked critical.
+    func extensionCriticality(_ nid: Int32) -> (present: Bool, critical: Bool) {
+        let index = X509_get_ext_by_NID(pointer, nid, -1)
+        guard index >= 0, let ext = X509_get_ext(pointer, index) else { return (false, false) }
+        return (true, X509_EXTENSION_get_critical(ext) == 1)
+    }
+
+    public var basicConstraints: (present: Bool, critical: Bool) { extensionCriticality(NID_basic_constraints) }
+    public var keyUsageExtension: (present: Bool, critical: Bool) { extensionCriticality(NID_key_usage) }
+
+    /// basicConstraints pathLenConstraint; nil when absent.
+    public var pathLength: Int? {
+        let length = X509_get_pathlen(pointer)
+        return length < 0 ? nil : Int(length)
+    }
+
+    /// The keyUsage bits (OpenSSL's `KU_*`); nil when the extension is absent.
+    public var keyUsage: UInt32? {
+        let usage = X509_get_key_usage(pointer)
+        return usage == UInt32.max ? nil : usage
+    }
+
+    public var isSelfIssued: Bool { X509_check_issued(pointer, pointer) == X509_V_OK }
+
+    /// True when `issuer`'s name and key identifiers match and its key verifies this certificate's signature.
+    public func isIssued(by issuer: Certificate) -> Bool {
+        ERR_clear_error()
+        defer { ERR_clear_error() }
+        guard X509_check_issued(issuer.pointer, pointer) == X509_V_OK, let key = X509_get0_pubkey(issuer.pointer) else { return false }
+        return X509_verify(pointer, key) == 1
+    }
+
+    /// SHA-1 based certificate signatures ("MUST NOT use SHA1WithRSA and ECDSAWithSHA1").
+    public var isSignedWithSHA1: Bool {
+        let nid = X509_get_signature_nid(pointer)
+        return nid == NID_sha1WithRSAEncryption || nid == NID_ecdsa_with_SHA1 || nid == NID_sha1WithRSA || nid == NID_dsaWithSHA1
+    }
+
+    public func isValid(at time: Date) -> Bool { notBefore <= time && time <= notAfter }
+
+    /// Hex serial number, as revocation messages print it.
+    public var serialNumber: String {
+        guard let serial = X509_get0_serialNumber(pointer), let number = ASN1_INTEGER_to_BN(serial, nil) else { return "" }
+        defer { BN_free(number) }
+        guard let hex = BN_bn2hex(number) else { return "" }
+        defer { Shim_OPENSSL_free(hex) }
+        return String(cString: hex)
+    }
+
+    /// The subject as Go's `pkix.Name.String()` prints it (RFC 2253 order: most specific first,
+    /// `,` between RDNs, `+` inside a multi-valued RDN), which is what Ratify's notation report
+    /// puts in `extensions.SN` and what users copy into constraints — e.g.
+    /// `CN=builder,O=acme,ST=WA,C=US`.
+    public var subjectRFC2253: String { Self.renderRFC2253(X509_get_subject_name(pointer)) }
+    public var issuerRFC2253: String { Self.renderRFC2253(X509_get_issuer_name(pointer)) }
+
+    /// Attribute types Go names; everything else is printed as a dotted OID with the value's
+    /// DER in hex, as Go does.
+    private static let goAttributeNames: [Int32: String] = [
+        NID_countryName: "C", NID_stateOrProvinceName: "ST", NID_localityName: "L", NID_organizationName: "O",
+        NID_organizationalUnitName: "OU", NID_commonName: "CN", NID_serialNumber: "SERIALNUMBER",
+        NID_streetAddress: "STREET", NID_postalCode: "POSTALCODE",
+    ]
+
+    static func renderRFC2253(_ name: OpaquePointer?) -> String {
+        guard let name else { return "" }
+        var sets: [(set: Int32, text: String)] = []
+        for index in 0..<X509_NAME_entry_count(name) {
+            guard let entry = X509_NAME_get_entry(name, index), let object = X509_NAME_ENTRY_get_object(entry),
+                  let data = X509_NAME_ENTRY_get_data(entry) else { continue }
+            let nid = OBJ_obj2nid(object)
+            let text: String
+            if let short = goAttributeNames[nid] {
+                var utf8: UnsafeMutablePointer<UInt8>?
+                let length = ASN1_STRING_to_UTF8(&utf8, data)
+                guard length >= 0, let utf8 else { continue }
+                defer { Shim_OPENSSL_free(utf8) }
+                text = "\(short)=\(escapeRFC2253(String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)))"
+            } else {
+                var buffer = [CChar](repeating: 0, count: 128)
+                OBJ_obj2txt(&buffer, Int32(buffer.count), object, 1)
+                var der: UnsafeMutablePointer<UInt8>?
+                let length = i2d_ASN1_TYPE_string(data, &der)
+                guard length > 0, let der else { continue }
+                defer { Shim_OPENSSL_free(der) }
+                let oid = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                text = "\(oid)=#\(Hash.hexString(Array(UnsafeBufferPointer(start: der, count: Int(length)))))"
+            }
+            sets.append((X509_NAME_ENTRY_set(entry), text))
+        }
+        var groups: [(set: Int32, parts: [String])] = []
+        for (set, text) in sets {
+            if let last = groups.last, last.set == set { groups[groups.count - 1].parts.append(text) } else { groups.append((set, [text])) }
+        }
+        return groups.reversed().map { $0.parts.joined(separator: "+") }.joined(separator: ",")
+    }
+
+    /// RFC 2253 §2.4 escaping, as Go applies it.
+    static func escapeRFC2253(_ value: String) -> String {
+        var out = ""
+        let characters = Array(value)
+        for (index, character) in characters.enumerated() {
+            let special = ",+\"\\<>;".contains(character)
+                || (index == 0 && (character == " " || character == "#"))
+                || (index == characters.count - 1 && character == " ")
+            if special { out.append("\\") }
+            out.append(character)
+        }
+        return out
+    }
+
+    /// `i2d` of the attribute value as an ASN.1 string (Go prints unknown attributes this way).
+    private static func i2d_ASN1_TYPE_string(_ string: UnsafeMutablePointer<ASN1_STRING>, _ out: inout UnsafeMutablePointer<UInt8>?) -> Int32 {
+        guard let type = ASN1_TYPE_new() else { return 0 }
+        defer { ASN1_TYPE_free(type) }
+        guard let copy = ASN1_STRING_dup(string) else { return 0 }
+        ASN1_TYPE_set(type, ASN1_STRING_type(string), UnsafeMutableRawPointer(copy))
+        return i2d_ASN1_TYPE(type, &out)
+    }
+}

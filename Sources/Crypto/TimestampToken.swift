@@ -1,0 +1,99 @@
+internal import CShims
+import Foundation
+
+/// An RFC 3161 `TimeStampToken` (a CMS SignedData over a `TSTInfo`), read and verified with
+/// OpenSSL's TS API.
+public struct TimestampToken: Sendable {
+    /// `TSTInfo.genTime`.
+    public let time: Date
+    /// `TSTInfo.accuracy`; zero when absent.
+    public let accuracy: TimeInterval
+    /// `TSTInfo.messageImprint`: nil algorithm when it is not SHA-256/384/512.
+    public let imprintAlgorithm: HashAlgorithm?
+    public let imprint: [UInt8]
+    private let der: [UInt8]
+
+    /// The time range the token vouches for: `genTime ± accuracy` (RFC 3161 §2.4.2).
+    public var earliest: Date { time.addingTimeInterval(-accuracy) }
+    public var latest: Date { time.addingTimeInterval(accuracy) }
+
+    public static func parse(_ der: [UInt8]) throws(CryptoError) -> TimestampToken {
+        ERR_clear_error()
+        defer { ERR_clear_error() }
+        guard let token = decodePKCS7(der) else { throw CryptoError(.invalidTimestamp, "the timestamp is not a DER CMS TimeStampToken") }
+        defer { PKCS7_free(token) }
+        guard let info = PKCS7_to_TS_TST_INFO(token) else {
+            throw CryptoError(.invalidTimestamp, "the timestamp token does not carry a TSTInfo")
+        }
+        defer { TS_TST_INFO_free(info) }
+        guard let generalized = TS_TST_INFO_get_time(info) else { throw CryptoError(.invalidTimestamp, "the timestamp has no genTime") }
+        let time = Certificate.date(generalized)
+        guard time != .distantPast else { throw CryptoError(.invalidTimestamp, "the timestamp's genTime is unreadable") }
+        var accuracy: TimeInterval = 0
+        if let value = TS_TST_INFO_get_accuracy(info) {
+            func number(_ integer: UnsafePointer<ASN1_INTEGER>?) -> Double { integer.map { Double(ASN1_INTEGER_get($0)) } ?? 0 }
+            accuracy = number(TS_ACCURACY_get_seconds(value)) + number(TS_ACCURACY_get_millis(value)) / 1_000
+                + number(TS_ACCURACY_get_micros(value)) / 1_000_000
+        }
+        guard let imprint = TS_TST_INFO_get_msg_imprint(info), let algorithm = TS_MSG_IMPRINT_get_algo(imprint),
+              let hashed = TS_MSG_IMPRINT_get_msg(imprint) else {
+            throw CryptoError(.invalidTimestamp, "the timestamp has no message imprint")
+        }
+        var object: OpaquePointer?
+        X509_ALGOR_get0(&object, nil, nil, algorithm)
+        let hash: HashAlgorithm? = switch object.map({ OBJ_obj2nid($0) }) {
+        case NID_sha256: .sha256
+        case NID_sha384: .sha384
+        case NID_sha512: .sha512
+        default: nil
+        }
+        let bytes = Array(UnsafeBufferPointer(start: ASN1_STRING_get0_data(hashed), count: Int(ASN1_STRING_length(hashed))))
+        return TimestampToken(time: time, accuracy: accuracy, imprintAlgorithm: hash, imprint: bytes, der: der)
+    }
+
+    /// Checks that the token timestamps `message` (its imprint is the hash of `message`) and
+    /// that its signature verifies, with the TSA's certificate chaining to one of `roots` with
+    /// the timeStamping purpose at the token's own time.
+    public func verify(message: [UInt8], roots: [Certificate]) -> Result<Void, CryptoError> {
+        guard let imprintAlgorithm else {
+            return .failure(CryptoError(.invalidTimestamp, "the timestamp's message imprint uses an unsupported hash (SHA-256/384/512 are accepted)"))
+        }
+        guard Hash.digest(imprintAlgorithm, message) == imprint else {
+            return .failure(CryptoError(.invalidTimestamp, "the timestamp's message imprint does not match the signature it should countersign"))
+        }
+        guard !roots.isEmpty else { return .failure(CryptoError(.invalidTimestamp, "no TSA trust store certificates to verify the timestamp with")) }
+        ERR_clear_error()
+        defer { ERR_clear_error() }
+        guard let token = Self.decodePKCS7(der) else { return .failure(CryptoError(.invalidTimestamp, "the timestamp is not a DER CMS TimeStampToken")) }
+        defer { PKCS7_free(token) }
+        guard let context = TS_VERIFY_CTX_new(), let store = X509_STORE_new() else { return .failure(CryptoError(.invalidTimestamp, "out of memory")) }
+        defer { TS_VERIFY_CTX_free(context) }  // also frees the store it owns
+        for root in roots { X509_STORE_add_cert(store, root.pointer) }
+        if let parameters = X509_STORE_get0_param(store) { X509_VERIFY_PARAM_set_time(parameters, time_t(time.timeIntervalSince1970)) }
+        TS_VERIFY_CTX_set_store(context, store)
+        TS_VERIFY_CTX_set_flags(context, Int32(TS_VFY_SIGNATURE | TS_VFY_VERSION))
+        guard TS_RESP_verify_token(context, token) == 1 else {
+            return .failure(CryptoError(.invalidTimestamp, "the timestamp's signature does not verify against the TSA trust store: \(CryptoError.openSSLReason())"))
+        }
+        return .success(())
+    }
+
+    private static func decodePKCS7(_ der: [UInt8]) -> UnsafeMutablePointer<PKCS7>? {
+        der.withUnsafeBufferPointer { buffer in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_PKCS7(nil, &cursor, buffer.count)
+        }
+    }
+}
+
+extension CryptoError {
+    /// The innermost reason in OpenSSL's error queue, for messages.
+    static func openSSLReason() -> String {
+        var last: UInt = 0
+        while case let code = ERR_get_error(), code != 0 { last = code }
+        guard last != 0 else { return "no detail from OpenSSL" }
+        var buffer = [CChar](repeating: 0, count: 256)
+        ERR_error_string_n(last, &buffer, buffer.count)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

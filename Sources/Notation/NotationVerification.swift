@@ -1,0 +1,210 @@
+import Core
+import Crypto
+import Foundation
+
+/// One check that did not pass, and what the trust policy says to do about it.
+public struct NotationCheckFailure: Sendable, Equatable {
+    public let check: TrustPolicy.Check
+    public let action: TrustPolicy.Action
+    /// Stable reason code (`errorReason` in the report).
+    public let reason: String
+    public let message: String
+}
+
+/// The verdict on one signature envelope under one trust policy.
+public struct NotationOutcome: @unchecked Sendable {
+    public let policy: TrustPolicy
+    public var envelope: SignatureEnvelope?
+    public var failures: [NotationCheckFailure] = []
+
+    /// The first failure the policy enforces: it decides the verdict.
+    public var enforcedFailure: NotationCheckFailure? { failures.first { $0.action == .enforce } }
+    public var isSuccess: Bool { enforcedFailure == nil }
+    /// Failures the policy only logs (permissive / audit levels, `log` overrides).
+    public var loggedFailures: [NotationCheckFailure] { failures.filter { $0.action == .log } }
+}
+
+/// The Notary Project verification workflow (trust-store-trust-policy.md, "Signature
+/// Verification") as a pure function of the envelope bytes, the subject's descriptor, the trust
+/// policy, the trust stores and the time. Revocation, which needs the network, is the verifier's
+/// next step (`RevocationChecking`).
+///
+/// Order, as notation-go runs it: integrity → authenticity (trust store, trusted identity) →
+/// expiry → authentic timestamp → descriptor match. A failure whose action is `enforce` stops
+/// verification; a `log` failure is recorded and verification continues; `skip` skips the check.
+public enum NotationVerification {
+    public static func verify(envelope bytes: [UInt8], mediaType: String, subject: Descriptor, policy: TrustPolicy,
+                              trustStores: TrustStoreSet, providers: (any CertificateProviders)? = nil, now: Date = Date()) -> NotationOutcome {
+        var outcome = NotationOutcome(policy: policy)
+        /// Records a failure; true when it is enforced (verification stops).
+        func fail(_ check: TrustPolicy.Check, _ reason: String, _ message: String) -> Bool {
+            let action = policy.action(for: check)
+            guard action != .skip else { return false }
+            outcome.failures.append(NotationCheckFailure(check: check, action: action, reason: reason, message: message))
+            return action == .enforce
+        }
+
+        // 1. Integrity — always enforced: the envelope parses, the chain is well formed, `alg`
+        // matches the signing key, and the signature verifies.
+        let envelope: SignatureEnvelope
+        do { envelope = try SignatureEnvelope.parse(bytes, mediaType: mediaType) } catch {
+            _ = fail(.integrity, error.code.rawValue, error.message)
+            return outcome
+        }
+        outcome.envelope = envelope
+        if let problem = integrityProblem(envelope) {
+            _ = fail(.integrity, "SIGNATURE_INTEGRITY_FAILURE", problem)
+            return outcome
+        }
+        let payload: NotationPayload
+        do { payload = try NotationPayload.parse(envelope.payload) } catch {
+            _ = fail(.integrity, error.code.rawValue, error.message)
+            return outcome
+        }
+
+        // 2. Authenticity — the chain contains a certificate from the policy's trust stores for
+        // this signing scheme, and the signing certificate matches a trusted identity.
+        if let (reason, message) = authenticityProblem(envelope, policy: policy, trustStores: trustStores, providers: providers),
+           fail(.authenticity, reason, message) {
+            return outcome
+        }
+
+        // 3. Expiry — "The artifact is considered expired when the current time is greater than
+        // or equal to expiry time."
+        if let expiry = envelope.expiry, now >= expiry,
+           fail(.expiry, "SIGNATURE_EXPIRED", "the signature expired at \(timestamp(expiry)) (io.cncf.notary.expiry)") {
+            return outcome
+        }
+
+        // 4. Authentic timestamp.
+        if let (reason, message) = timestampProblem(envelope, policy: policy, trustStores: trustStores, providers: providers, now: now),
+           fail(.authenticTimestamp, reason, message) {
+            return outcome
+        }
+
+        // Last: "the targetArtifact … MUST match the descriptor of the artifact being verified"
+        // (digest, media type and size; annotations are the signer's metadata).
+        let target = payload.targetArtifact
+        var mismatches: [String] = []
+        if target.digest != subject.digest { mismatches.append("digest \(target.digest) (the subject is \(subject.digest))") }
+        if target.mediaType != subject.mediaType { mismatches.append("media type \(target.mediaType) (the subject is \(subject.mediaType))") }
+        if target.size != subject.size { mismatches.append("size \(target.size) (the subject is \(subject.size))") }
+        if !mismatches.isEmpty {
+            outcome.failures.append(NotationCheckFailure(check: .integrity, action: .enforce, reason: "SIGNATURE_SUBJECT_MISMATCH",
+                                                         message: "the signature is for another artifact: its payload names \(mismatches.joined(separator: ", "))"))
+        }
+        return outcome
+    }
+
+    static func integrityProblem(_ envelope: SignatureEnvelope) -> String? {
+        if let problem = CertificateChainRules.violation(envelope.certificates) { return problem }
+        let key: PublicKey
+        do { key = try envelope.leaf.publicKey() } catch { return "the signing certificate's key cannot be used: \(error.message)" }
+        // "verifier of the signature MUST match alg with signature algorithm of the signing key
+        // to mitigate algorithm substitution attacks."
+        guard let required = SignatureAlgorithm.required(for: key.kind) else {
+            return "the signing certificate's key (\(key.kind)) has no Notary Project signature algorithm"
+        }
+        guard required == envelope.algorithm else {
+            return "the envelope declares \(envelope.algorithm.rawValue) but the signing key (\(key.kind)) requires \(required.rawValue)"
+        }
+        guard key.verify(signature: envelope.signature, message: envelope.signedBytes, scheme: envelope.algorithm.scheme) else {
+            return "the \(envelope.algorithm.rawValue) signature does not verify with the signing certificate's key: the envelope was modified or signed by another key"
+        }
+        return nil
+    }
+
+    static func storeCertificates(_ kind: TrustPolicy.TrustStore.Kind, policy: TrustPolicy, trustStores: TrustStoreSet,
+                                  providers: (any CertificateProviders)?) -> Result<(names: [String], certificates: [Certificate]), TrustStoreError> {
+        let stores = policy.trustStores.filter { $0.kind == kind }
+        var certificates: [Certificate] = []
+        for store in stores {
+            switch trustStores.certificates(for: store, providers: providers) {
+            case .success(let found): certificates += found
+            case .failure(let error): return .failure(error)
+            }
+        }
+        return .success((stores.map(\.description), certificates))
+    }
+
+    static func authenticityProblem(_ envelope: SignatureEnvelope, policy: TrustPolicy, trustStores: TrustStoreSet,
+                                    providers: (any CertificateProviders)?) -> (String, String)? {
+        // signing-scheme.md: notary.x509 trusts `ca` stores, notary.x509.signingAuthority trusts
+        // `signingAuthority` stores.
+        let kind: TrustPolicy.TrustStore.Kind = envelope.signingScheme == .x509 ? .ca : .signingAuthority
+        let stores: (names: [String], certificates: [Certificate])
+        switch storeCertificates(kind, policy: policy, trustStores: trustStores, providers: providers) {
+        case .success(let found): stores = found
+        case .failure(let error): return ("TRUST_STORE_UNAVAILABLE", error.message)
+        }
+        guard !stores.names.isEmpty else {
+            return ("TRUST_STORE_NOT_CONFIGURED", "trust policy \"\(policy.name)\" names no \(kind.rawValue) trust store, which \(envelope.signingScheme.rawValue) signatures need")
+        }
+        guard !stores.certificates.isEmpty else {
+            return ("TRUST_STORE_EMPTY", "trust store(s) \(stores.names.joined(separator: ", ")) of trust policy \"\(policy.name)\" hold no certificates")
+        }
+        guard envelope.certificates.contains(where: { signer in stores.certificates.contains { $0 == signer } }) else {
+            return ("SIGNATURE_NOT_TRUSTED", "the signature is not produced by a trusted signer: its certificate chain (root \"\(envelope.certificates.last!.subject)\") contains no certificate from trust store(s) \(stores.names.joined(separator: ", "))")
+        }
+        guard let subject = DistinguishedName.parse(envelope.leaf.subject), policy.trusts(subject: subject) else {
+            let identities = policy.trustedIdentities.map { identity -> String in
+                if case .x509Subject(let name) = identity { return "x509.subject: \(name)" }
+                return "*"
+            }
+            return ("TRUSTED_IDENTITY_MISMATCH", "the signing certificate's subject \"\(envelope.leaf.subject)\" matches none of trust policy \"\(policy.name)\"'s trustedIdentities [\(identities.joined(separator: "; "))]")
+        }
+        return nil
+    }
+
+    static func timestampProblem(_ envelope: SignatureEnvelope, policy: TrustPolicy, trustStores: TrustStoreSet,
+                                 providers: (any CertificateProviders)?, now: Date) -> (String, String)? {
+        let chain = envelope.certificates
+        if envelope.signingScheme == .x509SigningAuthority {
+            // signing-scheme.md: the authentic signing time must fall within every certificate's validity.
+            let time = envelope.authenticSigningTime!
+            if let invalid = chain.first(where: { !$0.isValid(at: time) }) {
+                return ("CERTIFICATE_EXPIRED", "certificate \"\(invalid.subject)\" (valid \(timestamp(invalid.notBefore)) to \(timestamp(invalid.notAfter))) was not valid at the authentic signing time \(timestamp(time))")
+            }
+            return nil
+        }
+        // "verifyTimestamp: afterCertExpiry — only verify the timestamp if a certificate in the
+        // chain has expired."
+        let expiredNow = chain.first { !$0.isValid(at: now) }
+        if policy.verifyTimestamp == .afterCertExpiry && expiredNow == nil { return nil }
+        guard let tokenBytes = envelope.timestampToken else {
+            // "In the absence of an Authentic Timestamp, each and every certificate in the
+            // certificate chain … must be valid … at the time of signature verification."
+            if let expired = expiredNow {
+                return ("CERTIFICATE_EXPIRED", "certificate \"\(expired.subject)\" is not valid now (valid \(timestamp(expired.notBefore)) to \(timestamp(expired.notAfter))) and the signature has no timestamp countersignature")
+            }
+            return nil
+        }
+        let tsa: (names: [String], certificates: [Certificate])
+        switch storeCertificates(.tsa, policy: policy, trustStores: trustStores, providers: providers) {
+        case .success(let found): tsa = found
+        case .failure(let error): return ("TRUST_STORE_UNAVAILABLE", error.message)
+        }
+        guard !tsa.names.isEmpty else {
+            return ("TIMESTAMP_NOT_TRUSTED", "the signature carries a timestamp but trust policy \"\(policy.name)\" names no tsa trust store to verify it with")
+        }
+        let token: TimestampToken
+        do { token = try TimestampToken.parse(tokenBytes) } catch {
+            return ("TIMESTAMP_INVALID", "the timestamp countersignature is unreadable: \(error.message)")
+        }
+        // The countersignature is over the envelope's signature value.
+        if case .failure(let error) = token.verify(message: envelope.signature, roots: tsa.certificates) {
+            return ("TIMESTAMP_INVALID", "\(error.message) (trust store(s) \(tsa.names.joined(separator: ", ")))")
+        }
+        // The whole range genTime ± accuracy must sit inside every certificate's validity.
+        if let invalid = chain.first(where: { !($0.notBefore <= token.earliest && token.latest <= $0.notAfter) }) {
+            return ("CERTIFICATE_EXPIRED", "certificate \"\(invalid.subject)\" (valid \(timestamp(invalid.notBefore)) to \(timestamp(invalid.notAfter))) was not valid at the timestamp \(timestamp(token.time))\(token.accuracy > 0 ? " ± \(token.accuracy) s" : "")")
+        }
+        return nil
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}

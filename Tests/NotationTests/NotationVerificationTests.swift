@@ -1,0 +1,258 @@
+import Core
+import Crypto
+import Foundation
+import JSON
+@testable import Notation
+import Testing
+import TestSupport
+
+/// Envelopes made by make_notation_fixtures.py (jwcrypto, pycose, asn1crypto, openssl ts) for
+/// one subject descriptor, and the trust store it wrote in notation's layout.
+final class NotationFixtures: @unchecked Sendable {
+    static let subject = Descriptor(mediaType: "application/vnd.oci.image.manifest.v1+json",
+                                    digest: try! Digest.parse("sha256:" + String(repeating: "1", count: 64)), size: 1234)
+    let directory: URL
+    let cases: [String: String]
+    let stores: TrustStoreSet
+
+    init(subject: Descriptor, basic: Bool = false, extra: [String] = []) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("notation-fixtures-\(UUID().uuidString)")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("make_notation_fixtures.py").path
+        let result = try ProcessRunner.run("/usr/bin/env", ["python3", script, directory.path, subject.mediaType, subject.digest.description,
+                                                            String(subject.size)] + (basic ? ["--basic"] : []) + extra)
+        guard result.status == 0 else { throw TestFailure("make_notation_fixtures.py: \(result.output)") }
+        let list = try JSONParser.parse(Array(try Data(contentsOf: directory.appendingPathComponent("cases.json"))))
+        cases = Dictionary(uniqueKeysWithValues: list.objectValue!.members.map { ($0.key, $0.value.stringValue!) })
+        stores = try TrustStoreSet.load(paths: [directory.appendingPathComponent("truststore").path], path: "verificationCerts")
+    }
+
+    func envelope(_ name: String) throws -> (bytes: [UInt8], mediaType: String) {
+        guard let mediaType = cases[name] else { throw TestFailure("no fixture \(name)") }
+        let file = directory.appendingPathComponent(name + (mediaType == "application/cose" ? ".cose" : ".jws"))
+        return (Array(try Data(contentsOf: file)), mediaType)
+    }
+
+    static let shared = Task { try await offPool { try NotationFixtures(subject: subject) } }
+}
+
+func trustPolicy(level: String = "strict", override: String? = nil, verifyTimestamp: String? = nil,
+                 stores: [String] = ["ca:wabbit"], identities: [String] = ["*"]) throws -> TrustPolicy {
+    var verification = #"{"level":"\#(level)""#
+    if let override { verification += #","override":\#(override)"# }
+    if let verifyTimestamp { verification += #","verifyTimestamp":"\#(verifyTimestamp)""# }
+    verification += "}"
+    let text = policy(verification: verification, stores: JSONWriter.encodeString(.array(stores.map { .string($0) })),
+                      identities: JSONWriter.encodeString(.array(identities.map { .string($0) })))
+    return try load(document(text)).policies[0]
+}
+
+func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = NotationFixtures.subject) async throws -> NotationOutcome {
+    let fixtures = try await NotationFixtures.shared.value
+    let envelope = try fixtures.envelope(name)
+    return NotationVerification.verify(envelope: envelope.bytes, mediaType: envelope.mediaType, subject: subject,
+                                       policy: policy, trustStores: fixtures.stores)
+}
+
+@Suite struct NotationVerificationTests {
+    @Test(arguments: ["jws", "cose"], ["es256", "es384", "es512", "ps256", "ps384", "ps512"])
+    func validSignaturesVerifyForEachAlgorithm(format: String, algorithm: String) async throws {
+        let outcome = try await verify("\(format)-\(algorithm)", try trustPolicy())
+        #expect(outcome.isSuccess, "\(outcome.failures)")
+        #expect(outcome.failures.isEmpty)
+        #expect(outcome.envelope?.algorithm.rawValue == algorithm.uppercased())
+        #expect(outcome.envelope?.leaf.subjectRFC2253 == "CN=SecureBuilder,O=wabbit-networks.io,L=Seattle,ST=WA,C=US")
+        #expect(outcome.envelope?.leaf.issuerRFC2253 == "CN=wabbit intermediate,O=wabbit-networks.io,ST=WA,C=US")
+    }
+
+    @Test(arguments: ["jws-tampered-payload", "jws-tampered-signature", "cose-tampered-payload", "cose-tampered-signature"])
+    func tamperingFailsIntegrityAtEveryLevel(name: String) async throws {
+        for level in ["strict", "permissive", "audit"] {
+            let outcome = try await verify(name, try trustPolicy(level: level))
+            #expect(!outcome.isSuccess)
+            #expect(outcome.enforcedFailure?.check == .integrity)
+            #expect(outcome.enforcedFailure?.reason == "SIGNATURE_INTEGRITY_FAILURE")
+            #expect(outcome.enforcedFailure?.message.contains("does not verify with the signing certificate's key") == true)
+        }
+    }
+
+    @Test(arguments: [("jws-other-digest", "digest sha256:0000"), ("jws-other-size", "size 1241"),
+                      ("jws-other-mediatype", "media type application/vnd.docker.distribution.manifest.v2+json")])
+    func aSignatureForAnotherArtifactFails(name: String, detail: String) async throws {
+        let outcome = try await verify(name, try trustPolicy(level: "audit"))
+        #expect(outcome.enforcedFailure?.reason == "SIGNATURE_SUBJECT_MISMATCH")
+        #expect(outcome.enforcedFailure?.message.contains(detail) == true, "\(outcome.failures)")
+    }
+
+    @Test func anUntrustedRootFailsAuthenticityUnlessTheLevelOnlyLogsIt() async throws {
+        let strict = try await verify("jws-untrusted-root", try trustPolicy())
+        #expect(strict.enforcedFailure?.reason == "SIGNATURE_NOT_TRUSTED")
+        #expect(strict.enforcedFailure?.message.contains("rogue root") == true)
+        #expect(strict.enforcedFailure?.message.contains("ca:wabbit") == true)
+        let audit = try await verify("jws-untrusted-root", try trustPolicy(level: "audit"))
+        #expect(audit.isSuccess)
+        #expect(audit.loggedFailures.map(\.reason) == ["SIGNATURE_NOT_TRUSTED"])
+        let overridden = try await verify("jws-untrusted-root", try trustPolicy(level: "audit", override: #"{"authenticity":"enforce"}"#))
+        #expect(!overridden.isSuccess)
+    }
+
+    @Test func trustedIdentitiesMatchSubsetsOfTheSigningSubject() async throws {
+        let matching = try await verify("jws-es256", try trustPolicy(identities: ["x509.subject: C=US, ST=WA, O=wabbit-networks.io"]))
+        #expect(matching.isSuccess, "\(matching.failures)")
+        let full = try await verify("jws-es256", try trustPolicy(identities: [
+            "x509.subject: C=US, ST=WA, L=Seattle, O=wabbit-networks.io, CN=SecureBuilder"]))
+        #expect(full.isSuccess)
+        let other = try await verify("jws-es256", try trustPolicy(identities: ["x509.subject: C=US, ST=WA, O=acme-rockets.io"]))
+        #expect(other.enforcedFailure?.reason == "TRUSTED_IDENTITY_MISMATCH")
+        #expect(other.enforcedFailure?.message.contains("O=acme-rockets.io") == true)
+        #expect(other.enforcedFailure?.message.contains("CN=SecureBuilder") == true)
+    }
+
+    @Test func anExpiredSignatureFollowsTheExpiryAction() async throws {
+        let strict = try await verify("jws-expired-signature", try trustPolicy())
+        #expect(strict.enforcedFailure?.reason == "SIGNATURE_EXPIRED")
+        let permissive = try await verify("jws-expired-signature", try trustPolicy(level: "permissive"))
+        #expect(permissive.isSuccess)
+        #expect(permissive.loggedFailures.map(\.reason) == ["SIGNATURE_EXPIRED"])
+        let overridden = try await verify("jws-expired-signature", try trustPolicy(override: #"{"expiry":"log"}"#))
+        #expect(overridden.isSuccess)
+        #expect(try await verify("jws-unexpired-signature", try trustPolicy()).isSuccess)
+    }
+
+    @Test func anExpiredSignerIsRescuedOnlyByATrustedTimestampFromInsideItsValidity() async throws {
+        let withTSA = try trustPolicy(stores: ["ca:wabbit", "tsa:tsa"])
+        let noTimestamp = try await verify("jws-expired-no-timestamp", withTSA)
+        #expect(noTimestamp.enforcedFailure?.reason == "CERTIFICATE_EXPIRED")
+        #expect(noTimestamp.enforcedFailure?.message.contains("has no timestamp countersignature") == true)
+        for name in ["jws-expired-timestamp-inside", "cose-expired-timestamp-inside"] {
+            let rescued = try await verify(name, withTSA)
+            #expect(rescued.isSuccess, "\(name): \(rescued.failures)")
+        }
+        let noTSAStore = try await verify("jws-expired-timestamp-inside", try trustPolicy())
+        #expect(noTSAStore.enforcedFailure?.reason == "TIMESTAMP_NOT_TRUSTED")
+        let after = try await verify("jws-expired-timestamp-after", withTSA)
+        #expect(after.enforcedFailure?.reason == "CERTIFICATE_EXPIRED")
+        #expect(after.enforcedFailure?.message.contains("was not valid at the timestamp") == true)
+        let before = try await verify("jws-expired-timestamp-before", withTSA)
+        #expect(before.enforcedFailure?.reason == "CERTIFICATE_EXPIRED")
+        let rogue = try await verify("jws-expired-timestamp-rogue-tsa", withTSA)
+        #expect(rogue.enforcedFailure?.reason == "TIMESTAMP_INVALID")
+        #expect(rogue.enforcedFailure?.message.contains("does not verify against the TSA trust store") == true)
+        let imprint = try await verify("jws-timestamp-other-imprint", withTSA)
+        #expect(imprint.enforcedFailure?.reason == "TIMESTAMP_INVALID")
+        #expect(imprint.enforcedFailure?.message.contains("message imprint does not match") == true)
+        // authenticTimestamp "log" lets the expired signer through, recorded.
+        let logged = try await verify("jws-expired-no-timestamp", try trustPolicy(level: "permissive"))
+        #expect(logged.isSuccess)
+        #expect(logged.loggedFailures.map(\.reason) == ["CERTIFICATE_EXPIRED"])
+    }
+
+    @Test func verifyTimestampAfterCertExpirySkipsTheTimestampWhileTheChainIsValid() async throws {
+        // A valid signer with an `openssl ts` token: with "always" the token must verify (and the
+        // policy has no tsa store), with "afterCertExpiry" it is not looked at.
+        let always = try await verify("jws-timestamp-openssl", try trustPolicy())
+        #expect(always.enforcedFailure?.reason == "TIMESTAMP_NOT_TRUSTED")
+        let after = try await verify("jws-timestamp-openssl", try trustPolicy(verifyTimestamp: "afterCertExpiry"))
+        #expect(after.isSuccess, "\(after.failures)")
+        let trusted = try await verify("jws-timestamp-openssl", try trustPolicy(stores: ["ca:wabbit", "tsa:tsa"]))
+        #expect(trusted.isSuccess, "\(trusted.failures)")
+    }
+
+    @Test(arguments: ["jws-signing-authority", "cose-signing-authority"])
+    func theSigningAuthoritySchemeTrustsSigningAuthorityStores(name: String) async throws {
+        let outcome = try await verify(name, try trustPolicy(stores: ["signingAuthority:wabbit-sa"]))
+        #expect(outcome.isSuccess, "\(outcome.failures)")
+        #expect(outcome.envelope?.signingScheme == .x509SigningAuthority)
+        let caOnly = try await verify(name, try trustPolicy())
+        #expect(caOnly.enforcedFailure?.reason == "TRUST_STORE_NOT_CONFIGURED")
+        #expect(caOnly.enforcedFailure?.message.contains("names no signingAuthority trust store") == true)
+    }
+
+    @Test func criticalAttributesThisVerifierDoesNotUnderstandFailByName() async throws {
+        let unknown = try await verify("jws-unknown-critical", try trustPolicy(level: "audit"))
+        #expect(unknown.enforcedFailure?.reason == "UNKNOWN_CRITICAL_ATTRIBUTE")
+        #expect(unknown.enforcedFailure?.message.contains("\"io.example.policy\"") == true)
+        #expect(try await verify("jws-unknown-noncritical", try trustPolicy()).isSuccess)
+        let plugin = try await verify("jws-plugin", try trustPolicy())
+        #expect(plugin.enforcedFailure?.reason == "VERIFICATION_PLUGIN_REQUIRED")
+        #expect(plugin.enforcedFailure?.message.contains("com.example.nv2plugin") == true)
+    }
+
+    @Test func theAlgorithmMustBeTheOneTheSigningKeyDictates() async throws {
+        let outcome = try await verify("jws-alg-mismatch", try trustPolicy())
+        #expect(outcome.enforcedFailure?.reason == "SIGNATURE_INTEGRITY_FAILURE")
+        #expect(outcome.enforcedFailure?.message == "the envelope declares ES384 but the signing key (ECDSA prime256v1) requires ES256")
+    }
+
+    @Test func malformedEnvelopesAreRefusedWithTheirReason() async throws {
+        let fixtures = try await NotationFixtures.shared.value
+        let jws = try JSONParser.parse(try fixtures.envelope("jws-es256").bytes).objectValue!
+        func check(_ bytes: [UInt8], _ mediaType: String, _ expected: String) {
+            let outcome = NotationVerification.verify(envelope: bytes, mediaType: mediaType, subject: NotationFixtures.subject,
+                                                      policy: try! trustPolicy(), trustStores: fixtures.stores)
+            #expect(outcome.enforcedFailure?.reason == "SIGNATURE_ENVELOPE_INVALID", "\(expected)")
+            #expect(outcome.enforcedFailure?.message.contains(expected) == true, "\(outcome.failures)")
+        }
+        func mutated(_ key: String, _ value: JSONValue) -> [UInt8] {
+            var copy = jws
+            copy[key] = value
+            return Array(JSONWriter.encodeString(.object(copy)).utf8)
+        }
+        check(mutated("protected", "!!not-base64"), "application/jose+json", "\"protected\" member is not base64url")
+        check(mutated("protected", "eyJhbGciOg"), "application/jose+json", "protected header is not valid JSON")  // base64url of {"alg":
+        check(mutated("signatures", .array([])), "application/jose+json", "unexpected member \"signatures\"")
+        check(Array("{\"payload\":".utf8), "application/jose+json", "not valid JSON")
+        var header = jws["header"]!.objectValue!
+        header["x5c"] = .array(["AAAA"])
+        check(mutated("header", .object(header)), "application/jose+json", "x5c[0] is not a DER X.509 certificate")
+        let cose = try fixtures.envelope("cose-es256").bytes
+        check(Array(cose.dropLast(3)), "application/cose", "not valid CBOR: CBOR_TOO_LARGE")
+        check(Array(cose.dropFirst()), "application/cose", "not a COSE_Sign1_Tagged message")
+        check([0xd2, 0x9f, 0xff], "application/cose", "CBOR_INDEFINITE_LENGTH")
+        let unsupported = NotationVerification.verify(envelope: cose, mediaType: "application/pkcs7", subject: NotationFixtures.subject,
+                                                      policy: try trustPolicy(), trustStores: fixtures.stores)
+        #expect(unsupported.enforcedFailure?.reason == "SIGNATURE_ENVELOPE_UNSUPPORTED")
+    }
+
+    @Test func trustStoresLoadNotationsLayoutAndRatifysFlatPaths() async throws {
+        let fixtures = try await NotationFixtures.shared.value
+        let layout = fixtures.stores
+        #expect(layout.named.keys.map(\.description).sorted() == ["ca:wabbit", "signingAuthority:wabbit-sa", "tsa:tsa"])
+        #expect(layout.everyStore.isEmpty)
+        let rootFile = fixtures.directory.appendingPathComponent("truststore/x509/ca/wabbit/root.crt").path
+        let flat = try TrustStoreSet.load(paths: [rootFile], path: "verificationCerts")
+        #expect(flat.everyStore.count == 1)
+        // Ratify semantics: certificates from a flat path serve every store a policy names.
+        let anyName = try flat.certificates(for: .init(kind: .ca, name: "certs"), providers: nil).get()
+        #expect(anyName.count == 1)
+        let outcome = NotationVerification.verify(envelope: try fixtures.envelope("jws-es256").bytes, mediaType: "application/jose+json",
+                                                  subject: NotationFixtures.subject, policy: try trustPolicy(stores: ["ca:certs"]), trustStores: flat)
+        #expect(outcome.isSuccess, "\(outcome.failures)")
+        do {
+            _ = try TrustStoreSet.load(paths: ["/nonexistent/certs"], path: "verifier.plugins[0].verificationCerts")
+            Issue.record("a missing path must be refused")
+        } catch {
+            #expect(error.path == "verifier.plugins[0].verificationCerts[0]")
+            #expect(error.message == "/nonexistent/certs does not exist")
+        }
+    }
+
+    @Test func storesBackedByKeyManagementProvidersFailClosedUntilTheProviderExists() async throws {
+        struct Providers: CertificateProviders {
+            let certificates: [String: [Certificate]]
+            func certificates(provider: String) -> [Certificate]? { certificates[provider] }
+        }
+        let fixtures = try await NotationFixtures.shared.value
+        var stores = TrustStoreSet()
+        stores.addProviderStores(TrustStoreSet.providerStores(["ca": ["kmp-store": ["inline-root"]]]))
+        let envelope = try fixtures.envelope("jws-es256")
+        let missing = NotationVerification.verify(envelope: envelope.bytes, mediaType: envelope.mediaType, subject: NotationFixtures.subject,
+                                                  policy: try trustPolicy(stores: ["ca:kmp-store"]), trustStores: stores)
+        #expect(missing.enforcedFailure?.reason == "TRUST_STORE_UNAVAILABLE")
+        #expect(missing.enforcedFailure?.message.contains("\"inline-root\", which is not available") == true)
+        let root = fixtures.stores.named[.init(kind: .ca, name: "wabbit")]!
+        let present = NotationVerification.verify(envelope: envelope.bytes, mediaType: envelope.mediaType, subject: NotationFixtures.subject,
+                                                  policy: try trustPolicy(stores: ["ca:kmp-store"]), trustStores: stores,
+                                                  providers: Providers(certificates: ["inline-root": root]))
+        #expect(present.isSuccess, "\(present.failures)")
+    }
+}
