@@ -1,3 +1,6 @@
+import Foundation
+import JSON
+
 /// A built-in verifier (notation, cosign, …) as configured. Verification is a value: a failed
 /// check is a report with `isSuccess == false`, never a thrown error, and never a pass by default.
 public protocol Verifier: Sendable {
@@ -21,5 +24,25 @@ extension Verifier {
     public func canVerify(_ artifactType: String?) -> Bool {
         guard let artifactType else { return false }
         return artifactTypes.contains(artifactType) || artifactTypes.contains("*")
+    }
+}
+
+/// Settings every verifier plugin entry shares, read the way Ratify reads them.
+public enum PluginSettings {
+    /// `artifactTypes`: Ratify writes a comma-separated string; a list is accepted too.
+    public static func artifactTypes(_ value: JSONValue?, path: String) throws(ConfigError) -> [String]? {
+        guard let value, !value.isNull else { return nil }
+        if let text = value.stringValue {
+            return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        guard let list = value.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else {
+            throw ConfigError(path: path, "must be a string or a list of strings")
+        }
+        return list.compactMap(\.stringValue)
+    }
+
+    /// `nestedReferences`: artifact types whose own referrers must verify too.
+    public static func nestedReferences(_ value: JSONValue?, path: String) throws(ConfigError) -> [String] {
+        try artifactTypes(value, path: path) ?? []
     }
 }

@@ -32,7 +32,7 @@ public struct CosignVerifierConfig: Sendable {
         guard let object = value.objectValue else { throw ConfigError(path: path, "must be an object") }
         var warnings = object.keys.filter { !knownKeys.contains($0) }.map { "\(path).\($0) is not a known cosign setting and is ignored" }
         let name = object["name"]?.stringValue ?? "cosign"
-        let artifactTypes = try artifactTypeList(object["artifactTypes"], path: "\(path).artifactTypes")
+        let artifactTypes = try PluginSettings.artifactTypes(object["artifactTypes"], path: "\(path).artifactTypes")
             ?? [MediaType.cosignSignatureArtifact]
         if let policies = object["trustPolicies"], !policies.isNull {
             if object["key"] != nil {
@@ -119,18 +119,6 @@ public struct CosignVerifierConfig: Sendable {
         } catch {
             throw ConfigError(path: path, error.description)
         }
-    }
-
-    /// Ratify writes artifactTypes as one comma-separated string; a list is accepted too.
-    public static func artifactTypeList(_ value: JSONValue?, path: String) throws(ConfigError) -> [String]? {
-        guard let value, !value.isNull else { return nil }
-        if let text = value.stringValue {
-            return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
-        guard let list = value.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else {
-            throw ConfigError(path: path, "must be a string or a list of strings")
-        }
-        return list.compactMap(\.stringValue)
     }
 }
 

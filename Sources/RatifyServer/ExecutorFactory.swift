@@ -12,8 +12,7 @@ public enum ExecutorFactory {
     /// Default artifact types per verifier kind, as Ratify's samples configure them.
     static let defaultArtifactTypes = ["notation": [MediaType.notarySignature], "cosign": [MediaType.cosignSignatureArtifact]]
 
-    /// Builds the verifiers `verifier.plugins` lists. Kinds not built yet (notation) become
-    /// `UnavailableVerifier`s: their artifacts get failing reports that say why.
+    /// Builds the verifiers `verifier.plugins` lists; a kind that is not built in is a config error.
     public static func verifiers(_ config: ServerConfigFile) throws(ServeError) -> (verifiers: [any Verifier], warnings: [String]) {
         let plugins = config.verifierPlugins
         var verifiers: [any Verifier] = []
@@ -29,15 +28,9 @@ public enum ExecutorFactory {
                     verifiers.append(CosignVerifier(config: parsed))
                     warnings += parsedWarnings
                 case "notation":
-                    // The trust policy is validated now, so a broken one fails at load with its
-                    // path even before the notation verifier exists.
-                    if let document = plugin["trustPolicyDoc"], !document.isNull {
-                        _ = try TrustPolicyDocument.parse(document, path: "\(path).trustPolicyDoc")
-                    }
-                    let types = try CosignVerifierConfig.artifactTypeList(plugin["artifactTypes"], path: "\(path).artifactTypes")
-                        ?? defaultArtifactTypes["notation"]!
-                    verifiers.append(UnavailableVerifier(name: name, type: kind, artifactTypes: types))
-                    warnings.append("\(path): the notation verifier is not built yet; notation signatures get failing reports")
+                    let (parsed, parsedWarnings) = try NotationVerifierConfig.parse(plugin, path: path)
+                    verifiers.append(NotationVerifier(config: parsed))
+                    warnings += parsedWarnings
                 default:
                     throw ConfigError(path: "\(path).name", "verifier \"\(kind)\" is not built in; use cosign or notation")
                 }

@@ -31,21 +31,38 @@ import TestSupport
         registry.stop()
     }
 
-    @Test func notationSignaturesGetVerifierNotAvailableUntilItIsBuilt() async throws {
+    @Test func aProviderRequestWithNotationSignedAndUnsignedImagesGetsPerKeyVerdictsInOrder() async throws {
         let registry = try await offPool { try LocalRegistry() }
-        try await offPool {
-            let fixtures = OCIFixtures(pusher: registry, maintainTagSchema: true)
-            let image = try fixtures.pushImage("app", tag: "v1")
-            try fixtures.attach("app", to: image, artifactType: MediaType.notarySignature,
-                                layers: [(mediaType: "application/jose+json", bytes: Array("{}".utf8))])
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("NotationTests/make_notation_fixtures.py").path
+        let fixtures = registry.directory.appendingPathComponent("notation")
+        let image = try await offPool { () -> PushedContent in
+            let oci = OCIFixtures(pusher: registry, maintainTagSchema: true)
+            let image = try oci.pushImage("app", tag: "signed")
+            try oci.pushImage("app", tag: "unsigned")
+            // Signatures from an independent generator (jwcrypto / pycose) over the pushed descriptor.
+            let made = try ProcessRunner.run("/usr/bin/env", ["python3", script, fixtures.path, image.mediaType, image.digest, String(image.size), "--basic"])
+            guard made.status == 0 else { throw TestFailure(made.output) }
+            for (name, mediaType) in [("jws-es256.jws", "application/jose+json"), ("cose-es256.cose", "application/cose")] {
+                let bytes = Array(try Data(contentsOf: fixtures.appendingPathComponent(name)))
+                try oci.attach("app", to: image, artifactType: MediaType.notarySignature, layers: [(mediaType, bytes)])
+            }
+            return image
         }
-        let parsed = try ServerConfigFile.parse(Array(config(registry, verifiers: #"[{"name":"notation","artifactTypes":"application/vnd.cncf.notary.signature"}]"#).utf8), source: "t")
+        let verifiers = #"[{"name":"notation","artifactTypes":"application/vnd.cncf.notary.signature","verificationCerts":["\#(fixtures.path)/truststore"],"trustPolicyDoc":{"version":"1.0","trustPolicies":[{"name":"default","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:wabbit"],"trustedIdentities":["*"]}]}}]"#
+        let parsed = try ServerConfigFile.parse(Array(config(registry, verifiers: verifiers).utf8), source: "t")
         let executor = try ExecutorFactory.make(parsed, generation: 1, metrics: nil, logger: Logger(label: "t"))
-        let items = await executor.execute(["\(registry.host)/app:v1"], context: ProviderContext(requestID: "r", operation: .verify, deadline: .now + .seconds(5)))
-        let value = try #require(items[0].value)
-        #expect(value["isSuccess"] == false)
-        #expect(value["verifierReports"]?.arrayValue?.first?["errorReason"] == "VERIFIER_NOT_AVAILABLE")
-        #expect(value["verifierReports"]?.arrayValue?.first?["verifierName"] == "notation")
+        let running = try RunningServer(executor: executor)
+        let keys = ["\(registry.host)/app:signed", "\(registry.host)/app:unsigned", "\(registry.host)/app@\(image.digest)"]
+        let body = try running.json(try await running.post(verifyPath, providerRequest(keys)))
+        let items = try #require(body["response"]?["items"]?.arrayValue)
+        #expect(items.map { $0["key"]?.stringValue } == keys)
+        #expect(items.map { $0["value"]?["isSuccess"] } == [true, false, true])
+        let reports = items[0]["value"]?["verifierReports"]?.arrayValue ?? []
+        #expect(reports.count == 2)
+        #expect(reports.allSatisfy { $0["verifierName"] == "notation" && $0["isSuccess"] == true && $0["extensions"]?["Issuer"] != nil })
+        #expect(items[1]["value"]?["verifierReports"]?.arrayValue?.first?["errorReason"] == "REFERRERS_NOT_FOUND")
+        await running.server.shutdown(gracePeriod: .seconds(1))
         registry.stop()
     }
 

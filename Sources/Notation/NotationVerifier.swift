@@ -1,0 +1,140 @@
+import Core
+import Crypto
+import Foundation
+import JSON
+
+/// Ratify's built-in notation verifier: fetches the signature manifest's envelope, picks the
+/// trust policy for the image's repository, runs the Notary Project verification workflow and
+/// reports like Ratify (`extensions.Issuer` / `extensions.SN` of the signing certificate).
+public struct NotationVerifier: Verifier {
+    public let config: NotationVerifierConfig
+    public let providers: (any CertificateProviders)?
+    public let revocation: (any RevocationChecking)?
+    public var name: String { config.name }
+    public var type: String { "notation" }
+    public var artifactTypes: [String] { config.artifactTypes }
+    public var nestedReferences: [String] { config.nestedReferences }
+
+    public init(config: NotationVerifierConfig, providers: (any CertificateProviders)? = nil, revocation: (any RevocationChecking)? = nil) {
+        self.config = config
+        self.providers = providers
+        self.revocation = revocation
+    }
+
+    public func verify(subject: ImageReference, referrer: Descriptor, store: any ReferrerStore,
+                       deadline: ContinuousClock.Instant) async -> VerifierReport {
+        func report(_ success: Bool, _ message: String, reason: String? = nil, remediation: String? = nil, extensions: JSONValue? = nil) -> VerifierReport {
+            VerifierReport(subject: subject.description, isSuccess: success, verifierName: name, verifierType: type,
+                           referenceDigest: referrer.digest.description, artifactType: referrer.artifactType ?? MediaType.notarySignature,
+                           message: message, errorReason: reason, remediation: remediation, extensions: extensions)
+        }
+        guard subject.digest != nil else {
+            return report(false, "the subject has no digest", reason: "SUBJECT_NOT_RESOLVED", remediation: "resolve the image before verifying it")
+        }
+        // "Evaluation order of trust policies: exact match, then global."
+        guard let policy = config.trustPolicies.policy(for: subject.name) else {
+            return report(false, "no trust policy applies to \(subject.name): no registryScopes entry names it and there is no global \"*\" policy",
+                          reason: "TRUST_POLICY_NOT_FOUND", remediation: "add \(subject.name) to a trust policy's registryScopes, or add a policy with registryScopes [\"*\"]")
+        }
+        guard policy.level != .skip else {
+            return report(true, "signature verification skipped: trust policy \"\(policy.name)\" has level skip",
+                          extensions: ["trustPolicy": .string(policy.name)])
+        }
+        let envelope: (bytes: [UInt8], mediaType: String)
+        let subjectDescriptor: Descriptor
+        do {
+            let (manifest, _) = try await store.manifest(referrer, in: subject, deadline: deadline)
+            // notation: "the signature manifest requires exactly one signature envelope blob".
+            guard manifest.layers.count == 1, let layer = manifest.layers.first else {
+                return report(false, "the notation signature manifest \(referrer.digest) has \(manifest.layers.count) layers; exactly one signature envelope is required",
+                              reason: "SIGNATURE_ENVELOPE_INVALID", remediation: "re-sign the image with notation sign")
+            }
+            guard SignatureEnvelope.Format(rawValue: layer.mediaType) != nil else {
+                return report(false, "the signature envelope media type \"\(layer.mediaType)\" is not application/jose+json or application/cose",
+                              reason: "SIGNATURE_ENVELOPE_UNSUPPORTED", remediation: "re-sign the image with notation sign (JWS or COSE)")
+            }
+            guard layer.size <= SignatureEnvelope.maxSize else {
+                return report(false, "the signature envelope is \(layer.size) bytes; at most \(SignatureEnvelope.maxSize) are accepted",
+                              reason: "SIGNATURE_ENVELOPE_INVALID", remediation: "re-sign the image with notation sign")
+            }
+            envelope = (try await store.blob(layer, in: subject, deadline: deadline), layer.mediaType)
+            subjectDescriptor = try await store.resolve(subject, deadline: deadline)
+        } catch {
+            return report(false, "cannot fetch the notation signature \(referrer.digest): \(error)", reason: "SIGNATURE_FETCH_FAILURE",
+                          remediation: "check the registry is reachable and the signature was pushed completely")
+        }
+        var outcome = NotationVerification.verify(envelope: envelope.bytes, mediaType: envelope.mediaType, subject: subjectDescriptor,
+                                                  policy: policy, trustStores: config.trustStores, providers: providers)
+        if outcome.isSuccess, let signature = outcome.envelope {
+            await checkRevocation(&outcome, envelope: signature, policy: policy, deadline: deadline)
+        }
+        var extensions = JSONObject()
+        if let leaf = outcome.envelope?.leaf {
+            extensions["Issuer"] = .string(leaf.issuerRFC2253)
+            extensions["SN"] = .string(leaf.subjectRFC2253)
+        }
+        if !outcome.loggedFailures.isEmpty {
+            // Failures the level only logs: the pass stands, but nobody has to dig for them.
+            extensions["loggedFailures"] = .array(outcome.loggedFailures.map {
+                ["check": .string($0.check.rawValue), "errorReason": .string($0.reason), "message": .string($0.message)]
+            })
+        }
+        let extensionValue: JSONValue? = extensions.isEmpty ? nil : .object(extensions)
+        guard let failure = outcome.enforcedFailure else {
+            return report(true, "signature verification success", extensions: extensionValue)
+        }
+        return report(false, failure.message, reason: failure.reason,
+                      remediation: Self.remediation(failure.reason, policy: policy, repository: subject.name), extensions: extensionValue)
+    }
+
+    /// Revocation runs last among the trust checks and only when the rest passed: it is the one
+    /// check that needs the network.
+    func checkRevocation(_ outcome: inout NotationOutcome, envelope: SignatureEnvelope, policy: TrustPolicy,
+                         deadline: ContinuousClock.Instant) async {
+        let action = policy.action(for: .revocation)
+        guard action != .skip else { return }
+        guard let revocation else { return }
+        if let (reason, message) = await revocation.problem(chain: envelope.certificates, deadline: deadline) {
+            outcome.failures.append(NotationCheckFailure(check: .revocation, action: action, reason: reason, message: message))
+        }
+    }
+
+    static func remediation(_ reason: String, policy: TrustPolicy, repository: String) -> String {
+        let stores = policy.trustStores.map(\.description).joined(separator: ", ")
+        return switch reason {
+        case "SIGNATURE_ENVELOPE_INVALID", "SIGNATURE_ENVELOPE_UNSUPPORTED", "SIGNATURE_PAYLOAD_INVALID":
+            "the stored signature is damaged or not a Notary Project signature: re-sign the image with notation sign"
+        case "SIGNATURE_INTEGRITY_FAILURE":
+            "the signature does not match what it signs: re-sign the image with notation sign and check nothing rewrites signatures in the registry"
+        case "SIGNATURE_SUBJECT_MISMATCH":
+            "this signature was made for another artifact: sign this image's digest"
+        case "UNKNOWN_CRITICAL_ATTRIBUTE", "VERIFICATION_PLUGIN_REQUIRED":
+            "sign without the critical attribute or plugin, or verify this artifact with notation and its plugin"
+        case "SIGNATURE_NOT_TRUSTED":
+            "add the signer's root certificate to trust store(s) \(stores) (verificationCerts), or check the image was signed with the expected certificate"
+        case "TRUST_STORE_NOT_CONFIGURED", "TRUST_STORE_EMPTY", "TRUST_STORE_UNAVAILABLE":
+            "give trust policy \"\(policy.name)\" a trust store with the signer's root certificate (verificationCerts or verificationCertStores)"
+        case "TRUSTED_IDENTITY_MISMATCH":
+            "add the signing certificate's subject to trustedIdentities of trust policy \"\(policy.name)\", or sign with the expected certificate"
+        case "SIGNATURE_EXPIRED":
+            "re-sign the image (the signer set an expiry), or set override expiry: log in trust policy \"\(policy.name)\""
+        case "CERTIFICATE_EXPIRED":
+            "re-sign with a valid certificate, or timestamp signatures (notation sign --timestamp-url) and add the TSA root to a tsa trust store of trust policy \"\(policy.name)\""
+        case "TIMESTAMP_INVALID", "TIMESTAMP_NOT_TRUSTED":
+            "add the TSA's root certificate to a tsa trust store of trust policy \"\(policy.name)\", or re-sign with a trusted timestamp"
+        case "CERTIFICATE_REVOKED":
+            "a certificate of the signing chain is revoked: re-sign the image with a valid certificate"
+        case "REVOCATION_UNAVAILABLE":
+            "make the OCSP responder or CRL reachable from ratify, or set override revocation: log in trust policy \"\(policy.name)\""
+        default:
+            "check trust policy \"\(policy.name)\" for \(repository)"
+        }
+    }
+}
+
+/// Revocation checking for a signing chain (OCSP first, then CRL), injected so verification
+/// stays testable and the network stays at the edge. Returns a reason code and message when a
+/// certificate is revoked or its status cannot be determined; nil when every certificate is good.
+public protocol RevocationChecking: Sendable {
+    func problem(chain: [Certificate], deadline: ContinuousClock.Instant) async -> (String, String)?
+}
