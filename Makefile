@@ -11,6 +11,8 @@ IMAGE    ?= ratify-swift:dev
 
 .PHONY: deps build release run test lint-chart bench image clean
 
+FUZZ_SECONDS ?= 60
+
 deps:            ## install missing Debian packages (libssl-dev, libcurl4-openssl-dev, wrk, ...)
 	@scripts/deps.sh
 
@@ -43,6 +45,9 @@ lint-chart: deps ## helm lint + render (Helm v4 engine, offline) for several val
 
 bench: release   ## HTTPS keep-alive load with wrk at 1/16/256 connections: req/s, p50/p99, RSS
 	python3 scripts/bench.py
+
+fuzz: deps       ## libFuzzer on the CBOR decoder and the JWS / COSE envelope parsers, seeded with generated fixtures (FUZZ_SECONDS each)
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 image:           ## container image (needs a Docker engine; none on the CI machines)
 	docker build -t $(IMAGE) .

@@ -43,6 +43,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Fuzz targets for the envelope parsers (`make fuzz`); built normally it replays inputs.
+        .executableTarget(name: "notation-fuzz", dependencies: ["Notation", "CBOR", "Core", "JSON"]),
         .target(name: "TestSupport", dependencies: ["HTTPClient", "CShims", "Crypto", "JSON", "HTTPServer"], path: "Tests/Support",
                 exclude: ["token_server.py"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
