@@ -29,7 +29,7 @@ public enum ExecutorFactory {
                     warnings += parsedWarnings
                 case "notation":
                     let (parsed, parsedWarnings) = try NotationVerifierConfig.parse(plugin, path: path)
-                    verifiers.append(NotationVerifier(config: parsed))
+                    verifiers.append(NotationVerifier(config: parsed, revocation: X509RevocationChecker(fetcher: CurlFetcher())))
                     warnings += parsedWarnings
                 default:
                     throw ConfigError(path: "\(path).name", "verifier \"\(kind)\" is not built in; use cosign or notation")

@@ -11,9 +11,13 @@ public struct TransportRequest: Sendable {
     public var maxResponseBytes: Int
     public var timeout: Duration
     public var insecureSkipVerify: Bool
+    /// A request body (POST); curl copies it.
+    public var body: [UInt8]?
 
     public init(method: String = "GET", url: String, headers: [(name: String, value: String)] = [],
-                maxResponseBytes: Int = 4 * 1024 * 1024, timeout: Duration = .seconds(10), insecureSkipVerify: Bool = false) {
+                maxResponseBytes: Int = 4 * 1024 * 1024, timeout: Duration = .seconds(10), insecureSkipVerify: Bool = false,
+                body: [UInt8]? = nil) {
+        self.body = body
         self.method = method
         self.url = url
         self.headers = headers
@@ -156,6 +160,10 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
         switch request.method {
         case "GET": break
         case "HEAD": _ = Shim_curl_easy_setopt_long(easy, CURLOPT_NOBODY, 1)
+        case "POST":
+            let body = request.body ?? []
+            _ = Shim_curl_easy_setopt_long(easy, CURLOPT_POSTFIELDSIZE, body.count)
+            _ = body.withUnsafeBytes { Shim_curl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!)) }
         default: _ = Shim_curl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method)
         }
         for header in request.headers { headerList = curl_slist_append(headerList, "\(header.name): \(header.value)") }
