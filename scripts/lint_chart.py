@@ -25,6 +25,9 @@ VALUE_SETS = {
     "cosign keys + mutation": {"cosignKeys": [KEY, KEY], "provider": {"enableMutation": True, "mutationFormat": "strip-tag"}},
     "notation certs + given TLS, no mTLS": {"notationCerts": [CERT], "cosign": {"enabled": False},
                                             "provider": {"tls": {"crt": CERT, "key": "k", "cabundle": CERT, "disableMutualTLS": True}}},
+    "notation trust policies": {"notationCerts": [CERT], "notation": {"trustPolicies": [
+        {"name": "prod", "registryScopes": ["registry.example.com/prod/app"], "trustedIdentities": ["x509.subject: C=US, ST=WA, O=acme"]},
+        {"signatureVerification": {"level": "audit"}}]}},
     "registry auth, 2 replicas, json logs": {"oras": {"authProviders": {"dockerConfigSecret": "regcred"}, "useHttp": True},
                                               "replicaCount": 2, "logger": {"formatter": "json", "level": "debug"},
                                               "provider": {"timeout": {"validation": 3, "mutation": 1}}},
@@ -64,6 +67,13 @@ def main():
         config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["config.json"]
         parsed = json.loads(config)
         check(f"[{name}] config.json has Ratify's sections", {"store", "policy", "verifier", "executor"} <= parsed.keys(), parsed.keys())
+        if values.get("notationCerts"):
+            notation = next(p for p in parsed["verifier"]["plugins"] if p["name"] == "notation")
+            policies = notation["trustPolicyDoc"]["trustPolicies"]
+            wanted = values.get("notation", {}).get("trustPolicies") or [{}]
+            check(f"[{name}] notation trust policies rendered with defaults",
+                  len(policies) == len(wanted) and all(p["trustStores"] == ["ca:certs"] and "level" in p["signatureVerification"] for p in policies)
+                  and all(all(policy[k] == v for k, v in given.items()) for policy, given in zip(policies, wanted)), policies)
         provider = next(d for d in docs if d["kind"] == "Provider" and d["metadata"]["name"] == "ratify-provider")
         check(f"[{name}] provider url", provider["spec"]["url"] == "https://ratify.gatekeeper-system:6001/ratify/gatekeeper/v1/verify",
               provider["spec"]["url"])

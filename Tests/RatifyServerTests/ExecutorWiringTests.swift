@@ -131,6 +131,20 @@ import TestSupport
     }
 }
 
+extension ShippedConfigTests {
+    @Test func theNotationExampleValidatesItsTrustPolicyAndNamesItsTrustStorePath() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let config = try ServerConfigFile.load(path: repository.appendingPathComponent("config/examples/notation.json").path)
+        #expect(config.warnings.isEmpty)
+        do {
+            _ = try ExecutorFactory.verifiers(config)
+            Issue.record("loaded a notation verifier without its trust store")
+        } catch {
+            #expect(error.message == "verifier.plugins[0].verificationCerts[0]: /usr/local/ratify-certs/notation/truststore does not exist")
+        }
+    }
+}
+
 @Suite struct UnknownKeyWarningTests {
     @Test func everySectionNamesItsUnknownKeys() throws {
         let text = #"{"executor":{"verificationRequestTimeout":100,"retries":3},"logger":{"formatter":"json","colour":true},"policy":{"plugin":{"name":"configPolicy","strict":true}},"verifier":{"plugins":[{"name":"notation","artifactTypes":"x","trustPolicyDoc":{},"extra":1}]},"extras":{}}"#
