@@ -184,6 +184,81 @@ def verification_bench(work, certs):
         sys.exit("bench: warm verification requests failed")
 
 
+def notation_bench(work, certs):
+    """Notation (JWS, ES256 leaf → intermediate → root, strict policy) against docker-registry:
+    signatures attached through the referrers tag schema, envelopes made by the fixture generator."""
+    import http.client
+    import json
+    import ssl
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import oci_push
+
+    registry, port = start_registry(work)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        images = [oci_push.image(base, "bench/notation", f"v{i}") for i in range(100)]
+        subjects = os.path.join(work, "subjects.json")
+        with open(subjects, "w") as f:
+            json.dump([{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": i["digest"], "size": i["size"]} for i in images], f)
+        fixtures = os.path.join(work, "notation")
+        subprocess.run([sys.executable, os.path.join(ROOT, "Tests", "NotationTests", "make_notation_fixtures.py"), fixtures,
+                        "application/vnd.oci.image.manifest.v1+json", images[0]["digest"], str(images[0]["size"]), "--basic",
+                        "--subjects", subjects], check=True)
+        for index, image in enumerate(images):
+            with open(os.path.join(fixtures, f"subject-{index}.jws"), "rb") as f:
+                oci_push.attach(base, "bench/notation", image["digest"], "application/vnd.cncf.notary.signature", f.read(),
+                                layer_media_type="application/jose+json")
+        keys = [f"127.0.0.1:{port}/bench/notation:v{i}" for i in range(100)]
+        config = os.path.join(work, "notation.json")
+        with open(config, "w") as f:
+            json.dump({"store": {"version": "1.0.0", "plugins": [{"name": "oras", "useHttp": True}]},
+                       "policy": {"version": "1.0.0", "plugin": {"name": "configPolicy"}},
+                       "verifier": {"version": "1.0.0", "plugins": [{
+                           "name": "notation", "artifactTypes": "application/vnd.cncf.notary.signature",
+                           "verificationCerts": [os.path.join(fixtures, "truststore")],
+                           "trustPolicyDoc": {"version": "1.0", "trustPolicies": [{
+                               "name": "bench", "registryScopes": ["*"], "signatureVerification": {"level": "strict"},
+                               "trustStores": ["ca:wabbit"], "trustedIdentities": ["*"]}]}}]}}, f)
+        server, http_port, metrics_port = start_server(work, certs, ["-c", config])
+        try:
+            connection = http.client.HTTPSConnection("127.0.0.1", http_port, context=ssl._create_unverified_context())
+
+            def post(batch):
+                body = json.dumps({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest", "request": {"keys": batch}})
+                t0 = time.perf_counter()
+                connection.request("POST", "/ratify/gatekeeper/v1/verify", body, {"Content-Type": "application/json"})
+                answer = json.loads(connection.getresponse().read())
+                elapsed = (time.perf_counter() - t0) * 1000
+                items = answer["response"].get("items", [])
+                if len(items) != len(batch) or any("error" in item or not item["value"]["isSuccess"] for item in items):
+                    sys.exit(f"bench: notation verification failed: {json.dumps(answer)[:400]}")
+                return elapsed
+
+            rows = []
+            before = registry_requests(metrics_port)
+            cold = [post([k]) for k in keys[:50]]
+            after = registry_requests(metrics_port)
+            rows.append(("1 image, cold", cold, (after - before) / 50))
+            warm = [post([k]) for k in keys[:50] for _ in range(4)]
+            rows.append(("1 image, warm", warm, (registry_requests(metrics_port) - after) / len(warm)))
+            before = registry_requests(metrics_port)
+            cold_batch = [post(keys[50:100])]
+            rows.append(("50 images, cold", cold_batch, (registry_requests(metrics_port) - before) / 50))
+            peak = status_kb(server.pid, "VmHWM")
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    finally:
+        registry.terminate()
+        registry.wait(timeout=20)
+    print()
+    print("notation verification (JWS ES256, chain of 3, strict trust policy) against docker-registry on loopback (referrers tag schema)")
+    print(f"{'request':>28} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'registry req/verification':>26}")
+    for name, values, per in rows:
+        print(f"{name:>28} {len(values):>5} {percentile(values, 50):>8.2f} {percentile(values, 99):>8.2f} {per:>26.2f}")
+    print(f"peak RSS (VmHWM) {peak / 1024:.1f} MiB")
+
+
 def main():
     if not os.path.exists(BIN):
         sys.exit(f"bench: {BIN} not found; run `make bench` (it builds the release binary)")
@@ -228,6 +303,7 @@ def main():
     if any(r["errors"] for r in rows):
         sys.exit("bench: some requests failed (see errors column)")
     verification_bench(work, certs)
+    notation_bench(work, certs)
 
 
 if __name__ == "__main__":

@@ -66,14 +66,14 @@ def cosign_signatures(base, repo, subject_digest, payload, signatures):
     return push_manifest(base, repo, subject_digest.replace(":", "-") + ".sig", manifest, OCI_MANIFEST)
 
 
-def attach(base, repo, subject_digest, artifact_type, content):
+def attach(base, repo, subject_digest, artifact_type, content, layer_media_type="application/octet-stream"):
     subject_bytes = get_manifest(base, repo, subject_digest)
     subject = {"mediaType": json.loads(subject_bytes).get("mediaType", OCI_MANIFEST), "digest": subject_digest, "size": len(subject_bytes)}
     empty = push_blob(base, repo, b"{}")
-    layer = push_blob(base, repo, content.encode())
+    layer = push_blob(base, repo, content if isinstance(content, bytes) else content.encode())
     manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": artifact_type,
                 "config": {"mediaType": "application/vnd.oci.empty.v1+json", **empty},
-                "layers": [{"mediaType": "application/octet-stream", **layer}], "subject": subject}
+                "layers": [{"mediaType": layer_media_type, **layer}], "subject": subject}
     data = json.dumps(manifest, separators=(",", ":")).encode()
     pushed = push_manifest(base, repo, digest(data), manifest, OCI_MANIFEST)
     tag = subject_digest.replace(":", "-")

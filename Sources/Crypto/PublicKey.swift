@@ -76,7 +76,8 @@ public final class PublicKey: @unchecked Sendable {
         return Array(UnsafeBufferPointer(start: out, count: Int(length)))
     }
 
-    private static func checked(_ key: OpaquePointer, source: String) throws(CryptoError) -> PublicKey {
+    /// Takes ownership of `key` (freed here when refused).
+    static func checked(_ key: OpaquePointer, source: String) throws(CryptoError) -> PublicKey {
         let kind: Kind
         switch EVP_PKEY_get_base_id(key) {
         case EVP_PKEY_EC:

@@ -49,7 +49,12 @@ public final class ORASStore: ReferrerStore, Sendable {
         let descriptor = try await descriptorCoalescer.run("resolve \(key)") { () throws(RegistryError) -> Descriptor in
             try await self.fetchDescriptor(reference, target: target, deadline: deadline)
         }
-        if options.cacheEnabled { resolved.put(key, descriptor) }
+        if options.cacheEnabled {
+            resolved.put(key, descriptor)
+            // Verifiers resolve the subject again by digest (notation compares the signed
+            // descriptor with it): answer that from the same lookup.
+            if reference.digest == nil { resolved.put("\(reference.name)@\(descriptor.digest)", descriptor) }
+        }
         return descriptor
     }
 

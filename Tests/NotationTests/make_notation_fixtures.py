@@ -4,7 +4,7 @@ PKI, `jwcrypto` for JWS envelopes, `pycose` for COSE_Sign1 envelopes, `asn1crypt
 and the OpenSSL CLI (`openssl ts`) for RFC 3161 timestamp tokens. Nothing here uses the code under
 test.
 
-usage: make_notation_fixtures.py OUT_DIR MEDIA_TYPE DIGEST SIZE [--basic] [--ocsp URL --crl URL]
+usage: make_notation_fixtures.py OUT_DIR MEDIA_TYPE DIGEST SIZE [--basic] [--ocsp URL --crl URL] [--subjects FILE]
 
 Writes to OUT_DIR:
   truststore/x509/ca/wabbit/root.crt                 notation's trust store layout
@@ -12,7 +12,8 @@ Writes to OUT_DIR:
   truststore/x509/tsa/tsa/tsa-root.crt
   <case>.jws / <case>.cose                           envelopes (see CASES below)
   cases.json                                         {case: media type}
-With --ocsp/--crl the leaf certificates carry those AIA / CRL distribution point URLs and
+With --subjects FILE (a JSON list of descriptors) OUT_DIR also gets subject-<i>.jws, a valid
+ES256 signature over each (for benchmarks). With --ocsp/--crl the leaf certificates carry those AIA / CRL distribution point URLs and
 OUT_DIR also gets the files an OCSP responder and a CRL server need (revocation/).
 """
 import base64
@@ -40,6 +41,7 @@ from pycose.messages import Sign1Message
 args = sys.argv[1:]
 basic = "--basic" in args
 ocsp_url = args[args.index("--ocsp") + 1] if "--ocsp" in args else None
+subjects_file = args[args.index("--subjects") + 1] if "--subjects" in args else None
 crl_url = args[args.index("--crl") + 1] if "--crl" in args else None
 out, media_type, digest, size = args[0], args[1], args[2], int(args[3])
 os.makedirs(out, exist_ok=True)
@@ -283,6 +285,11 @@ for alg in (["es256"] if basic else list(KEYS)):
 key, cert = leaves["es256"]
 chain = [cert, inter, root]
 jws_valid = json.loads(open(os.path.join(out, "jws-es256.jws")).read())
+
+if subjects_file:
+    with open(subjects_file) as f:
+        for index, descriptor in enumerate(json.load(f)):
+            emit(f"subject-{index}", jws_envelope("es256", key, chain, payload_for(descriptor)), "jws")
 
 if ocsp_url or crl_url:
     # A second, revoked leaf for the revocation tests, and what a responder / CRL server need.
