@@ -11,6 +11,58 @@ public struct CosignTrustPolicy: Sendable {
     public var keys: [(source: String, key: PublicKey)]
     /// Require a transparency-log entry (a Rekor bundle) for each signature.
     public var tLogVerify: Bool
+    /// Keyless (Fulcio certificate) trust instead of keys.
+    public var keyless: KeylessPolicy? = nil
+}
+
+/// cosign's keyless checks as a trust policy states them: who (`certificateIdentity` or
+/// `certificateIdentityRegExp`, matched against the certificate's SANs), vouched for by which
+/// OIDC issuer (`certificateOIDCIssuer[RegExp]`, matched against Fulcio's issuer extension), and
+/// whether an embedded SCT from a trusted CT log is required (`ctLogVerify`).
+public struct KeylessPolicy: Sendable {
+    public var identity: Matcher
+    public var issuer: Matcher
+    public var ctLogVerify: Bool
+    /// Fulcio roots / intermediates and CT logs (the plugin's trustedRoot plus rootCertificates).
+    public var trust: TrustedRoot
+
+    /// An exact string, or a regular expression that must match somewhere in the value (Go's
+    /// `regexp.MatchString`, as cosign uses it; anchor with ^…$ for a full match).
+    public enum Matcher: Sendable, CustomStringConvertible {
+        case exact(String)
+        case pattern(CompiledPattern)
+
+        public func matches(_ value: String) -> Bool {
+            switch self {
+            case .exact(let text): value == text
+            case .pattern(let pattern): pattern.matches(value)
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .exact(let text): "\"\(text)\""
+            case .pattern(let pattern): "/\(pattern.source)/"
+            }
+        }
+    }
+}
+
+/// A regular expression checked when the config loads.
+public struct CompiledPattern: @unchecked Sendable {
+    public let source: String
+    let expression: NSRegularExpression
+
+    init(_ source: String, path: String) throws(ConfigError) {
+        do { expression = try NSRegularExpression(pattern: source) } catch {
+            throw ConfigError(path: path, "\"\(source)\" is not a valid regular expression")
+        }
+        self.source = source
+    }
+
+    func matches(_ value: String) -> Bool {
+        expression.firstMatch(in: value, range: NSRange(value.startIndex..., in: value)) != nil
+    }
 }
 
 /// The cosign verifier's settings: Ratify's legacy single `key`, or `trustPolicies`.
@@ -41,22 +93,24 @@ public struct CosignVerifierConfig: Sendable {
             guard let list = policies.arrayValue, !list.isEmpty else {
                 throw ConfigError(path: "\(path).trustPolicies", "must be a non-empty list")
             }
+            var trustedRoot: TrustedRoot?
+            if let rootPath = object["trustedRoot"], !rootPath.isNull {
+                guard let file = rootPath.stringValue else { throw ConfigError(path: "\(path).trustedRoot", "must be a path to a sigstore trusted_root.json") }
+                do { trustedRoot = try TrustedRoot.load(path: file) } catch {
+                    throw ConfigError(path: "\(path).trustedRoot", error.description)
+                }
+            }
             var parsed: [CosignTrustPolicy] = []
             for (index, policy) in list.enumerated() {
                 let policyPath = "\(path).trustPolicies[\(index)]"
-                let (trustPolicy, policyWarnings) = try parsePolicy(policy, path: policyPath)
+                let (trustPolicy, policyWarnings) = try parsePolicy(policy, path: policyPath, trustedRoot: trustedRoot)
                 warnings += policyWarnings
                 parsed.append(trustPolicy)
             }
             try ScopeSet.validate(parsed.map { ($0.name, $0.scopes) }, path: "\(path).trustPolicies")
             var config = CosignVerifierConfig(name: name, artifactTypes: artifactTypes, trustPolicies: parsed, legacy: false)
-            if let rootPath = object["trustedRoot"], !rootPath.isNull {
-                guard let file = rootPath.stringValue else { throw ConfigError(path: "\(path).trustedRoot", "must be a path to a sigstore trusted_root.json") }
-                do { config.trustedRoot = try TrustedRoot.load(path: file) } catch {
-                    throw ConfigError(path: "\(path).trustedRoot", error.description)
-                }
-            }
-            for (index, policy) in parsed.enumerated() where policy.tLogVerify && config.trustedRoot == nil {
+            config.trustedRoot = trustedRoot
+            for (index, policy) in parsed.enumerated() where policy.tLogVerify && (config.trustedRoot?.logs.isEmpty ?? true) {
                 warnings.append("\(path).trustPolicies[\(index)] has tLogVerify true (the default) but no trustedRoot with Rekor keys is configured: its signatures cannot pass; set trustedRoot, or tLogVerify: false for key-only trust")
             }
             return (config, warnings)
@@ -74,9 +128,9 @@ public struct CosignVerifierConfig: Sendable {
         return (CosignVerifierConfig(name: name, artifactTypes: artifactTypes, trustPolicies: [policy], legacy: true), warnings)
     }
 
-    static func parsePolicy(_ value: JSONValue, path: String) throws(ConfigError) -> (CosignTrustPolicy, [String]) {
+    static func parsePolicy(_ value: JSONValue, path: String, trustedRoot: TrustedRoot? = nil) throws(ConfigError) -> (CosignTrustPolicy, [String]) {
         guard let object = value.objectValue else { throw ConfigError(path: path, "must be an object") }
-        let warnings = object.keys.filter { !policyKeys.contains($0) }.map { "\(path).\($0) is not a known trust policy setting and is ignored" }
+        var warnings = object.keys.filter { !policyKeys.contains($0) }.map { "\(path).\($0) is not a known trust policy setting and is ignored" }
         guard let name = object["name"]?.stringValue, !name.isEmpty else { throw ConfigError(path: "\(path).name", "must be a non-empty string") }
         guard let scopeValues = object["scopes"]?.arrayValue, !scopeValues.isEmpty else {
             throw ConfigError(path: "\(path).scopes", "must be a non-empty list of registry/repository patterns")
@@ -89,8 +143,18 @@ public struct CosignVerifierConfig: Sendable {
         if object["keyless"] != nil && object["keys"] != nil {
             throw ConfigError(path: path, "keys and keyless are mutually exclusive")
         }
-        if object["keyless"] != nil {
-            throw ConfigError(path: "\(path).keyless", "keyless verification (Fulcio/Rekor) is not built yet; use keys")
+        var tLogVerify = true
+        if let value = object["tLogVerify"], !value.isNull {
+            guard let flag = value.boolValue else { throw ConfigError(path: "\(path).tLogVerify", "must be true or false") }
+            tLogVerify = flag
+        }
+        if let keylessValue = object["keyless"], !keylessValue.isNull {
+            let (keyless, keylessWarnings) = try parseKeyless(keylessValue, path: "\(path).keyless", trustedRoot: trustedRoot)
+            warnings += keylessWarnings
+            if object["rekorURL"] != nil {
+                warnings.append("\(path).rekorURL is not contacted: verification is offline, so signatures must carry a Rekor bundle when tLogVerify is true")
+            }
+            return (CosignTrustPolicy(name: name, scopes: scopes, keys: [], tLogVerify: tLogVerify, keyless: keyless), warnings)
         }
         guard let keyValues = object["keys"]?.arrayValue, !keyValues.isEmpty else {
             throw ConfigError(path: "\(path).keys", "must be a non-empty list of {file: …}")
@@ -104,12 +168,47 @@ public struct CosignVerifierConfig: Sendable {
             guard let file = entry["file"]?.stringValue else { throw ConfigError(path: "\(keyPath).file", "must be a path to a PEM public key") }
             keys.append((file, try loadKey(file: file, path: "\(keyPath).file")))
         }
-        var tLogVerify = true
-        if let value = object["tLogVerify"], !value.isNull {
-            guard let flag = value.boolValue else { throw ConfigError(path: "\(path).tLogVerify", "must be true or false") }
-            tLogVerify = flag
-        }
         return (CosignTrustPolicy(name: name, scopes: scopes, keys: keys, tLogVerify: tLogVerify), warnings)
+    }
+
+    static let keylessKeys: Set<String> = ["certificateIdentity", "certificateIdentityRegExp", "certificateOIDCIssuer",
+                                           "certificateOIDCIssuerRegExp", "ctLogVerify", "rootCertificates"]
+
+    /// `keyless: {certificateIdentity | certificateIdentityRegExp, certificateOIDCIssuer |
+    /// certificateOIDCIssuerRegExp, ctLogVerify, rootCertificates}` — exactly one of each pair,
+    /// as cosign requires. Trust comes from the plugin's `trustedRoot` (Fulcio CAs, CT logs) and
+    /// `rootCertificates` (a PEM bundle, for a private PKI); nothing is fetched from the network.
+    static func parseKeyless(_ value: JSONValue, path: String, trustedRoot: TrustedRoot?) throws(ConfigError) -> (KeylessPolicy, [String]) {
+        guard let object = value.objectValue else { throw ConfigError(path: path, "must be an object") }
+        var warnings = object.keys.filter { !keylessKeys.contains($0) }.map { "\(path).\($0) is not a known keyless setting and is ignored" }
+        func matcher(_ exact: String, _ regex: String) throws(ConfigError) -> KeylessPolicy.Matcher {
+            let given = (object[exact]?.stringValue, object[regex]?.stringValue)
+            switch given {
+            case (let text?, nil) where !text.isEmpty: return .exact(text)
+            case (nil, let pattern?) where !pattern.isEmpty: return .pattern(try CompiledPattern(pattern, path: "\(path).\(regex)"))
+            case (_?, _?): throw ConfigError(path: path, "set \(exact) or \(regex), not both")
+            default: throw ConfigError(path: path, "set \(exact) or \(regex) (a non-empty string)")
+            }
+        }
+        let identity = try matcher("certificateIdentity", "certificateIdentityRegExp")
+        let issuer = try matcher("certificateOIDCIssuer", "certificateOIDCIssuerRegExp")
+        var ctLogVerify = true
+        if let flag = object["ctLogVerify"], !flag.isNull {
+            guard let bool = flag.boolValue else { throw ConfigError(path: "\(path).ctLogVerify", "must be true or false") }
+            ctLogVerify = bool
+        }
+        var trust = trustedRoot ?? TrustedRoot()
+        if let file = object["rootCertificates"], !file.isNull {
+            guard let text = file.stringValue else { throw ConfigError(path: "\(path).rootCertificates", "must be a path to a PEM bundle of CA certificates") }
+            do { try trust.addPEM(file: text) } catch { throw ConfigError(path: "\(path).rootCertificates", error.description) }
+        }
+        guard !trust.roots.isEmpty else {
+            throw ConfigError(path: path, "keyless verification needs Fulcio root certificates: set the plugin's trustedRoot (a sigstore trusted_root.json) or rootCertificates (PEM); nothing is fetched from the network")
+        }
+        if ctLogVerify && trust.ctLogs.isEmpty {
+            warnings.append("\(path) has ctLogVerify true (the default) but the trusted root names no ctlogs: its signatures cannot pass; add ctlogs to trustedRoot, or set ctLogVerify: false")
+        }
+        return (KeylessPolicy(identity: identity, issuer: issuer, ctLogVerify: ctLogVerify, trust: trust), warnings)
     }
 
     static func loadKey(file: String, path: String) throws(ConfigError) -> PublicKey {

@@ -29,9 +29,9 @@ public struct RekorBundle: Sendable, Equatable {
     }
 
     /// Checks the bundle offline: the SET is a valid signature by the trusted log named by
-    /// `logID`, and the logged entry is this signature, by this key, over this payload.
-    /// Returns nil when it holds, else the reason.
-    public func verify(signature: [UInt8], payload: [UInt8], key: PublicKey, trustedRoot: TrustedRoot) -> String? {
+    /// `logID`, and the logged entry is this signature, by this key (or, keyless, this
+    /// certificate), over this payload. Returns nil when it holds, else the reason.
+    public func verify(signature: [UInt8], payload: [UInt8], key: PublicKey, certificate: Certificate? = nil, trustedRoot: TrustedRoot) -> String? {
         guard let logKey = trustedRoot.logs[logID.lowercased()] else {
             return "the Rekor bundle names log \(logID), which is not in the trusted root"
         }
@@ -50,8 +50,15 @@ public struct RekorBundle: Sendable, Equatable {
               Array(loggedSignature) == signature else {
             return "the Rekor entry holds another signature"
         }
-        guard let pemBase64 = spec["signature"]?["publicKey"]?["content"]?.stringValue, let pem = Data(base64Encoded: pemBase64),
-              let loggedKey = try? PublicKey.pem(Array(pem), source: "Rekor entry"), loggedKey.derBytes == key.derBytes else {
+        guard let pemBase64 = spec["signature"]?["publicKey"]?["content"]?.stringValue, let pem = Data(base64Encoded: pemBase64) else {
+            return "the Rekor entry names no public key or certificate"
+        }
+        // Keyless entries log the signing certificate; keyed ones the public key.
+        if let logged = try? Certificate.pemChain(Array(pem), source: "Rekor entry").first {
+            guard let certificate, logged == certificate else { return "the Rekor entry was logged for another certificate" }
+            return nil
+        }
+        guard let loggedKey = try? PublicKey.pem(Array(pem), source: "Rekor entry"), loggedKey.derBytes == key.derBytes else {
             return "the Rekor entry was logged for another key"
         }
         return nil

@@ -2,29 +2,73 @@ import Crypto
 import Foundation
 import JSON
 
-/// The transparency logs a sigstore `trusted_root.json` trusts (its `tlogs`), keyed by log ID:
-/// the hex SHA-256 of the log's DER public key, as Rekor bundles name them.
+/// A sigstore `trusted_root.json` (or PEM roots for a private PKI): the transparency logs
+/// (`tlogs`, Rekor), the certificate transparency logs (`ctlogs`) and the certificate
+/// authorities (`certificateAuthorities`, Fulcio) that keyless verification trusts. Logs are
+/// keyed by log ID — the hex SHA-256 of the log's DER public key — derived from the key itself,
+/// so a wrong `logId` entry cannot redirect trust.
 public struct TrustedRoot: Sendable {
-    public let logs: [String: PublicKey]
+    public var logs: [String: PublicKey]
+    public var ctLogs: [String: PublicKey]
+    /// Self-signed CA certificates.
+    public var roots: [Certificate]
+    /// CA certificates that are not self-signed.
+    public var intermediates: [Certificate]
 
-    public init(logs: [String: PublicKey]) { self.logs = logs }
+    public init(logs: [String: PublicKey] = [:], ctLogs: [String: PublicKey] = [:], roots: [Certificate] = [], intermediates: [Certificate] = []) {
+        self.logs = logs
+        self.ctLogs = ctLogs
+        self.roots = roots
+        self.intermediates = intermediates
+    }
 
     public static func load(path: String) throws(CryptoError) -> TrustedRoot {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CryptoError(.invalidKey, "cannot read trusted root \(path)")
         }
-        guard let document = try? JSONParser.parse(Array(data)), let tlogs = document["tlogs"]?.arrayValue else {
-            throw CryptoError(.invalidKey, "\(path) is not a sigstore trusted_root.json with tlogs")
+        guard let document = try? JSONParser.parse(Array(data)), document.objectValue != nil else {
+            throw CryptoError(.invalidKey, "\(path) is not a sigstore trusted_root.json (JSON object)")
         }
-        var logs: [String: PublicKey] = [:]
-        for (index, log) in tlogs.enumerated() {
-            guard let raw = log["publicKey"]?["rawBytes"]?.stringValue, let der = Data(base64Encoded: raw) else {
-                throw CryptoError(.invalidKey, "\(path): tlogs[\(index)].publicKey.rawBytes is missing or not base64")
+        var root = TrustedRoot()
+        root.logs = try logKeys(document["tlogs"], field: "tlogs", path: path)
+        root.ctLogs = try logKeys(document["ctlogs"], field: "ctlogs", path: path)
+        for (index, authority) in (document["certificateAuthorities"]?.arrayValue ?? []).enumerated() {
+            guard let certificates = authority["certChain"]?["certificates"]?.arrayValue, !certificates.isEmpty else {
+                throw CryptoError(.invalidKey, "\(path): certificateAuthorities[\(index)].certChain.certificates is missing")
             }
-            let key = try PublicKey.der(Array(der), source: "\(path) tlogs[\(index)]")
-            // The log ID is derived from the key itself, so a wrong logId entry cannot redirect trust.
-            logs[Hash.hex(.sha256, key.derBytes)] = key
+            for (position, entry) in certificates.enumerated() {
+                let source = "\(path) certificateAuthorities[\(index)].certChain.certificates[\(position)]"
+                guard let raw = entry["rawBytes"]?.stringValue, let der = Data(base64Encoded: raw) else {
+                    throw CryptoError(.invalidKey, "\(source).rawBytes is missing or not base64")
+                }
+                root.add(try Certificate.der(Array(der), source: source))
+            }
         }
-        return TrustedRoot(logs: logs)
+        guard !root.logs.isEmpty || !root.roots.isEmpty else {
+            throw CryptoError(.invalidKey, "\(path) names no tlogs and no certificateAuthorities")
+        }
+        return root
+    }
+
+    /// Adds CA certificates from a PEM bundle (a private PKI's roots and intermediates).
+    public mutating func addPEM(file: String) throws(CryptoError) {
+        guard let data = FileManager.default.contents(atPath: file) else { throw CryptoError(.invalidKey, "cannot read \(file)") }
+        for certificate in try Certificate.pemChain(Array(data), source: file) { add(certificate) }
+    }
+
+    mutating func add(_ certificate: Certificate) {
+        if certificate.isSelfIssued { roots.append(certificate) } else { intermediates.append(certificate) }
+    }
+
+    static func logKeys(_ value: JSONValue?, field: String, path: String) throws(CryptoError) -> [String: PublicKey] {
+        var keys: [String: PublicKey] = [:]
+        for (index, log) in (value?.arrayValue ?? []).enumerated() {
+            guard let raw = log["publicKey"]?["rawBytes"]?.stringValue, let der = Data(base64Encoded: raw) else {
+                throw CryptoError(.invalidKey, "\(path): \(field)[\(index)].publicKey.rawBytes is missing or not base64")
+            }
+            let key = try PublicKey.der(Array(der), source: "\(path) \(field)[\(index)]")
+            keys[Hash.hex(.sha256, key.derBytes)] = key
+        }
+        return keys
     }
 }

@@ -20,6 +20,7 @@
 #include <openssl/bn.h>
 #include <openssl/ts.h>
 #include <openssl/ocsp.h>
+#include <openssl/ct.h>
 #include <curl/curl.h>
 
 // ---- OpenSSL macros ----

@@ -1,0 +1,166 @@
+import Core
+import Crypto
+import Foundation
+import JSON
+import Registry
+import Testing
+import TestSupport
+@testable import Cosign
+
+/// Keyless fixtures from make_keyless.py (Python `cryptography`): a Fulcio-like CA, a CT log
+/// with real embedded SCTs, a Rekor-like log with real SETs — for one image digest.
+struct KeylessFixtures {
+    struct Case {
+        let payload: [UInt8]
+        let signature: String
+        let certificate: String
+        let chain: String?
+        let bundle: String?
+    }
+    let directory: URL
+    let cases: [String: Case]
+    var trustedRoot: String { directory.appendingPathComponent("trusted_root.json").path }
+    var privateRoots: String { directory.appendingPathComponent("private-roots.pem").path }
+
+    init(digest: String) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-keyless-\(UUID().uuidString)")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("make_keyless.py").path
+        let result = try ProcessRunner.run("/usr/bin/env", ["python3", script, directory.path, digest])
+        guard result.status == 0 else { throw TestFailure("make_keyless.py: \(result.output)") }
+        let document = try JSONParser.parse(Array(try Data(contentsOf: directory.appendingPathComponent("cases.json"))))
+        var cases: [String: Case] = [:]
+        for member in document.objectValue!.members {
+            let value = member.value
+            cases[member.key] = Case(payload: Array(Data(base64Encoded: value["payload"]!.stringValue!)!), signature: value["signature"]!.stringValue!,
+                                     certificate: value["certificate"]!.stringValue!, chain: value["chain"]?.stringValue, bundle: value["bundle"]?.stringValue)
+        }
+        self.cases = cases
+    }
+
+    func layer(_ name: String) -> (payload: [UInt8], annotations: [String: String]) {
+        let entry = cases[name]!
+        var annotations = [CosignVerifier.signatureAnnotation: entry.signature, CosignVerifier.certificateAnnotation: entry.certificate]
+        if let chain = entry.chain { annotations[CosignVerifier.chainAnnotation] = chain }
+        if let bundle = entry.bundle { annotations[CosignVerifier.bundleAnnotation] = bundle }
+        return (entry.payload, annotations)
+    }
+}
+
+@Suite(.serialized) struct KeylessTests {
+    static func keyless(_ fixtures: KeylessFixtures, identity: String = #""certificateIdentity":"builder@example.com""#,
+                        issuer: String = #""certificateOIDCIssuer":"https://accounts.example.com""#, extra: String = "",
+                        tLog: Bool = true, root: Bool = true) -> String {
+        let rootSetting = root ? #""trustedRoot":"\#(fixtures.trustedRoot)","# : ""
+        return #"{"name":"cosign","artifactTypes":"application/vnd.dev.cosign.artifact.sig.v1+json",\#(rootSetting)"trustPolicies":[{"name":"keyless","version":"1.0.0","scopes":["*"],"tLogVerify":\#(tLog),"keyless":{\#(identity),\#(issuer)\#(extra)}}]}"#
+    }
+
+    /// One image in docker-registry; each verdict pushes the case's signature as its `.sig` manifest.
+    struct Setup {
+        let registry: LocalRegistry
+        let image: PushedContent
+        let fixtures: KeylessFixtures
+    }
+
+    static func setUp() async throws -> (Setup, KeylessFixtures) {
+        let registry = try await offPool { try LocalRegistry() }
+        let setup = try await offPool { () -> Setup in
+            let image = try OCIFixtures(pusher: registry, maintainTagSchema: true).pushImage("app", tag: "keyless")
+            return Setup(registry: registry, image: image, fixtures: try KeylessFixtures(digest: image.digest))
+        }
+        return (setup, setup.fixtures)
+    }
+
+    func verdict(_ setup: Setup, _ fixtures: KeylessFixtures, _ name: String, config: String) async throws -> VerificationResult {
+        let oci = OCIFixtures(pusher: setup.registry, maintainTagSchema: true)
+        try await offPool { try oci.pushCosignSignatures("app", for: setup.image, layers: [fixtures.layer(name)]) }
+        return try await run(try verifier(config), "\(setup.registry.host)/app:keyless")
+    }
+
+    func error(_ result: VerificationResult) -> String {
+        result.reports.first?.extensions?["signatures"]?.arrayValue?.first?["verifications"]?.arrayValue?.first?["error"]?.stringValue ?? ""
+    }
+
+    @Test func fulcioCertificatesVerifyWithIdentityIssuerSCTAndRekorBundle() async throws {
+        let (setup, fixtures) = try await Self.setUp()
+        defer { setup.registry.stop() }
+        // Email SAN, issuer in both extensions, certificate expired now but valid at integratedTime.
+        let email = try await verdict(setup, fixtures, "email", config: Self.keyless(fixtures))
+        #expect(email.isSuccess, "\(error(email))")
+        let verification = email.reports.first?.extensions?["signatures"]?.arrayValue?.first?["verifications"]?.arrayValue?.first
+        #expect(verification?["bundleVerified"] == true)
+        #expect(verification?["keyInformation"]?["certificateIdentity"] == "builder@example.com")
+        #expect(verification?["keyInformation"]?["certificateOIDCIssuer"] == "https://accounts.example.com")
+        // URI SAN (a GitHub workflow) matched by regular expression, issuer only in the v2 extension.
+        let uri = try await verdict(setup, fixtures, "uri", config: Self.keyless(fixtures,
+            identity: #""certificateIdentityRegExp":"^https://github\\.com/acme/.*/release\\.yml@refs/heads/main$""#,
+            issuer: #""certificateOIDCIssuerRegExp":"githubusercontent\\.com$""#))
+        #expect(uri.isSuccess, "\(error(uri))")
+        let username = try await verdict(setup, fixtures, "othername", config: Self.keyless(fixtures, identity: #""certificateIdentity":"octocat""#))
+        #expect(username.isSuccess, "\(error(username))")
+    }
+
+    @Test func identityAndIssuerMismatchesFailByName() async throws {
+        let (setup, fixtures) = try await Self.setUp()
+        defer { setup.registry.stop() }
+        let identity = try await verdict(setup, fixtures, "email", config: Self.keyless(fixtures, identity: #""certificateIdentity":"someone@example.com""#))
+        #expect(!identity.isSuccess)
+        #expect(error(identity) == #"the certificate's identities [builder@example.com] do not match certificateIdentity "someone@example.com""#)
+        let regex = try await verdict(setup, fixtures, "uri", config: Self.keyless(fixtures, identity: #""certificateIdentityRegExp":"^https://github\\.com/other/""#,
+                                                                                   issuer: #""certificateOIDCIssuer":"https://token.actions.githubusercontent.com""#))
+        #expect(error(regex).contains("do not match certificateIdentity /^https://github\\.com/other//"), "\(error(regex))")
+        let issuer = try await verdict(setup, fixtures, "email", config: Self.keyless(fixtures, issuer: #""certificateOIDCIssuer":"https://accounts.google.com""#))
+        #expect(error(issuer) == #"the certificate's OIDC issuer "https://accounts.example.com" does not match certificateOIDCIssuer "https://accounts.google.com""#)
+    }
+
+    @Test func anExpiredFulcioCertificatePassesOnlyWithAValidTlogEntry() async throws {
+        let (setup, fixtures) = try await Self.setUp()
+        defer { setup.registry.stop() }
+        let noTlog = try await verdict(setup, fixtures, "email", config: Self.keyless(fixtures, tLog: false))
+        #expect(!noTlog.isSuccess)
+        #expect(error(noTlog).contains("does not chain to a trusted Fulcio root at"), "\(error(noTlog))")
+        #expect(error(noTlog).contains("certificate has expired"))
+        let unknownLog = try await verdict(setup, fixtures, "bundle-unknown-log", config: Self.keyless(fixtures))
+        #expect(error(unknownLog).contains("which is not in the trusted root"), "\(error(unknownLog))")
+        let afterExpiry = try await verdict(setup, fixtures, "bundle-after-expiry", config: Self.keyless(fixtures))
+        #expect(error(afterExpiry).contains("(the Rekor integratedTime)"), "\(error(afterExpiry))")
+    }
+
+    @Test func ctLogVerifyRequiresAnSCTFromATrustedLog() async throws {
+        let (setup, fixtures) = try await Self.setUp()
+        defer { setup.registry.stop() }
+        let missing = try await verdict(setup, fixtures, "no-sct", config: Self.keyless(fixtures))
+        #expect(error(missing) == "the certificate has no embedded SCT and ctLogVerify is true")
+        let off = try await verdict(setup, fixtures, "no-sct", config: Self.keyless(fixtures, extra: #","ctLogVerify":false"#))
+        #expect(off.isSuccess, "\(error(off))")
+        let unknown = try await verdict(setup, fixtures, "sct-unknown-log", config: Self.keyless(fixtures))
+        #expect(error(unknown).hasPrefix("no embedded SCT verifies with a CT log of the trusted root"), "\(error(unknown))")
+    }
+
+    @Test func untrustedCAsFailAndAPrivatePKIIsTrustedFromPEMRoots() async throws {
+        let (setup, fixtures) = try await Self.setUp()
+        defer { setup.registry.stop() }
+        let rogue = try await verdict(setup, fixtures, "untrusted-ca", config: Self.keyless(fixtures))
+        #expect(error(rogue).contains("does not chain to a trusted Fulcio root"), "\(error(rogue))")
+        let privatePKI = Self.keyless(fixtures, extra: #","ctLogVerify":false,"rootCertificates":"\#(fixtures.privateRoots)""#, tLog: false, root: false)
+        let trusted = try await verdict(setup, fixtures, "private-pki", config: privatePKI)
+        #expect(trusted.isSuccess, "\(error(trusted))")
+        #expect(trusted.reports.first?.extensions?["signatures"]?.arrayValue?.first?["verifications"]?.arrayValue?.first?["bundleVerified"] == false)
+    }
+
+    @Test func keylessConfigErrorsNameTheirPath() throws {
+        func refusal(_ text: String) -> ConfigError? {
+            do {
+                _ = try CosignVerifierConfig.parse(try JSONParser.parse(text), path: "verifier.plugins[0]")
+                return nil
+            } catch let error as ConfigError { return error } catch { return ConfigError(path: "?", "\(error)") }
+        }
+        let base = #"{"name":"cosign","trustPolicies":[{"name":"k","scopes":["*"],"keyless":%@}]}"#
+        func policy(_ keyless: String) -> String { base.replacingOccurrences(of: "%@", with: keyless) }
+        #expect(refusal(policy(#"{"certificateOIDCIssuer":"https://x"}"#))?.message == "set certificateIdentity or certificateIdentityRegExp (a non-empty string)")
+        #expect(refusal(policy(#"{"certificateIdentity":"a","certificateIdentityRegExp":"b","certificateOIDCIssuer":"https://x"}"#))?.message
+            == "set certificateIdentity or certificateIdentityRegExp, not both")
+        #expect(refusal(policy(#"{"certificateIdentityRegExp":"(","certificateOIDCIssuer":"https://x"}"#))?.path
+            == "verifier.plugins[0].trustPolicies[0].keyless.certificateIdentityRegExp")
+        #expect(refusal(policy(#"{"certificateIdentity":"a","certificateOIDCIssuer":"https://x"}"#))?.message.hasPrefix("keyless verification needs Fulcio root certificates") == true)
+    }
+}

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Keyless cosign fixtures made with Python's `cryptography` only — a Fulcio-like CA issuing
+short-lived code-signing certificates with the Fulcio OIDC issuer extensions, a CT log key
+producing real RFC 6962 SCTs embedded in those certificates, and a Rekor-like log key producing
+SignedEntryTimestamps over the canonical JSON {body, integratedTime, logID, logIndex}.
+
+usage: make_keyless.py OUT_DIR DIGEST
+
+Writes to OUT_DIR:
+  trusted_root.json   sigstore trusted root: certificateAuthorities (Fulcio chain), ctlogs, tlogs
+  private-roots.pem   the root of a separate "private PKI" CA (no CT, no Rekor)
+  cases.json          {case: {payload, signature (base64), certificate (PEM), chain (PEM|null), bundle (JSON|null)}}
+
+Every payload is cosign's simple-signing document naming DIGEST. Cases:
+  email            SAN email, issuer in .1.1 and .1.8; certificate expired now, valid at the bundle's integratedTime
+  uri              SAN URI (a GitHub workflow), issuer only in .1.8; valid now
+  othername        SAN otherName 1.3.6.1.4.1.57264.1.7 (a username); valid now
+  no-sct           no embedded SCT; valid now
+  sct-unknown-log  SCT signed by a CT log not in the trusted root; valid now
+  bundle-unknown-log   like email, but the SET is signed by a log not in the trusted root
+  bundle-after-expiry  like email, but integratedTime is after the certificate expired
+  untrusted-ca     issued by a CA outside the trusted root; valid now
+  private-pki      issued by the private PKI root (private-roots.pem); valid now, no SCT, no bundle
+"""
+import base64
+import datetime
+import hashlib
+import json
+import os
+import sys
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+out, digest = sys.argv[1], sys.argv[2]
+os.makedirs(out, exist_ok=True)
+NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+MINUTE = datetime.timedelta(minutes=1)
+ISSUER_V1 = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
+ISSUER_V2 = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
+USERNAME = ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
+SCT_LIST = ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
+
+payload = json.dumps({"critical": {"identity": {"docker-reference": "registry.example/app"},
+                                   "image": {"docker-manifest-digest": digest},
+                                   "type": "cosign container image signature"}, "optional": None},
+                     separators=(",", ":")).encode()
+
+
+def spki(key):
+    return key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def pem(cert):
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def ca(name, key, issuer=None, issuer_key=None):
+    issuer_name = issuer.subject if issuer else x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    return (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sigstore.dev"), x509.NameAttribute(NameOID.COMMON_NAME, name)])
+                          if issuer else issuer_name)
+            .issuer_name(issuer_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(NOW - 365 * 24 * 60 * MINUTE).not_valid_after(NOW + 365 * 24 * 60 * MINUTE)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None if not issuer else 0), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                         encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(issuer_key or key, hashes.SHA384()))
+
+
+def der_utf8(text):
+    data = text.encode()
+    assert len(data) < 128
+    return bytes([0x0C, len(data)]) + data
+
+
+def sct_list(tbs, issuer_key, log_key, timestamp_ms):
+    """RFC 6962 §3.2-3.3: one v1 SCT over the precertificate entry, in a SignedCertificateTimestampList."""
+    log_id = hashlib.sha256(spki(log_key)).digest()
+    signed = (bytes([0, 0]) + timestamp_ms.to_bytes(8, "big") + (1).to_bytes(2, "big")
+              + hashlib.sha256(spki(issuer_key)).digest() + len(tbs).to_bytes(3, "big") + tbs + (0).to_bytes(2, "big"))
+    signature = log_key.sign(signed, ec.ECDSA(hashes.SHA256()))
+    sct = (bytes([0]) + log_id + timestamp_ms.to_bytes(8, "big") + (0).to_bytes(2, "big")
+           + bytes([4, 3]) + len(signature).to_bytes(2, "big") + signature)
+    listed = len(sct).to_bytes(2, "big") + sct
+    tls = len(listed).to_bytes(2, "big") + listed
+    # The extension value is an OCTET STRING holding the TLS-encoded list.
+    length = len(tls)
+    header = bytes([0x04, length]) if length < 128 else bytes([0x04, 0x81, length]) if length < 256 else bytes([0x04, 0x82]) + length.to_bytes(2, "big")
+    return header + tls
+
+
+def leaf(key, issuer, issuer_key, san, oidc_issuer, not_before, not_after, log_key=None, issuer_v1=True):
+    """A Fulcio-shaped certificate; with log_key, an embedded SCT made over its precertificate TBS."""
+    serial = x509.random_serial_number()
+
+    def builder():
+        b = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(issuer.subject)
+             .public_key(key.public_key()).serial_number(serial).not_valid_before(not_before).not_valid_after(not_after)
+             .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                          data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                                          encipher_only=False, decipher_only=False), critical=True)
+             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+             .add_extension(x509.SubjectAlternativeName([san]), critical=True))
+        if issuer_v1:
+            b = b.add_extension(x509.UnrecognizedExtension(ISSUER_V1, oidc_issuer.encode()), critical=False)
+        return b.add_extension(x509.UnrecognizedExtension(ISSUER_V2, der_utf8(oidc_issuer)), critical=False)
+
+    if log_key is None:
+        return builder().sign(issuer_key, hashes.SHA384())
+    precert = builder().sign(issuer_key, hashes.SHA384())
+    timestamp = int(not_before.timestamp() * 1000)
+    scts = sct_list(precert.tbs_certificate_bytes, issuer_key, log_key, timestamp)
+    return builder().add_extension(x509.UnrecognizedExtension(SCT_LIST, scts), critical=False).sign(issuer_key, hashes.SHA384())
+
+
+def bundle(log_key, signature_b64, cert, integrated_time):
+    body = {"apiVersion": "0.0.1", "kind": "hashedrekord",
+            "spec": {"data": {"hash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()}},
+                     "signature": {"content": signature_b64, "publicKey": {"content": base64.b64encode(pem(cert).encode()).decode()}}}}
+    entry = {"body": base64.b64encode(json.dumps(body).encode()).decode(), "integratedTime": integrated_time,
+             "logID": hashlib.sha256(spki(log_key)).hexdigest(), "logIndex": 777}
+    canonical = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+    return json.dumps({"SignedEntryTimestamp": base64.b64encode(log_key.sign(canonical, ec.ECDSA(hashes.SHA256()))).decode(),
+                       "Payload": entry})
+
+
+root_key, intermediate_key = ec.generate_private_key(ec.SECP384R1()), ec.generate_private_key(ec.SECP384R1())
+root = ca("test-fulcio-root", root_key)
+intermediate = ca("test-fulcio-intermediate", intermediate_key, root, root_key)
+ct_key, other_ct_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+rekor_key, other_rekor_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+rogue_key = ec.generate_private_key(ec.SECP384R1())
+rogue = ca("rogue-ca", rogue_key)
+private_key = ec.generate_private_key(ec.SECP384R1())
+private_root = ca("private-pki-root", private_key)
+
+EMAIL = x509.RFC822Name("builder@example.com")
+GOOGLE = "https://accounts.example.com"
+GITHUB = "https://token.actions.githubusercontent.com"
+WORKFLOW = x509.UniformResourceIdentifier("https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main")
+USER = x509.OtherName(USERNAME, der_utf8("octocat"))
+expired_window = (NOW - 20 * MINUTE, NOW - 10 * MINUTE)
+current_window = (NOW - 5 * MINUTE, NOW + 5 * MINUTE)
+integrated_inside = int((NOW - 15 * MINUTE).timestamp())
+
+cases = {}
+
+
+def case(name, san, oidc_issuer, window, issuer=intermediate, issuer_key=intermediate_key, log_key=ct_key,
+         rekor=rekor_key, integrated=None, chain=(intermediate, root), issuer_v1=True):
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = leaf(key, issuer, issuer_key, san, oidc_issuer, *window, log_key=log_key, issuer_v1=issuer_v1)
+    signature = base64.b64encode(key.sign(payload, ec.ECDSA(hashes.SHA256()))).decode()
+    cases[name] = {"payload": base64.b64encode(payload).decode(), "signature": signature, "certificate": pem(cert),
+                   "chain": "".join(pem(c) for c in chain) if chain else None,
+                   "bundle": bundle(rekor, signature, cert, integrated) if rekor and integrated else None}
+
+
+case("email", EMAIL, GOOGLE, expired_window, integrated=integrated_inside)
+case("uri", WORKFLOW, GITHUB, current_window, integrated=int(NOW.timestamp()), issuer_v1=False)
+case("othername", USER, GOOGLE, current_window, integrated=int(NOW.timestamp()))
+case("no-sct", EMAIL, GOOGLE, current_window, log_key=None, integrated=int(NOW.timestamp()))
+case("sct-unknown-log", EMAIL, GOOGLE, current_window, log_key=other_ct_key, integrated=int(NOW.timestamp()))
+case("bundle-unknown-log", EMAIL, GOOGLE, expired_window, rekor=other_rekor_key, integrated=integrated_inside)
+case("bundle-after-expiry", EMAIL, GOOGLE, expired_window, integrated=int((NOW - 5 * MINUTE).timestamp()))
+case("untrusted-ca", EMAIL, GOOGLE, current_window, issuer=rogue, issuer_key=rogue_key, chain=(rogue,), integrated=int(NOW.timestamp()))
+case("private-pki", EMAIL, GOOGLE, current_window, issuer=private_root, issuer_key=private_key, log_key=None, rekor=None, chain=None)
+
+raw = lambda key: base64.b64encode(spki(key)).decode()
+trusted_root = {
+    "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+    "certificateAuthorities": [{"subject": {"organization": "sigstore.dev", "commonName": "test-fulcio"}, "uri": "https://fulcio.example",
+                                "certChain": {"certificates": [{"rawBytes": base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()}
+                                                               for c in (intermediate, root)]},
+                                "validFor": {"start": (NOW - 365 * 24 * 60 * MINUTE).isoformat()}}],
+    "ctlogs": [{"baseUrl": "https://ctfe.example", "hashAlgorithm": "SHA2_256",
+                "publicKey": {"rawBytes": raw(ct_key), "keyDetails": "PKIX_ECDSA_P256_SHA_256"},
+                "logId": {"keyId": base64.b64encode(hashlib.sha256(spki(ct_key)).digest()).decode()}}],
+    "tlogs": [{"baseUrl": "https://rekor.example", "hashAlgorithm": "SHA2_256",
+               "publicKey": {"rawBytes": raw(rekor_key), "keyDetails": "PKIX_ECDSA_P256_SHA_256"},
+               "logId": {"keyId": base64.b64encode(hashlib.sha256(spki(rekor_key)).digest()).decode()}}],
+}
+with open(os.path.join(out, "trusted_root.json"), "w") as f:
+    json.dump(trusted_root, f, indent=1)
+with open(os.path.join(out, "private-roots.pem"), "w") as f:
+    f.write(pem(private_root))
+with open(os.path.join(out, "cases.json"), "w") as f:
+    json.dump(cases, f, indent=1)
