@@ -28,6 +28,9 @@ VALUE_SETS = {
     "notation trust policies": {"notationCerts": [CERT], "notation": {"trustPolicies": [
         {"name": "prod", "registryScopes": ["registry.example.com/prod/app"], "trustedIdentities": ["x509.subject: C=US, ST=WA, O=acme"]},
         {"signatureVerification": {"level": "audit"}}]}},
+    "cosign keyless": {"cosign": {"tLogVerify": True, "trustedRoot": '{"tlogs": []}',
+                                  "keyless": {"enabled": True, "certificateIdentityRegExp": "^https://github.com/acme/",
+                                              "certificateOIDCIssuer": "https://token.actions.githubusercontent.com"}}},
     "registry auth, 2 replicas, json logs": {"oras": {"authProviders": {"dockerConfigSecret": "regcred"}, "useHttp": True},
                                               "replicaCount": 2, "logger": {"formatter": "json", "level": "debug"},
                                               "provider": {"timeout": {"validation": 3, "mutation": 1}}},
@@ -74,6 +77,14 @@ def main():
             check(f"[{name}] notation trust policies rendered with defaults",
                   len(policies) == len(wanted) and all(p["trustStores"] == ["ca:certs"] and "level" in p["signatureVerification"] for p in policies)
                   and all(all(policy[k] == v for k, v in given.items()) for policy, given in zip(policies, wanted)), policies)
+        keyless = values.get("cosign", {}).get("keyless", {})
+        if keyless.get("enabled"):
+            cosign = next(p for p in parsed["verifier"]["plugins"] if p["name"] == "cosign")
+            policy = cosign["trustPolicies"][0]
+            check(f"[{name}] keyless trust policy rendered", "keys" not in policy and policy["keyless"] == {
+                "ctLogVerify": True, "certificateIdentityRegExp": keyless["certificateIdentityRegExp"],
+                "certificateOIDCIssuer": keyless["certificateOIDCIssuer"]} and policy["tLogVerify"] is True
+                  and cosign["trustedRoot"] == "/usr/local/ratify-certs/cosign/trusted_root.json", cosign)
         provider = next(d for d in docs if d["kind"] == "Provider" and d["metadata"]["name"] == "ratify-provider")
         check(f"[{name}] provider url", provider["spec"]["url"] == "https://ratify.gatekeeper-system:6001/ratify/gatekeeper/v1/verify",
               provider["spec"]["url"])

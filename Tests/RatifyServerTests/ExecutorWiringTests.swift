@@ -132,6 +132,19 @@ import TestSupport
 }
 
 extension ShippedConfigTests {
+    @Test func theKeylessExampleNamesItsTrustedRootPath() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let config = try ServerConfigFile.load(path: repository.appendingPathComponent("config/examples/cosign-keyless.json").path)
+        #expect(config.warnings.isEmpty)
+        do {
+            _ = try ExecutorFactory.verifiers(config)
+            Issue.record("loaded a keyless verifier without its trusted root")
+        } catch {
+            #expect(error.message.hasPrefix("verifier.plugins[0].trustedRoot: "), "\(error.message)")
+            #expect(error.message.contains("/usr/local/ratify-certs/cosign/trusted_root.json"))
+        }
+    }
+
     @Test func theNotationExampleValidatesItsTrustPolicyAndNamesItsTrustStorePath() throws {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let config = try ServerConfigFile.load(path: repository.appendingPathComponent("config/examples/notation.json").path)
