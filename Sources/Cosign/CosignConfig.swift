@@ -13,6 +13,8 @@ public struct CosignTrustPolicy: Sendable {
     public var tLogVerify: Bool
     /// Keyless (Fulcio certificate) trust instead of keys.
     public var keyless: KeylessPolicy? = nil
+    /// Annotations the signed payload must carry (`cosign verify -a key=value`; our addition).
+    public var annotations: [String: String] = [:]
 }
 
 /// cosign's keyless checks as a trust policy states them: who (`certificateIdentity` or
@@ -76,7 +78,7 @@ public struct CosignVerifierConfig: Sendable {
     public var trustedRoot: TrustedRoot? = nil
 
     static let knownKeys: Set<String> = ["name", "type", "artifactTypes", "key", "rekorURL", "trustPolicies", "nestedReferences", "source", "trustedRoot"]
-    static let policyKeys: Set<String> = ["name", "version", "scopes", "keys", "keyless", "tLogVerify", "rekorURL"]
+    static let policyKeys: Set<String> = ["name", "version", "scopes", "keys", "keyless", "tLogVerify", "rekorURL", "annotations"]
 
     /// Parses `verifier.plugins[i]`; errors name the path of the bad value, unknown keys come
     /// back as warnings.
@@ -148,13 +150,20 @@ public struct CosignVerifierConfig: Sendable {
             guard let flag = value.boolValue else { throw ConfigError(path: "\(path).tLogVerify", "must be true or false") }
             tLogVerify = flag
         }
+        var annotations: [String: String] = [:]
+        if let value = object["annotations"], !value.isNull {
+            guard let members = value.objectValue?.members, members.allSatisfy({ $0.value.stringValue != nil }) else {
+                throw ConfigError(path: "\(path).annotations", "must be an object of string values")
+            }
+            for member in members { annotations[member.key] = member.value.stringValue! }
+        }
         if let keylessValue = object["keyless"], !keylessValue.isNull {
             let (keyless, keylessWarnings) = try parseKeyless(keylessValue, path: "\(path).keyless", trustedRoot: trustedRoot)
             warnings += keylessWarnings
             if object["rekorURL"] != nil {
                 warnings.append("\(path).rekorURL is not contacted: verification is offline, so signatures must carry a Rekor bundle when tLogVerify is true")
             }
-            return (CosignTrustPolicy(name: name, scopes: scopes, keys: [], tLogVerify: tLogVerify, keyless: keyless), warnings)
+            return (CosignTrustPolicy(name: name, scopes: scopes, keys: [], tLogVerify: tLogVerify, keyless: keyless, annotations: annotations), warnings)
         }
         guard let keyValues = object["keys"]?.arrayValue, !keyValues.isEmpty else {
             throw ConfigError(path: "\(path).keys", "must be a non-empty list of {file: …}")
@@ -168,7 +177,7 @@ public struct CosignVerifierConfig: Sendable {
             guard let file = entry["file"]?.stringValue else { throw ConfigError(path: "\(keyPath).file", "must be a path to a PEM public key") }
             keys.append((file, try loadKey(file: file, path: "\(keyPath).file")))
         }
-        return (CosignTrustPolicy(name: name, scopes: scopes, keys: keys, tLogVerify: tLogVerify), warnings)
+        return (CosignTrustPolicy(name: name, scopes: scopes, keys: keys, tLogVerify: tLogVerify, annotations: annotations), warnings)
     }
 
     static let keylessKeys: Set<String> = ["certificateIdentity", "certificateIdentityRegExp", "certificateOIDCIssuer",

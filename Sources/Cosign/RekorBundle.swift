@@ -32,30 +32,48 @@ public struct RekorBundle: Sendable, Equatable {
     /// `logID`, and the logged entry is this signature, by this key (or, keyless, this
     /// certificate), over this payload. Returns nil when it holds, else the reason.
     public func verify(signature: [UInt8], payload: [UInt8], key: PublicKey, certificate: Certificate? = nil, trustedRoot: TrustedRoot) -> String? {
+        setProblem(trustedRoot: trustedRoot)
+            ?? entryProblem(signature: signature, payloadSHA256: Hash.hex(.sha256, payload), key: key, certificate: certificate)
+    }
+
+    /// The SignedEntryTimestamp must be a signature by the trusted log `logID` names.
+    public func setProblem(trustedRoot: TrustedRoot) -> String? {
         guard let logKey = trustedRoot.logs[logID.lowercased()] else {
             return "the Rekor bundle names log \(logID), which is not in the trusted root"
         }
         guard logKey.verify(signature: signedEntryTimestamp, message: canonicalPayload, hash: logKey.sigstoreHash) else {
             return "the Rekor bundle's SignedEntryTimestamp is not a valid signature by log \(logID)"
         }
-        guard let bodyBytes = Data(base64Encoded: body), let entry = try? JSONParser.parse(Array(bodyBytes)),
-              let spec = entry["spec"], entry["kind"]?.stringValue == "hashedrekord" else {
-            return "the Rekor entry is not a hashedrekord"
+        return nil
+    }
+
+    /// The logged entry must hold this signature, by this key or certificate, over content whose
+    /// SHA-256 is `payloadSHA256` (hex): a `hashedrekord` (message signatures) or a `dsse` entry.
+    public func entryProblem(signature: [UInt8], payloadSHA256: String, key: PublicKey, certificate: Certificate?) -> String? {
+        guard let bodyBytes = Data(base64Encoded: body), let entry = try? JSONParser.parse(Array(bodyBytes)), let spec = entry["spec"] else {
+            return "the Rekor entry body is not JSON"
         }
-        guard spec["data"]?["hash"]?["algorithm"]?.stringValue == "sha256",
-              spec["data"]?["hash"]?["value"]?.stringValue == Hash.hex(.sha256, payload) else {
+        let logged: (hash: JSONValue?, signatures: [(signature: String?, verifier: String?)])
+        switch entry["kind"]?.stringValue {
+        case "hashedrekord":
+            logged = (spec["data"]?["hash"], [(spec["signature"]?["content"]?.stringValue, spec["signature"]?["publicKey"]?["content"]?.stringValue)])
+        case "dsse":
+            logged = (spec["payloadHash"], (spec["signatures"]?.arrayValue ?? []).map { ($0["signature"]?.stringValue, $0["verifier"]?.stringValue) })
+        case let kind:
+            return "the Rekor entry kind \(kind.map { "\"\($0)\"" } ?? "(none)") is not hashedrekord or dsse"
+        }
+        guard logged.hash?["algorithm"]?.stringValue == "sha256", logged.hash?["value"]?.stringValue == payloadSHA256 else {
             return "the Rekor entry is for another payload"
         }
-        guard let loggedSignature = spec["signature"]?["content"]?.stringValue.flatMap({ Data(base64Encoded: $0) }),
-              Array(loggedSignature) == signature else {
+        guard let match = logged.signatures.first(where: { $0.signature.flatMap { Data(base64Encoded: $0) }.map(Array.init) == signature }) else {
             return "the Rekor entry holds another signature"
         }
-        guard let pemBase64 = spec["signature"]?["publicKey"]?["content"]?.stringValue, let pem = Data(base64Encoded: pemBase64) else {
+        guard let pemBase64 = match.verifier, let pem = Data(base64Encoded: pemBase64) else {
             return "the Rekor entry names no public key or certificate"
         }
         // Keyless entries log the signing certificate; keyed ones the public key.
-        if let logged = try? Certificate.pemChain(Array(pem), source: "Rekor entry").first {
-            guard let certificate, logged == certificate else { return "the Rekor entry was logged for another certificate" }
+        if let loggedCertificate = try? Certificate.pemChain(Array(pem), source: "Rekor entry").first {
+            guard let certificate, loggedCertificate == certificate else { return "the Rekor entry was logged for another certificate" }
             return nil
         }
         guard let loggedKey = try? PublicKey.pem(Array(pem), source: "Rekor entry"), loggedKey.derBytes == key.derBytes else {

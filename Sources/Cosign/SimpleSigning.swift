@@ -25,4 +25,18 @@ public enum SimpleSigning {
         }
         return nil
     }
+
+    /// `cosign verify -a key=value`: every required annotation must appear in the payload's
+    /// `optional` section with that value.
+    public static func annotationsProblem(_ payload: [UInt8], required: [String: String]) -> String? {
+        guard !required.isEmpty else { return nil }
+        let optional = (try? JSONParser.parse(payload))?["optional"]?.objectValue
+        for key in required.keys.sorted() {
+            let found = optional?[key]?.stringValue
+            guard found == required[key] else {
+                return "signature annotation \(key) is \(found.map { "\"\($0)\"" } ?? "missing"), the trust policy requires \"\(required[key]!)\""
+            }
+        }
+        return nil
+    }
 }

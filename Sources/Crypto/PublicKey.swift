@@ -190,3 +190,22 @@ public final class PublicKey: @unchecked Sendable {
         }
     }
 }
+
+extension PublicKey {
+    /// Verifies a signature over a message known only by its `hash` digest (sigstore bundles'
+    /// `messageSignature.messageDigest`). ECDSA and RSA PKCS #1 v1.5; Ed25519 cannot sign a
+    /// pre-hashed message and never verifies here.
+    public func verify(signature: [UInt8], digest: [UInt8], hash: HashAlgorithm) -> Bool {
+        guard kind != .ed25519, digest.count == hash.byteCount else { return false }
+        ERR_clear_error()
+        defer { ERR_clear_error() }
+        guard let context = EVP_PKEY_CTX_new(pointer, nil) else { return false }
+        defer { EVP_PKEY_CTX_free(context) }
+        guard EVP_PKEY_verify_init(context) == 1, EVP_PKEY_CTX_set_signature_md(context, hash.evp) == 1 else { return false }
+        return signature.withUnsafeBufferPointer { sig in
+            digest.withUnsafeBufferPointer { dig in
+                EVP_PKEY_verify(context, sig.baseAddress, sig.count, dig.baseAddress, dig.count) == 1
+            }
+        }
+    }
+}

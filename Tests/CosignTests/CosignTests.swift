@@ -17,6 +17,8 @@ struct SignatureFixtures {
     let signatures: [String: String]
     let otherSignatures: [String: String]
     let bundles: [String: String]
+    let annotatedPayload: [UInt8]
+    let annotatedSignature: String
 
     init(digest: String) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-cosign-\(UUID().uuidString)")
@@ -29,6 +31,8 @@ struct SignatureFixtures {
         signatures = document["signatures"]!.objectValue!.members.reduce(into: [:]) { $0[$1.key] = $1.value.stringValue! }
         otherSignatures = document["otherSignatures"]!.objectValue!.members.reduce(into: [:]) { $0[$1.key] = $1.value.stringValue! }
         bundles = document["bundles"]!.objectValue!.members.reduce(into: [:]) { $0[$1.key] = $1.value.stringValue! }
+        annotatedPayload = Array(Data(base64Encoded: document["annotatedPayload"]!.stringValue!)!)
+        annotatedSignature = document["annotatedSignature"]!.stringValue!
     }
 
     func key(_ name: String) -> String { directory.appendingPathComponent("\(name).pub").path }
@@ -84,6 +88,25 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
             #expect(result.reports.first?.extensions?["signatures"]?.arrayValue?.first?["isSuccess"] == true)
         }
         registry.stop()
+    }
+
+    @Test func requiredAnnotationsMustBeSigned() async throws {
+        let (registry, images, sigs) = try await setUp()
+        defer { registry.stop() }
+        let fixtures = OCIFixtures(pusher: registry, maintainTagSchema: true)
+        func policy(_ annotations: String) throws -> CosignVerifier {
+            try verifier(#"{"name":"cosign","trustPolicies":[{"name":"p","scopes":["*"],"keys":[{"file":"\#(sigs.key("ec256"))"}],"tLogVerify":false,"annotations":\#(annotations)}]}"#)
+        }
+        func firstError(_ result: VerificationResult) -> String {
+            result.reports.first?.extensions?["signatures"]?.arrayValue?.first?["verifications"]?.arrayValue?.first?["error"]?.stringValue ?? ""
+        }
+        _ = try await offPool { try fixtures.pushCosignSignatures("app", for: images["signed"]!, layers: [self.layer(sigs.annotatedPayload, sigs.annotatedSignature)]) }
+        #expect(try await run(try policy(#"{"env":"prod","team":"payments"}"#), "\(registry.host)/app:signed").isSuccess)
+        let wrong = try await run(try policy(#"{"env":"staging"}"#), "\(registry.host)/app:signed")
+        #expect(firstError(wrong) == #"signature annotation env is "prod", the trust policy requires "staging""#)
+        _ = try await offPool { try fixtures.pushCosignSignatures("app", for: images["signed"]!, layers: [self.layer(sigs.payload, sigs.signatures["ec256"]!)]) }
+        let missing = try await run(try policy(#"{"env":"prod"}"#), "\(registry.host)/app:signed")
+        #expect(firstError(missing) == #"signature annotation env is missing, the trust policy requires "prod""#)
     }
 
     @Test func wrongKeyTamperedSignatureAndOtherImageFail() async throws {

@@ -19,6 +19,9 @@ struct KeylessFixtures {
     }
     let directory: URL
     let cases: [String: Case]
+    /// Sigstore bundles v0.3 (JSON text) by case.
+    let bundles: [String: String]
+    var keyedKey: String { directory.appendingPathComponent("keyed.pub").path }
     var trustedRoot: String { directory.appendingPathComponent("trusted_root.json").path }
     var privateRoots: String { directory.appendingPathComponent("private-roots.pem").path }
 
@@ -35,6 +38,8 @@ struct KeylessFixtures {
                                      certificate: value["certificate"]!.stringValue!, chain: value["chain"]?.stringValue, bundle: value["bundle"]?.stringValue)
         }
         self.cases = cases
+        let bundleDocument = try JSONParser.parse(Array(try Data(contentsOf: directory.appendingPathComponent("bundles.json"))))
+        bundles = bundleDocument.objectValue!.members.reduce(into: [:]) { $0[$1.key] = $1.value.stringValue! }
     }
 
     func layer(_ name: String) -> (payload: [UInt8], annotations: [String: String]) {
@@ -55,6 +60,8 @@ struct KeylessFixtures {
     }
 
     /// One image in docker-registry; each verdict pushes the case's signature as its `.sig` manifest.
+    static let imageLayer = "keyless-image-layer"
+
     struct Setup {
         let registry: LocalRegistry
         let image: PushedContent
@@ -64,7 +71,7 @@ struct KeylessFixtures {
     static func setUp() async throws -> (Setup, KeylessFixtures) {
         let registry = try await offPool { try LocalRegistry() }
         let setup = try await offPool { () -> Setup in
-            let image = try OCIFixtures(pusher: registry, maintainTagSchema: true).pushImage("app", tag: "keyless")
+            let image = try OCIFixtures(pusher: registry, maintainTagSchema: true).pushImage("app", tag: "keyless", layer: Self.imageLayer)
             return Setup(registry: registry, image: image, fixtures: try KeylessFixtures(digest: image.digest))
         }
         return (setup, setup.fixtures)
@@ -162,5 +169,41 @@ struct KeylessFixtures {
         #expect(refusal(policy(#"{"certificateIdentityRegExp":"(","certificateOIDCIssuer":"https://x"}"#))?.path
             == "verifier.plugins[0].trustPolicies[0].keyless.certificateIdentityRegExp")
         #expect(refusal(policy(#"{"certificateIdentity":"a","certificateOIDCIssuer":"https://x"}"#))?.message.hasPrefix("keyless verification needs Fulcio root certificates") == true)
+    }
+
+    /// cosign 3's default: a Sigstore bundle v0.3 attached as an OCI 1.1 referrer — here through
+    /// docker-registry's referrers tag schema — verified by the same trust policies.
+    func bundleVerdict(_ setup: Setup, _ fixtures: KeylessFixtures, _ name: String, config: String) async throws -> VerificationResult {
+        let tag = "bundle-\(name)"
+        let image = try await offPool { () -> PushedContent in
+            let oci = OCIFixtures(pusher: setup.registry, maintainTagSchema: true)
+            // One repository per case, holding the same image (same content, same digest), so each
+            // case has only its own bundle.
+            let copy = try oci.pushImage(tag, tag: "v1", layer: Self.imageLayer)
+            try oci.attach(tag, to: copy, artifactType: SigstoreBundle.mediaType, layers: [(SigstoreBundle.mediaType, Array(fixtures.bundles[name]!.utf8))])
+            return copy
+        }
+        #expect(image.digest == setup.image.digest)
+        return try await run(try verifier(config), "\(setup.registry.host)/\(tag):v1")
+    }
+
+    @Test func sigstoreBundlesAttachedAsReferrersVerify() async throws {
+        let (setup, fixtures) = try await Self.setUp()
+        defer { setup.registry.stop() }
+        // Message signature over the manifest digest; the certificate expired, valid at integratedTime.
+        let message = try await bundleVerdict(setup, fixtures, "message", config: Self.keyless(fixtures))
+        #expect(message.isSuccess, "\(error(message))")
+        #expect(message.reports.first?.artifactType == SigstoreBundle.mediaType)
+        let dsse = try await bundleVerdict(setup, fixtures, "dsse", config: Self.keyless(fixtures))
+        #expect(dsse.isSuccess, "\(error(dsse))")
+        #expect(dsse.reports.first?.extensions?["signatures"]?.arrayValue?.first?["verifications"]?.arrayValue?.first?["bundleVerified"] == true)
+        let other = try await bundleVerdict(setup, fixtures, "dsse-other-image", config: Self.keyless(fixtures))
+        #expect(!other.isSuccess)
+        #expect(error(other).contains("do not include the image \(setup.image.digest)"), "\(error(other))")
+        let keyed = try await bundleVerdict(setup, fixtures, "keyed-message",
+            config: #"{"name":"cosign","trustPolicies":[{"name":"k","scopes":["*"],"keys":[{"file":"\#(fixtures.keyedKey)"}],"tLogVerify":false}]}"#)
+        #expect(keyed.isSuccess, "\(error(keyed))")
+        let wrongIdentity = try await bundleVerdict(setup, fixtures, "dsse", config: Self.keyless(fixtures, identity: #""certificateIdentity":"other@example.com""#))
+        #expect(error(wrongIdentity).contains("do not match certificateIdentity"))
     }
 }

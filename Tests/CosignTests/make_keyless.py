@@ -21,6 +21,12 @@ Every payload is cosign's simple-signing document naming DIGEST. Cases:
   bundle-after-expiry  like email, but integratedTime is after the certificate expired
   untrusted-ca     issued by a CA outside the trusted root; valid now
   private-pki      issued by the private PKI root (private-roots.pem); valid now, no SCT, no bundle
+
+and sigstore bundles v0.3 (cosign BUNDLE_SPEC.md, attached as OCI referrers) in bundles.json:
+  message          keyless messageSignature over the image manifest (messageDigest = DIGEST), hashedrekord tlog entry
+  dsse             keyless DSSE envelope with an in-toto statement naming DIGEST, dsse tlog entry
+  dsse-other-image DSSE statement naming another digest
+  keyed-message    messageSignature by keyed.pub's key, no tlog entry
 """
 import base64
 import datetime
@@ -32,6 +38,7 @@ import sys
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 out, digest = sys.argv[1], sys.argv[2]
@@ -120,15 +127,23 @@ def leaf(key, issuer, issuer_key, san, oidc_issuer, not_before, not_after, log_k
     return builder().add_extension(x509.UnrecognizedExtension(SCT_LIST, scts), critical=False).sign(issuer_key, hashes.SHA384())
 
 
-def bundle(log_key, signature_b64, cert, integrated_time):
-    body = {"apiVersion": "0.0.1", "kind": "hashedrekord",
-            "spec": {"data": {"hash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()}},
+def hashedrekord(signature_b64, cert, sha256_hex):
+    return {"apiVersion": "0.0.1", "kind": "hashedrekord",
+            "spec": {"data": {"hash": {"algorithm": "sha256", "value": sha256_hex}},
                      "signature": {"content": signature_b64, "publicKey": {"content": base64.b64encode(pem(cert).encode()).decode()}}}}
+
+
+def log_entry(log_key, body, integrated_time):
+    """Rekor's promise: the SET over the canonical JSON {body, integratedTime, logID, logIndex}."""
     entry = {"body": base64.b64encode(json.dumps(body).encode()).decode(), "integratedTime": integrated_time,
              "logID": hashlib.sha256(spki(log_key)).hexdigest(), "logIndex": 777}
     canonical = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
-    return json.dumps({"SignedEntryTimestamp": base64.b64encode(log_key.sign(canonical, ec.ECDSA(hashes.SHA256()))).decode(),
-                       "Payload": entry})
+    return entry, base64.b64encode(log_key.sign(canonical, ec.ECDSA(hashes.SHA256()))).decode()
+
+
+def bundle(log_key, signature_b64, cert, integrated_time):
+    entry, promise = log_entry(log_key, hashedrekord(signature_b64, cert, hashlib.sha256(payload).hexdigest()), integrated_time)
+    return json.dumps({"SignedEntryTimestamp": promise, "Payload": entry})
 
 
 root_key, intermediate_key = ec.generate_private_key(ec.SECP384R1()), ec.generate_private_key(ec.SECP384R1())
@@ -172,6 +187,59 @@ case("bundle-unknown-log", EMAIL, GOOGLE, expired_window, rekor=other_rekor_key,
 case("bundle-after-expiry", EMAIL, GOOGLE, expired_window, integrated=int((NOW - 5 * MINUTE).timestamp()))
 case("untrusted-ca", EMAIL, GOOGLE, current_window, issuer=rogue, issuer_key=rogue_key, chain=(rogue,), integrated=int(NOW.timestamp()))
 case("private-pki", EMAIL, GOOGLE, current_window, issuer=private_root, issuer_key=private_key, log_key=None, rekor=None, chain=None)
+
+def sigstore_bundle(material, content, body=None, integrated_time=None):
+    """A bundle v0.3 in protobuf-specs' JSON form."""
+    if body is not None:
+        entry, promise = log_entry(rekor_key, body, integrated_time)
+        material["tlogEntries"] = [{"logIndex": "777", "logId": {"keyId": base64.b64encode(hashlib.sha256(spki(rekor_key)).digest()).decode()},
+                                    "kindVersion": {"kind": body["kind"], "version": "0.0.1"}, "integratedTime": str(integrated_time),
+                                    "inclusionPromise": {"signedEntryTimestamp": promise}, "canonicalizedBody": entry["body"]}]
+    return json.dumps({"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "verificationMaterial": material, **content})
+
+
+def statement(image_digest):
+    algorithm, hex_digest = image_digest.split(":")
+    return json.dumps({"_type": "https://in-toto.io/Statement/v1", "subject": [{"name": "registry.example/app", "digest": {algorithm: hex_digest}}],
+                       "predicateType": "https://sigstore.dev/cosign/sign/v1", "predicate": {}}).encode()
+
+
+def dsse_bundle(image_digest):
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = leaf(key, intermediate, intermediate_key, EMAIL, GOOGLE, *current_window, log_key=ct_key)
+    body_bytes = statement(image_digest)
+    kind = "application/vnd.in-toto+json"
+    pae = b"DSSEv1 %d %s %d " % (len(kind), kind.encode(), len(body_bytes)) + body_bytes
+    signature = base64.b64encode(key.sign(pae, ec.ECDSA(hashes.SHA256()))).decode()
+    rekor_body = {"apiVersion": "0.0.1", "kind": "dsse",
+                  "spec": {"payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(body_bytes).hexdigest()},
+                           "signatures": [{"signature": signature, "verifier": base64.b64encode(pem(cert).encode()).decode()}]}}
+    return sigstore_bundle({"certificate": {"rawBytes": base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()}},
+                           {"dsseEnvelope": {"payload": base64.b64encode(body_bytes).decode(), "payloadType": kind,
+                                             "signatures": [{"sig": signature, "keyid": ""}]}},
+                           rekor_body, int(NOW.timestamp()))
+
+
+manifest_digest = bytes.fromhex(digest.split(":")[1])
+message_key = ec.generate_private_key(ec.SECP256R1())
+message_cert = leaf(message_key, intermediate, intermediate_key, EMAIL, GOOGLE, *expired_window, log_key=ct_key)
+message_signature = base64.b64encode(message_key.sign(manifest_digest, ec.ECDSA(Prehashed(hashes.SHA256())))).decode()
+keyed = ec.generate_private_key(ec.SECP256R1())
+with open(os.path.join(out, "keyed.pub"), "wb") as f:
+    f.write(keyed.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+bundles = {
+    "message": sigstore_bundle({"certificate": {"rawBytes": base64.b64encode(message_cert.public_bytes(serialization.Encoding.DER)).decode()}},
+                               {"messageSignature": {"messageDigest": {"algorithm": "SHA2_256", "digest": base64.b64encode(manifest_digest).decode()},
+                                                     "signature": message_signature}},
+                               hashedrekord(message_signature, message_cert, manifest_digest.hex()), integrated_inside),
+    "dsse": dsse_bundle(digest),
+    "dsse-other-image": dsse_bundle("sha256:" + "0" * 64),
+    "keyed-message": sigstore_bundle({"publicKey": {"hint": "keyed"}},
+                                     {"messageSignature": {"messageDigest": {"algorithm": "SHA2_256", "digest": base64.b64encode(manifest_digest).decode()},
+                                                           "signature": base64.b64encode(keyed.sign(manifest_digest, ec.ECDSA(Prehashed(hashes.SHA256())))).decode()}}),
+}
+with open(os.path.join(out, "bundles.json"), "w") as f:
+    json.dump(bundles, f, indent=1)
 
 raw = lambda key: base64.b64encode(spki(key)).decode()
 trusted_root = {

@@ -10,7 +10,8 @@ over the canonical JSON {body, integratedTime, logID, logIndex}; body is a hashe
 Cases: valid, unknownLog (signed by a log not in the trusted root), badSET (SET over other
 values), otherSignature (entry for another signature), otherKey (entry for another key).
 
-payload is cosign's simple-signing document naming DIGEST; otherPayload names another digest.
+payload is cosign's simple-signing document naming DIGEST; otherPayload names another digest;
+annotatedPayload (signed by ec256 in annotatedSignature) carries optional {env: prod, team: payments}.
 Hashes follow sigstore: P-256/RSA → SHA-256, P-384 → SHA-384, P-521 → SHA-512, Ed25519 → none.
 
 usage: make_signatures.py OUT_DIR DIGEST
@@ -27,11 +28,11 @@ out, digest = sys.argv[1], sys.argv[2]
 os.makedirs(out, exist_ok=True)
 
 
-def payload_for(image_digest):
+def payload_for(image_digest, annotations=None):
     document = {"critical": {"identity": {"docker-reference": "registry.example/app"},
                              "image": {"docker-manifest-digest": image_digest},
                              "type": "cosign container image signature"},
-                "optional": None}
+                "optional": annotations}
     return json.dumps(document, separators=(",", ":")).encode()
 
 
@@ -109,5 +110,9 @@ with open(os.path.join(out, "trusted_root.json"), "w") as f:
 weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
 with open(os.path.join(out, "rsa1024.pub"), "wb") as f:
     f.write(weak.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+# `cosign sign -a env=prod -a team=payments`: annotations in the payload's optional section.
+annotated = payload_for(digest, {"env": "prod", "team": "payments"})
+result["annotatedPayload"] = base64.b64encode(annotated).decode()
+result["annotatedSignature"] = base64.b64encode(sign("ec256", annotated)).decode()
 with open(os.path.join(out, "signatures.json"), "w") as f:
     json.dump(result, f)

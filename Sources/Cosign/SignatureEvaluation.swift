@@ -1,0 +1,205 @@
+import Core
+import Crypto
+import Foundation
+
+/// One signature as the trust checks see it, whatever carried it (a `.sig` layer with its
+/// annotations, or a Sigstore bundle).
+struct SignatureEvidence {
+    var digest: String
+    /// Base64 signature, as reports show it.
+    var signatureText: String
+    /// Why the material could not even be read; the signature then fails with this reason.
+    var unreadable: String?
+    var verifies: (PublicKey) -> Bool = { _ in false }
+    /// Whether what was signed names the image (`nil` when it does).
+    var subjectProblem: (Digest) -> String? = { _ in "nothing was signed" }
+    /// Whether the signed content carries the annotations a policy requires.
+    var annotationsProblem: ([String: String]) -> String? = { $0.isEmpty ? nil : "this signature format carries no signed annotations" }
+    var certificate: Certificate?
+    var chain: [Certificate] = []
+    var tlog: RekorBundle?
+    /// SHA-256 (hex) the tlog entry must record for this signature's content.
+    var loggedPayloadSHA256 = ""
+    var signature: [UInt8] = []
+}
+
+struct SignatureResult {
+    var digest: String
+    var signature: String
+    var error: String?
+    var key: String?
+    var bundleVerified = false
+    /// Keyless: the SAN that matched and the certificate's OIDC issuer.
+    var identity: (subject: String, issuer: String)?
+}
+
+extension CosignVerifier {
+    /// A `.sig` manifest layer: the simple-signing payload blob and its annotations.
+    func layerEvidence(_ layer: Descriptor, subject: ImageReference, store: any ReferrerStore, deadline: ContinuousClock.Instant) async -> SignatureEvidence {
+        let encoded = layer.annotations[Self.signatureAnnotation] ?? ""
+        var evidence = SignatureEvidence(digest: layer.digest.description, signatureText: encoded)
+        guard !encoded.isEmpty, let signature = Data(base64Encoded: encoded) else {
+            evidence.unreadable = "annotation \(Self.signatureAnnotation) is missing or not base64"
+            return evidence
+        }
+        let payload: [UInt8]
+        do { payload = try await store.blob(layer, in: subject, deadline: deadline) } catch {
+            evidence.unreadable = "cannot fetch the signed payload: \(error)"
+            return evidence
+        }
+        evidence.signature = Array(signature)
+        evidence.verifies = { $0.verify(signature: Array(signature), message: payload, hash: $0.sigstoreHash) }
+        evidence.subjectProblem = { SimpleSigning.check(payload, subject: $0) }
+        evidence.annotationsProblem = { SimpleSigning.annotationsProblem(payload, required: $0) }
+        evidence.loggedPayloadSHA256 = Hash.hex(.sha256, payload)
+        if let pem = layer.annotations[Self.certificateAnnotation] {
+            guard let certificate = try? Certificate.pemChain(Array(pem.utf8), source: Self.certificateAnnotation).first else {
+                evidence.unreadable = "annotation \(Self.certificateAnnotation) is not a PEM certificate"
+                return evidence
+            }
+            evidence.certificate = certificate
+        }
+        evidence.chain = layer.annotations[Self.chainAnnotation].flatMap { try? Certificate.pemChain(Array($0.utf8), source: Self.chainAnnotation) } ?? []
+        if let text = layer.annotations[Self.bundleAnnotation] {
+            guard let bundle = RekorBundle.parse(text) else {
+                evidence.unreadable = "annotation \(Self.bundleAnnotation) is not a Rekor bundle"
+                return evidence
+            }
+            evidence.tlog = bundle
+        }
+        return evidence
+    }
+
+    /// A Sigstore bundle layer (cosign BUNDLE_SPEC.md): message signature or DSSE envelope.
+    func bundleEvidence(_ layer: Descriptor, subject: ImageReference, store: any ReferrerStore, deadline: ContinuousClock.Instant) async -> SignatureEvidence {
+        var evidence = SignatureEvidence(digest: layer.digest.description, signatureText: "")
+        let bundle: SigstoreBundle
+        do {
+            bundle = try SigstoreBundle.parse(try await store.blob(layer, in: subject, deadline: deadline))
+        } catch let error as CosignError {
+            evidence.unreadable = error.message
+            return evidence
+        } catch {
+            evidence.unreadable = "cannot fetch the Sigstore bundle: \(error)"
+            return evidence
+        }
+        evidence.signatureText = Data(bundle.signature).base64EncodedString()
+        evidence.signature = bundle.signature
+        evidence.verifies = bundle.verifies
+        evidence.subjectProblem = bundle.subjectProblem
+        evidence.certificate = bundle.certificate
+        evidence.chain = bundle.chain
+        evidence.tlog = bundle.tlog
+        evidence.loggedPayloadSHA256 = bundle.loggedPayloadSHA256
+        return evidence
+    }
+
+    /// The trust policy's checks on one signature: keys, or keyless (cosign `verify
+    /// --certificate-identity … --certificate-oidc-issuer …`, offline).
+    func evaluate(_ evidence: SignatureEvidence, digest: Digest, policy: CosignTrustPolicy) -> SignatureResult {
+        var result = SignatureResult(digest: evidence.digest, signature: evidence.signatureText)
+        func fail(_ message: String) -> SignatureResult {
+            result.error = message
+            return result
+        }
+        if let reason = evidence.unreadable { return fail(reason) }
+        let key: PublicKey
+        if policy.keyless != nil {
+            guard let certificate = evidence.certificate, let certificateKey = try? certificate.publicKey() else {
+                return fail("trust policy \(policy.name) is keyless and the signature carries no usable certificate")
+            }
+            guard evidence.verifies(certificateKey) else {
+                return fail("signature does not verify with the key of its certificate (\(certificate.subjectRFC2253.isEmpty ? "Fulcio certificate" : certificate.subjectRFC2253))")
+            }
+            key = certificateKey
+        } else {
+            guard let match = policy.keys.first(where: { evidence.verifies($0.key) }) else {
+                return fail("signature does not verify with the \(policy.keys.count) key(s) of trust policy \(policy.name)")
+            }
+            key = match.key
+            result.key = match.source
+        }
+        if let problem = evidence.subjectProblem(digest) ?? evidence.annotationsProblem(policy.annotations) { return fail(problem) }
+        var time = Date()
+        if policy.tLogVerify {
+            // Fail closed: a policy that asks for the transparency log is satisfied only by a
+            // signature whose Rekor entry verifies offline against a trusted log key.
+            guard let tlog = evidence.tlog else {
+                return fail("trust policy \(policy.name) requires a transparency log entry (tLogVerify) and the signature has no Rekor bundle")
+            }
+            guard let root = policy.keyless?.trust ?? config.trustedRoot, !root.logs.isEmpty else {
+                return fail("trust policy \(policy.name) requires a transparency log entry (tLogVerify) but no trustedRoot with Rekor keys is configured")
+            }
+            if let problem = tlog.setProblem(trustedRoot: root)
+                ?? tlog.entryProblem(signature: evidence.signature, payloadSHA256: evidence.loggedPayloadSHA256, key: key, certificate: evidence.certificate) {
+                return fail(problem)
+            }
+            result.bundleVerified = true
+            time = Date(timeIntervalSince1970: TimeInterval(tlog.integratedTime))
+        }
+        if let keyless = policy.keyless, let certificate = evidence.certificate {
+            switch Self.keylessProblem(certificate, supplied: evidence.chain, keyless: keyless, at: time, timeFromTlog: result.bundleVerified) {
+            case .failure(let message): return fail(message.text)
+            case .success(let identity): result.identity = identity
+            }
+        }
+        return result
+    }
+
+    struct Message: Error { let text: String }
+
+    /// Fulcio certificate checks: chain to a trusted root at `time` (the Rekor integratedTime when
+    /// there is one — Fulcio certificates live minutes, so an expired one passes only with a
+    /// valid tlog entry), code signing, SAN identity, OIDC issuer, and an embedded SCT from a
+    /// trusted CT log when ctLogVerify.
+    static func keylessProblem(_ leaf: Certificate, supplied: [Certificate], keyless: KeylessPolicy, at time: Date,
+                               timeFromTlog: Bool) -> Result<(subject: String, issuer: String), Message> {
+        let intermediates = supplied.filter { !$0.isSelfIssued } + keyless.trust.intermediates
+        if case .failure(let error) = CertificateChain.verify(leaf: leaf, intermediates: intermediates, roots: keyless.trust.roots, at: time) {
+            return .failure(Message(text: "the certificate does not chain to a trusted Fulcio root at \(ISO8601DateFormatter().string(from: time))\(timeFromTlog ? " (the Rekor integratedTime)" : ""): \(error.message)"))
+        }
+        guard leaf.allowsCodeSigning else { return .failure(Message(text: "the certificate's extendedKeyUsage does not allow code signing")) }
+        let names = leaf.alternativeNames.map(\.value)
+        guard let identity = names.first(where: keyless.identity.matches) else {
+            return .failure(Message(text: "the certificate's identities [\(names.joined(separator: ", "))] do not match certificateIdentity \(keyless.identity)"))
+        }
+        guard let issuer = oidcIssuer(leaf) else {
+            return .failure(Message(text: "the certificate has no Fulcio OIDC issuer extension (1.3.6.1.4.1.57264.1.8 or .1.1)"))
+        }
+        guard keyless.issuer.matches(issuer) else {
+            return .failure(Message(text: "the certificate's OIDC issuer \"\(issuer)\" does not match certificateOIDCIssuer \(keyless.issuer)"))
+        }
+        if keyless.ctLogVerify {
+            let timestamps = SignedCertificateTimestamp.embedded(in: leaf)
+            guard !timestamps.isEmpty else { return .failure(Message(text: "the certificate has no embedded SCT and ctLogVerify is true")) }
+            let candidates = supplied + keyless.trust.intermediates + keyless.trust.roots
+            guard let issuerCertificate = candidates.first(where: { leaf.isIssued(by: $0) }) else {
+                return .failure(Message(text: "the certificate's issuer is not known, so its SCT cannot be checked"))
+            }
+            let verified = timestamps.contains { sct in
+                keyless.trust.ctLogs[Hash.hexString(sct.logID)].map { sct.verify(certificate: leaf, issuer: issuerCertificate, logKey: $0) } ?? false
+            }
+            guard verified else {
+                return .failure(Message(text: "no embedded SCT verifies with a CT log of the trusted root (log IDs \(timestamps.map { Hash.hexString($0.logID).prefix(16) + "…" }.joined(separator: ", ")))"))
+            }
+        }
+        return .success((identity, issuer))
+    }
+
+    /// Fulcio's OIDC issuer extensions: 1.3.6.1.4.1.57264.1.8 holds a DER UTF8String; the older
+    /// 1.3.6.1.4.1.57264.1.1 holds the raw string.
+    static func oidcIssuer(_ certificate: Certificate) -> String? {
+        if let value = certificate.extensionValue(oid: "1.3.6.1.4.1.57264.1.8"), value.count >= 2, value[0] == 0x0c {
+            var length = Int(value[1]), offset = 2
+            if value[1] & 0x80 != 0 {
+                let count = Int(value[1] & 0x7f)
+                guard count <= 2, value.count >= 2 + count else { return nil }
+                length = value[2..<(2 + count)].reduce(0) { $0 << 8 | Int($1) }
+                offset = 2 + count
+            }
+            guard value.count == offset + length else { return nil }
+            return String(validating: value[offset...], as: UTF8.self)
+        }
+        return certificate.extensionValue(oid: "1.3.6.1.4.1.57264.1.1").flatMap { String(validating: $0, as: UTF8.self) }
+    }
+}

@@ -1,0 +1,131 @@
+import Core
+import Crypto
+import Foundation
+import JSON
+
+/// A Sigstore bundle (protobuf-specs `Bundle`, JSON form) attached to an image as an OCI 1.1
+/// referrer (cosign's BUNDLE_SPEC.md): verification material (certificate or key hint, tlog
+/// entries) and either a message signature or a DSSE envelope.
+public struct SigstoreBundle: Sendable {
+    public static let mediaType = "application/vnd.dev.sigstore.bundle.v0.3+json"
+    /// Earlier versions cosign and sigstore clients wrote; the same JSON shape.
+    static let acceptedMediaTypes: Set<String> = [mediaType, "application/vnd.dev.sigstore.bundle+json;version=0.2",
+                                                  "application/vnd.dev.sigstore.bundle.v0.2+json"]
+
+    public enum Content: Sendable {
+        /// `messageSignature`: a signature over a message known by its SHA-256.
+        case message(digest: [UInt8], signature: [UInt8])
+        /// `dsseEnvelope` with one signature over PAE(payloadType, payload).
+        case dsse(payloadType: String, payload: [UInt8], signature: [UInt8])
+    }
+
+    public let certificate: Certificate?
+    public let chain: [Certificate]
+    public let content: Content
+    /// The first tlog entry with an inclusion promise, in the legacy bundle's shape.
+    public let tlog: RekorBundle?
+
+    public var signature: [UInt8] {
+        switch content {
+        case .message(_, let signature), .dsse(_, _, let signature): signature
+        }
+    }
+
+    public static func parse(_ bytes: [UInt8]) throws(CosignError) -> SigstoreBundle {
+        guard let document = try? JSONParser.parse(bytes), document.objectValue != nil else { throw CosignError("the Sigstore bundle is not JSON") }
+        guard let type = document["mediaType"]?.stringValue, acceptedMediaTypes.contains(type) else {
+            throw CosignError("the Sigstore bundle's mediaType \(document["mediaType"]?.stringValue.map { "\"\($0)\"" } ?? "(none)") is not a supported bundle version")
+        }
+        guard let material = document["verificationMaterial"] else { throw CosignError("the Sigstore bundle has no verificationMaterial") }
+        func der(_ value: JSONValue?, _ what: String) throws(CosignError) -> Certificate {
+            guard let text = value?["rawBytes"]?.stringValue, let bytes = Data(base64Encoded: text),
+                  let certificate = try? Certificate.der(Array(bytes), source: what) else {
+                throw CosignError("the Sigstore bundle's \(what) is not a base64 DER certificate")
+            }
+            return certificate
+        }
+        var certificates: [Certificate] = []
+        if let single = material["certificate"] {
+            certificates = [try der(single, "verificationMaterial.certificate")]
+        } else if let chain = material["x509CertificateChain"]?["certificates"]?.arrayValue {
+            for (index, entry) in chain.enumerated() { certificates.append(try der(entry, "x509CertificateChain.certificates[\(index)]")) }
+        }
+        let content: Content
+        if let message = document["messageSignature"] {
+            guard message["messageDigest"]?["algorithm"]?.stringValue == "SHA2_256",
+                  let digest = message["messageDigest"]?["digest"]?.stringValue.flatMap({ Data(base64Encoded: $0) }), digest.count == 32,
+                  let signature = message["signature"]?.stringValue.flatMap({ Data(base64Encoded: $0) }) else {
+                throw CosignError("the Sigstore bundle's messageSignature needs a SHA2_256 messageDigest and a base64 signature")
+            }
+            content = .message(digest: Array(digest), signature: Array(signature))
+        } else if let envelope = document["dsseEnvelope"] {
+            guard let type = envelope["payloadType"]?.stringValue,
+                  let payload = envelope["payload"]?.stringValue.flatMap({ Data(base64Encoded: $0) }),
+                  let signatures = envelope["signatures"]?.arrayValue, signatures.count == 1,
+                  let signature = signatures[0]["sig"]?.stringValue.flatMap({ Data(base64Encoded: $0) }) else {
+                throw CosignError("the Sigstore bundle's dsseEnvelope needs a payloadType, a base64 payload and exactly one signature")
+            }
+            content = .dsse(payloadType: type, payload: Array(payload), signature: Array(signature))
+        } else {
+            throw CosignError("the Sigstore bundle has neither messageSignature nor dsseEnvelope")
+        }
+        var tlog: RekorBundle?
+        if let entry = material["tlogEntries"]?.arrayValue?.first {
+            guard let promise = entry["inclusionPromise"]?["signedEntryTimestamp"]?.stringValue.flatMap({ Data(base64Encoded: $0) }),
+                  let body = entry["canonicalizedBody"]?.stringValue,
+                  let time = entry["integratedTime"]?.stringValue.flatMap({ Int($0) }) ?? entry["integratedTime"]?.intValue,
+                  let index = entry["logIndex"]?.stringValue.flatMap({ Int($0) }) ?? entry["logIndex"]?.intValue,
+                  let keyID = entry["logId"]?["keyId"]?.stringValue.flatMap({ Data(base64Encoded: $0) }) else {
+                throw CosignError("the Sigstore bundle's tlog entry needs inclusionPromise, canonicalizedBody, integratedTime, logIndex and logId (offline verification uses the inclusion promise)")
+            }
+            tlog = RekorBundle(signedEntryTimestamp: Array(promise), body: body, integratedTime: time, logIndex: index, logID: Hash.hexString(Array(keyID)))
+        }
+        return SigstoreBundle(certificate: certificates.first, chain: Array(certificates.dropFirst()), content: content, tlog: tlog)
+    }
+
+    /// DSSE's pre-authentication encoding: "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body.
+    static func pae(_ type: String, _ payload: [UInt8]) -> [UInt8] {
+        Array("DSSEv1 \(type.utf8.count) \(type) \(payload.count) ".utf8) + payload
+    }
+
+    /// What the signature covers must name the image: the message digest is the image's
+    /// manifest digest, or the in-toto statement lists it among its subjects.
+    func subjectProblem(_ digest: Digest) -> String? {
+        switch content {
+        case .message(let messageDigest, _):
+            return digest.algorithm == .sha256 && Hash.hexString(messageDigest) == digest.hex ? nil
+                : "the bundle's message digest sha256:\(Hash.hexString(messageDigest)) is not the image's digest \(digest)"
+        case .dsse(let type, let payload, _):
+            guard type == "application/vnd.in-toto+json" else { return "the DSSE payload type \"\(type)\" is not application/vnd.in-toto+json" }
+            guard let statement = try? JSONParser.parse(payload), let subjects = statement["subject"]?.arrayValue,
+                  let statementType = statement["_type"]?.stringValue, statementType.hasPrefix("https://in-toto.io/Statement/") else {
+                return "the DSSE payload is not an in-toto statement with subjects"
+            }
+            let digests = subjects.compactMap { $0["digest"]?[digest.algorithm.rawValue]?.stringValue }
+            return digests.contains(digest.hex) ? nil : "the in-toto statement's subjects (\(digests.map { "\(digest.algorithm.rawValue):\($0)" }.joined(separator: ", "))) do not include the image \(digest)"
+        }
+    }
+
+    /// Whether `key` made the signature.
+    func verifies(with key: PublicKey) -> Bool {
+        switch content {
+        case .message(let digest, let signature): key.verify(signature: signature, digest: digest, hash: .sha256)
+        case .dsse(let type, let payload, let signature): key.verify(signature: signature, message: Self.pae(type, payload), hash: key.sigstoreHash)
+        }
+    }
+
+    /// SHA-256 (hex) of what the tlog entry should record: the message digest, or the DSSE payload.
+    var loggedPayloadSHA256: String {
+        switch content {
+        case .message(let digest, _): Hash.hexString(digest)
+        case .dsse(_, let payload, _): Hash.hex(.sha256, payload)
+        }
+    }
+}
+
+/// Why cosign signature material is unusable.
+public struct CosignError: Error, Equatable, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
