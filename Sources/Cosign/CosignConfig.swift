@@ -9,12 +9,34 @@ public struct CosignTrustPolicy: Sendable {
     public var name: String
     public var scopes: [String]
     public var keys: [(source: String, key: PublicKey)]
+    /// Keys served by key management providers, resolved at verification time.
+    public var providerKeys: [ProviderKeyReference] = []
     /// Require a transparency-log entry (a Rekor bundle) for each signature.
     public var tLogVerify: Bool
     /// Keyless (Fulcio certificate) trust instead of keys.
     public var keyless: KeylessPolicy? = nil
     /// Annotations the signed payload must carry (`cosign verify -a key=value`; our addition).
     public var annotations: [String: String] = [:]
+}
+
+/// `keys: [{provider, name, version}]`: a key of a KeyManagementProvider; `name` / `version`
+/// narrow the provider's keys when given.
+public struct ProviderKeyReference: Sendable, Equatable, CustomStringConvertible {
+    public var provider: String
+    public var name: String?
+    public var version: String?
+
+    public init(provider: String, name: String?, version: String?) {
+        self.provider = provider
+        self.name = name
+        self.version = version
+    }
+
+    public var description: String { "\(provider)\(name.map { "/\($0)" } ?? "")\(version.map { "@\($0)" } ?? "")" }
+
+    public func select(_ keys: [ManagedKey]) -> [ManagedKey] {
+        keys.filter { key in (name.map { $0 == key.name } ?? true) && (version.map { $0 == key.version } ?? true) }
+    }
 }
 
 /// cosign's keyless checks as a trust policy states them: who (`certificateIdentity` or
@@ -166,18 +188,22 @@ public struct CosignVerifierConfig: Sendable {
             return (CosignTrustPolicy(name: name, scopes: scopes, keys: [], tLogVerify: tLogVerify, keyless: keyless, annotations: annotations), warnings)
         }
         guard let keyValues = object["keys"]?.arrayValue, !keyValues.isEmpty else {
-            throw ConfigError(path: "\(path).keys", "must be a non-empty list of {file: …}")
+            throw ConfigError(path: "\(path).keys", "must be a non-empty list of {file: …} or {provider: …}")
         }
         var keys: [(source: String, key: PublicKey)] = []
+        var providerKeys: [ProviderKeyReference] = []
         for (index, entry) in keyValues.enumerated() {
             let keyPath = "\(path).keys[\(index)]"
-            if let provider = entry["provider"]?.stringValue {
-                throw ConfigError(path: "\(keyPath).provider", "key management provider \"\(provider)\" needs the Kubernetes integration, which is not built yet; use file")
+            if let provider = entry["provider"] {
+                guard let name = provider.stringValue, !name.isEmpty else { throw ConfigError(path: "\(keyPath).provider", "must be a key management provider name") }
+                guard entry["file"] == nil else { throw ConfigError(path: keyPath, "set file or provider, not both") }
+                providerKeys.append(ProviderKeyReference(provider: name, name: entry["name"]?.stringValue, version: entry["version"]?.stringValue))
+                continue
             }
-            guard let file = entry["file"]?.stringValue else { throw ConfigError(path: "\(keyPath).file", "must be a path to a PEM public key") }
+            guard let file = entry["file"]?.stringValue else { throw ConfigError(path: "\(keyPath).file", "must be a path to a PEM public key (or set provider)") }
             keys.append((file, try loadKey(file: file, path: "\(keyPath).file")))
         }
-        return (CosignTrustPolicy(name: name, scopes: scopes, keys: keys, tLogVerify: tLogVerify, annotations: annotations), warnings)
+        return (CosignTrustPolicy(name: name, scopes: scopes, keys: keys, providerKeys: providerKeys, tLogVerify: tLogVerify, annotations: annotations), warnings)
     }
 
     static let keylessKeys: Set<String> = ["certificateIdentity", "certificateIdentityRegExp", "certificateOIDCIssuer",

@@ -23,7 +23,13 @@ public struct CosignVerifier: Verifier {
         config.artifactTypes.contains(SigstoreBundle.mediaType) ? config.artifactTypes : config.artifactTypes + [SigstoreBundle.mediaType]
     }
 
-    public init(config: CosignVerifierConfig) { self.config = config }
+    /// Key management providers for `keys: [{provider: …}]`.
+    public let providers: (any KeyManagementProviders)?
+
+    public init(config: CosignVerifierConfig, providers: (any KeyManagementProviders)? = nil) {
+        self.config = config
+        self.providers = providers
+    }
 
     public func verify(subject: ImageReference, referrer: Descriptor, store: any ReferrerStore,
                        deadline: ContinuousClock.Instant) async -> VerifierReport {

@@ -113,8 +113,18 @@ extension CosignVerifier {
             }
             key = certificateKey
         } else {
-            guard let match = policy.keys.first(where: { evidence.verifies($0.key) }) else {
-                return fail("signature does not verify with the \(policy.keys.count) key(s) of trust policy \(policy.name)")
+            var candidates = policy.keys
+            var unavailable: [String] = []
+            for reference in policy.providerKeys {
+                guard let served = providers?.keys(provider: reference.provider) else {
+                    unavailable.append(reference.provider)
+                    continue
+                }
+                candidates += reference.select(served).map { ("\(reference.provider)/\($0.name)", $0.key) }
+            }
+            guard let match = candidates.first(where: { evidence.verifies($0.key) }) else {
+                let missing = unavailable.isEmpty ? "" : "; key management provider(s) \(unavailable.joined(separator: ", ")) not available"
+                return fail("signature does not verify with the \(candidates.count) key(s) of trust policy \(policy.name)\(missing)")
             }
             key = match.key
             result.key = match.source

@@ -34,7 +34,7 @@ public struct NotationOutcome: @unchecked Sendable {
 /// verification; a `log` failure is recorded and verification continues; `skip` skips the check.
 public enum NotationVerification {
     public static func verify(envelope bytes: [UInt8], mediaType: String, subject: Descriptor, policy: TrustPolicy,
-                              trustStores: TrustStoreSet, providers: (any CertificateProviders)? = nil, now: Date = Date()) -> NotationOutcome {
+                              trustStores: TrustStoreSet, providers: (any KeyManagementProviders)? = nil, now: Date = Date()) -> NotationOutcome {
         var outcome = NotationOutcome(policy: policy)
         /// Records a failure; true when it is enforced (verification stops).
         func fail(_ check: TrustPolicy.Check, _ reason: String, _ message: String) -> Bool {
@@ -115,7 +115,7 @@ public enum NotationVerification {
     }
 
     static func storeCertificates(_ kind: TrustPolicy.TrustStore.Kind, policy: TrustPolicy, trustStores: TrustStoreSet,
-                                  providers: (any CertificateProviders)?) -> Result<(names: [String], certificates: [Certificate]), TrustStoreError> {
+                                  providers: (any KeyManagementProviders)?) -> Result<(names: [String], certificates: [Certificate]), TrustStoreError> {
         let stores = policy.trustStores.filter { $0.kind == kind }
         var certificates: [Certificate] = []
         for store in stores {
@@ -128,7 +128,7 @@ public enum NotationVerification {
     }
 
     static func authenticityProblem(_ envelope: SignatureEnvelope, policy: TrustPolicy, trustStores: TrustStoreSet,
-                                    providers: (any CertificateProviders)?) -> (String, String)? {
+                                    providers: (any KeyManagementProviders)?) -> (String, String)? {
         // signing-scheme.md: notary.x509 trusts `ca` stores, notary.x509.signingAuthority trusts
         // `signingAuthority` stores.
         let kind: TrustPolicy.TrustStore.Kind = envelope.signingScheme == .x509 ? .ca : .signingAuthority
@@ -157,7 +157,7 @@ public enum NotationVerification {
     }
 
     static func timestampProblem(_ envelope: SignatureEnvelope, policy: TrustPolicy, trustStores: TrustStoreSet,
-                                 providers: (any CertificateProviders)?, now: Date) -> (String, String)? {
+                                 providers: (any KeyManagementProviders)?, now: Date) -> (String, String)? {
         let chain = envelope.certificates
         if envelope.signingScheme == .x509SigningAuthority {
             // signing-scheme.md: the authentic signing time must fall within every certificate's validity.

@@ -8,14 +8,14 @@ import JSON
 /// reports like Ratify (`extensions.Issuer` / `extensions.SN` of the signing certificate).
 public struct NotationVerifier: Verifier {
     public let config: NotationVerifierConfig
-    public let providers: (any CertificateProviders)?
+    public let providers: (any KeyManagementProviders)?
     public let revocation: (any RevocationChecking)?
     public var name: String { config.name }
     public var type: String { "notation" }
     public var artifactTypes: [String] { config.artifactTypes }
     public var nestedReferences: [String] { config.nestedReferences }
 
-    public init(config: NotationVerifierConfig, providers: (any CertificateProviders)? = nil, revocation: (any RevocationChecking)? = nil) {
+    public init(config: NotationVerifierConfig, providers: (any KeyManagementProviders)? = nil, revocation: (any RevocationChecking)? = nil) {
         self.config = config
         self.providers = providers
         self.revocation = revocation

@@ -10,7 +10,7 @@ import Foundation
 ///   directory holding an `x509/` folder is read in notation's own layout instead,
 ///   `x509/{ca,signingAuthority,tsa}/<name>/*`, where each store keeps its own certificates.
 /// - Ratify's `verificationCertStores`: `{type: {store: [key management provider names]}}`,
-///   resolved when a signature is verified through `CertificateProviders` (the Kubernetes
+///   resolved when a signature is verified through `KeyManagementProviders` (the Kubernetes
 ///   side supplies them), so a provider applied later is picked up without a reload.
 public struct TrustStoreSet: Sendable {
     public private(set) var named: [TrustPolicy.TrustStore: [Certificate]] = [:]
@@ -72,7 +72,7 @@ public struct TrustStoreSet: Sendable {
     }
 
     /// Certificates for one named store, or why there are none.
-    public func certificates(for store: TrustPolicy.TrustStore, providers: (any CertificateProviders)?) -> Result<[Certificate], TrustStoreError> {
+    public func certificates(for store: TrustPolicy.TrustStore, providers: (any KeyManagementProviders)?) -> Result<[Certificate], TrustStoreError> {
         if let names = providerStores[store] {
             var result: [Certificate] = []
             for name in names {
@@ -118,10 +118,4 @@ public struct TrustStoreSet: Sendable {
 public struct TrustStoreError: Error, Equatable, Sendable {
     public let message: String
     public init(_ message: String) { self.message = message }
-}
-
-/// Where named key management providers' certificates come from (the Kubernetes
-/// KeyManagementProvider resources). Nil means the provider is unknown or not ready yet.
-public protocol CertificateProviders: Sendable {
-    func certificates(provider: String) -> [Certificate]?
 }

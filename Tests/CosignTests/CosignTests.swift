@@ -109,6 +109,29 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
         #expect(firstError(missing) == #"signature annotation env is missing, the trust policy requires "prod""#)
     }
 
+    @Test func keysFromAKeyManagementProviderAreResolvedWhenVerifying() async throws {
+        struct Providers: KeyManagementProviders {
+            let served: [String: [ManagedKey]]
+            func certificates(provider: String) -> [Certificate]? { nil }
+            func keys(provider: String) -> [ManagedKey]? { served[provider] }
+        }
+        let (registry, images, sigs) = try await setUp()
+        defer { registry.stop() }
+        try await offPool { try OCIFixtures(pusher: registry, maintainTagSchema: true).pushCosignSignatures("app", for: images["signed"]!, layers: [self.layer(sigs.payload, sigs.signatures["ec256"]!)]) }
+        let config = try CosignVerifierConfig.parse(try JSONParser.parse(#"{"name":"cosign","trustPolicies":[{"name":"kmp","scopes":["*"],"keys":[{"provider":"inline-keys","name":"release"}],"tLogVerify":false}]}"#), path: "p").0
+        #expect(config.trustPolicies[0].providerKeys == [ProviderKeyReference(provider: "inline-keys", name: "release", version: nil)])
+        let key = try PublicKey.pem(Array(try Data(contentsOf: URL(fileURLWithPath: sigs.key("ec256")))), source: "ec256")
+        let other = try PublicKey.pem(Array(try Data(contentsOf: URL(fileURLWithPath: sigs.key("other")))), source: "other")
+        func verdict(_ providers: Providers?) async throws -> VerificationResult {
+            try await run(CosignVerifier(config: config, providers: providers), "\(registry.host)/app:signed")
+        }
+        #expect(try await verdict(Providers(served: ["inline-keys": [ManagedKey(name: "release", version: nil, key: key)]])).isSuccess)
+        let wrongName = try await verdict(Providers(served: ["inline-keys": [ManagedKey(name: "staging", version: nil, key: key), ManagedKey(name: "release", version: nil, key: other)]]))
+        #expect(!wrongName.isSuccess, "only the key named release counts")
+        let missing = try await verdict(nil)
+        #expect(missing.reports.first?.message.contains("key management provider(s) inline-keys not available") == true, "\(missing.reports.first?.message ?? "")")
+    }
+
     @Test func wrongKeyTamperedSignatureAndOtherImageFail() async throws {
         let (registry, images, sigs) = try await setUp()
         let image = images["signed"]!
@@ -242,7 +265,7 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
         #expect(try await configError(#"{"name":"cosign","key":"\#(sigs.key("rsa1024"))"}"#)?.message.contains("WEAK_PUBLIC_KEY") == true)
         #expect(try await configError(#"{"name":"cosign","trustPolicies":[{"name":"a","scopes":["*"],"keys":[{"file":"\#(sigs.key("ec256"))"}],"keyless":{}}]}"#)?
             .message.contains("mutually exclusive") == true)
-        #expect(try await configError(#"{"name":"cosign","trustPolicies":[{"name":"a","scopes":["*"],"keys":[{"provider":"kmp"}]}]}"#)?.path
+        #expect(try await configError(#"{"name":"cosign","trustPolicies":[{"name":"a","scopes":["*"],"keys":[{"provider":""}]}]}"#)?.path
             == "verifier.plugins[1].trustPolicies[0].keys[0].provider")
         #expect(try await configError(#"{"name":"cosign","trustPolicies":[{"name":"a","scopes":[],"keys":[]}]}"#)?.path
             == "verifier.plugins[1].trustPolicies[0].scopes")

@@ -237,9 +237,10 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
     }
 
     @Test func storesBackedByKeyManagementProvidersFailClosedUntilTheProviderExists() async throws {
-        struct Providers: CertificateProviders {
+        struct Providers: KeyManagementProviders {
             let certificates: [String: [Certificate]]
             func certificates(provider: String) -> [Certificate]? { certificates[provider] }
+            func keys(provider: String) -> [ManagedKey]? { nil }
         }
         let fixtures = try await NotationFixtures.shared.value
         var stores = TrustStoreSet()

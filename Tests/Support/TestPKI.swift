@@ -126,6 +126,7 @@ public enum ProcessRunner {
 /// Runs blocking work (curl, raw sockets) on a thread of its own. Not on a global dispatch
 /// queue: on Linux those threads *are* Swift's cooperative pool, and blocking them would starve
 /// the server under test.
+@discardableResult
 public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         let thread = Thread { continuation.resume(with: Result { try work() }) }
