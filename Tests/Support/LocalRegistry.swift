@@ -94,9 +94,10 @@ public final class LocalRegistry: @unchecked Sendable {
     deinit { stop() }
 
     public func stop() {
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
-        // SIGKILL: a child spawned from a libdispatch thread inherits its blocked SIGTERM, so
-        // Python would never see a terminate().
+        // SIGKILL, for both: a child spawned from a libdispatch thread can inherit an ignored or
+        // blocked SIGTERM, and then waitUntilExit() spins forever on a cooperative-pool thread
+        // (seen: two such spins starved a whole test run). The registry's storage is scratch.
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
         if let token = tokenProcess, token.isRunning { kill(token.processIdentifier, SIGKILL); token.waitUntilExit() }
         try? FileManager.default.removeItem(at: directory)
     }
