@@ -40,3 +40,36 @@ public struct UnconfiguredExecutor: ProviderExecutor {
         }
     }
 }
+
+/// Ratify's multi-tenancy: a key `[namespace]image` is answered by that namespace's executor
+/// (built from its Namespaced* resources) when it has one, else by the cluster's. Items keep
+/// request order.
+public struct NamespaceRoutingExecutor: ProviderExecutor {
+    public let cluster: any ProviderExecutor
+    public let namespaces: [String: any ProviderExecutor]
+
+    public init(cluster: any ProviderExecutor, namespaces: [String: any ProviderExecutor]) {
+        self.cluster = cluster
+        self.namespaces = namespaces
+    }
+
+    public func execute(_ keys: [String], context: ProviderContext) async -> [ProviderItem] {
+        var groups: [String?: [(index: Int, key: String)]] = [:]
+        for (index, key) in keys.enumerated() {
+            let namespace = ProviderKey(key).namespace.flatMap { namespaces[$0] == nil ? nil : $0 }
+            groups[namespace, default: []].append((index, key))
+        }
+        var items = [ProviderItem?](repeating: nil, count: keys.count)
+        await withTaskGroup(of: [(Int, ProviderItem)].self) { group in
+            for (namespace, entries) in groups {
+                let executor = namespace.flatMap { namespaces[$0] } ?? cluster
+                group.addTask {
+                    let answers = await executor.execute(entries.map(\.key), context: context)
+                    return Array(zip(entries.map(\.index), answers))
+                }
+            }
+            for await answered in group { for (index, item) in answered { items[index] = item } }
+        }
+        return items.enumerated().map { $0.element ?? .failure(keys[$0.offset], "no answer for this key") }
+    }
+}

@@ -13,7 +13,7 @@ public enum ExecutorFactory {
     static let defaultArtifactTypes = ["notation": [MediaType.notarySignature], "cosign": [MediaType.cosignSignatureArtifact]]
 
     /// Builds the verifiers `verifier.plugins` lists; a kind that is not built in is a config error.
-    public static func verifiers(_ config: ServerConfigFile) throws(ServeError) -> (verifiers: [any Verifier], warnings: [String]) {
+    public static func verifiers(_ config: ServerConfigFile, providers: (any KeyManagementProviders)? = nil) throws(ServeError) -> (verifiers: [any Verifier], warnings: [String]) {
         let plugins = config.verifierPlugins
         var verifiers: [any Verifier] = []
         var warnings: [String] = []
@@ -25,11 +25,11 @@ public enum ExecutorFactory {
                 switch kind {
                 case "cosign":
                     let (parsed, parsedWarnings) = try CosignVerifierConfig.parse(plugin, path: path)
-                    verifiers.append(CosignVerifier(config: parsed))
+                    verifiers.append(CosignVerifier(config: parsed, providers: providers))
                     warnings += parsedWarnings
                 case "notation":
                     let (parsed, parsedWarnings) = try NotationVerifierConfig.parse(plugin, path: path)
-                    verifiers.append(NotationVerifier(config: parsed, revocation: X509RevocationChecker(fetcher: CurlFetcher())))
+                    verifiers.append(NotationVerifier(config: parsed, providers: providers, revocation: X509RevocationChecker(fetcher: CurlFetcher())))
                     warnings += parsedWarnings
                 default:
                     throw ConfigError(path: "\(path).name", "verifier \"\(kind)\" is not built in; use cosign or notation")
@@ -42,15 +42,15 @@ public enum ExecutorFactory {
     }
 
     public static func make(_ config: ServerConfigFile, generation: UInt64, metrics: ServerMetrics?, logger: Logger,
-                            mutationFormat: MutationExecutor.Format = .keepTag) throws(ServeError) -> any ProviderExecutor {
+                            mutationFormat: MutationExecutor.Format = .keepTag, providers: (any KeyManagementProviders)? = nil) throws(ServeError) -> any ProviderExecutor {
         let store = try StoreFactory.makeStore(config.storeOptions, metrics: metrics)
-        return RoutingExecutor(verify: try verifyExecutor(config, store: store, generation: generation, logger: logger),
+        return RoutingExecutor(verify: try verifyExecutor(config, store: store, generation: generation, logger: logger, providers: providers),
                                mutate: MutationExecutor(store: store, format: mutationFormat))
     }
 
     public static func verifyExecutor(_ config: ServerConfigFile, store: any ReferrerStore, generation: UInt64,
-                                      logger: Logger) throws(ServeError) -> any ProviderExecutor {
-        let (verifiers, warnings) = try verifiers(config)
+                                      logger: Logger, providers: (any KeyManagementProviders)? = nil) throws(ServeError) -> any ProviderExecutor {
+        let (verifiers, warnings) = try verifiers(config, providers: providers)
         for warning in warnings { logger.warning("\(warning)") }
         var options = VerificationExecutor.Options()
         options.generation = generation

@@ -11,8 +11,14 @@ public struct TransportRequest: Sendable {
     public var maxResponseBytes: Int
     public var timeout: Duration
     public var insecureSkipVerify: Bool
-    /// A request body (POST); curl copies it.
+    /// A request body (POST, PATCH); curl copies it.
     public var body: [UInt8]?
+    /// PEM CA bundle to verify the server with instead of the system store (the Kubernetes API's CA).
+    public var caFile: String?
+    /// Streamed responses (a Kubernetes watch): each chunk of a 2xx body is handed here as it
+    /// arrives, on the transport's thread, instead of being buffered; the final response's body
+    /// is then empty. Error bodies are still buffered, for their message.
+    public var onChunk: (@Sendable ([UInt8]) -> Void)?
 
     public init(method: String = "GET", url: String, headers: [(name: String, value: String)] = [],
                 maxResponseBytes: Int = 4 * 1024 * 1024, timeout: Duration = .seconds(10), insecureSkipVerify: Bool = false,
@@ -153,6 +159,7 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
         _ = Shim_curl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
         _ = Shim_curl_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")
         _ = Shim_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorBytes))
+        if let caFile = request.caFile { _ = Shim_curl_easy_setopt_string(easy, CURLOPT_CAINFO, caFile) }
         if request.insecureSkipVerify {
             _ = Shim_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 0)
             _ = Shim_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 0)
@@ -160,7 +167,8 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
         switch request.method {
         case "GET": break
         case "HEAD": _ = Shim_curl_easy_setopt_long(easy, CURLOPT_NOBODY, 1)
-        case "POST":
+        case "POST", "PATCH", "PUT":
+            if request.method != "POST" { _ = Shim_curl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method) }
             let body = request.body ?? []
             _ = Shim_curl_easy_setopt_long(easy, CURLOPT_POSTFIELDSIZE, body.count)
             _ = body.withUnsafeBytes { Shim_curl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!)) }
@@ -171,6 +179,10 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
         _ = Shim_curl_easy_setopt_write_function(easy, CURLOPT_WRITEFUNCTION) { data, size, count, context in
             let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
             let length = size * count
+            if let onChunk = transfer.request.onChunk, transfer.streamingStatus() {
+                onChunk(Array(UnsafeRawBufferPointer(start: data, count: length)))
+                return length
+            }
             if transfer.body.count + length > transfer.request.maxResponseBytes {
                 transfer.exceeded = true
                 return 0  // aborts the transfer with CURLE_WRITE_ERROR
@@ -205,6 +217,13 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
         while stop > start, raw[stop - 1] == 0x20 || raw[stop - 1] == 0x09 { stop -= 1 }
         headers.append((name: String(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<colon]), as: UTF8.self),
                         value: String(decoding: UnsafeRawBufferPointer(rebasing: raw[start..<stop]), as: UTF8.self)))
+    }
+
+    /// Whether the response status so far is 2xx (streaming only delivers successful bodies).
+    func streamingStatus() -> Bool {
+        var status = 0
+        _ = Shim_curl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        return (200..<300).contains(status)
     }
 
     func finish(_ code: CURLcode) {

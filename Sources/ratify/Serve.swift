@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Dispatch
 import Foundation
+import Kubernetes
 import Logging
 import Observability
 import RatifyServer
@@ -58,8 +59,17 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Mutation answer: keep-tag (registry/repo:tag@digest) or strip-tag (registry/repo@digest, as Ratify).")
     var mutationFormat = "keep-tag"
 
-    @Flag(help: "Accepted for compatibility with Ratify's flags; CRD watching is not built yet and this flag fails.")
+    @Flag(help: "Watch Ratify's Verifier/Store/Policy/KeyManagementProvider resources (and Namespaced variants) through the Kubernetes API; the config file then supplies only executor and logger settings.")
     var enableCrdManager = false
+
+    @Option(help: "Kubernetes API server URL for --enable-crd-manager outside a cluster (default: the in-cluster service account).")
+    var kubeApiServer: String?
+
+    @Option(help: "File with the bearer token for --kube-api-server.")
+    var kubeTokenFile: String?
+
+    @Option(help: "PEM CA bundle for --kube-api-server.")
+    var kubeCaFile: String?
 
     func run() async throws {
         let config: ServerConfigFile
@@ -79,8 +89,20 @@ struct Serve: AsyncParsableCommand {
         LoggingSystem.bootstrap { RatifyLogHandler(label: $0, format: format, level: level) }
         let logger = Logger(label: "ratify")
 
+        var kubeConnection: KubeConnection?
         if enableCrdManager {
-            throw ValidationError("--enable-crd-manager: watching Verifier/Store/Policy resources is not available in this build")
+            if let server = kubeApiServer {
+                var token: String?
+                if let file = kubeTokenFile {
+                    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("--kube-token-file: cannot read \(file)") }
+                    token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                }
+                kubeConnection = KubeConnection(server: server, token: token, caFile: kubeCaFile)
+            } else {
+                do { kubeConnection = try KubeConnection.inCluster() } catch { throw ValidationError("--enable-crd-manager: \(error.message)") }
+            }
+        } else if kubeApiServer != nil || kubeTokenFile != nil || kubeCaFile != nil {
+            throw ValidationError("--kube-api-server, --kube-token-file and --kube-ca-file need --enable-crd-manager")
         }
         let options = try makeOptions(config: config)
         guard let format = MutationExecutor.Format(flag: mutationFormat) else {
@@ -90,18 +112,29 @@ struct Serve: AsyncParsableCommand {
         let metrics = ServerMetrics()
         let server: RatifyServer
         let reloader: ConfigReloader?
+        var manager: CRDManager?
         do {
             let build: @Sendable (ServerConfigFile, UInt64) throws(ServeError) -> any ProviderExecutor = { config, generation throws(ServeError) in
                 try ExecutorFactory.make(config, generation: generation, metrics: metrics, logger: logger, mutationFormat: format)
             }
             let holder = ExecutorHolder(try build(config, 1))
             server = try RatifyServer(options: options, executor: holder, logger: logger, metrics: metrics)
-            reloader = configPath.map { ConfigReloader(path: $0, holder: holder, logger: logger, build: build) }
+            if let kubeConnection {
+                // The resources decide what to verify with; the file is not watched.
+                reloader = nil
+                manager = CRDManager(client: KubeClient(connection: kubeConnection), base: config.document, holder: holder, logger: logger) {
+                    config, providers, generation throws(ServeError) in
+                    try ExecutorFactory.make(config, generation: generation, metrics: metrics, logger: logger, mutationFormat: format, providers: providers)
+                }
+            } else {
+                reloader = configPath.map { ConfigReloader(path: $0, holder: holder, logger: logger, build: build) }
+            }
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
         reloader?.start(interval: .milliseconds(Int(configWatchInterval * 1000)))
+        manager?.start()
         if options.tls == nil {
             logger.warning("serving plain HTTP: Gatekeeper requires HTTPS; pass --cert-dir or --tls-cert-file/--tls-key-file")
         }
@@ -115,6 +148,7 @@ struct Serve: AsyncParsableCommand {
         let signal = await Self.waitForTermination()
         logger.info("received \(signal), shutting down gracefully")
         reloader?.stop()
+        manager?.stop()
         await server.shutdown(gracePeriod: .seconds(10))
         logger.info("server stopped")
     }

@@ -1,0 +1,231 @@
+import Core
+import Crypto
+import Foundation
+import JSON
+
+/// Ratify's custom resources (group config.ratify.deislabs.io, v1beta1) and how each becomes
+/// part of the configuration the executor is built from.
+public enum RatifyKind: String, CaseIterable, Sendable {
+    case verifiers, stores, policies, keymanagementproviders, certificatestores
+    case namespacedverifiers, namespacedstores, namespacedpolicies, namespacedkeymanagementproviders
+
+    public static let group = "config.ratify.deislabs.io"
+    public static let version = "v1beta1"
+
+    public var isNamespaced: Bool { rawValue.hasPrefix("namespaced") }
+
+    /// The collection across all namespaces (namespaced kinds) or the cluster collection.
+    public var collectionPath: String { "/apis/\(Self.group)/\(Self.version)/\(rawValue)" }
+
+    /// The object's own path, for status writes.
+    public func objectPath(namespace: String?, name: String) -> String {
+        if isNamespaced, let namespace { return "/apis/\(Self.group)/\(Self.version)/namespaces/\(namespace)/\(rawValue)/\(name)" }
+        return "\(collectionPath)/\(name)"
+    }
+}
+
+/// A resource's identity and what it currently says.
+public struct ResourceObject: Sendable {
+    public let kind: RatifyKind
+    public let namespace: String?
+    public let name: String
+    public let generation: Int
+    public let spec: JSONValue
+    public let status: JSONValue?
+
+    public init?(kind: RatifyKind, _ object: JSONValue) {
+        guard let metadata = object["metadata"], let name = metadata["name"]?.stringValue else { return nil }
+        self.kind = kind
+        self.namespace = metadata["namespace"]?.stringValue
+        self.name = name
+        self.generation = metadata["generation"]?.intValue ?? 0
+        self.spec = object["spec"] ?? .object(JSONObject())
+        self.status = object["status"]
+    }
+
+    public var key: String { "\(kind.rawValue)/\(namespace ?? "")/\(name)" }
+}
+
+/// What a resource contributed, or why it could not: written back as its status.
+public struct ResourceOutcome: Sendable, Equatable {
+    public var error: String?
+    public var properties: JSONValue?
+
+    public init(error: String? = nil, properties: JSONValue? = nil) {
+        self.error = error
+        self.properties = properties
+    }
+
+    /// Ratify's status fields: issuccess, error, brieferror (at most 30 characters), lastfetchedtime, properties.
+    public func status(at time: Date) -> JSONValue {
+        var status: JSONObject = ["issuccess": .bool(error == nil), "lastfetchedtime": .string(ISO8601DateFormatter().string(from: time))]
+        if let error {
+            status["error"] = .string(error)
+            status["brieferror"] = .string(error.count > 30 ? String(error.prefix(27)) + "..." : error)
+        }
+        if let properties { status["properties"] = properties }
+        return .object(status)
+    }
+}
+
+/// The resources seen so far, and the configuration documents they make.
+public struct ResourceSet: Sendable {
+    public var objects: [String: ResourceObject] = [:]
+
+    public init() {}
+
+    func of(_ kind: RatifyKind, namespace: String? = nil) -> [ResourceObject] {
+        objects.values.filter { $0.kind == kind && (namespace == nil || $0.namespace == namespace) }.sorted { $0.name < $1.name }
+    }
+
+    /// Namespaces with any namespaced verifier, store or policy: each gets its own executor.
+    public var tenantNamespaces: [String] {
+        Set(objects.values.filter { [.namespacedverifiers, .namespacedstores, .namespacedpolicies].contains($0.kind) }.compactMap(\.namespace)).sorted()
+    }
+
+    /// Verifier CR → `verifier.plugins[]` entry: the parameters, named by the resource, typed by
+    /// `spec.type` (or the older `spec.name`), with `artifactTypes`.
+    public static func verifierPlugin(_ object: ResourceObject) -> JSONValue {
+        var plugin = object.spec["parameters"]?.objectValue ?? JSONObject()
+        plugin["name"] = .string(object.name)
+        plugin["type"] = .string(object.spec["type"]?.stringValue ?? object.spec["name"]?.stringValue ?? object.name)
+        if let types = object.spec["artifactTypes"] { plugin["artifactTypes"] = types }
+        return .object(plugin)
+    }
+
+    /// Store CR → `store.plugins[]` entry (`spec.name`, oras by default, plus its parameters).
+    public static func storePlugin(_ object: ResourceObject) -> JSONValue {
+        var plugin = object.spec["parameters"]?.objectValue ?? JSONObject()
+        plugin["name"] = .string(object.spec["name"]?.stringValue ?? "oras")
+        return .object(plugin)
+    }
+
+    /// Policy CR → `policy.plugin`: `type: config-policy` with its parameters.
+    public static func policyPlugin(_ object: ResourceObject) -> Result<JSONValue, ResourceError> {
+        let type = object.spec["type"]?.stringValue ?? object.spec["name"]?.stringValue ?? ""
+        guard ["config-policy", "configpolicy", "configPolicy"].contains(type) else {
+            return .failure(ResourceError("policy type \"\(type)\" is not supported; use config-policy"))
+        }
+        var plugin = object.spec["parameters"]?.objectValue ?? JSONObject()
+        plugin["name"] = "configPolicy"
+        return .success(.object(plugin))
+    }
+
+    /// The configuration document for `namespace` (nil: the cluster's): `base` (config.json:
+    /// executor, logger, …) with verifiers, stores and policy from the resources. A namespace's
+    /// own Namespaced* resources replace the cluster's kind by kind; without them it falls back.
+    public func document(base: JSONValue, namespace: String?) -> (document: JSONValue, policyProblems: [String: String]) {
+        var document = base.objectValue ?? JSONObject()
+        var problems: [String: String] = [:]
+        func pick(_ cluster: RatifyKind, _ namespaced: RatifyKind) -> [ResourceObject] {
+            if let namespace {
+                let own = of(namespaced, namespace: namespace)
+                if !own.isEmpty { return own }
+            }
+            return of(cluster)
+        }
+        let verifiers = pick(.verifiers, .namespacedverifiers)
+        if !verifiers.isEmpty {
+            document["verifier"] = ["version": "1.0.0", "plugins": .array(verifiers.map(Self.verifierPlugin))]
+        }
+        let stores = pick(.stores, .namespacedstores)
+        if !stores.isEmpty {
+            document["store"] = ["version": "1.0.0", "plugins": .array(stores.map(Self.storePlugin))]
+        }
+        // Ratify's single policy, named ratify-policy.
+        let policies = pick(.policies, .namespacedpolicies)
+        for policy in policies where policy.name != "ratify-policy" {
+            problems[policy.key] = "only the policy named ratify-policy is used; this one is ignored"
+        }
+        if let policy = policies.first(where: { $0.name == "ratify-policy" }) {
+            switch Self.policyPlugin(policy) {
+            case .success(let plugin): document["policy"] = ["version": "1.0.0", "plugin": plugin]
+            case .failure(let error): problems[policy.key] = error.message
+            }
+        }
+        return (.object(document), problems)
+    }
+}
+
+public struct ResourceError: Error, Equatable, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+}
+
+/// KeyManagementProvider resources of `type: inline` (`parameters.contentType: certificate |
+/// key`, `parameters.value`: PEM), parsed once per change. Lookups from a namespace see that
+/// namespace's providers first, then the cluster's — never another namespace's.
+public struct InlineProviders: KeyManagementProviders {
+    struct Material: Sendable {
+        var certificates: [Certificate] = []
+        var keys: [ManagedKey] = []
+    }
+    let cluster: [String: Material]
+    let namespaced: [String: [String: Material]]
+    public let namespace: String?
+
+    /// Parses every KMP; returns the providers and each resource's outcome.
+    public static func build(_ resources: ResourceSet) -> (InlineProviders, [String: ResourceOutcome]) {
+        var cluster: [String: Material] = [:], namespaced: [String: [String: Material]] = [:]
+        var outcomes: [String: ResourceOutcome] = [:]
+        for object in resources.objects.values where object.kind == .keymanagementproviders || object.kind == .namespacedkeymanagementproviders {
+            switch parse(object) {
+            case .success(let material):
+                let properties: JSONValue = material.certificates.isEmpty
+                    ? ["keys": .array(material.keys.map { ["name": .string($0.name), "type": .string($0.key.kind.description)] })]
+                    : ["certificates": .array(material.certificates.map { ["subject": .string($0.subjectRFC2253), "notAfter": .string(ISO8601DateFormatter().string(from: $0.notAfter))] })]
+                outcomes[object.key] = ResourceOutcome(error: nil, properties: properties)
+                if object.kind == .namespacedkeymanagementproviders, let namespace = object.namespace {
+                    namespaced[namespace, default: [:]][object.name] = material
+                } else {
+                    cluster[object.name] = material
+                }
+            case .failure(let error):
+                outcomes[object.key] = ResourceOutcome(error: error.message)
+            }
+        }
+        return (InlineProviders(cluster: cluster, namespaced: namespaced, namespace: nil), outcomes)
+    }
+
+    public func scoped(to namespace: String?) -> InlineProviders {
+        InlineProviders(cluster: cluster, namespaced: namespaced, namespace: namespace)
+    }
+
+    func material(_ provider: String) -> Material? {
+        if let namespace, let own = namespaced[namespace]?[provider] { return own }
+        return cluster[provider]
+    }
+
+    public func certificates(provider: String) -> [Certificate]? {
+        material(provider).flatMap { $0.certificates.isEmpty ? nil : $0.certificates }
+    }
+
+    public func keys(provider: String) -> [ManagedKey]? {
+        material(provider).flatMap { $0.keys.isEmpty ? nil : $0.keys }
+    }
+
+    static func parse(_ object: ResourceObject) -> Result<Material, ResourceError> {
+        let type = object.spec["type"]?.stringValue ?? ""
+        guard type == "inline" else {
+            return .failure(ResourceError("key management provider type \"\(type)\" is not supported here; use inline"))
+        }
+        guard let value = object.spec["parameters"]?["value"]?.stringValue, !value.isEmpty else {
+            return .failure(ResourceError("parameters.value must hold PEM content"))
+        }
+        switch object.spec["parameters"]?["contentType"]?.stringValue {
+        case "certificate":
+            guard let certificates = try? Certificate.pemChain(Array(value.utf8), source: object.name) else {
+                return .failure(ResourceError("parameters.value holds no PEM certificate"))
+            }
+            return .success(Material(certificates: certificates))
+        case "key":
+            do {
+                return .success(Material(keys: [ManagedKey(name: object.name, version: nil, key: try PublicKey.pem(Array(value.utf8), source: object.name))]))
+            } catch {
+                return .failure(ResourceError("parameters.value: \(error.message)"))
+            }
+        case let other:
+            return .failure(ResourceError("parameters.contentType \(other.map { "\"\($0)\"" } ?? "(missing)") must be certificate or key"))
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import HTTPClient
+import JSON
+import Kubernetes
+import Testing
+import TestSupport
+
+/// The watcher against Tests/Support/kube_api_server.py (a test double of the Kubernetes API's
+/// list/watch wire format): list, watch events, status-only updates ignored, 410 → relist,
+/// bearer token required.
+@Suite(.serialized) struct ResourceWatcherTests {
+    final class API: @unchecked Sendable {
+        let port: UInt16
+        let process = Process()
+        let session = CurlSession()
+
+        init() throws {
+            port = try freePort()
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Support/kube_api_server.py").path
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", script, String(port), "secret-token"]
+            try process.run()
+            try waitForPort(port)
+        }
+
+        func stop() {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+
+        @discardableResult
+        func call(_ method: String, _ path: String, _ body: String? = nil) throws -> Int {
+            try session.perform(HTTPClientRequest(method: method, url: "http://127.0.0.1:\(port)\(path)",
+                headers: [("Authorization", "Bearer secret-token"), ("Content-Type", method == "PATCH" ? "application/merge-patch+json" : "application/json")],
+                body: body.map { Array($0.utf8) })).status
+        }
+    }
+
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = 0
+        func add() { lock.withLock { value += 1 } }
+        var count: Int { lock.withLock { value } }
+    }
+
+    func eventually(_ what: String, _ condition: () -> Bool) async throws {
+        let end = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < end {
+            if condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("timed out waiting for \(what)")
+    }
+
+    @Test func listWatchStatusUpdatesAndRelistOnGone() async throws {
+        let api = try await offPool { try API() }
+        defer { api.stop() }
+        let path = "/apis/config.ratify.deislabs.io/v1beta1/verifiers"
+        try await offPool { try api.call("POST", path, #"{"metadata":{"name":"first"},"spec":{"name":"cosign"}}"#) }
+        let changes = Counter()
+        let client = KubeClient(connection: KubeConnection(server: "http://127.0.0.1:\(api.port)", token: "secret-token"))
+        let watcher = ResourceWatcher(kind: .verifiers, client: client) { changes.add() }
+        let errors = Counter()
+        watcher.start { _ in errors.add() }
+        defer { watcher.stop() }
+        try await eventually("the initial list") { watcher.snapshot.map(\.name) == ["first"] }
+        try await offPool { try api.call("POST", path, #"{"metadata":{"name":"second"},"spec":{"name":"notation"}}"#) }
+        try await eventually("the ADDED event") { watcher.snapshot.count == 2 }
+        let before = changes.count
+        // A status write changes no spec: not a configuration change.
+        try await offPool { try api.call("PATCH", "\(path)/second/status", #"{"status":{"issuccess":true}}"#) }
+        try await eventually("the status update to reach the cache") { watcher.snapshot.first { $0.name == "second" }?.status?["issuccess"] == true }
+        #expect(changes.count == before, "a status-only update must not rebuild the configuration")
+        // History compacted and streams closed: the resumed watch gets 410 and the watcher relists.
+        try await offPool {
+            try api.call("POST", "/__compact")
+            try api.call("POST", "/__close-watches")
+            try api.call("DELETE", "\(path)/first")
+        }
+        try await eventually("the relist after 410") { watcher.lists >= 2 && watcher.snapshot.map(\.name) == ["second"] }
+        #expect(errors.count == 0, "410 is not an error: it is answered with a relist")
+
+        // Without the token the API refuses, and the client says so.
+        let anonymous = KubeClient(connection: KubeConnection(server: "http://127.0.0.1:\(api.port)"))
+        do {
+            _ = try await anonymous.list(path)
+            Issue.record("an unauthenticated list must fail")
+        } catch {
+            #expect(error.message.contains("HTTP 401"))
+        }
+    }
+}

@@ -1,0 +1,194 @@
+import Core
+import Foundation
+import HTTPClient
+import JSON
+import Testing
+import TestSupport
+
+/// `ratify serve --enable-crd-manager` (the real binary) against Tests/Support/kube_api_server.py,
+/// a test double of the Kubernetes API speaking its list/watch wire format, and the real
+/// docker-registry with a cosign-signed image. Resources are created, replaced and deleted over
+/// HTTP exactly as kubectl would, and each change must reach the verification result.
+@Suite(.serialized) struct CRDManagerTests {
+    static let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static let binary = tests.deletingLastPathComponent().appendingPathComponent(".build/debug/ratify").path
+    static let group = "/apis/config.ratify.deislabs.io/v1beta1"
+
+    final class Cluster: @unchecked Sendable {
+        let registry: LocalRegistry
+        let apiPort: UInt16, httpPort: UInt16
+        var processes: [Process] = []
+        let session = CurlSession()
+        let key: String, otherKey: String
+        let work: URL
+
+        init() throws {
+            registry = try LocalRegistry()
+            work = registry.directory
+            apiPort = try freePort()
+            httpPort = try freePort()
+            let oci = OCIFixtures(pusher: registry, maintainTagSchema: true)
+            let image = try oci.pushImage("app", tag: "signed")
+            try oci.pushImage("app", tag: "unsigned")
+            let made = try ProcessRunner.run("/usr/bin/env", ["python3", tests.appendingPathComponent("CosignTests/make_signatures.py").path,
+                                                              work.appendingPathComponent("cosign").path, image.digest])
+            guard made.status == 0 else { throw TestFailure(made.output) }
+            let signatures = try JSONParser.parse(Array(try Data(contentsOf: work.appendingPathComponent("cosign/signatures.json"))))
+            try oci.pushCosignSignatures("app", for: image, layers: [(payload: Array(Data(base64Encoded: signatures["payload"]!.stringValue!)!),
+                                                                       annotations: ["dev.cosignproject.cosign/signature": signatures["signatures"]!["ec256"]!.stringValue!])])
+            key = try String(contentsOf: work.appendingPathComponent("cosign/ec256.pub"), encoding: .utf8)
+            otherKey = try String(contentsOf: work.appendingPathComponent("cosign/other.pub"), encoding: .utf8)
+            try start("/usr/bin/env", ["python3", tests.appendingPathComponent("Support/kube_api_server.py").path, String(apiPort), "test-token"])
+            try waitForPort(apiPort)
+            let tokenFile = work.appendingPathComponent("token").path
+            try "test-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            let config = work.appendingPathComponent("config.json").path
+            try #"{"executor":{"verificationRequestTimeout":4000}}"#.write(toFile: config, atomically: true, encoding: .utf8)
+            try start(binary, ["serve", "--http", "127.0.0.1:\(httpPort)", "--health-port", "127.0.0.1:\(try freePort())", "--metrics-port", "off",
+                               "-c", config, "--enable-crd-manager", "--kube-api-server", "http://127.0.0.1:\(apiPort)", "--kube-token-file", tokenFile])
+            try waitForPort(httpPort)
+        }
+
+        func start(_ executable: String, _ arguments: [String]) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: "/dev/null"))
+            try process.run()
+            processes.append(process)
+        }
+
+        func stop() {
+            for process in processes where process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+            registry.stop()
+        }
+
+        /// kubectl-style calls against the API double.
+        @discardableResult
+        func api(_ method: String, _ path: String, _ body: JSONValue? = nil) throws -> (status: Int, body: JSONValue?) {
+            let response = try session.perform(HTTPClientRequest(method: method, url: "http://127.0.0.1:\(apiPort)\(path)",
+                headers: [("Authorization", "Bearer test-token"), ("Content-Type", "application/json")], body: body.map(JSONWriter.encode)))
+            return (response.status, try? JSONParser.parse(response.body))
+        }
+
+        func create(_ plural: String, _ name: String, namespace: String? = nil, spec: JSONValue) throws {
+            let collection = namespace.map { "\(group)/namespaces/\($0)/\(plural)" } ?? "\(group)/\(plural)"
+            let result = try api("POST", collection, ["metadata": ["name": .string(name)], "spec": spec])
+            guard result.status == 201 else { throw TestFailure("create \(plural)/\(name): HTTP \(result.status)") }
+        }
+
+        func replace(_ plural: String, _ name: String, spec: JSONValue) throws {
+            let result = try api("PUT", "\(group)/\(plural)/\(name)", ["metadata": ["name": .string(name)], "spec": spec])
+            guard result.status == 200 else { throw TestFailure("replace \(plural)/\(name): HTTP \(result.status)") }
+        }
+
+        func delete(_ plural: String, _ name: String) throws {
+            let result = try api("DELETE", "\(group)/\(plural)/\(name)")
+            guard result.status == 200 else { throw TestFailure("delete \(plural)/\(name): HTTP \(result.status)") }
+        }
+
+        /// The verdict for each key, from the running server.
+        func verdicts(_ keys: [String]) throws -> [Bool?] {
+            let body = #"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":\#(JSONWriter.encodeString(.array(keys.map { .string($0) })))}}"#
+            let response = try session.perform(HTTPClientRequest(method: "POST", url: "http://127.0.0.1:\(httpPort)/ratify/gatekeeper/v1/verify",
+                                                                 headers: [("Content-Type", "application/json")], body: Array(body.utf8)))
+            let items = try JSONParser.parse(response.body)["response"]?["items"]?.arrayValue ?? []
+            // An item error (e.g. nothing configured yet) is a failure too: Gatekeeper denies it.
+            return items.map { $0["value"]?["isSuccess"]?.boolValue ?? ($0["error"] != nil ? false : nil) }
+        }
+
+        /// Polls until the verdicts match (a watch event, a 100 ms debounce and a rebuild apart).
+        func eventually(_ keys: [String], _ expected: [Bool?], _ what: String) throws {
+            let end = Date().addingTimeInterval(15)
+            var last: [Bool?] = []
+            while Date() < end {
+                last = try verdicts(keys)
+                if last == expected { return }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            throw TestFailure("\(what): verdicts \(last), expected \(expected)")
+        }
+
+        func status(_ path: String) throws -> JSONValue? {
+            let end = Date().addingTimeInterval(10)
+            while Date() < end {
+                if let status = try api("GET", path).body?["status"], status["issuccess"] != nil { return status }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            return nil
+        }
+    }
+
+    static func cosignVerifier(provider: String) -> JSONValue {
+        ["name": "cosign", "type": "cosign", "artifactTypes": "application/vnd.dev.cosign.artifact.sig.v1+json",
+         "parameters": ["trustPolicies": [["name": "default", "version": "1.0.0", "scopes": ["*"],
+                                           "keys": [["provider": .string(provider)]], "tLogVerify": false]]]]
+    }
+
+    static func inlineKey(_ pem: String) -> JSONValue {
+        ["type": "inline", "parameters": ["contentType": "key", "value": .string(pem)]]
+    }
+
+    @Test func resourcesDriveVerificationLiveWithStatusesNamespacesAndRelists() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the ratify binary first (make build)")
+        let cluster = try await offPool { try Cluster() }
+        defer { cluster.stop() }
+        try await offPool {
+            let host = cluster.registry.host
+            let signed = "\(host)/app:signed", unsigned = "\(host)/app:unsigned"
+            // No resources yet: nothing verifies, nothing passes.
+            try cluster.eventually([signed], [false], "before any resource")
+
+            // Store, key (inline KMP), verifier, policy — as in Ratify's quickstart.
+            try cluster.create("stores", "store-oras", spec: ["name": "oras", "parameters": ["useHttp": true, "cosignEnabled": true]])
+            try cluster.create("keymanagementproviders", "cosign-key", spec: Self.inlineKey(cluster.key))
+            try cluster.create("verifiers", "verifier-cosign", spec: Self.cosignVerifier(provider: "cosign-key"))
+            try cluster.create("policies", "ratify-policy", spec: ["type": "config-policy", "parameters": ["artifactVerificationPolicies": ["default": "all"]]])
+            try cluster.eventually([signed, unsigned], [true, false], "after creating store, key, verifier and policy")
+            let verifierStatus = try cluster.status("\(Self.group)/verifiers/verifier-cosign")
+            #expect(verifierStatus?["issuccess"] == true)
+            #expect(verifierStatus?["lastfetchedtime"]?.stringValue?.isEmpty == false)
+            let kmpStatus = try cluster.status("\(Self.group)/keymanagementproviders/cosign-key")
+            #expect(kmpStatus?["properties"]?["keys"]?.arrayValue?.first?["name"] == "cosign-key")
+
+            // Replacing the key with another one turns the verdict; restoring it turns it back.
+            try cluster.replace("keymanagementproviders", "cosign-key", spec: Self.inlineKey(cluster.otherKey))
+            try cluster.eventually([signed], [false], "after replacing the key")
+            try cluster.replace("keymanagementproviders", "cosign-key", spec: Self.inlineKey(cluster.key))
+            try cluster.eventually([signed], [true], "after restoring the key")
+
+            // A policy naming notation's type makes the cosign-only image fail; deleting it restores the default.
+            try cluster.replace("policies", "ratify-policy", spec: ["type": "config-policy", "parameters": ["artifactVerificationPolicies": ["application/vnd.cncf.notary.signature": "any"]]])
+            try cluster.eventually([signed], [false], "after the policy update")
+            try cluster.delete("policies", "ratify-policy")
+            try cluster.eventually([signed], [true], "after deleting the policy")
+
+            // A bad resource reports itself and leaves the others working.
+            try cluster.create("verifiers", "verifier-sbom", spec: ["name": "sbom", "type": "sbom", "artifactTypes": "application/spdx+json"])
+            let bad = try cluster.status("\(Self.group)/verifiers/verifier-sbom")
+            #expect(bad?["issuccess"] == false)
+            #expect(bad?["error"]?.stringValue?.contains("verifier \"sbom\" is not built in") == true, "\(String(describing: bad))")
+            #expect(bad?["brieferror"]?.stringValue?.count ?? 99 <= 30)
+            try cluster.eventually([signed], [true], "with a bad verifier next to a good one")
+
+            // Namespaced resources: team-a trusts only "other" through its own verifier and key;
+            // team-b has none and falls back to the cluster's.
+            try cluster.create("namespacedkeymanagementproviders", "team-key", namespace: "team-a", spec: Self.inlineKey(cluster.otherKey))
+            try cluster.create("namespacedverifiers", "team-verifier", namespace: "team-a", spec: Self.cosignVerifier(provider: "team-key"))
+            try cluster.eventually(["[team-a]\(signed)", "[team-b]\(signed)", signed], [false, true, true], "with team-a's own verifier")
+            // A namespace cannot use another namespace's keys: team-c naming team-key gets nothing.
+            try cluster.create("namespacedverifiers", "borrower", namespace: "team-c", spec: Self.cosignVerifier(provider: "team-key"))
+            try cluster.eventually(["[team-c]\(signed)"], [false], "team-c cannot see team-a's key")
+
+            // A watch that resumes from a compacted resourceVersion gets 410 and relists.
+            try cluster.api("POST", "/__compact")
+            try cluster.api("POST", "/__close-watches")
+            try cluster.delete("verifiers", "verifier-cosign")
+            try cluster.eventually([signed, "[team-a]\(signed)"], [false, false], "after deleting the verifier (seen through a relist)")
+        }
+    }
+}

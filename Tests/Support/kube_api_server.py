@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""TEST DOUBLE of the Kubernetes API server — only what Ratify's CRD manager uses, speaking the
+real wire format for the config.ratify.deislabs.io/v1beta1 resources (and core/v1 secrets):
+
+  GET    /apis/<group>/<version>/<plural>                      list (all namespaces for namespaced kinds)
+  GET    /apis/<group>/<version>/namespaces/<ns>/<plural>       list in a namespace
+  GET    ...?watch=1&resourceVersion=N[&allowWatchBookmarks=true][&timeoutSeconds=S]
+         chunked newline-delimited events {"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": ...};
+         a resourceVersion older than the retained history gets an ERROR event with a 410 Status
+  POST   <collection>                                           create (201; 409 when it exists)
+  PUT    <collection>/<name>                                    replace (generation +1 when the spec changes)
+  DELETE <collection>/<name>                                    delete
+  PATCH  <collection>/<name>/status                             JSON merge patch of .status (generation unchanged)
+  GET    <collection>/<name>, /api/v1/namespaces/<ns>/secrets/<name>
+  POST   /__compact        drop the event history: a watch resuming from any version seen so far gets 410
+  POST   /__close-watches  end every open watch stream (clients must reconnect)
+
+Every request must carry `Authorization: Bearer <token>` (401 otherwise). Lists, objects and
+Status bodies are shaped like the real API's responses.
+
+usage: kube_api_server.py PORT TOKEN
+"""
+import json
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+PORT, TOKEN = int(sys.argv[1]), sys.argv[2]
+GROUP, VERSION = "config.ratify.deislabs.io", "v1beta1"
+KINDS = {"verifiers": "Verifier", "stores": "Store", "policies": "Policy", "keymanagementproviders": "KeyManagementProvider",
+         "certificatestores": "CertificateStore", "namespacedverifiers": "NamespacedVerifier", "namespacedstores": "NamespacedStore",
+         "namespacedpolicies": "NamespacedPolicy", "namespacedkeymanagementproviders": "NamespacedKeyManagementProvider"}
+
+lock = threading.Condition()
+state = {"rv": 100, "objects": {}, "events": [], "oldest": 100, "generation": 0}   # objects: (plural, ns, name) -> object
+
+
+def status(code, reason, message):
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason, "code": code}
+
+
+def record(event_type, plural, obj):
+    """Called with the lock held: bumps the resourceVersion and appends the event."""
+    state["rv"] += 1
+    obj["metadata"]["resourceVersion"] = str(state["rv"])
+    state["events"].append((state["rv"], event_type, plural, json.loads(json.dumps(obj))))
+    lock.notify_all()
+
+
+def parse_path(path):
+    parts = [p for p in path.split("/") if p]
+    if parts[:2] == ["api", "v1"] and len(parts) == 5 and parts[2] == "namespaces" and parts[4] and parts[3]:
+        return None
+    if parts[:3] != ["apis", GROUP, VERSION]:
+        return None
+    rest, namespace = parts[3:], None
+    if rest[:1] == ["namespaces"] and len(rest) >= 3:
+        namespace, rest = rest[1], rest[2:]
+    if not rest or rest[0] not in KINDS:
+        return None
+    return {"plural": rest[0], "namespace": namespace, "name": rest[1] if len(rest) > 1 else None, "sub": rest[2] if len(rest) > 2 else None}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def send_json(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(length) or b"{}")
+
+    def authorized(self):
+        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
+            return False
+        return True
+
+    def do_POST(self):
+        url = urlparse(self.path)
+        if url.path == "/__compact":
+            with lock:
+                # Everything up to now is compacted: resuming a watch from any version seen so far
+                # gets 410; a fresh list hands out a version at the new horizon.
+                state["events"].clear()
+                state["oldest"] = state["rv"] + 1
+            return self.send_json(200, {})
+        if url.path == "/__close-watches":
+            with lock:
+                state["generation"] += 1
+                lock.notify_all()
+            return self.send_json(200, {})
+        if not self.authorized():
+            return
+        target = parse_path(url.path)
+        if not target or target["name"]:
+            return self.send_json(404, status(404, "NotFound", "the server could not find the requested resource"))
+        obj = self.body()
+        name = obj.get("metadata", {}).get("name")
+        namespace = target["namespace"] if target["plural"].startswith("namespaced") else None
+        key = (target["plural"], namespace, name)
+        with lock:
+            if key in state["objects"]:
+                return self.send_json(409, status(409, "AlreadyExists", f'{target["plural"]}.{GROUP} "{name}" already exists'))
+            obj["apiVersion"], obj["kind"] = f"{GROUP}/{VERSION}", KINDS[target["plural"]]
+            obj["metadata"].update({"uid": str(uuid.uuid4()), "generation": 1, "creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            if namespace:
+                obj["metadata"]["namespace"] = namespace
+            state["objects"][key] = obj
+            record("ADDED", target["plural"], obj)
+            return self.send_json(201, obj)
+
+    def do_PUT(self):
+        if not self.authorized():
+            return
+        target = parse_path(urlparse(self.path).path)
+        key = target and (target["plural"], target["namespace"] if target["plural"].startswith("namespaced") else None, target["name"])
+        with lock:
+            if not target or key not in state["objects"]:
+                return self.send_json(404, status(404, "NotFound", "not found"))
+            current, obj = state["objects"][key], self.body()
+            if obj.get("spec") != current.get("spec"):
+                current["metadata"]["generation"] += 1
+            current["spec"] = obj.get("spec")
+            record("MODIFIED", target["plural"], current)
+            return self.send_json(200, current)
+
+    def do_PATCH(self):
+        if not self.authorized():
+            return
+        target = parse_path(urlparse(self.path).path)
+        if not target or target["sub"] != "status" or self.headers.get("Content-Type") != "application/merge-patch+json":
+            return self.send_json(415 if target else 404, status(415, "UnsupportedMediaType", "status merge patches only"))
+        key = (target["plural"], target["namespace"] if target["plural"].startswith("namespaced") else None, target["name"])
+        with lock:
+            if key not in state["objects"]:
+                return self.send_json(404, status(404, "NotFound", "not found"))
+            current = state["objects"][key]
+            current["status"] = {**current.get("status", {}), **self.body().get("status", {})}
+            record("MODIFIED", target["plural"], current)
+            return self.send_json(200, current)
+
+    def do_DELETE(self):
+        if not self.authorized():
+            return
+        target = parse_path(urlparse(self.path).path)
+        key = target and (target["plural"], target["namespace"] if target["plural"].startswith("namespaced") else None, target["name"])
+        with lock:
+            if not target or key not in state["objects"]:
+                return self.send_json(404, status(404, "NotFound", "not found"))
+            obj = state["objects"].pop(key)
+            record("DELETED", target["plural"], obj)
+            return self.send_json(200, obj)
+
+    def do_GET(self):
+        if not self.authorized():
+            return
+        url = urlparse(self.path)
+        query = parse_qs(url.query)
+        parts = [p for p in url.path.split("/") if p]
+        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 6 and parts[4] == "secrets":
+            secret = state["objects"].get(("secrets", parts[3], parts[5]))
+            return self.send_json(200, secret) if secret else self.send_json(404, status(404, "NotFound", f'secrets "{parts[5]}" not found'))
+        target = parse_path(url.path)
+        if not target:
+            return self.send_json(404, status(404, "NotFound", "the server could not find the requested resource"))
+        plural, namespace = target["plural"], target["namespace"]
+
+        def matches(key):
+            return key[0] == plural and (namespace is None or key[1] == namespace)
+
+        if target["name"]:
+            key = (plural, namespace if plural.startswith("namespaced") else None, target["name"])
+            with lock:
+                obj = state["objects"].get(key)
+            return self.send_json(200, obj) if obj else self.send_json(404, status(404, "NotFound", "not found"))
+        if query.get("watch", ["0"])[0] in ("1", "true"):
+            return self.watch(plural, matches, int(query.get("resourceVersion", ["0"])[0] or 0),
+                              query.get("allowWatchBookmarks", ["false"])[0] == "true", int(query.get("timeoutSeconds", ["300"])[0]))
+        with lock:
+            items = [obj for key, obj in sorted(state["objects"].items(), key=lambda kv: str(kv[0])) if matches(key)]
+            version = str(max(state["rv"], state["oldest"]))
+        self.send_json(200, {"apiVersion": f"{GROUP}/{VERSION}", "kind": KINDS[plural] + "List", "metadata": {"resourceVersion": version}, "items": items})
+
+    def watch(self, plural, matches, since, bookmarks, timeout):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def send(event):
+            data = json.dumps(event).encode() + b"\n"
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+        deadline = time.time() + timeout
+        with lock:
+            generation = state["generation"]
+            if since < state["oldest"]:
+                send({"type": "ERROR", "object": status(410, "Expired", f"too old resource version: {since} ({state['oldest']})")})
+                self.wfile.write(b"0\r\n\r\n")
+                return
+        last_bookmark = time.time()
+        try:
+            while time.time() < deadline:
+                with lock:
+                    pending = [e for e in state["events"] if e[0] > since and e[2] == plural
+                               and matches((e[2], e[3]["metadata"].get("namespace"), None))]
+                    if not pending and state["generation"] == generation:
+                        lock.wait(timeout=0.2)
+                    closed = state["generation"] != generation
+                    newest = state["rv"]
+                for rv, kind, _, obj in pending:
+                    send({"type": kind, "object": obj})
+                    since = rv
+                if closed:
+                    break
+                if bookmarks and time.time() - last_bookmark > 1:
+                    send({"type": "BOOKMARK", "object": {"kind": KINDS[plural], "apiVersion": f"{GROUP}/{VERSION}",
+                                                         "metadata": {"resourceVersion": str(max(since, newest))}}})
+                    since = max(since, newest)
+                    last_bookmark = time.time()
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+ThreadingHTTPServer.daemon_threads = True
+ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
