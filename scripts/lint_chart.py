@@ -31,6 +31,8 @@ VALUE_SETS = {
     "cosign keyless": {"cosign": {"tLogVerify": True, "trustedRoot": '{"tlogs": []}',
                                   "keyless": {"enabled": True, "certificateIdentityRegExp": "^https://github.com/acme/",
                                               "certificateOIDCIssuer": "https://token.actions.githubusercontent.com"}}},
+    "CRD manager with notation and cosign keys": {"crdManager": {"enabled": True}, "notationCerts": [CERT, CERT], "cosignKeys": [KEY],
+                                                   "oras": {"authProviders": {"dockerConfigSecret": "regcred"}}},
     "registry auth, 2 replicas, json logs": {"oras": {"authProviders": {"dockerConfigSecret": "regcred"}, "useHttp": True},
                                               "replicaCount": 2, "logger": {"formatter": "json", "level": "debug"},
                                               "provider": {"timeout": {"validation": 3, "mutation": 1}}},
@@ -51,6 +53,16 @@ def gatekeeper_ok(doc):
 
 def main():
     chart = helm_python.Chart.load(CHART)
+    schemas = {}
+    for path in sorted(glob.glob(os.path.join(CHART, "crds", "*.yaml"))):
+        with open(path) as f:
+            crd = yaml.safe_load(f)
+        try:
+            kubernetes_validate.validate(crd, KUBE, strict=True)
+            check(f"CRD {crd['metadata']['name']}", True)
+        except Exception as error:
+            check(f"CRD {crd['metadata']['name']}", False, error)
+        schemas[crd["spec"]["names"]["kind"]] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     for name, values in VALUE_SETS.items():
         report = helm_python.lint(CHART, values, strict=True, namespace="gatekeeper-system", kube_version="v" + KUBE)
         problems = [m for m in report["messages"] if m["severity"] >= 2] + report["errors"]
@@ -61,6 +73,14 @@ def main():
             label = f"[{name}] {doc['kind']}/{doc['metadata']['name']}"
             if doc["apiVersion"].split("/")[0] in ("externaldata.gatekeeper.sh", "mutations.gatekeeper.sh"):
                 check(label + " (Gatekeeper fields)", gatekeeper_ok(doc), doc.get("spec"))
+                continue
+            if doc["apiVersion"].split("/")[0] == "config.ratify.deislabs.io":
+                schema = json.loads(json.dumps(schemas.get(doc["kind"], {})).replace('"x-kubernetes-preserve-unknown-fields": true', '"additionalProperties": true'))
+                try:
+                    jsonschema.validate(doc, schema)
+                    check(label + " fits its CRD", doc["kind"] in schemas)
+                except jsonschema.ValidationError as error:
+                    check(label + " fits its CRD", False, error.message)
                 continue
             try:
                 kubernetes_validate.validate(doc, KUBE, strict=True)
@@ -77,6 +97,15 @@ def main():
             check(f"[{name}] notation trust policies rendered with defaults",
                   len(policies) == len(wanted) and all(p["trustStores"] == ["ca:certs"] and "level" in p["signatureVerification"] for p in policies)
                   and all(all(policy[k] == v for k, v in given.items()) for policy, given in zip(policies, wanted)), policies)
+        if values.get("crdManager", {}).get("enabled"):
+            args = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+            kmps = {d["metadata"]["name"] for d in docs if d["kind"] == "KeyManagementProvider"}
+            notation = next((d for d in docs if d["kind"] == "Verifier" and d["metadata"]["name"] == "verifier-notation"), None)
+            cosign = next((d for d in docs if d["kind"] == "Verifier" and d["metadata"]["name"] == "verifier-cosign"), None)
+            named = set(notation["spec"]["parameters"]["verificationCertStores"]["ca"]["ca-certs"]) | {k["provider"] for k in cosign["spec"]["parameters"]["trustPolicies"][0]["keys"]}
+            check(f"[{name}] CRD mode: --enable-crd-manager and verifiers naming the rendered key management providers",
+                  "--enable-crd-manager" in args and named == kmps and len(kmps) == 3
+                  and notation["spec"]["parameters"]["trustPolicyDoc"]["trustPolicies"][0]["trustStores"] == ["ca:ca-certs"], (args, kmps, named))
         keyless = values.get("cosign", {}).get("keyless", {})
         if keyless.get("enabled"):
             cosign = next(p for p in parsed["verifier"]["plugins"] if p["name"] == "cosign")
@@ -93,16 +122,6 @@ def main():
         check(f"[{name}] hardened container", container["securityContext"]["readOnlyRootFilesystem"]
               and deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"]
               and container["livenessProbe"]["httpGet"]["port"] == "health", container["securityContext"])
-    schemas = {}
-    for path in sorted(glob.glob(os.path.join(CHART, "crds", "*.yaml"))):
-        with open(path) as f:
-            crd = yaml.safe_load(f)
-        try:
-            kubernetes_validate.validate(crd, KUBE, strict=True)
-            check(f"CRD {crd['metadata']['name']}", True)
-        except Exception as error:
-            check(f"CRD {crd['metadata']['name']}", False, error)
-        schemas[crd["spec"]["names"]["kind"]] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     for path in sorted(glob.glob(os.path.join(ROOT, "config", "crd-samples", "*.yaml"))):
         with open(path) as f:
             sample = yaml.safe_load(f)

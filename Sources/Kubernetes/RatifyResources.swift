@@ -44,6 +44,20 @@ public struct ResourceObject: Sendable {
     }
 
     public var key: String { "\(kind.rawValue)/\(namespace ?? "")/\(name)" }
+
+    init(kind: RatifyKind, namespace: String?, name: String, generation: Int, spec: JSONValue, status: JSONValue?) {
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+        self.generation = generation
+        self.spec = spec
+        self.status = status
+    }
+
+    /// The same resource with another spec (the CRD manager fills in resolved secrets).
+    public func replacingSpec(_ spec: JSONValue) -> ResourceObject {
+        ResourceObject(kind: kind, namespace: namespace, name: name, generation: generation, spec: spec, status: status)
+    }
 }
 
 /// What a resource contributed, or why it could not: written back as its status.

@@ -18,16 +18,21 @@ public final class CRDManager: @unchecked Sendable {
     let holder: ExecutorHolder
     let build: Build
     let logger: Logger
+    /// Where secrets without a namespace are looked up (ratify's own namespace).
+    let defaultNamespace: String
     private(set) var watchers: [ResourceWatcher] = []
     private let lock = NSLock()
-    private var rebuildScheduled = false
+    private var dirty = false
+    private var rebuilding = false
     /// What was last written per resource (generation + outcome), so our own status writes —
     /// which come back as MODIFIED events — do not loop.
     private var written: [String: (generation: Int, outcome: ResourceOutcome)] = [:]
     /// Rebuilds done, for tests and logs.
     public private(set) var rebuilds = 0
 
-    public init(client: KubeClient, base: JSONValue, holder: ExecutorHolder, logger: Logger, build: @escaping Build) {
+    public init(client: KubeClient, base: JSONValue, holder: ExecutorHolder, logger: Logger,
+                defaultNamespace: String = ProcessInfo.processInfo.environment["RATIFY_NAMESPACE"] ?? "gatekeeper-system", build: @escaping Build) {
+        self.defaultNamespace = defaultNamespace
         self.client = client
         self.base = base
         self.holder = holder
@@ -49,17 +54,29 @@ public final class CRDManager: @unchecked Sendable {
 
     public func stop() { watchers.forEach { $0.stop() } }
 
-    /// Changes arrive in bursts (the initial lists, kubectl apply -f dir/): coalesce them.
+    /// Changes arrive in bursts (the initial lists, kubectl apply -f dir/): coalesce them, and
+    /// run one rebuild at a time — a slow rebuild (secrets to fetch) finishing after a newer one
+    /// would otherwise swap a stale configuration back in.
     func scheduleRebuild() {
-        let schedule: Bool = lock.withLock {
-            defer { rebuildScheduled = true }
-            return !rebuildScheduled
+        let start: Bool = lock.withLock {
+            dirty = true
+            if rebuilding { return false }
+            rebuilding = true
+            return true
         }
-        guard schedule else { return }
+        guard start else { return }
         Task {
-            try? await Task.sleep(for: .milliseconds(100))
-            lock.withLock { rebuildScheduled = false }
-            await rebuild()
+            while true {
+                try? await Task.sleep(for: .milliseconds(100))
+                lock.withLock { dirty = false }
+                await rebuild()
+                let again: Bool = lock.withLock {
+                    if dirty { return true }
+                    rebuilding = false
+                    return false
+                }
+                if !again { return }
+            }
         }
     }
 
@@ -67,6 +84,15 @@ public final class CRDManager: @unchecked Sendable {
         var resources = ResourceSet()
         for watcher in watchers {
             for object in watcher.snapshot { resources.objects[object.key] = object }
+        }
+        logger.debug("rebuilding from custom resources", metadata: ["resources": "\(resources.objects.count)"])
+        var secretProblems: [String: String] = [:]
+        for object in resources.objects.values where object.kind == .stores || object.kind == .namespacedstores {
+            switch await resolveSecrets(object) {
+            case .success(let resolved?): resources.objects[object.key] = resolved
+            case .success(nil): break
+            case .failure(let error): secretProblems[object.key] = error.message
+            }
         }
         let (providers, kmpOutcomes) = InlineProviders.build(resources)
         var outcomes = kmpOutcomes
@@ -81,7 +107,7 @@ public final class CRDManager: @unchecked Sendable {
                     _ = try ExecutorFactory.verifiers(config, providers: scoped)
                 }
             case .stores, .namespacedstores:
-                problem = check(["store": ["plugins": [ResourceSet.storePlugin(object)]]], providers: nil) { _, _ throws(ServeError) in }
+                problem = secretProblems[object.key] ?? check(["store": ["plugins": [ResourceSet.storePlugin(object)]]], providers: nil) { _, _ throws(ServeError) in }
             case .policies, .namespacedpolicies:
                 switch ResourceSet.policyPlugin(object) {
                 case .failure(let error): problem = error.message
@@ -117,6 +143,35 @@ public final class CRDManager: @unchecked Sendable {
         await writeStatuses(resources, outcomes)
     }
 
+    /// `authProvider: {name: k8Secrets, secrets: [{secretName, namespace}]}`: the named
+    /// `kubernetes.io/dockerconfigjson` secrets, read through the API (namespace defaults to the
+    /// store's own, else ratify's), decoded into `authProvider.resolved` for the store.
+    func resolveSecrets(_ store: ResourceObject) async -> Result<ResourceObject?, ResourceError> {
+        guard let auth = store.spec["parameters"]?["authProvider"], auth["name"]?.stringValue == "k8Secrets" else { return .success(nil) }
+        var resolved: [JSONValue] = []
+        for entry in auth["secrets"]?.arrayValue ?? [] {
+            guard let name = entry["secretName"]?.stringValue else { return .failure(ResourceError("authProvider.secrets[] needs secretName")) }
+            let namespace = entry["namespace"]?.stringValue ?? store.namespace ?? defaultNamespace
+            let secret: JSONValue
+            do throws(KubeError) { secret = try await client.get("/api/v1/namespaces/\(namespace)/secrets/\(name)") } catch {
+                return .failure(ResourceError("cannot read secret \(namespace)/\(name): \(error.message)"))
+            }
+            guard secret["type"]?.stringValue == "kubernetes.io/dockerconfigjson",
+                  let encoded = secret["data"]?[".dockerconfigjson"]?.stringValue, let bytes = Data(base64Encoded: encoded),
+                  let document = try? JSONParser.parse(Array(bytes)) else {
+                return .failure(ResourceError("secret \(namespace)/\(name) is not a kubernetes.io/dockerconfigjson secret"))
+            }
+            resolved.append(document)
+        }
+        var spec = store.spec.objectValue ?? JSONObject()
+        var parameters = spec["parameters"]?.objectValue ?? JSONObject()
+        var provider = auth.objectValue ?? JSONObject()
+        provider["resolved"] = .array(resolved)
+        parameters["authProvider"] = .object(provider)
+        spec["parameters"] = .object(parameters)
+        return .success(store.replacingSpec(.object(spec)))
+    }
+
     func check(_ document: JSONValue, providers: (any KeyManagementProviders)?,
                _ body: (ServerConfigFile, (any KeyManagementProviders)?) throws(ServeError) -> Void) -> String? {
         do throws(ServeError) {
@@ -128,6 +183,8 @@ public final class CRDManager: @unchecked Sendable {
     }
 
     func writeStatuses(_ resources: ResourceSet, _ outcomes: [String: ResourceOutcome]) async {
+        logger.debug("writing resource statuses", metadata: ["resources": "\(resources.objects.count)"])
+        defer { logger.debug("resource statuses written") }
         for object in resources.objects.values {
             let outcome = outcomes[object.key] ?? ResourceOutcome()
             let unchanged = lock.withLock { written[object.key].map { $0.generation == object.generation && $0.outcome == outcome } ?? false }

@@ -20,6 +20,10 @@ public struct ORASStoreOptions: Sendable, Equatable {
     public var requestTimeout: Duration = .seconds(10)
     /// Docker config.json to read registry credentials from (`authProvider: dockerConfig`).
     public var dockerConfigPath: String?
+    /// Docker config documents from `kubernetes.io/dockerconfigjson` secrets (`authProvider:
+    /// k8Secrets`), read through the Kubernetes API by the CRD manager and handed over in
+    /// `authProvider.resolved`.
+    public var dockerConfigs: [[UInt8]] = []
 
     public init() {}
 
@@ -67,8 +71,13 @@ public struct ORASStoreOptions: Sendable, Equatable {
                     ?? (ProcessInfo.processInfo.environment["DOCKER_CONFIG"].map { $0 + "/config.json" })
                     ?? (NSHomeDirectory() + "/.docker/config.json")
             case "k8Secrets":
-                // Secrets are read through the Kubernetes API (issue #6); outside a cluster none apply.
-                warnings.append("\(path).authProvider k8Secrets needs the Kubernetes integration; registry access is anonymous")
+                // The CRD manager reads the named secrets through the Kubernetes API and puts
+                // their docker configs in `resolved`; a config file alone has none.
+                if let resolved = auth["resolved"]?.arrayValue {
+                    options.dockerConfigs = resolved.map { JSONWriter.encode($0) }
+                } else {
+                    warnings.append("\(path).authProvider k8Secrets is read through the Kubernetes API (--enable-crd-manager); without it registry access is anonymous")
+                }
             default:
                 throw RegistryError(.invalidConfiguration,
                     "\(path).authProvider.name \"\(name)\" is not supported; use dockerConfig or k8Secrets")

@@ -23,7 +23,8 @@ import TestSupport
         let work: URL
 
         init() throws {
-            registry = try LocalRegistry()
+            // Basic auth: the store can only read the images with the secret it gets through the API.
+            registry = try LocalRegistry(auth: .basic(user: "alice", password: "s3cret"))
             work = registry.directory
             apiPort = try freePort()
             httpPort = try freePort()
@@ -53,8 +54,10 @@ import TestSupport
             let process = Process()
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
-            process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: "/dev/null"))
+            let log = work.appendingPathComponent("\(URL(fileURLWithPath: executable).lastPathComponent)-\(processes.count).log")
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: log)
+            process.standardError = process.standardOutput
             try process.run()
             processes.append(process)
         }
@@ -110,7 +113,8 @@ import TestSupport
                 if last == expected { return }
                 Thread.sleep(forTimeInterval: 0.1)
             }
-            throw TestFailure("\(what): verdicts \(last), expected \(expected)")
+            let log = (try? String(contentsOf: work.appendingPathComponent("ratify-1.log"), encoding: .utf8)) ?? ""
+            throw TestFailure("\(what): verdicts \(last), expected \(expected)\nserver log tail:\n\(log.split(separator: "\n").filter { $0.contains("rebuil") || $0.contains("status") || $0.contains("level=warning") || $0.contains("level=error") }.suffix(14).joined(separator: "\n"))")
         }
 
         func status(_ path: String) throws -> JSONValue? {
@@ -143,8 +147,13 @@ import TestSupport
             // No resources yet: nothing verifies, nothing passes.
             try cluster.eventually([signed], [false], "before any resource")
 
-            // Store, key (inline KMP), verifier, policy — as in Ratify's quickstart.
-            try cluster.create("stores", "store-oras", spec: ["name": "oras", "parameters": ["useHttp": true, "cosignEnabled": true]])
+            // A registry secret, then store, key (inline KMP), verifier, policy — as in Ratify's quickstart.
+            let auth = Data("alice:s3cret".utf8).base64EncodedString()
+            let dockerConfig = Data(#"{"auths":{"\#(host)":{"auth":"\#(auth)"}}}"#.utf8).base64EncodedString()
+            try cluster.api("POST", "/api/v1/namespaces/gatekeeper-system/secrets", ["metadata": ["name": "regcred"], "type": "kubernetes.io/dockerconfigjson",
+                                                                                    "data": [".dockerconfigjson": .string(dockerConfig)]])
+            try cluster.create("stores", "store-oras", spec: ["name": "oras", "parameters": ["useHttp": true, "cosignEnabled": true,
+                "authProvider": ["name": "k8Secrets", "secrets": [["secretName": "regcred", "namespace": "gatekeeper-system"]]]]])
             try cluster.create("keymanagementproviders", "cosign-key", spec: Self.inlineKey(cluster.key))
             try cluster.create("verifiers", "verifier-cosign", spec: Self.cosignVerifier(provider: "cosign-key"))
             try cluster.create("policies", "ratify-policy", spec: ["type": "config-policy", "parameters": ["artifactVerificationPolicies": ["default": "all"]]])

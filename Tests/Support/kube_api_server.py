@@ -11,7 +11,7 @@ real wire format for the config.ratify.deislabs.io/v1beta1 resources (and core/v
   PUT    <collection>/<name>                                    replace (generation +1 when the spec changes)
   DELETE <collection>/<name>                                    delete
   PATCH  <collection>/<name>/status                             JSON merge patch of .status (generation unchanged)
-  GET    <collection>/<name>, /api/v1/namespaces/<ns>/secrets/<name>
+  GET    <collection>/<name>, /api/v1/namespaces/<ns>/secrets/<name>; POST /api/v1/namespaces/<ns>/secrets
   POST   /__compact        drop the event history: a watch resuming from any version seen so far gets 410
   POST   /__close-watches  end every open watch stream (clients must reconnect)
 
@@ -95,7 +95,8 @@ class Handler(BaseHTTPRequestHandler):
                 # Everything up to now is compacted: resuming a watch from any version seen so far
                 # gets 410; a fresh list hands out a version at the new horizon.
                 state["events"].clear()
-                state["oldest"] = state["rv"] + 1
+                state["rv"] += 1
+                state["oldest"] = state["rv"]
             return self.send_json(200, {})
         if url.path == "/__close-watches":
             with lock:
@@ -104,6 +105,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, {})
         if not self.authorized():
             return
+        parts = [p for p in url.path.split("/") if p]
+        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 5 and parts[4] == "secrets":
+            secret = self.body()
+            secret.update({"apiVersion": "v1", "kind": "Secret"})
+            secret["metadata"]["namespace"] = parts[3]
+            with lock:
+                state["objects"][("secrets", parts[3], secret["metadata"]["name"])] = secret
+            return self.send_json(201, secret)
         target = parse_path(url.path)
         if not target or target["name"]:
             return self.send_json(404, status(404, "NotFound", "the server could not find the requested resource"))
@@ -191,7 +200,7 @@ class Handler(BaseHTTPRequestHandler):
                               query.get("allowWatchBookmarks", ["false"])[0] == "true", int(query.get("timeoutSeconds", ["300"])[0]))
         with lock:
             items = [obj for key, obj in sorted(state["objects"].items(), key=lambda kv: str(kv[0])) if matches(key)]
-            version = str(max(state["rv"], state["oldest"]))
+            version = str(state["rv"])
         self.send_json(200, {"apiVersion": f"{GROUP}/{VERSION}", "kind": KINDS[plural] + "List", "metadata": {"resourceVersion": version}, "items": items})
 
     def watch(self, plural, matches, since, bookmarks, timeout):
@@ -216,10 +225,14 @@ class Handler(BaseHTTPRequestHandler):
         try:
             while time.time() < deadline:
                 with lock:
-                    pending = [e for e in state["events"] if e[0] > since and e[2] == plural
-                               and matches((e[2], e[3]["metadata"].get("namespace"), None))]
-                    if not pending and state["generation"] == generation:
+                    def ours():
+                        return [e for e in state["events"] if e[0] > since and e[2] == plural
+                                and matches((e[2], e[3]["metadata"].get("namespace"), None))]
+                    if not ours() and state["generation"] == generation:
                         lock.wait(timeout=0.2)
+                    # Read the events, the head and the close flag together, after any wait: a
+                    # bookmark at `newest` must not skip an event that arrived during the wait.
+                    pending = ours()
                     closed = state["generation"] != generation
                     newest = state["rv"]
                 for rv, kind, _, obj in pending:
