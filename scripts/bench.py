@@ -84,6 +84,27 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def verify_poster(http_port):
+    """post(keys) -> milliseconds for one ProviderRequest over one HTTPS keep-alive connection;
+    exits when any key fails to verify (a benchmark of failures measures nothing)."""
+    import http.client
+    import json
+    import ssl
+    connection = http.client.HTTPSConnection("127.0.0.1", http_port, context=ssl._create_unverified_context())
+
+    def post(batch):
+        body = json.dumps({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest", "request": {"keys": batch}})
+        t0 = time.perf_counter()
+        connection.request("POST", "/ratify/gatekeeper/v1/verify", body, {"Content-Type": "application/json"})
+        answer = json.loads(connection.getresponse().read())
+        elapsed = (time.perf_counter() - t0) * 1000
+        items = answer["response"].get("items", [])
+        if len(items) != len(batch) or any("error" in item or not item["value"]["isSuccess"] for item in items):
+            sys.exit(f"bench: verification request failed: {json.dumps(answer)[:400]}")
+        return elapsed
+    return post
+
+
 def verification_bench(work, certs):
     import http.client
     import json
@@ -127,20 +148,7 @@ def verification_bench(work, certs):
                                               "keys": [{"file": public_keys[1]}], "tLogVerify": False}]}]}}, f)
         server, http_port, metrics_port = start_server(work, certs, ["-c", config])
         try:
-            context = ssl._create_unverified_context()
-            connection = http.client.HTTPSConnection("127.0.0.1", http_port, context=context)
-
-            def post(batch):
-                body = json.dumps({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest",
-                                   "request": {"keys": batch}})
-                t0 = time.perf_counter()
-                connection.request("POST", "/ratify/gatekeeper/v1/verify", body, {"Content-Type": "application/json"})
-                answer = json.loads(connection.getresponse().read())
-                elapsed = (time.perf_counter() - t0) * 1000
-                items = answer["response"].get("items", [])
-                if len(items) != len(batch) or any("error" in item or not item["value"]["isSuccess"] for item in items):
-                    sys.exit(f"bench: verification request failed: {json.dumps(answer)[:400]}")
-                return elapsed
+            post = verify_poster(http_port)
 
             rows = []
             single = keys[:50]
@@ -221,18 +229,7 @@ def notation_bench(work, certs):
                                "trustStores": ["ca:wabbit"], "trustedIdentities": ["*"]}]}}]}}, f)
         server, http_port, metrics_port = start_server(work, certs, ["-c", config])
         try:
-            connection = http.client.HTTPSConnection("127.0.0.1", http_port, context=ssl._create_unverified_context())
-
-            def post(batch):
-                body = json.dumps({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest", "request": {"keys": batch}})
-                t0 = time.perf_counter()
-                connection.request("POST", "/ratify/gatekeeper/v1/verify", body, {"Content-Type": "application/json"})
-                answer = json.loads(connection.getresponse().read())
-                elapsed = (time.perf_counter() - t0) * 1000
-                items = answer["response"].get("items", [])
-                if len(items) != len(batch) or any("error" in item or not item["value"]["isSuccess"] for item in items):
-                    sys.exit(f"bench: notation verification failed: {json.dumps(answer)[:400]}")
-                return elapsed
+            post = verify_poster(http_port)
 
             rows = []
             before = registry_requests(metrics_port)

@@ -50,6 +50,11 @@ def record(event_type, plural, obj):
     lock.notify_all()
 
 
+def object_key(target):
+    """(plural, namespace, name): namespaced kinds are keyed by namespace, cluster kinds are not."""
+    return target and (target["plural"], target["namespace"] if target["plural"].startswith("namespaced") else None, target["name"])
+
+
 def parse_path(path):
     parts = [p for p in path.split("/") if p]
     if parts[:2] == ["api", "v1"] and len(parts) == 5 and parts[2] == "namespaces" and parts[4] and parts[3]:
@@ -131,14 +136,22 @@ class Handler(BaseHTTPRequestHandler):
             record("ADDED", target["plural"], obj)
             return self.send_json(201, obj)
 
+    def existing(self):
+        """The request's target and object key, or (None, None) after answering 404. Call with the lock held."""
+        target = parse_path(urlparse(self.path).path)
+        key = object_key(target)
+        if not target or key not in state["objects"]:
+            self.send_json(404, status(404, "NotFound", "not found"))
+            return None, None
+        return target, key
+
     def do_PUT(self):
         if not self.authorized():
             return
-        target = parse_path(urlparse(self.path).path)
-        key = target and (target["plural"], target["namespace"] if target["plural"].startswith("namespaced") else None, target["name"])
         with lock:
-            if not target or key not in state["objects"]:
-                return self.send_json(404, status(404, "NotFound", "not found"))
+            target, key = self.existing()
+            if not key:
+                return
             current, obj = state["objects"][key], self.body()
             if obj.get("spec") != current.get("spec"):
                 current["metadata"]["generation"] += 1
@@ -152,7 +165,7 @@ class Handler(BaseHTTPRequestHandler):
         target = parse_path(urlparse(self.path).path)
         if not target or target["sub"] != "status" or self.headers.get("Content-Type") != "application/merge-patch+json":
             return self.send_json(415 if target else 404, status(415, "UnsupportedMediaType", "status merge patches only"))
-        key = (target["plural"], target["namespace"] if target["plural"].startswith("namespaced") else None, target["name"])
+        key = object_key(target)
         with lock:
             if key not in state["objects"]:
                 return self.send_json(404, status(404, "NotFound", "not found"))
@@ -164,11 +177,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         if not self.authorized():
             return
-        target = parse_path(urlparse(self.path).path)
-        key = target and (target["plural"], target["namespace"] if target["plural"].startswith("namespaced") else None, target["name"])
         with lock:
-            if not target or key not in state["objects"]:
-                return self.send_json(404, status(404, "NotFound", "not found"))
+            target, key = self.existing()
+            if not key:
+                return
             obj = state["objects"].pop(key)
             record("DELETED", target["plural"], obj)
             return self.send_json(200, obj)
@@ -191,9 +203,8 @@ class Handler(BaseHTTPRequestHandler):
             return key[0] == plural and (namespace is None or key[1] == namespace)
 
         if target["name"]:
-            key = (plural, namespace if plural.startswith("namespaced") else None, target["name"])
             with lock:
-                obj = state["objects"].get(key)
+                obj = state["objects"].get(object_key(target))
             return self.send_json(200, obj) if obj else self.send_json(404, status(404, "NotFound", "not found"))
         if query.get("watch", ["0"])[0] in ("1", "true"):
             return self.watch(plural, matches, int(query.get("resourceVersion", ["0"])[0] or 0),
