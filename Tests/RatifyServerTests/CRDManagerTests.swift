@@ -44,7 +44,7 @@ import TestSupport
             let tokenFile = work.appendingPathComponent("token").path
             try "test-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
             let config = work.appendingPathComponent("config.json").path
-            try #"{"executor":{"verificationRequestTimeout":4000}}"#.write(toFile: config, atomically: true, encoding: .utf8)
+            try #"{"executor":{"verificationRequestTimeout":10000}}"#.write(toFile: config, atomically: true, encoding: .utf8)
             try start(binary, ["serve", "--http", "127.0.0.1:\(httpPort)", "--health-port", "127.0.0.1:\(try freePort())", "--metrics-port", "off",
                                "-c", config, "--enable-crd-manager", "--kube-api-server", "http://127.0.0.1:\(apiPort)", "--kube-token-file", tokenFile])
             try waitForPort(httpPort)
@@ -192,6 +192,39 @@ import TestSupport
             // A namespace cannot use another namespace's keys: team-c naming team-key gets nothing.
             try cluster.create("namespacedverifiers", "borrower", namespace: "team-c", spec: Self.cosignVerifier(provider: "team-key"))
             try cluster.eventually(["[team-c]\(signed)"], [false], "team-c cannot see team-a's key")
+
+            // Every other kind, each through to a verdict: a namespace's own policy and store...
+            try cluster.create("namespacedkeymanagementproviders", "team-key", namespace: "team-d", spec: Self.inlineKey(cluster.key))
+            try cluster.create("namespacedverifiers", "team-verifier", namespace: "team-d", spec: Self.cosignVerifier(provider: "team-key"))
+            try cluster.eventually(["[team-d]\(signed)"], [true], "team-d's own verifier and key")
+            try cluster.create("namespacedpolicies", "ratify-policy", namespace: "team-d",
+                               spec: ["type": "config-policy", "parameters": ["artifactVerificationPolicies": ["application/vnd.cncf.notary.signature": "any"]]])
+            try cluster.eventually(["[team-d]\(signed)", signed], [false, true], "team-d's own policy")
+            try cluster.api("DELETE", "\(Self.group)/namespaces/team-d/namespacedpolicies/ratify-policy")
+            try cluster.eventually(["[team-d]\(signed)"], [true], "team-d's policy deleted")
+            try cluster.create("namespacedstores", "store-oras", namespace: "team-d", spec: ["name": "oras", "parameters": ["useHttp": true, "cosignEnabled": false,
+                "authProvider": ["name": "k8Secrets", "secrets": [["secretName": "regcred", "namespace": "gatekeeper-system"]]]]])
+            try cluster.eventually(["[team-d]\(signed)", signed], [false, true], "team-d's store without cosign signatures")
+            // ...the cluster store updated, a verifier updated, a key provider deleted, and a
+            // deprecated CertificateStore reported as such.
+            try cluster.replace("stores", "store-oras", spec: ["name": "oras", "parameters": ["useHttp": true, "cosignEnabled": false,
+                "authProvider": ["name": "k8Secrets", "secrets": [["secretName": "regcred", "namespace": "gatekeeper-system"]]]]])
+            try cluster.eventually([signed], [false], "the cluster store without cosign signatures")
+            try cluster.replace("stores", "store-oras", spec: ["name": "oras", "parameters": ["useHttp": true, "cosignEnabled": true,
+                "authProvider": ["name": "k8Secrets", "secrets": [["secretName": "regcred", "namespace": "gatekeeper-system"]]]]])
+            try cluster.eventually([signed], [true], "the cluster store restored")
+            try cluster.replace("verifiers", "verifier-cosign", spec: Self.cosignVerifier(provider: "missing-key"))
+            try cluster.eventually([signed], [false], "the verifier naming a key provider that does not exist")
+            try cluster.replace("verifiers", "verifier-cosign", spec: Self.cosignVerifier(provider: "cosign-key"))
+            try cluster.eventually([signed], [true], "the verifier restored")
+            try cluster.delete("keymanagementproviders", "cosign-key")
+            try cluster.eventually([signed], [false], "the key provider deleted")
+            try cluster.create("keymanagementproviders", "cosign-key", spec: Self.inlineKey(cluster.key))
+            try cluster.eventually([signed], [true], "the key provider created again")
+            try cluster.create("certificatestores", "legacy", spec: ["provider": "inline", "parameters": [:]])
+            let legacy = try cluster.status("\(Self.group)/certificatestores/legacy")
+            #expect(legacy?["issuccess"] == false)
+            #expect(legacy?["error"]?.stringValue?.contains("deprecated") == true)
 
             // A watch that resumes from a compacted resourceVersion gets 410 and relists.
             try cluster.api("POST", "/__compact")
