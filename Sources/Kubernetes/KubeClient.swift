@@ -154,3 +154,44 @@ final class GoneFlag: @unchecked Sendable {
     func set() { lock.withLock { value = true } }
     var isSet: Bool { lock.withLock { value } }
 }
+
+extension KubeConnection {
+    /// A kubeconfig document (already turned from YAML into JSON): the current (or named)
+    /// context's cluster `server`, `certificate-authority` / `-data`, `insecure-skip-tls-verify`,
+    /// and the user's `token` / `tokenFile`. Client-certificate and exec users are refused with
+    /// the reason: this client authenticates with bearer tokens.
+    public static func kubeconfig(_ document: JSONValue, source: String, context name: String? = nil) throws(KubeError) -> KubeConnection {
+        func named(_ list: String, _ wanted: String) -> JSONValue? {
+            document[list]?.arrayValue?.first { $0["name"]?.stringValue == wanted }
+        }
+        guard let contextName = name ?? document["current-context"]?.stringValue, let context = named("contexts", contextName)?["context"] else {
+            throw KubeError(.configuration, "\(source): no context \(name ?? "current-context") found")
+        }
+        guard let clusterName = context["cluster"]?.stringValue, let cluster = named("clusters", clusterName)?["cluster"],
+              let server = cluster["server"]?.stringValue else {
+            throw KubeError(.configuration, "\(source): context \(contextName) names no cluster with a server")
+        }
+        var connection = KubeConnection(server: server)
+        connection.insecureSkipVerify = cluster["insecure-skip-tls-verify"]?.boolValue ?? false
+        if let file = cluster["certificate-authority"]?.stringValue {
+            connection.caFile = file
+        } else if let data = cluster["certificate-authority-data"]?.stringValue {
+            guard let pem = Data(base64Encoded: data) else { throw KubeError(.configuration, "\(source): certificate-authority-data is not base64") }
+            // curl reads CAs from a file: keep the decoded bundle next to the process.
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-kube-ca-\(ProcessInfo.processInfo.processIdentifier).pem")
+            do { try pem.write(to: file) } catch { throw KubeError(.configuration, "cannot write the cluster CA to \(file.path)") }
+            connection.caFile = file.path
+        }
+        if let userName = context["user"]?.stringValue, let user = named("users", userName)?["user"] {
+            if let token = user["token"]?.stringValue {
+                connection.token = token
+            } else if let file = user["tokenFile"]?.stringValue {
+                guard let token = try? String(contentsOfFile: file, encoding: .utf8) else { throw KubeError(.configuration, "\(source): cannot read tokenFile \(file)") }
+                connection.token = token.trimmingCharacters(in: .whitespacesAndNewlines)
+            } else if user["client-certificate"] != nil || user["client-certificate-data"] != nil || user["exec"] != nil {
+                throw KubeError(.configuration, "\(source): user \(userName) authenticates with a client certificate or an exec plugin; this client needs a bearer token (token or tokenFile)")
+            }
+        }
+        return connection
+    }
+}

@@ -4,8 +4,8 @@ import Yams
 /// Reads a YAML document of config.json's shape into the same `JSONValue` the JSON path
 /// produces, so both formats go through one set of checks. Mapping order is kept; duplicate
 /// keys are an error, as they are for JSON.
-enum YAMLConfig {
-    static func parse(_ text: String, source: String) throws(ServeError) -> JSONValue {
+public enum YAMLConfig {
+    public static func parse(_ text: String, source: String) throws(ServeError) -> JSONValue {
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)

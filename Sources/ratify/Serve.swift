@@ -62,8 +62,11 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Watch Ratify's Verifier/Store/Policy/KeyManagementProvider resources (and Namespaced variants) through the Kubernetes API; the config file then supplies only executor and logger settings.")
     var enableCrdManager = false
 
-    @Option(help: "Kubernetes API server URL for --enable-crd-manager outside a cluster (default: the in-cluster service account).")
+    @Option(help: "Kubernetes API server URL for --enable-crd-manager outside a cluster (default: $KUBECONFIG / --kubeconfig, else the in-cluster service account).")
     var kubeApiServer: String?
+
+    @Option(help: "kubeconfig for --enable-crd-manager outside a cluster (token users; its current context).")
+    var kubeconfig: String?
 
     @Option(help: "File with the bearer token for --kube-api-server.")
     var kubeTokenFile: String?
@@ -98,11 +101,20 @@ struct Serve: AsyncParsableCommand {
                     token = text.trimmingCharacters(in: .whitespacesAndNewlines)
                 }
                 kubeConnection = KubeConnection(server: server, token: token, caFile: kubeCaFile)
+            } else if let file = kubeconfig ?? ProcessInfo.processInfo.environment["KUBECONFIG"]?.split(separator: ":").first.map(String.init) {
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("--kubeconfig: cannot read \(file)") }
+                do {
+                    kubeConnection = try KubeConnection.kubeconfig(try YAMLConfig.parse(text, source: file), source: file)
+                } catch let error as KubeError {
+                    throw ValidationError("--kubeconfig: \(error.message)")
+                } catch {
+                    throw ValidationError("--kubeconfig: \(error)")
+                }
             } else {
                 do { kubeConnection = try KubeConnection.inCluster() } catch { throw ValidationError("--enable-crd-manager: \(error.message)") }
             }
-        } else if kubeApiServer != nil || kubeTokenFile != nil || kubeCaFile != nil {
-            throw ValidationError("--kube-api-server, --kube-token-file and --kube-ca-file need --enable-crd-manager")
+        } else if kubeApiServer != nil || kubeTokenFile != nil || kubeCaFile != nil || kubeconfig != nil {
+            throw ValidationError("--kube-api-server, --kube-token-file, --kube-ca-file and --kubeconfig need --enable-crd-manager")
         }
         let options = try makeOptions(config: config)
         guard let format = MutationExecutor.Format(flag: mutationFormat) else {

@@ -41,12 +41,14 @@ import TestSupport
             otherKey = try String(contentsOf: work.appendingPathComponent("cosign/other.pub"), encoding: .utf8)
             try start("/usr/bin/env", ["python3", tests.appendingPathComponent("Support/kube_api_server.py").path, String(apiPort), "test-token"])
             try waitForPort(apiPort)
-            let tokenFile = work.appendingPathComponent("token").path
-            try "test-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            // A kubeconfig, as `ratify serve --kubeconfig` reads it for local runs (JSON is YAML too).
+            let kubeconfig = work.appendingPathComponent("kubeconfig").path
+            try #"{"apiVersion":"v1","kind":"Config","current-context":"test","contexts":[{"name":"test","context":{"cluster":"double","user":"ratify"}}],"clusters":[{"name":"double","cluster":{"server":"http://127.0.0.1:\#(apiPort)"}}],"users":[{"name":"ratify","user":{"token":"test-token"}}]}"#
+                .write(toFile: kubeconfig, atomically: true, encoding: .utf8)
             let config = work.appendingPathComponent("config.json").path
             try #"{"executor":{"verificationRequestTimeout":10000}}"#.write(toFile: config, atomically: true, encoding: .utf8)
             try start(binary, ["serve", "--http", "127.0.0.1:\(httpPort)", "--health-port", "127.0.0.1:\(try freePort())", "--metrics-port", "off",
-                               "-c", config, "--enable-crd-manager", "--kube-api-server", "http://127.0.0.1:\(apiPort)", "--kube-token-file", tokenFile])
+                               "-c", config, "--enable-crd-manager", "--kubeconfig", kubeconfig])
             try waitForPort(httpPort)
         }
 
