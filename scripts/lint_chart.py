@@ -33,6 +33,7 @@ VALUE_SETS = {
                                               "certificateOIDCIssuer": "https://token.actions.githubusercontent.com"}}},
     "CRD manager with notation and cosign keys": {"crdManager": {"enabled": True}, "notationCerts": [CERT, CERT], "cosignKeys": [KEY],
                                                    "oras": {"authProviders": {"dockerConfigSecret": "regcred"}}},
+    "cert-manager TLS": {"provider": {"tls": {"cabundle": CERT, "certManager": {"enabled": True, "issuerRef": {"name": "ratify-ca", "kind": "ClusterIssuer"}}}}},
     "registry auth, 2 replicas, json logs": {"oras": {"authProviders": {"dockerConfigSecret": "regcred"}, "useHttp": True},
                                               "replicaCount": 2, "logger": {"formatter": "json", "level": "debug"},
                                               "provider": {"timeout": {"validation": 3, "mutation": 1}}},
@@ -53,6 +54,12 @@ def gatekeeper_ok(doc):
 
 def main():
     chart = helm_python.Chart.load(CHART)
+    try:
+        chart.render({"provider": {"tls": {"certManager": {"enabled": True, "issuerRef": {"name": "x"}}}}},
+                     name="ratify", namespace="gatekeeper-system", is_install=True)
+        check("cert-manager without cabundle is refused", False, "rendered")
+    except Exception as error:  # the template's fail
+        check("cert-manager without cabundle is refused", "needs provider.tls.cabundle" in str(error), error)
     schemas = {}
     for path in sorted(glob.glob(os.path.join(CHART, "crds", "*.yaml"))):
         with open(path) as f:
@@ -73,6 +80,11 @@ def main():
             label = f"[{name}] {doc['kind']}/{doc['metadata']['name']}"
             if doc["apiVersion"].split("/")[0] in ("externaldata.gatekeeper.sh", "mutations.gatekeeper.sh"):
                 check(label + " (Gatekeeper fields)", gatekeeper_ok(doc), doc.get("spec"))
+                continue
+            if doc["apiVersion"] == "cert-manager.io/v1":
+                spec = doc.get("spec", {})
+                check(label + " (cert-manager fields)", doc["kind"] == "Certificate" and spec.get("secretName") == "ratify-tls"
+                      and "ratify.gatekeeper-system" in spec.get("dnsNames", []) and spec.get("issuerRef", {}).get("name"), spec)
                 continue
             if doc["apiVersion"].split("/")[0] == "config.ratify.deislabs.io":
                 schema = json.loads(json.dumps(schemas.get(doc["kind"], {})).replace('"x-kubernetes-preserve-unknown-fields": true', '"additionalProperties": true'))
