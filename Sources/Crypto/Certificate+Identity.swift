@@ -56,17 +56,13 @@ extension Certificate {
         guard let object else { return "" }
         var buffer = [CChar](repeating: 0, count: 128)
         OBJ_obj2txt(&buffer, Int32(buffer.count), object, 1)
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return cString(buffer)
     }
 
     /// The SubjectPublicKeyInfo in DER (what RFC 6962's issuer_key_hash and log IDs hash).
     public var publicKeyInfoDER: [UInt8] {
         guard let key = X509_get_X509_PUBKEY(pointer) else { return [] }
-        var out: UnsafeMutablePointer<UInt8>?
-        let length = i2d_X509_PUBKEY(key, &out)
-        guard length > 0, let out else { return [] }
-        defer { Shim_OPENSSL_free(out) }
-        return Array(UnsafeBufferPointer(start: out, count: Int(length)))
+        return i2dBytes { i2d_X509_PUBKEY(key, &$0) } ?? []
     }
 }
 
@@ -126,10 +122,6 @@ public struct SignedCertificateTimestamp: Sendable {
         let index = X509_get_ext_by_NID(copy, NID_ct_precert_scts, -1)
         guard index >= 0, let removed = X509_delete_ext(copy, index) else { return nil }
         X509_EXTENSION_free(removed)
-        var out: UnsafeMutablePointer<UInt8>?
-        let length = i2d_re_X509_tbs(copy, &out)
-        guard length > 0, let out else { return nil }
-        defer { Shim_OPENSSL_free(out) }
-        return Array(UnsafeBufferPointer(start: out, count: Int(length)))
+        return i2dBytes { i2d_re_X509_tbs(copy, &$0) }
     }
 }

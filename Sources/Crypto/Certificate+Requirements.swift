@@ -38,9 +38,9 @@ extension Certificate: Equatable {
         defer { ERR_clear_error() }
         guard X509_check_issued(issuer.pointer, pointer) == X509_V_OK, let key = X509_get0_pubkey(issuer.pointer) else { return false }
         let pair = Hash.digest(.sha256, derBytes + issuer.derBytes)
-        if IssuanceCache.shared.contains(pair) { return true }
+        if verifiedIssuance.get(pair) != nil { return true }
         guard X509_verify(pointer, key) == 1 else { return false }
-        IssuanceCache.shared.insert(pair)
+        verifiedIssuance.put(pair, ())
         return true
     }
 
@@ -79,26 +79,14 @@ extension Certificate: Equatable {
     static func renderRFC2253(_ name: OpaquePointer?) -> String {
         guard let name else { return "" }
         var sets: [(set: Int32, text: String)] = []
-        for index in 0..<X509_NAME_entry_count(name) {
-            guard let entry = X509_NAME_get_entry(name, index), let object = X509_NAME_ENTRY_get_object(entry),
-                  let data = X509_NAME_ENTRY_get_data(entry) else { continue }
-            let nid = OBJ_obj2nid(object)
+        for (entry, object, data) in entries(of: name) {
             let text: String
-            if let short = goAttributeNames[nid] {
-                var utf8: UnsafeMutablePointer<UInt8>?
-                let length = ASN1_STRING_to_UTF8(&utf8, data)
-                guard length >= 0, let utf8 else { continue }
-                defer { Shim_OPENSSL_free(utf8) }
-                text = "\(short)=\(escapeRFC2253(String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)))"
+            if let short = goAttributeNames[OBJ_obj2nid(object)] {
+                guard let value = utf8(data) else { continue }
+                text = "\(short)=\(escapeRFC2253(value))"
             } else {
-                var buffer = [CChar](repeating: 0, count: 128)
-                OBJ_obj2txt(&buffer, Int32(buffer.count), object, 1)
-                var der: UnsafeMutablePointer<UInt8>?
-                let length = i2d_ASN1_TYPE_string(data, &der)
-                guard length > 0, let der else { continue }
-                defer { Shim_OPENSSL_free(der) }
-                let oid = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                text = "\(oid)=#\(Hash.hexString(Array(UnsafeBufferPointer(start: der, count: Int(length)))))"
+                guard let der = i2dBytes({ i2d_ASN1_TYPE_string(data, &$0) }) else { continue }
+                text = "\(dotted(object))=#\(Hash.hexString(der))"
             }
             sets.append((X509_NAME_ENTRY_set(entry), text))
         }
@@ -130,23 +118,5 @@ extension Certificate: Equatable {
         guard let copy = ASN1_STRING_dup(string) else { return 0 }
         ASN1_TYPE_set(type, ASN1_STRING_type(string), UnsafeMutableRawPointer(copy))
         return i2d_ASN1_TYPE(type, &out)
-    }
-}
-
-/// Certificate/issuer pairs whose signature verified, by SHA-256 of both DER encodings. Bounded:
-/// cleared when full.
-final class IssuanceCache: @unchecked Sendable {
-    static let shared = IssuanceCache()
-    private let lock = NSLock()
-    private var verified = Set<[UInt8]>()
-    static let capacity = 4096
-
-    func contains(_ pair: [UInt8]) -> Bool { lock.withLock { verified.contains(pair) } }
-
-    func insert(_ pair: [UInt8]) {
-        lock.withLock {
-            if verified.count >= Self.capacity { verified.removeAll(keepingCapacity: true) }
-            verified.insert(pair)
-        }
     }
 }

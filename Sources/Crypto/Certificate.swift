@@ -29,7 +29,7 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
     /// costs ~0.2 ms per certificate.
     public static func der(_ bytes: [UInt8], source: String) throws(CryptoError) -> Certificate {
         let key = Hash.digest(.sha256, bytes)
-        if let cached = ParsedCertificates.shared.get(key) { return cached }
+        if let cached = parsedCertificates.get(key) { return cached }
         ERR_clear_error()
         let certificate: OpaquePointer? = bytes.withUnsafeBufferPointer { buffer in
             var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
@@ -44,7 +44,7 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
         ERR_clear_error()
         guard let certificate else { throw CryptoError(.invalidKey, "\(source) is not a DER certificate") }
         let parsed = Certificate(owning: certificate)
-        ParsedCertificates.shared.put(key, parsed)
+        parsedCertificates.put(key, parsed)
         return parsed
     }
 
@@ -82,31 +82,39 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
     }
 
     public var derBytes: [UInt8] {
-        var out: UnsafeMutablePointer<UInt8>?
-        let length = i2d_X509(pointer, &out)
-        guard length > 0, let out else { return [] }
-        defer { Shim_OPENSSL_free(out) }
-        return Array(UnsafeBufferPointer(start: out, count: Int(length)))
+        i2dBytes { i2d_X509(pointer, &$0) } ?? []
     }
 
     static func render(_ name: OpaquePointer?) -> String {
         guard let name else { return "" }
         var parts: [String] = []
-        for index in 0..<X509_NAME_entry_count(name) {
-            guard let entry = X509_NAME_get_entry(name, index), let object = X509_NAME_ENTRY_get_object(entry),
-                  let data = X509_NAME_ENTRY_get_data(entry) else { continue }
+        for (_, object, data) in entries(of: name) {
             let nid = OBJ_obj2nid(object)
             let short = nid == NID_undef ? "OID" : String(cString: OBJ_nid2sn(nid))
-            var utf8: UnsafeMutablePointer<UInt8>?
-            let length = ASN1_STRING_to_UTF8(&utf8, data)
-            guard length >= 0, let utf8 else { continue }
-            defer { Shim_OPENSSL_free(utf8) }
-            let value = String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)
+            guard let value = utf8(data) else { continue }
             let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ",", with: "\\,")
                 .replacingOccurrences(of: ";", with: "\\;")
             parts.append("\(short)=\(escaped)")
         }
         return parts.joined(separator: ", ")
+    }
+
+    /// A name's entries in certificate order: the entry (for its RDN set), its type and value.
+    static func entries(of name: OpaquePointer) -> [(entry: OpaquePointer, object: OpaquePointer, data: UnsafeMutablePointer<ASN1_STRING>)] {
+        (0..<X509_NAME_entry_count(name)).compactMap { index in
+            guard let entry = X509_NAME_get_entry(name, index), let object = X509_NAME_ENTRY_get_object(entry),
+                  let data = X509_NAME_ENTRY_get_data(entry) else { return nil }
+            return (entry, object, data)
+        }
+    }
+
+    /// An ASN.1 string's value converted to UTF-8 by OpenSSL (whatever its string type).
+    static func utf8(_ data: UnsafeMutablePointer<ASN1_STRING>) -> String? {
+        var utf8: UnsafeMutablePointer<UInt8>?
+        let length = ASN1_STRING_to_UTF8(&utf8, data)
+        guard length >= 0, let utf8 else { return nil }
+        defer { Shim_OPENSSL_free(utf8) }
+        return String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)
     }
 
     static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date {
@@ -146,22 +154,5 @@ public enum CertificateChain {
         if X509_verify_cert(context) == 1 { return .success(()) }
         let code = X509_STORE_CTX_get_error(context)
         return .failure(ChainError(code: code, message: String(cString: X509_verify_cert_error_string(Int(code)))))
-    }
-}
-
-/// Parsed certificates by SHA-256 of their DER, bounded (cleared when full).
-final class ParsedCertificates: @unchecked Sendable {
-    static let shared = ParsedCertificates()
-    private let lock = NSLock()
-    private var entries: [[UInt8]: Certificate] = [:]
-    static let capacity = 1024
-
-    func get(_ key: [UInt8]) -> Certificate? { lock.withLock { entries[key] } }
-
-    func put(_ key: [UInt8], _ certificate: Certificate) {
-        lock.withLock {
-            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-            entries[key] = certificate
-        }
     }
 }

@@ -69,11 +69,7 @@ public final class PublicKey: @unchecked Sendable {
     /// The key as DER SubjectPublicKeyInfo: what sigstore hashes into a log ID, and a stable
     /// way to compare two keys.
     public var derBytes: [UInt8] {
-        var out: UnsafeMutablePointer<UInt8>?
-        let length = i2d_PUBKEY(pointer, &out)
-        guard length > 0, let out else { return [] }
-        defer { Shim_OPENSSL_free(out) }
-        return Array(UnsafeBufferPointer(start: out, count: Int(length)))
+        i2dBytes { i2d_PUBKEY(pointer, &$0) } ?? []
     }
 
     /// Takes ownership of `key` (freed here when refused).
@@ -169,11 +165,7 @@ public final class PublicKey: @unchecked Sendable {
             BN_free(s)
             return nil
         }
-        var out: UnsafeMutablePointer<UInt8>?
-        let length = i2d_ECDSA_SIG(signature, &out)
-        guard length > 0, let out else { return nil }
-        defer { Shim_OPENSSL_free(out) }
-        return Array(UnsafeBufferPointer(start: out, count: Int(length)))
+        return i2dBytes { i2d_ECDSA_SIG(signature, &$0) }
     }
 
     /// Verifies `signature` over `message` (ECDSA: ASN.1 DER; RSA: PKCS #1 v1.5).

@@ -54,11 +54,7 @@ public enum OCSP {
             OCSP_CERTID_free(id)
             return nil
         }
-        var out: UnsafeMutablePointer<UInt8>?
-        let length = i2d_OCSP_REQUEST(request, &out)
-        guard length > 0, let out else { return nil }
-        defer { Shim_OPENSSL_free(out) }
-        return Array(UnsafeBufferPointer(start: out, count: Int(length)))
+        return i2dBytes { i2d_OCSP_REQUEST(request, &$0) }
     }
 
     /// Reads a DER `OCSPResponse`: it must be successful, signed by the issuer or a responder
@@ -86,7 +82,7 @@ public enum OCSP {
         OPENSSL_sk_push(untrusted, UnsafeRawPointer(issuer.pointer))
         if let parameters = X509_STORE_get0_param(store) { X509_VERIFY_PARAM_set_time(parameters, time_t(now.timeIntervalSince1970)) }
         guard OCSP_basic_verify(basic, untrusted, store, 0) == 1 else {
-            return .unknown("the OCSP response signature does not verify: \(CryptoError.openSSLReason())")
+            return .unknown("the OCSP response signature does not verify: \(OpenSSLErrorQueue.reason())")
         }
         guard let id = OCSP_cert_to_id(nil, certificate.pointer, issuer.pointer) else { return .unknown("cannot build the OCSP CertID") }
         defer { OCSP_CERTID_free(id) }

@@ -73,7 +73,7 @@ public struct TimestampToken: Sendable {
         TS_VERIFY_CTX_set_store(context, store)
         TS_VERIFY_CTX_set_flags(context, Int32(TS_VFY_SIGNATURE | TS_VFY_VERSION))
         guard TS_RESP_verify_token(context, token) == 1 else {
-            return .failure(CryptoError(.invalidTimestamp, "the timestamp's signature does not verify against the TSA trust store: \(CryptoError.openSSLReason())"))
+            return .failure(CryptoError(.invalidTimestamp, "the timestamp's signature does not verify against the TSA trust store: \(OpenSSLErrorQueue.reason())"))
         }
         return .success(())
     }
@@ -83,17 +83,5 @@ public struct TimestampToken: Sendable {
             var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
             return d2i_PKCS7(nil, &cursor, buffer.count)
         }
-    }
-}
-
-extension CryptoError {
-    /// The innermost reason in OpenSSL's error queue, for messages.
-    static func openSSLReason() -> String {
-        var last: UInt = 0
-        while case let code = ERR_get_error(), code != 0 { last = code }
-        guard last != 0 else { return "no detail from OpenSSL" }
-        var buffer = [CChar](repeating: 0, count: 256)
-        ERR_error_string_n(last, &buffer, buffer.count)
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

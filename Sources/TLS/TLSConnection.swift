@@ -1,4 +1,5 @@
 internal import CShims
+import Crypto
 
 /// What a non-blocking TLS call achieved. WANT_READ / WANT_WRITE mean "wait on the socket and
 /// call again", exactly as OpenSSL documents for non-blocking BIOs.

@@ -1,4 +1,5 @@
 internal import CShims
+import Crypto
 
 /// A TLS failure with a stable code, a sentence for the operator, and what OpenSSL said.
 public struct TLSError: Error, Equatable, CustomStringConvertible, Sendable {
@@ -33,21 +34,5 @@ public struct TLSError: Error, Equatable, CustomStringConvertible, Sendable {
     /// thread starts clean (swift-nio-ssl's habit: clear before, drain after).
     static func fromQueue(_ code: Code, _ message: String) -> TLSError {
         TLSError(code, message, openSSLErrors: OpenSSLErrorQueue.drain())
-    }
-}
-
-enum OpenSSLErrorQueue {
-    static func clear() { ERR_clear_error() }
-
-    static func drain() -> [String] {
-        var messages: [String] = []
-        while true {
-            let code = ERR_get_error()
-            if code == 0 { break }
-            var buffer = [CChar](repeating: 0, count: 256)
-            ERR_error_string_n(code, &buffer, buffer.count)
-            messages.append(String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))
-        }
-        return messages
     }
 }
