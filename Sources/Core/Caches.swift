@@ -31,6 +31,10 @@ public final class TTLCache<Value: Sendable>: Sendable {
             all[key] = (value: value, expires: now + (ttl ?? self.ttl))
         }
     }
+
+    public func remove(_ key: String) {
+        _ = entries.withLock { $0.removeValue(forKey: key) }
+    }
 }
 
 /// Runs identical concurrent requests once: callers asking for a key while its work is in

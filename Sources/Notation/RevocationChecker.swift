@@ -11,14 +11,14 @@ public struct X509RevocationChecker: RevocationChecking {
     public let fetcher: any HTTPFetching
     public var ocspTimeout: Duration
     public var crlTimeout: Duration
-    let crls: CRLCache
+    /// Downloaded CRLs by URL, kept until their nextUpdate (at most a day).
+    let crls = TTLCache<[UInt8]>(ttl: .seconds(86_400), maxEntries: 256)
 
     /// Ratify's defaults: 2 s per OCSP request, 5 s per CRL download.
     public init(fetcher: any HTTPFetching, ocspTimeout: Duration = .seconds(2), crlTimeout: Duration = .seconds(5)) {
         self.fetcher = fetcher
         self.ocspTimeout = ocspTimeout
         self.crlTimeout = crlTimeout
-        self.crls = CRLCache()
     }
 
     public func problem(chain: [Certificate], deadline: ContinuousClock.Instant) async -> (String, String)? {
@@ -87,31 +87,11 @@ public struct X509RevocationChecker: RevocationChecking {
         }
         let status = CRL.status(crl: bytes, certificate: certificate, issuer: issuer)
         // Only a CRL that verified is worth keeping, and only until its nextUpdate.
-        if case .unknown = status { crls.remove(url) } else if let next = CRL.nextUpdate(bytes) { crls.put(url, bytes, until: next) }
+        if case .unknown = status {
+            crls.remove(url)
+        } else if let next = CRL.nextUpdate(bytes), next > Date() {
+            crls.put(url, bytes, ttl: min(crls.ttl, .seconds(next.timeIntervalSinceNow)))
+        }
         return status
     }
-}
-
-/// Downloaded CRLs by URL, kept until their `nextUpdate` (at most a day).
-final class CRLCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var entries: [String: (bytes: [UInt8], until: Date)] = [:]
-    static let maxAge: TimeInterval = 86_400
-    static let maxEntries = 256
-
-    func get(_ url: String) -> [UInt8]? {
-        lock.withLock {
-            guard let entry = entries[url], entry.until > Date() else { return nil }
-            return entry.bytes
-        }
-    }
-
-    func put(_ url: String, _ bytes: [UInt8], until: Date) {
-        lock.withLock {
-            if entries.count >= Self.maxEntries { entries.removeAll() }
-            entries[url] = (bytes, min(until, Date().addingTimeInterval(Self.maxAge)))
-        }
-    }
-
-    func remove(_ url: String) { _ = lock.withLock { entries.removeValue(forKey: url) } }
 }
