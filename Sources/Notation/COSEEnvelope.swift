@@ -117,12 +117,7 @@ enum COSEEnvelope {
             default: throw NotationError(.malformedEnvelope, "\(key) must be an epoch date/time (CBOR tag 1)")
             }
         }
-        signed.signingScheme = try text(SignedAttributes.signingSchemeKey)
-        signed.signingTime = try time(SignedAttributes.signingTimeKey)
-        signed.authenticSigningTime = try time(SignedAttributes.authenticSigningTimeKey)
-        signed.expiry = try time(SignedAttributes.expiryKey)
-        signed.verificationPlugin = try text(SignedAttributes.verificationPluginKey)
-        signed.verificationPluginMinVersion = try text(SignedAttributes.verificationPluginMinVersionKey)
+        try signed.readNotaryAttributes(text: text, time: time)
         return signed
     }
 

@@ -109,12 +109,7 @@ enum JWSEnvelope {
             guard let date = RFC3339.parse(value) else { throw NotationError(.malformedEnvelope, "\(key) \"\(value)\" is not an RFC 3339 time") }
             return date
         }
-        signed.signingScheme = try text(SignedAttributes.signingSchemeKey)
-        signed.signingTime = try time(SignedAttributes.signingTimeKey)
-        signed.authenticSigningTime = try time(SignedAttributes.authenticSigningTimeKey)
-        signed.expiry = try time(SignedAttributes.expiryKey)
-        signed.verificationPlugin = try text(SignedAttributes.verificationPluginKey)
-        signed.verificationPluginMinVersion = try text(SignedAttributes.verificationPluginMinVersionKey)
+        try signed.readNotaryAttributes(text: text, time: time)
         return signed
     }
 }

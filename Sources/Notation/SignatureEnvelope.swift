@@ -143,4 +143,15 @@ struct SignedAttributes {
     var verificationPluginMinVersion: String?
     /// Names of every protected header present (for `crit` consistency).
     var present: Set<String> = []
+
+    /// The io.cncf.notary.* attributes, read by each format's own text and time decoders.
+    mutating func readNotaryAttributes(text: (String) throws(NotationError) -> String?,
+                                       time: (String) throws(NotationError) -> Date?) throws(NotationError) {
+        signingScheme = try text(Self.signingSchemeKey)
+        signingTime = try time(Self.signingTimeKey)
+        authenticSigningTime = try time(Self.authenticSigningTimeKey)
+        expiry = try time(Self.expiryKey)
+        verificationPlugin = try text(Self.verificationPluginKey)
+        verificationPluginMinVersion = try text(Self.verificationPluginMinVersionKey)
+    }
 }
