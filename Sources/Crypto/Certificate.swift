@@ -7,7 +7,14 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
     /// For other modules of this package that hand the certificate to OpenSSL (TLS contexts).
     package let pointer: OpaquePointer
 
-    init(owning pointer: OpaquePointer) { self.pointer = pointer }
+    /// The DER encoding, kept: equality, issuance caching and trust-store matching compare it
+    /// on every verification.
+    public let derBytes: [UInt8]
+
+    init(owning pointer: OpaquePointer) {
+        self.pointer = pointer
+        derBytes = i2dBytes { i2d_X509(pointer, &$0) } ?? []
+    }
     deinit { X509_free(pointer) }
 
     /// Every certificate in a PEM bundle, in order.
@@ -81,9 +88,6 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
         return try PublicKey.checked(key, source: "certificate \(subject)")
     }
 
-    public var derBytes: [UInt8] {
-        i2dBytes { i2d_X509(pointer, &$0) } ?? []
-    }
 
     static func render(_ name: OpaquePointer?) -> String {
         guard let name else { return "" }
