@@ -23,8 +23,7 @@ struct SignatureFixtures {
     init(digest: String) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-cosign-\(UUID().uuidString)")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("make_signatures.py").path
-        let result = try ProcessRunner.run("/usr/bin/env", ["python3", script, directory.path, digest])
-        guard result.status == 0 else { throw TestFailure("make_signatures.py: \(result.output)") }
+        try ProcessRunner.python(script, [directory.path, digest])
         let document = try JSONParser.parse(Array(try Data(contentsOf: directory.appendingPathComponent("signatures.json"))))
         payload = Array(Data(base64Encoded: document["payload"]!.stringValue!)!)
         otherPayload = Array(Data(base64Encoded: document["otherPayload"]!.stringValue!)!)

@@ -28,8 +28,7 @@ struct KeylessFixtures {
     init(digest: String) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-keyless-\(UUID().uuidString)")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("make_keyless.py").path
-        let result = try ProcessRunner.run("/usr/bin/env", ["python3", script, directory.path, digest])
-        guard result.status == 0 else { throw TestFailure("make_keyless.py: \(result.output)") }
+        try ProcessRunner.python(script, [directory.path, digest])
         let document = try JSONParser.parse(Array(try Data(contentsOf: directory.appendingPathComponent("cases.json"))))
         var cases: [String: Case] = [:]
         for member in document.objectValue!.members {

@@ -13,8 +13,7 @@ struct JWSSignatures: Sendable {
         try await offPool { () throws -> JWSSignatures in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-jws-\(UUID().uuidString)")
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("make_jws_signatures.py").path
-            let run = try ProcessRunner.run("/usr/bin/env", ["python3", script, directory.path, message])
-            guard run.status == 0 else { throw TestFailure(run.output) }
+            try ProcessRunner.python(script, [directory.path, message])
             let document = try JSONParser.parse(Array(try Data(contentsOf: directory.appendingPathComponent("jws.json"))))
             var entries: [String: (key: String, signature: [UInt8])] = [:]
             for member in document.objectValue!.members {

@@ -11,23 +11,18 @@ import TestSupport
 @Suite(.serialized) struct ResourceWatcherTests {
     final class API: @unchecked Sendable {
         let port: UInt16
-        let process = Process()
+        let children = ChildProcesses()
         let session = CurlSession()
 
         init() throws {
             port = try freePort()
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .appendingPathComponent("Support/kube_api_server.py").path
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", script, String(port), "secret-token"]
-            try process.run()
+            try children.start("/usr/bin/env", ["python3", script, String(port), "secret-token"])
             try waitForPort(port)
         }
 
-        func stop() {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        func stop() { children.stopAll() }
 
         @discardableResult
         func call(_ method: String, _ path: String, _ body: String? = nil) throws -> Int {

@@ -18,9 +18,8 @@ final class NotationFixtures: @unchecked Sendable {
     init(subject: Descriptor, basic: Bool = false, extra: [String] = []) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("notation-fixtures-\(UUID().uuidString)")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("make_notation_fixtures.py").path
-        let result = try ProcessRunner.run("/usr/bin/env", ["python3", script, directory.path, subject.mediaType, subject.digest.description,
-                                                            String(subject.size)] + (basic ? ["--basic"] : []) + extra)
-        guard result.status == 0 else { throw TestFailure("make_notation_fixtures.py: \(result.output)") }
+        try ProcessRunner.python(script, [directory.path, subject.mediaType, subject.digest.description, String(subject.size)]
+                                 + (basic ? ["--basic"] : []) + extra)
         let list = try JSONParser.parse(Array(try Data(contentsOf: directory.appendingPathComponent("cases.json"))))
         cases = Dictionary(uniqueKeysWithValues: list.objectValue!.members.map { ($0.key, $0.value.stringValue!) })
         stores = try TrustStoreSet.load(paths: [directory.appendingPathComponent("truststore").path], path: "verificationCerts")

@@ -13,7 +13,7 @@ import TestSupport
 final class RevocationServices: @unchecked Sendable {
     let fixtures: NotationFixtures
     let crlURL: String
-    private var processes: [Process] = []
+    private let children = ChildProcesses()
 
     /// `ocsp` / `crl`: whether that service runs; a service that does not run still has its URL
     /// in the certificates, pointing at a closed port.
@@ -24,7 +24,7 @@ final class RevocationServices: @unchecked Sendable {
                                         extra: ["--ocsp", "http://127.0.0.1:\(ocspPort)", "--crl", crlURL])
         let revocation = fixtures.directory.appendingPathComponent("revocation").path
         if ocsp {
-            try start("/usr/bin/openssl", ["ocsp", "-index", "\(revocation)/index.txt", "-port", String(ocspPort),  // OpenSSL 3.0 takes a bare port
+            try children.start("/usr/bin/openssl", ["ocsp", "-index", "\(revocation)/index.txt", "-port", String(ocspPort),  // OpenSSL 3.0 takes a bare port
                                            "-rsigner", "\(revocation)/intermediate.crt", "-rkey", "\(revocation)/intermediate.key",
                                            "-CA", "\(revocation)/intermediate.crt", "-ignore_err"], log: "\(revocation)/ocsp.log")
             // Not waitForPort: a probe connection that closes without a request wedges the
@@ -36,32 +36,12 @@ final class RevocationServices: @unchecked Sendable {
             }
         }
         if crl {
-            try start("/usr/bin/env", ["python3", "-m", "http.server", String(crlPort), "--bind", "127.0.0.1", "--directory", revocation])
+            try children.start("/usr/bin/env", ["python3", "-m", "http.server", String(crlPort), "--bind", "127.0.0.1", "--directory", revocation])
             try waitForPort(crlPort)
         }
     }
 
-    private func start(_ executable: String, _ arguments: [String], log: String? = nil) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        if let log {
-            FileManager.default.createFile(atPath: log, contents: nil)
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        }
-        try process.run()
-        processes.append(process)
-    }
-
-    func stop() {
-        // SIGKILL: children started from dispatch threads may ignore SIGTERM.
-        for process in processes where process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
+    func stop() { children.stopAll() }
 
     func chain(_ name: String) throws -> [Certificate] {
         let envelope = try fixtures.envelope(name)

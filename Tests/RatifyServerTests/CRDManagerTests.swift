@@ -17,7 +17,7 @@ import TestSupport
     final class Cluster: @unchecked Sendable {
         let registry: LocalRegistry
         let apiPort: UInt16, httpPort: UInt16
-        var processes: [Process] = []
+        let children = ChildProcesses()
         let session = CurlSession()
         let key: String, otherKey: String
         let work: URL
@@ -31,15 +31,14 @@ import TestSupport
             let oci = OCIFixtures(pusher: registry, maintainTagSchema: true)
             let image = try oci.pushImage("app", tag: "signed")
             try oci.pushImage("app", tag: "unsigned")
-            let made = try ProcessRunner.run("/usr/bin/env", ["python3", tests.appendingPathComponent("CosignTests/make_signatures.py").path,
-                                                              work.appendingPathComponent("cosign").path, image.digest])
-            guard made.status == 0 else { throw TestFailure(made.output) }
+            try ProcessRunner.python(tests.appendingPathComponent("CosignTests/make_signatures.py").path,
+                                     [work.appendingPathComponent("cosign").path, image.digest])
             let signatures = try JSONParser.parse(Array(try Data(contentsOf: work.appendingPathComponent("cosign/signatures.json"))))
             try oci.pushCosignSignatures("app", for: image, layers: [(payload: Array(Data(base64Encoded: signatures["payload"]!.stringValue!)!),
                                                                        annotations: ["dev.cosignproject.cosign/signature": signatures["signatures"]!["ec256"]!.stringValue!])])
             key = try String(contentsOf: work.appendingPathComponent("cosign/ec256.pub"), encoding: .utf8)
             otherKey = try String(contentsOf: work.appendingPathComponent("cosign/other.pub"), encoding: .utf8)
-            try start("/usr/bin/env", ["python3", tests.appendingPathComponent("Support/kube_api_server.py").path, String(apiPort), "test-token"])
+            try children.start("/usr/bin/env", ["python3", tests.appendingPathComponent("Support/kube_api_server.py").path, String(apiPort), "test-token"])
             try waitForPort(apiPort)
             // A kubeconfig, as `ratify serve --kubeconfig` reads it for local runs (JSON is YAML too).
             let kubeconfig = work.appendingPathComponent("kubeconfig").path
@@ -47,28 +46,15 @@ import TestSupport
                 .write(toFile: kubeconfig, atomically: true, encoding: .utf8)
             let config = work.appendingPathComponent("config.json").path
             try #"{"executor":{"verificationRequestTimeout":10000}}"#.write(toFile: config, atomically: true, encoding: .utf8)
-            try start(binary, ["serve", "--http", "127.0.0.1:\(httpPort)", "--health-port", "127.0.0.1:\(try freePort())", "--metrics-port", "off",
-                               "-c", config, "--enable-crd-manager", "--kubeconfig", kubeconfig])
+            try children.start(binary, ["serve", "--http", "127.0.0.1:\(httpPort)", "--health-port", "127.0.0.1:\(try freePort())", "--metrics-port", "off",
+                               "-c", config, "--enable-crd-manager", "--kubeconfig", kubeconfig], log: serverLog.path)
             try waitForPort(httpPort)
         }
 
-        func start(_ executable: String, _ arguments: [String]) throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            let log = work.appendingPathComponent("\(URL(fileURLWithPath: executable).lastPathComponent)-\(processes.count).log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
-            process.standardOutput = try FileHandle(forWritingTo: log)
-            process.standardError = process.standardOutput
-            try process.run()
-            processes.append(process)
-        }
+        var serverLog: URL { work.appendingPathComponent("ratify.log") }
 
         func stop() {
-            for process in processes where process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-            }
+            children.stopAll()
             registry.stop()
         }
 
@@ -115,7 +101,7 @@ import TestSupport
                 if last == expected { return }
                 Thread.sleep(forTimeInterval: 0.1)
             }
-            let log = (try? String(contentsOf: work.appendingPathComponent("ratify-1.log"), encoding: .utf8)) ?? ""
+            let log = (try? String(contentsOf: serverLog, encoding: .utf8)) ?? ""
             throw TestFailure("\(what): verdicts \(last), expected \(expected)\nserver log tail:\n\(log.split(separator: "\n").filter { $0.contains("rebuil") || $0.contains("status") || $0.contains("level=warning") || $0.contains("level=error") }.suffix(14).joined(separator: "\n"))")
         }
 

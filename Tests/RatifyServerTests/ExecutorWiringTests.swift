@@ -41,8 +41,7 @@ import TestSupport
             let image = try oci.pushImage("app", tag: "signed")
             try oci.pushImage("app", tag: "unsigned")
             // Signatures from an independent generator (jwcrypto / pycose) over the pushed descriptor.
-            let made = try ProcessRunner.run("/usr/bin/env", ["python3", script, fixtures.path, image.mediaType, image.digest, String(image.size), "--basic"])
-            guard made.status == 0 else { throw TestFailure(made.output) }
+            try ProcessRunner.python(script, [fixtures.path, image.mediaType, image.digest, String(image.size), "--basic"])
             for (name, mediaType) in [("jws-es256.jws", "application/jose+json"), ("cose-es256.cose", "application/cose")] {
                 let bytes = Array(try Data(contentsOf: fixtures.appendingPathComponent(name)))
                 try oci.attach("app", to: image, artifactType: MediaType.notarySignature, layers: [(mediaType, bytes)])

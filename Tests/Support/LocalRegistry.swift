@@ -18,8 +18,7 @@ public final class LocalRegistry: @unchecked Sendable {
     public let port: UInt16
     public let directory: URL
     public let auth: Auth
-    private let process: Process
-    private var tokenProcess: Process?
+    private let children = ChildProcesses()
     public private(set) var tokenPort: UInt16?
     let session = CurlSession()
 
@@ -63,12 +62,7 @@ public final class LocalRegistry: @unchecked Sendable {
             let requestLog = directory.appendingPathComponent("token-requests").path
             FileManager.default.createFile(atPath: requestLog, contents: nil)
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("token_server.py").path
-            let token = Process()
-            token.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            token.arguments = ["python3", script, String(tokenPort), key, cert, "test-issuer", "test-registry", user, password, requestLog]
-            token.standardOutput = FileHandle.nullDevice
-            try token.run()
-            tokenProcess = token
+            try children.start("/usr/bin/env", ["python3", script, String(tokenPort), key, cert, "test-issuer", "test-registry", user, password, requestLog])
             config += """
 
             auth:
@@ -82,23 +76,16 @@ public final class LocalRegistry: @unchecked Sendable {
         }
         let configFile = directory.appendingPathComponent("config.yml")
         try config.write(to: configFile, atomically: true, encoding: .utf8)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
-        process.arguments = ["serve", configFile.path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
+        try children.start("/usr/bin/docker-registry", ["serve", configFile.path])
         try waitForPort(port)
     }
 
     deinit { stop() }
 
     public func stop() {
-        // SIGKILL, for both: a child spawned from a libdispatch thread can inherit an ignored or
-        // blocked SIGTERM, and then waitUntilExit() spins forever on a cooperative-pool thread
-        // (seen: two such spins starved a whole test run). The registry's storage is scratch.
-        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
-        if let token = tokenProcess, token.isRunning { kill(token.processIdentifier, SIGKILL); token.waitUntilExit() }
+        // SIGKILL (see ChildProcesses): once, two waitUntilExit() spins after an ignored
+        // SIGTERM starved a whole test run. The registry's storage is scratch.
+        children.stopAll()
         try? FileManager.default.removeItem(at: directory)
     }
 

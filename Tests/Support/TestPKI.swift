@@ -123,6 +123,52 @@ public enum ProcessRunner {
     }
 }
 
+extension ProcessRunner {
+    /// Runs a fixture generator (`python3 script args…`) to completion; a non-zero exit is a
+    /// test failure carrying the script's name and output.
+    public static func python(_ script: String, _ arguments: [String]) throws {
+        let result = try run("/usr/bin/env", ["python3", script] + arguments)
+        guard result.status == 0 else {
+            throw TestFailure("\(URL(fileURLWithPath: script).lastPathComponent): \(result.output)")
+        }
+    }
+}
+
+/// Servers a test starts (an OCSP responder, the Kubernetes API double, ratify itself) and must
+/// not leave behind. Stopped with SIGKILL: a child spawned from a libdispatch thread can inherit
+/// an ignored SIGTERM, and `waitUntilExit()` would then spin forever.
+public final class ChildProcesses: @unchecked Sendable {
+    private var processes: [Process] = []
+
+    public init() {}
+
+    /// Starts `executable`; its stdout and stderr go to `log` (created) or nowhere.
+    @discardableResult
+    public func start(_ executable: String, _ arguments: [String], log: String? = nil) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        if let log {
+            FileManager.default.createFile(atPath: log, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            process.standardOutput = handle
+            process.standardError = handle
+        }
+        try process.run()
+        processes.append(process)
+        return process
+    }
+
+    public func stopAll() {
+        for process in processes where process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
 /// Runs blocking work (curl, raw sockets) on a thread of its own. Not on a global dispatch
 /// queue: on Linux those threads *are* Swift's cooperative pool, and blocking them would starve
 /// the server under test.
