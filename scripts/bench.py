@@ -84,6 +84,13 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def print_rows(rows):
+    """The verification table: (request, latencies in ms, registry requests per verification)."""
+    print(f"{'request':>28} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'registry req/verification':>26}")
+    for name, values, per in rows:
+        print(f"{name:>28} {len(values):>5} {percentile(values, 50):>8.2f} {percentile(values, 99):>8.2f} {per:>26.2f}")
+
+
 def cpu_ms(pid):
     """User + system CPU time of a process so far, in milliseconds (/proc/<pid>/stat)."""
     with open(f"/proc/{pid}/stat") as f:
@@ -191,9 +198,7 @@ def verification_bench(work, certs):
     print()
     print(f"cosign verification (ECDSA P-256, 2 signatures per image, the second key trusted) against docker-registry "
           f"on loopback ({push_seconds:.1f}s to push 150 images)")
-    print(f"{'request':>28} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'registry req/verification':>26}")
-    for name, values, per in rows:
-        print(f"{name:>28} {len(values):>5} {percentile(values, 50):>8.2f} {percentile(values, 99):>8.2f} {per:>26.2f}")
+    print_rows(rows)
     print(f"CPU during the cold 100-image request: ratify {cpu_split[0]:.0f} ms, docker-registry {cpu_split[1]:.0f} ms "
           f"(2 cores: the registry's share bounds the wall time)")
     print(f"warm verification under wrk, 16 connections: {warm_load['rps']:.0f} req/s, p50 {warm_load['p50']:.3f} ms, "
@@ -261,9 +266,7 @@ def notation_bench(work, certs):
         registry.wait(timeout=20)
     print()
     print("notation verification (JWS ES256, chain of 3, strict trust policy) against docker-registry on loopback (referrers tag schema)")
-    print(f"{'request':>28} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'registry req/verification':>26}")
-    for name, values, per in rows:
-        print(f"{name:>28} {len(values):>5} {percentile(values, 50):>8.2f} {percentile(values, 99):>8.2f} {per:>26.2f}")
+    print_rows(rows)
     print(f"peak RSS (VmHWM) {peak / 1024:.1f} MiB")
 
 

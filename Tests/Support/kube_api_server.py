@@ -165,10 +165,10 @@ class Handler(BaseHTTPRequestHandler):
         target = parse_path(urlparse(self.path).path)
         if not target or target["sub"] != "status" or self.headers.get("Content-Type") != "application/merge-patch+json":
             return self.send_json(415 if target else 404, status(415, "UnsupportedMediaType", "status merge patches only"))
-        key = object_key(target)
         with lock:
-            if key not in state["objects"]:
-                return self.send_json(404, status(404, "NotFound", "not found"))
+            target, key = self.existing()
+            if not key:
+                return
             current = state["objects"][key]
             current["status"] = {**current.get("status", {}), **self.body().get("status", {})}
             record("MODIFIED", target["plural"], current)
