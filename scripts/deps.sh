@@ -19,7 +19,8 @@ fi
 python3 -c "import cryptography" 2>/dev/null || python3 -m pip install -q cryptography
 # The ConstraintTemplate tests evaluate rego with regopy (rego-cpp) and read YAML with PyYAML.
 python3 -c "import regopy, yaml" 2>/dev/null || python3 -m pip install -q regopy pyyaml
-python3 -c "import jwcrypto, pycose" 2>/dev/null || python3 -m pip install -q jwcrypto pycose
+# Notation fixtures: JWS (jwcrypto), COSE (pycose, cbor2), RFC 3161 tokens built field by field (asn1crypto).
+python3 -c "import jwcrypto, pycose, cbor2, asn1crypto" 2>/dev/null || python3 -m pip install -q jwcrypto pycose cbor2 asn1crypto
 # make lint-chart: Helm v4's engine offline, and Kubernetes' schemas.
 python3 -c "import helm_python, kubernetes_validate, jsonschema" 2>/dev/null || python3 -m pip install -q helm-python-sdk kubernetes-validate jsonschema
 if ! command -v swift >/dev/null 2>&1; then

@@ -9,8 +9,9 @@ import Registry
 /// Builds the executor a configuration describes: the oras store, the configured verifiers and
 /// policy for verify, the store's resolver for mutate.
 public enum ExecutorFactory {
-    /// Default artifact types per verifier kind, as Ratify's samples configure them.
-    static let defaultArtifactTypes = ["notation": [MediaType.notarySignature], "cosign": [MediaType.cosignSignatureArtifact]]
+    /// One revocation checker for the process: its CRL cache outlives configuration rebuilds
+    /// (every CRD change or config reload builds new verifiers).
+    static let revocation = X509RevocationChecker(fetcher: CurlFetcher())
 
     /// Builds the verifiers `verifier.plugins` lists; a kind that is not built in is a config error.
     public static func verifiers(_ config: ServerConfigFile, providers: (any KeyManagementProviders)? = nil) throws(ServeError) -> (verifiers: [any Verifier], warnings: [String]) {
@@ -29,7 +30,7 @@ public enum ExecutorFactory {
                     warnings += parsedWarnings
                 case "notation":
                     let (parsed, parsedWarnings) = try NotationVerifierConfig.parse(plugin, path: path)
-                    verifiers.append(NotationVerifier(config: parsed, providers: providers, revocation: X509RevocationChecker(fetcher: CurlFetcher())))
+                    verifiers.append(NotationVerifier(config: parsed, providers: providers, revocation: revocation))
                     warnings += parsedWarnings
                 default:
                     throw ConfigError(path: "\(path).name", "verifier \"\(kind)\" is not built in; use cosign or notation")
