@@ -16,7 +16,7 @@ public struct RekorBundle: Sendable, Equatable {
 
     public static func parse(_ text: String) -> RekorBundle? {
         guard let document = try? JSONParser.parse(text), let payload = document["Payload"],
-              let set = document["SignedEntryTimestamp"]?.stringValue, let setBytes = Data(base64Encoded: set),
+              let set = document["SignedEntryTimestamp"]?.stringValue, let setBytes = Base64.decode(set, .standard),
               let body = payload["body"]?.stringValue, let time = payload["integratedTime"]?.intValue,
               let index = payload["logIndex"]?.intValue, let logID = payload["logID"]?.stringValue else { return nil }
         return RekorBundle(signedEntryTimestamp: Array(setBytes), body: body, integratedTime: time, logIndex: index, logID: logID)
@@ -50,7 +50,7 @@ public struct RekorBundle: Sendable, Equatable {
     /// The logged entry must hold this signature, by this key or certificate, over content whose
     /// SHA-256 is `payloadSHA256` (hex): a `hashedrekord` (message signatures) or a `dsse` entry.
     public func entryProblem(signature: [UInt8], payloadSHA256: String, key: PublicKey, certificate: Certificate?) -> String? {
-        guard let bodyBytes = Data(base64Encoded: body), let entry = try? JSONParser.parse(Array(bodyBytes)), let spec = entry["spec"] else {
+        guard let bodyBytes = Base64.decode(body, .standard), let entry = try? JSONParser.parse(Array(bodyBytes)), let spec = entry["spec"] else {
             return "the Rekor entry body is not JSON"
         }
         let logged: (hash: JSONValue?, signatures: [(signature: String?, verifier: String?)])
@@ -65,10 +65,10 @@ public struct RekorBundle: Sendable, Equatable {
         guard logged.hash?["algorithm"]?.stringValue == "sha256", logged.hash?["value"]?.stringValue == payloadSHA256 else {
             return "the Rekor entry is for another payload"
         }
-        guard let match = logged.signatures.first(where: { $0.signature.flatMap { Data(base64Encoded: $0) }.map(Array.init) == signature }) else {
+        guard let match = logged.signatures.first(where: { $0.signature.flatMap { Base64.decode($0, .standard) }.map(Array.init) == signature }) else {
             return "the Rekor entry holds another signature"
         }
-        guard let pemBase64 = match.verifier, let pem = Data(base64Encoded: pemBase64) else {
+        guard let pemBase64 = match.verifier, let pem = Base64.decode(pemBase64, .standard) else {
             return "the Rekor entry names no public key or certificate"
         }
         // Keyless entries log the signing certificate; keyed ones the public key.

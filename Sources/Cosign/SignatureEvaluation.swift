@@ -38,7 +38,7 @@ extension CosignVerifier {
     func layerEvidence(_ layer: Descriptor, subject: ImageReference, store: any ReferrerStore, deadline: ContinuousClock.Instant) async -> SignatureEvidence {
         let encoded = layer.annotations[Self.signatureAnnotation] ?? ""
         var evidence = SignatureEvidence(digest: layer.digest.description, signatureText: encoded)
-        guard !encoded.isEmpty, let signature = Data(base64Encoded: encoded) else {
+        guard !encoded.isEmpty, let signature = Base64.decode(encoded, .standard) else {
             evidence.unreadable = "annotation \(Self.signatureAnnotation) is missing or not base64"
             return evidence
         }
@@ -47,8 +47,8 @@ extension CosignVerifier {
             evidence.unreadable = "cannot fetch the signed payload: \(error)"
             return evidence
         }
-        evidence.signature = Array(signature)
-        evidence.verifies = { $0.verify(signature: Array(signature), message: payload, hash: $0.sigstoreHash) }
+        evidence.signature = signature
+        evidence.verifies = { $0.verify(signature: signature, message: payload, hash: $0.sigstoreHash) }
         evidence.subjectProblem = { SimpleSigning.check(payload, subject: $0) }
         evidence.annotationsProblem = { SimpleSigning.annotationsProblem(payload, required: $0) }
         evidence.loggedPayloadSHA256 = Hash.hex(.sha256, payload)

@@ -38,7 +38,7 @@ public struct SigstoreBundle: Sendable {
         }
         guard let material = document["verificationMaterial"] else { throw CosignError("the Sigstore bundle has no verificationMaterial") }
         func der(_ value: JSONValue?, _ what: String) throws(CosignError) -> Certificate {
-            guard let text = value?["rawBytes"]?.stringValue, let bytes = Data(base64Encoded: text),
+            guard let text = value?["rawBytes"]?.stringValue, let bytes = Base64.decode(text, .protobufJSON),
                   let certificate = try? Certificate.der(Array(bytes), source: what) else {
                 throw CosignError("the Sigstore bundle's \(what) is not a base64 DER certificate")
             }
@@ -53,16 +53,16 @@ public struct SigstoreBundle: Sendable {
         let content: Content
         if let message = document["messageSignature"] {
             guard message["messageDigest"]?["algorithm"]?.stringValue == "SHA2_256",
-                  let digest = message["messageDigest"]?["digest"]?.stringValue.flatMap({ Data(base64Encoded: $0) }), digest.count == 32,
-                  let signature = message["signature"]?.stringValue.flatMap({ Data(base64Encoded: $0) }) else {
+                  let digest = message["messageDigest"]?["digest"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }), digest.count == 32,
+                  let signature = message["signature"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }) else {
                 throw CosignError("the Sigstore bundle's messageSignature needs a SHA2_256 messageDigest and a base64 signature")
             }
             content = .message(digest: Array(digest), signature: Array(signature))
         } else if let envelope = document["dsseEnvelope"] {
             guard let type = envelope["payloadType"]?.stringValue,
-                  let payload = envelope["payload"]?.stringValue.flatMap({ Data(base64Encoded: $0) }),
+                  let payload = envelope["payload"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }),
                   let signatures = envelope["signatures"]?.arrayValue, signatures.count == 1,
-                  let signature = signatures[0]["sig"]?.stringValue.flatMap({ Data(base64Encoded: $0) }) else {
+                  let signature = signatures[0]["sig"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }) else {
                 throw CosignError("the Sigstore bundle's dsseEnvelope needs a payloadType, a base64 payload and exactly one signature")
             }
             content = .dsse(payloadType: type, payload: Array(payload), signature: Array(signature))
@@ -71,11 +71,11 @@ public struct SigstoreBundle: Sendable {
         }
         var tlog: RekorBundle?
         if let entry = material["tlogEntries"]?.arrayValue?.first {
-            guard let promise = entry["inclusionPromise"]?["signedEntryTimestamp"]?.stringValue.flatMap({ Data(base64Encoded: $0) }),
+            guard let promise = entry["inclusionPromise"]?["signedEntryTimestamp"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }),
                   let body = entry["canonicalizedBody"]?.stringValue,
                   let time = entry["integratedTime"]?.stringValue.flatMap({ Int($0) }) ?? entry["integratedTime"]?.intValue,
                   let index = entry["logIndex"]?.stringValue.flatMap({ Int($0) }) ?? entry["logIndex"]?.intValue,
-                  let keyID = entry["logId"]?["keyId"]?.stringValue.flatMap({ Data(base64Encoded: $0) }) else {
+                  let keyID = entry["logId"]?["keyId"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }) else {
                 throw CosignError("the Sigstore bundle's tlog entry needs inclusionPromise, canonicalizedBody, integratedTime, logIndex and logId (offline verification uses the inclusion promise)")
             }
             tlog = RekorBundle(signedEntryTimestamp: Array(promise), body: body, integratedTime: time, logIndex: index, logID: Hash.hexString(Array(keyID)))

@@ -1,3 +1,4 @@
+import Core
 import Crypto
 import Foundation
 import JSON
@@ -38,7 +39,7 @@ public struct TrustedRoot: Sendable {
             }
             for (position, entry) in certificates.enumerated() {
                 let source = "\(path) certificateAuthorities[\(index)].certChain.certificates[\(position)]"
-                guard let raw = entry["rawBytes"]?.stringValue, let der = Data(base64Encoded: raw) else {
+                guard let raw = entry["rawBytes"]?.stringValue, let der = Base64.decode(raw, .protobufJSON) else {
                     throw CryptoError(.invalidKey, "\(source).rawBytes is missing or not base64")
                 }
                 root.add(try Certificate.der(Array(der), source: source))
@@ -63,7 +64,7 @@ public struct TrustedRoot: Sendable {
     static func logKeys(_ value: JSONValue?, field: String, path: String) throws(CryptoError) -> [String: PublicKey] {
         var keys: [String: PublicKey] = [:]
         for (index, log) in (value?.arrayValue ?? []).enumerated() {
-            guard let raw = log["publicKey"]?["rawBytes"]?.stringValue, let der = Data(base64Encoded: raw) else {
+            guard let raw = log["publicKey"]?["rawBytes"]?.stringValue, let der = Base64.decode(raw, .protobufJSON) else {
                 throw CryptoError(.invalidKey, "\(path): \(field)[\(index)].publicKey.rawBytes is missing or not base64")
             }
             let key = try PublicKey.der(Array(der), source: "\(path) \(field)[\(index)]")

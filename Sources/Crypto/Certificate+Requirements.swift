@@ -22,21 +22,25 @@ extension Certificate: Equatable {
         return length < 0 ? nil : Int(length)
     }
 
-    /// The keyUsage bits (OpenSSL's `KU_*`); nil when the extension is absent.
-    public var keyUsage: UInt32? {
-        let usage = X509_get_key_usage(pointer)
-        return usage == UInt32.max ? nil : usage
-    }
+    /// Subject and issuer names are equal (compared in canonical form, as certificate path
+    /// building does).
+    public var isSelfIssued: Bool { X509_NAME_cmp(X509_get_subject_name(pointer), X509_get_issuer_name(pointer)) == 0 }
 
-    public var isSelfIssued: Bool { X509_check_issued(pointer, pointer) == X509_V_OK }
+    /// Self-issued and signed by its own key — nothing about its usages (notation-core-go
+    /// accepts a lone self-signed signing certificate that is no CA: `CheckSignature`, then
+    /// `RawSubject == RawIssuer`).
+    public var isSelfSigned: Bool { isSelfIssued && isIssued(by: self) }
 
-    /// True when `issuer`'s name and key identifiers match and its key verifies this certificate's
-    /// signature. Verified pairs are remembered: every signature from one CA repeats the same
-    /// intermediate and root checks (a P-384 root verifying itself costs ~0.9 ms).
+    /// True when this certificate names `issuer` as its issuer and `issuer`'s key verifies its
+    /// signature. Whether `issuer` may act as a CA is the caller's rule to apply (notation's
+    /// CA requirements, or OpenSSL path validation for Fulcio chains). Verified pairs are
+    /// remembered: every signature from one CA repeats the same intermediate and root checks
+    /// (a P-384 root verifying itself costs ~0.9 ms).
     public func isIssued(by issuer: Certificate) -> Bool {
         ERR_clear_error()
         defer { ERR_clear_error() }
-        guard X509_check_issued(issuer.pointer, pointer) == X509_V_OK, let key = X509_get0_pubkey(issuer.pointer) else { return false }
+        guard X509_NAME_cmp(X509_get_subject_name(issuer.pointer), X509_get_issuer_name(pointer)) == 0,
+              let key = X509_get0_pubkey(issuer.pointer) else { return false }
         let pair = Hash.digest(.sha256, derBytes + issuer.derBytes)
         if verifiedIssuance.get(pair) != nil { return true }
         guard X509_verify(pointer, key) == 1 else { return false }

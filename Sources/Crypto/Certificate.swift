@@ -64,21 +64,9 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
     public var notBefore: Date { Self.date(X509_get0_notBefore(pointer)) }
     public var notAfter: Date { Self.date(X509_get0_notAfter(pointer)) }
 
+    /// OpenSSL's notion of a CA (`X509_check_ca`): basicConstraints cA, or a v1 self-signed
+    /// certificate, or keyCertSign alone. The Notary Project rules use `hasCABasicConstraint`.
     public var isCA: Bool { X509_check_ca(pointer) != 0 }
-
-    /// keyUsage digitalSignature; true when the extension is absent (RFC 5280: no restriction).
-    public var allowsDigitalSignature: Bool {
-        let usage = X509_get_key_usage(pointer)
-        return usage == UInt32.max || usage & UInt32(KU_DIGITAL_SIGNATURE) != 0
-    }
-
-    /// Extended key usages, as flags OpenSSL knows (`XKU_CODE_SIGN`, …); nil without the extension.
-    public var extendedKeyUsage: UInt32? {
-        let usage = X509_get_extended_key_usage(pointer)
-        return usage == UInt32.max ? nil : usage
-    }
-
-    public var allowsCodeSigning: Bool { extendedKeyUsage.map { $0 & UInt32(XKU_CODE_SIGN) != 0 } ?? true }
 
     /// The certificate's key, shared with OpenSSL's copy (no re-encoding: the DER round trip
     /// through OpenSSL 3's decoders cost ~0.3 ms per certificate).

@@ -1,3 +1,4 @@
+import Core
 import Crypto
 import Foundation
 import JSON
@@ -27,9 +28,9 @@ enum JWSEnvelope {
             return value
         }
         let protectedText = try string("protected"), payloadText = try string("payload"), signatureText = try string("signature")
-        guard let protectedBytes = Base64.url(protectedText) else { throw NotationError(.malformedEnvelope, "the JWS \"protected\" member is not base64url") }
-        guard let payload = Base64.url(payloadText) else { throw NotationError(.malformedEnvelope, "the JWS \"payload\" member is not base64url") }
-        guard let signature = Base64.url(signatureText) else { throw NotationError(.malformedEnvelope, "the JWS \"signature\" member is not base64url") }
+        guard let protectedBytes = Base64.decode(protectedText, .rawURL) else { throw NotationError(.malformedEnvelope, "the JWS \"protected\" member is not base64url") }
+        guard let payload = Base64.decode(payloadText, .rawURL) else { throw NotationError(.malformedEnvelope, "the JWS \"payload\" member is not base64url") }
+        guard let signature = Base64.decode(signatureText, .rawURL) else { throw NotationError(.malformedEnvelope, "the JWS \"signature\" member is not base64url") }
         let signed = try protectedHeader(protectedBytes)
 
         guard let header = object["header"]?.objectValue else {
@@ -43,7 +44,7 @@ enum JWSEnvelope {
         }
         var certificates: [Certificate] = []
         for (index, entry) in chain.enumerated() {
-            guard let text = entry.stringValue, let der = Base64.standard(text) else {
+            guard let text = entry.stringValue, let der = Base64.decode(text, .standard) else {
                 throw NotationError(.malformedEnvelope, "x5c[\(index)] is not a base64 string")
             }
             do { certificates.append(try Certificate.der(der, source: "x5c[\(index)]")) } catch {
@@ -52,7 +53,7 @@ enum JWSEnvelope {
         }
         var timestamp: [UInt8]?
         if let value = header["io.cncf.notary.timestampSignature"] {
-            guard let text = value.stringValue, let token = Base64.standard(text), !token.isEmpty else {
+            guard let text = value.stringValue, let token = Base64.decode(text, .standard), !token.isEmpty else {
                 throw NotationError(.malformedEnvelope, "io.cncf.notary.timestampSignature is not a base64 string")
             }
             timestamp = token
