@@ -14,8 +14,12 @@ struct Verify: AsyncParsableCommand {
     @Option(name: [.customShort("c"), .customLong("config")], help: "Ratify config.json; the embedded default when omitted.")
     var configPath: String?
 
-    @Option(name: [.customShort("s"), .customLong("subject")], help: "Image reference, by tag or digest (optionally [namespace]image).")
+    @Option(name: [.customShort("s"), .customLong("subject")],
+            help: "Image reference, by tag or digest (optionally [namespace]image), or oci-layout:PATH[:TAG|@DIGEST] for an OCI image layout directory.")
     var subject: String
+
+    @Option(help: "With an oci-layout: subject, the registry/repository its trust policies are chosen by (default localhost/<directory name>).")
+    var scope: String?
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "json or text.")
     var output = "json"
@@ -35,14 +39,22 @@ struct Verify: AsyncParsableCommand {
         for warning in config.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
         let budget: Duration = timeout.map { .milliseconds($0) } ?? config.verificationRequestTimeout ?? .milliseconds(2900)
         let executor: any ProviderExecutor
+        var key = subject
         do {
-            let store = try StoreFactory.makeStore(config.storeOptions, metrics: nil)
+            let store: any ReferrerStore
+            if let layout = try LayoutSubject.parse(subject, scope: scope) {
+                store = try OCILayoutStore(path: layout.path)
+                key = layout.key
+            } else {
+                guard scope == nil else { usage("--scope applies to oci-layout: subjects only") }
+                store = try StoreFactory.makeStore(config.storeOptions, metrics: nil)
+            }
             executor = try ExecutorFactory.verifyExecutor(config, store: store, generation: 1, logger: Logger(label: "ratify-verify") { _ in SwiftLogNoOpLogHandler() })
         } catch {
             usage("\(error)")
         }
         let requestID = UUID().uuidString.lowercased()
-        let item = await executor.execute([subject], context: ProviderContext(requestID: requestID, operation: .verify, deadline: .now + budget))[0]
+        let item = await executor.execute([key], context: ProviderContext(requestID: requestID, operation: .verify, deadline: .now + budget))[0]
         if let error = item.error {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
             throw ExitCode(1)
@@ -55,6 +67,42 @@ struct Verify: AsyncParsableCommand {
     private func usage(_ message: String) -> Never {
         FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
         Foundation.exit(2)
+    }
+}
+
+/// `oci-layout:PATH[:TAG|@DIGEST]` (the form oras and skopeo write): the layout directory and
+/// the key the executor verifies — the scope's name with the layout's tag or digest.
+struct LayoutSubject {
+    static let prefix = "oci-layout:"
+    var path: String
+    var key: String
+
+    static func parse(_ text: String, scope: String?) throws(ReferenceError) -> LayoutSubject? {
+        guard text.hasPrefix(prefix) else { return nil }
+        var path = String(text.dropFirst(prefix.count))
+        var target = ":latest"
+        if let at = path.lastIndex(of: "@") {
+            target = "@" + (try Digest.parse(String(path[path.index(after: at)...]))).description
+            path = String(path[..<at])
+        } else if let colon = path.lastIndex(of: ":"), !path[colon...].contains("/") {
+            target = ":" + path[path.index(after: colon)...]
+            path = String(path[..<colon])
+        }
+        guard !path.isEmpty else { throw ReferenceError(.invalidReference, "\(text) names no directory; use oci-layout:PATH[:TAG|@DIGEST]") }
+        let name = scope ?? "localhost/" + defaultRepository(for: path)
+        let reference = try ImageReference.parse(name + target)
+        guard reference.description.hasPrefix(name) || scope == nil else {
+            throw ReferenceError(.invalidReference, "--scope \(name) must be registry/repository without tag or digest")
+        }
+        return LayoutSubject(path: path, key: reference.description)
+    }
+
+    /// The directory's name, lowercased, with what a repository name cannot hold replaced by `-`.
+    static func defaultRepository(for path: String) -> String {
+        let base = URL(fileURLWithPath: path).standardizedFileURL.lastPathComponent.lowercased()
+        let cleaned = String(base.map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "-" })
+            .split(separator: "-").joined(separator: "-")
+        return cleaned.isEmpty ? "layout" : cleaned
     }
 }
 

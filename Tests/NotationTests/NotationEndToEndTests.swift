@@ -105,4 +105,50 @@ import TestSupport
         #expect(unsigned.status == 1)
         #expect(unsigned.output.contains("REFERRERS_NOT_FOUND"))
     }
+
+    /// `notation cert generate-test`'s lone self-signed certificate, JWS and COSE, through the
+    /// binary against docker-registry: trusted when the `ca` store holds that certificate and
+    /// the identity matches; not when the store holds another one or the identity differs.
+    @Test func aSelfSignedGenerateTestCertificateVerifiesEndToEnd() async throws {
+        let registry = try await offPool { try LocalRegistry() }
+        defer { registry.stop() }
+        let (store, host) = try await offPool { () throws -> (String, String) in
+            let oci = OCIFixtures(pusher: registry, maintainTagSchema: true)
+            let image = try oci.pushImage("alpine", tag: "v1")
+            let fixtures = try NotationFixtures(subject: Descriptor(mediaType: image.mediaType, digest: try Digest.parse(image.digest), size: image.size))
+            for name in ["jws-self-signed", "cose-self-signed"] {
+                let envelope = try fixtures.envelope(name)
+                try oci.attach("alpine", to: image, artifactType: MediaType.notarySignature, layers: [(envelope.mediaType, envelope.bytes)])
+            }
+            return ("\(fixtures.directory.path)/truststore", registry.host)
+        }
+        func verify(store storeName: String, identity: String) async throws -> (ProcessRunner.Result, JSONValue?) {
+            let config = """
+            {"store":{"version":"1.0.0","plugins":[{"name":"oras","useHttp":true}]},
+             "policy":{"version":"1.0.0","plugin":{"name":"configPolicy","artifactVerificationPolicies":{"application/vnd.cncf.notary.signature":"all"}}},
+             "verifier":{"version":"1.0.0","plugins":[{"name":"notation","artifactTypes":"application/vnd.cncf.notary.signature",
+               "verificationCerts":["\(store)"],"trustPolicyDoc":{"version":"1.0","trustPolicies":[{"name":"quickstart","registryScopes":["\(host)/alpine"],
+               "signatureVerification":{"level":"strict"},"trustStores":["ca:\(storeName)"],"trustedIdentities":["\(identity)"]}]}}]}}
+            """
+            let file = registry.directory.appendingPathComponent("selfsigned-\(UUID().uuidString).json").path
+            try config.write(toFile: file, atomically: true, encoding: .utf8)
+            let result = try await offPool { try ProcessRunner.run(Self.binary, ["verify", "-c", file, "-s", "\(host)/alpine:v1"]) }
+            return (result, try? JSONParser.parse(result.output))
+        }
+        let alpine = "x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=alpine"
+
+        let (pass, report) = try await verify(store: "selfsigned", identity: alpine)
+        #expect(pass.status == 0, "\(pass.output)")
+        let reports = report?["verifierReports"]?.arrayValue ?? []
+        #expect(reports.count == 2 && reports.allSatisfy { $0["isSuccess"] == true }, "JWS and COSE both pass: \(pass.output)")
+        #expect(reports.first?["extensions"]?["SN"] == "CN=alpine,O=Notary,L=Seattle,ST=WA,C=US")
+
+        let (otherStore, otherReport) = try await verify(store: "other-selfsigned", identity: alpine)
+        #expect(otherStore.status == 1)
+        #expect(otherReport?["verifierReports"]?.arrayValue?.map { $0["errorReason"] } == [.string("SIGNATURE_NOT_TRUSTED"), .string("SIGNATURE_NOT_TRUSTED")], "\(otherStore.output)")
+
+        let (otherIdentity, identityReport) = try await verify(store: "selfsigned", identity: "x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=busybox")
+        #expect(otherIdentity.status == 1)
+        #expect(identityReport?["verifierReports"]?.arrayValue?.map { $0["errorReason"] } == [.string("TRUSTED_IDENTITY_MISMATCH"), .string("TRUSTED_IDENTITY_MISMATCH")], "\(otherIdentity.output)")
+    }
 }

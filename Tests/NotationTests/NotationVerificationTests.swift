@@ -215,7 +215,7 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
     @Test func trustStoresLoadNotationsLayoutAndRatifysFlatPaths() async throws {
         let fixtures = try await NotationFixtures.shared.value
         let layout = fixtures.stores
-        #expect(layout.named.keys.map(\.description).sorted() == ["ca:wabbit", "signingAuthority:wabbit-sa", "tsa:tsa"])
+        #expect(layout.named.keys.map(\.description).sorted() == ["ca:ca-alone", "ca:other-selfsigned", "ca:selfsigned", "ca:wabbit", "signingAuthority:wabbit-sa", "tsa:tsa"])
         #expect(layout.everyStore.isEmpty)
         let rootFile = fixtures.directory.appendingPathComponent("truststore/x509/ca/wabbit/root.crt").path
         let flat = try TrustStoreSet.load(paths: [rootFile], path: "verificationCerts")
@@ -254,5 +254,37 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
                                                   policy: try trustPolicy(stores: ["ca:kmp-store"]), trustStores: stores,
                                                   providers: Providers(certificates: ["inline-root": root]))
         #expect(present.isSuccess, "\(present.failures)")
+    }
+}
+
+/// `notation cert generate-test` signs with one self-signed certificate that is no CA
+/// (notation-core-go `ValidateCodeSigningCertChain`, the chain-of-one branch).
+@Suite struct SelfSignedSigningCertificateTests {
+    static let alpine = "x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=alpine"
+
+    @Test(arguments: ["jws-self-signed", "cose-self-signed"])
+    func aLoneSelfSignedSigningCertificateInTheCAStorePasses(name: String) async throws {
+        let outcome = try await verify(name, try trustPolicy(stores: ["ca:selfsigned"], identities: [Self.alpine]))
+        #expect(outcome.isSuccess, "\(outcome.failures)")
+        #expect(outcome.failures.isEmpty)
+        #expect(outcome.envelope?.certificates.count == 1)
+    }
+
+    @Test(arguments: ["jws-self-signed", "cose-self-signed"])
+    func anotherCertificateWithTheSameNameIsNotTrusted(name: String) async throws {
+        let outcome = try await verify(name, try trustPolicy(stores: ["ca:other-selfsigned"], identities: [Self.alpine]))
+        #expect(outcome.enforcedFailure?.reason == "SIGNATURE_NOT_TRUSTED", "\(outcome.failures)")
+    }
+
+    @Test(arguments: ["jws-self-signed", "cose-self-signed"])
+    func anotherTrustedIdentityIsAMismatch(name: String) async throws {
+        let outcome = try await verify(name, try trustPolicy(stores: ["ca:selfsigned"], identities: ["x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=busybox"]))
+        #expect(outcome.enforcedFailure?.reason == "TRUSTED_IDENTITY_MISMATCH", "\(outcome.failures)")
+    }
+
+    @Test func aLoneSelfSignedCACertificateMustNotSign() async throws {
+        let outcome = try await verify("jws-self-signed-ca", try trustPolicy(stores: ["ca:ca-alone"]))
+        #expect(outcome.enforcedFailure?.reason == "SIGNATURE_INTEGRITY_FAILURE")
+        #expect(outcome.enforcedFailure?.message.contains("is a CA certificate (basicConstraints cA must be false)") == true, "\(outcome.failures)")
     }
 }

@@ -10,6 +10,8 @@ Writes to OUT_DIR:
   truststore/x509/ca/wabbit/root.crt                 notation's trust store layout
   truststore/x509/signingAuthority/wabbit-sa/root.crt
   truststore/x509/tsa/tsa/tsa-root.crt
+  truststore/x509/ca/selfsigned/alpine.crt           `notation cert generate-test`'s lone certificate
+  truststore/x509/ca/other-selfsigned/alpine.crt     another one with the same name
   <case>.jws / <case>.cose                           envelopes (see CASES below)
   cases.json                                         {case: media type}
 With --subjects FILE (a JSON list of descriptors) OUT_DIR also gets subject-<i>.jws, a valid
@@ -284,6 +286,24 @@ for alg in (["es256"] if basic else list(KEYS)):
 
 key, cert = leaves["es256"]
 chain = [cert, inter, root]
+
+# `notation cert generate-test alpine`: one self-signed RSA 2048 certificate, basicConstraints
+# present with cA false, keyUsage digitalSignature (critical), extendedKeyUsage codeSigning — the
+# chain every notation and Ratify quickstart signs with (notation-core-go's chain-of-one branch).
+ALPINE = [("C", "US"), ("ST", "WA"), ("L", "Seattle"), ("O", "Notary"), ("CN", "alpine")]
+for store, basename in (("selfsigned", "jws"), ("other-selfsigned", None)):
+    self_key = rsa.generate_private_key(65537, 2048)
+    self_cert = certificate(ALPINE, self_key, eku=[ExtendedKeyUsageOID.CODE_SIGNING], not_after=NOW + 365 * DAY)
+    write(f"truststore/x509/ca/{store}/alpine.crt", self_cert.public_bytes(serialization.Encoding.PEM))
+    if basename:
+        emit("jws-self-signed", jws_envelope("ps256", self_key, [self_cert], payload), "jws")
+        emit("cose-self-signed", cose_envelope("ps256", self_key, [self_cert], payload), "cose")
+# A lone self-signed certificate that is a CA: notation-core-go applies the leaf rules to it
+# (basicConstraints cA must be false), so it cannot sign alone.
+ca_alone_key = ec.generate_private_key(ec.SECP256R1())
+ca_alone = certificate(ALPINE, ca_alone_key, ca=True)
+write("truststore/x509/ca/ca-alone/ca.crt", ca_alone.public_bytes(serialization.Encoding.PEM))
+emit("jws-self-signed-ca", jws_envelope("es256", ca_alone_key, [ca_alone], payload), "jws")
 jws_valid = json.loads(open(os.path.join(out, "jws-es256.jws")).read())
 
 if subjects_file:
