@@ -89,6 +89,29 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
         registry.stop()
     }
 
+    /// cosign decodes the annotation with Go's base64.StdEncoding, which skips `\r` and `\n`:
+    /// signatures written wrapped (as containers/image's private-PKI fixture is) verify.
+    @Test func aLineWrappedSignatureAnnotationVerifiesAsCosignReadsIt() async throws {
+        let (registry, images, sigs) = try await setUp()
+        defer { registry.stop() }
+        let fixtures = OCIFixtures(pusher: registry, maintainTagSchema: true)
+        let plain = sigs.signatures["rsa2048"]!
+        let wrapped = stride(from: 0, to: plain.count, by: 64).map { start -> String in
+            let from = plain.index(plain.startIndex, offsetBy: start)
+            return String(plain[from..<plain.index(from, offsetBy: min(64, plain.count - start))])
+        }.joined(separator: "\n") + "\n"
+        let keyed = try verifier(#"{"name":"cosign","key":"\#(sigs.key("rsa2048"))"}"#)
+        try await offPool { try fixtures.pushCosignSignatures("app", for: images["signed"]!, layers: [self.layer(sigs.payload, wrapped)]) }
+        let result = try await run(keyed, "\(registry.host)/app:signed")
+        #expect(result.isSuccess, "\(result.reports.map(\.message))")
+        // Spaces are not line breaks: Go refuses them, and so do we.
+        try await offPool { try fixtures.pushCosignSignatures("app", for: images["signed"]!, layers: [self.layer(sigs.payload, wrapped.replacingOccurrences(of: "\n", with: " "))]) }
+        let spaced = try await run(keyed, "\(registry.host)/app:signed")
+        #expect(!spaced.isSuccess)
+        #expect(spaced.reports.first?.extensions?["signatures"]?.arrayValue?.first?["error"]?.stringValue?.contains("not base64") == true,
+                "\(String(describing: spaced.reports.first?.extensions))")
+    }
+
     @Test func requiredAnnotationsMustBeSigned() async throws {
         let (registry, images, sigs) = try await setUp()
         defer { registry.stop() }
