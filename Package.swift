@@ -47,7 +47,7 @@ let package = Package(
         ]),
         // Fuzz targets for the envelope parsers (`make fuzz`); built normally it replays inputs.
         .executableTarget(name: "notation-fuzz", dependencies: ["Notation", "CBOR", "Core", "JSON"]),
-        .target(name: "TestSupport", dependencies: ["HTTPClient", "CShims", "Crypto", "JSON", "HTTPServer"], path: "Tests/Support",
+        .target(name: "TestSupport", dependencies: ["HTTPClient", "CShims", "Crypto", "JSON", "HTTPServer", "Core"], path: "Tests/Support",
                 exclude: ["token_server.py", "kube_api_server.py"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "TestSupport", "HTTPClient"]),
@@ -62,6 +62,8 @@ let package = Package(
         .testTarget(name: "KubernetesTests", dependencies: ["Kubernetes", "JSON", "HTTPClient", "TestSupport"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability",
             .product(name: "Logging", package: "swift-log")]),
+        // Upstream test vectors (Tests/Conformance) with the verdicts the upstream tests expect.
+        .testTarget(name: "ConformanceTests", dependencies: ["Notation", "Cosign", "Crypto", "Core", "Registry", "JSON", "RatifyServer", "TestSupport"]),
         .testTarget(name: "RatifyServerTests", dependencies: ["RatifyServer", "Core", "JSON", "TestSupport", "HTTPClient", "Observability", "Registry"]),
     ],
     swiftLanguageModes: [.v6]

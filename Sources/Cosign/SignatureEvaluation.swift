@@ -48,7 +48,13 @@ extension CosignVerifier {
             return evidence
         }
         evidence.signature = signature
-        evidence.verifies = { $0.verify(signature: signature, message: payload, hash: $0.sigstoreHash) }
+        // cosign and Ratify verify `.sig` signatures with SHA-256 whatever the key's size or
+        // curve (cosign `LoadPublicKey(…, crypto.SHA256)`); newer signers hash P-384/P-521 with
+        // SHA-384/512. Either is the key holder's signature over this payload.
+        evidence.verifies = { key in
+            key.verify(signature: signature, message: payload, hash: key.sigstoreHash)
+                || (key.sigstoreHash != .sha256 && key.sigstoreHash != nil && key.verify(signature: signature, message: payload, hash: .sha256))
+        }
         evidence.subjectProblem = { SimpleSigning.check(payload, subject: $0) }
         evidence.annotationsProblem = { SimpleSigning.annotationsProblem(payload, required: $0) }
         evidence.loggedPayloadSHA256 = Hash.hex(.sha256, payload)
@@ -59,7 +65,15 @@ extension CosignVerifier {
             }
             evidence.certificate = certificate
         }
-        evidence.chain = layer.annotations[Self.chainAnnotation].flatMap { try? Certificate.pemChain(Array($0.utf8), source: Self.chainAnnotation) } ?? []
+        // An unreadable chain is an error, as in cosign (`Chain()`) and containers/image — never
+        // silently dropped.
+        if let pem = layer.annotations[Self.chainAnnotation], !pem.isEmpty {
+            guard let chain = try? Certificate.pemChain(Array(pem.utf8), source: Self.chainAnnotation) else {
+                evidence.unreadable = "annotation \(Self.chainAnnotation) is not a PEM certificate chain"
+                return evidence
+            }
+            evidence.chain = chain
+        }
         if let text = layer.annotations[Self.bundleAnnotation] {
             guard let bundle = RekorBundle.parse(text) else {
                 evidence.unreadable = "annotation \(Self.bundleAnnotation) is not a Rekor bundle"
@@ -173,11 +187,16 @@ extension CosignVerifier {
         guard let identity = names.first(where: keyless.identity.matches) else {
             return .failure(Message(text: "the certificate's identities [\(names.joined(separator: ", "))] do not match certificateIdentity \(keyless.identity)"))
         }
-        guard let issuer = oidcIssuer(leaf) else {
-            return .failure(Message(text: "the certificate has no Fulcio OIDC issuer extension (1.3.6.1.4.1.57264.1.8 or .1.1)"))
+        // cosign reads a certificate without the issuer extension (a private PKI's) as issuer
+        // "": only a pattern that matches the empty string accepts it. An extension that is
+        // present but unreadable is refused.
+        let hasIssuerExtension = leaf.extensionValue(oid: "1.3.6.1.4.1.57264.1.8") != nil || leaf.extensionValue(oid: "1.3.6.1.4.1.57264.1.1") != nil
+        guard let issuer = hasIssuerExtension ? oidcIssuer(leaf) : "" else {
+            return .failure(Message(text: "the certificate's Fulcio OIDC issuer extension (1.3.6.1.4.1.57264.1.8 or .1.1) is unreadable"))
         }
         guard keyless.issuer.matches(issuer) else {
-            return .failure(Message(text: "the certificate's OIDC issuer \"\(issuer)\" does not match certificateOIDCIssuer \(keyless.issuer)"))
+            return .failure(Message(text: issuer.isEmpty ? "the certificate has no Fulcio OIDC issuer extension (1.3.6.1.4.1.57264.1.8 or .1.1), so its issuer \"\" does not match certificateOIDCIssuer \(keyless.issuer)"
+                                                         : "the certificate's OIDC issuer \"\(issuer)\" does not match certificateOIDCIssuer \(keyless.issuer)"))
         }
         if keyless.ctLogVerify {
             let timestamps = SignedCertificateTimestamp.embedded(in: leaf)

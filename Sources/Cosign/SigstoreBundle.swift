@@ -8,9 +8,12 @@ import JSON
 /// entries) and either a message signature or a DSSE envelope.
 public struct SigstoreBundle: Sendable {
     public static let mediaType = "application/vnd.dev.sigstore.bundle.v0.3+json"
-    /// Earlier versions cosign and sigstore clients wrote; the same JSON shape.
-    static let acceptedMediaTypes: Set<String> = [mediaType, "application/vnd.dev.sigstore.bundle+json;version=0.2",
-                                                  "application/vnd.dev.sigstore.bundle.v0.2+json"]
+    /// Every spelling sigstore-go's `getBundleVersion` accepts for versions 0.1 to 0.3 (the
+    /// same JSON shape; v0.1 entries carry inclusion promises, which is what we verify offline).
+    static let acceptedMediaTypes: Set<String> = [mediaType, "application/vnd.dev.sigstore.bundle+json;version=0.1",
+                                                  "application/vnd.dev.sigstore.bundle+json;version=0.2",
+                                                  "application/vnd.dev.sigstore.bundle+json;version=0.3",
+                                                  "application/vnd.dev.sigstore.bundle.v0.1+json", "application/vnd.dev.sigstore.bundle.v0.2+json"]
 
     public enum Content: Sendable {
         /// `messageSignature`: a signature over a message known by its SHA-256.

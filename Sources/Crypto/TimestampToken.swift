@@ -51,6 +51,27 @@ public struct TimestampToken: Sendable {
         return TimestampToken(time: time, accuracy: accuracy, imprintAlgorithm: hash, imprint: bytes, der: der)
     }
 
+    /// The token of an RFC 3161 `TimeStampResp` (what a TSA answers): its status must be
+    /// granted (0) or grantedWithMods (1), RFC 3161 §2.4.2.
+    public static func parse(response der: [UInt8]) throws(CryptoError) -> TimestampToken {
+        ERR_clear_error()
+        defer { ERR_clear_error() }
+        let response: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_TS_RESP(nil, &cursor, buffer.count)
+        }
+        guard let response else { throw CryptoError(.invalidTimestamp, "the timestamp response is not a DER TimeStampResp") }
+        defer { TS_RESP_free(response) }
+        let status = TS_RESP_get_status_info(response).flatMap { TS_STATUS_INFO_get0_status($0) }.map { ASN1_INTEGER_get($0) } ?? -1
+        guard status == 0 || status == 1 else {
+            throw CryptoError(.invalidTimestamp, "the timestamp authority did not grant the request (PKIStatus \(status))")
+        }
+        guard let token = TS_RESP_get_token(response), let bytes = i2dBytes({ i2d_PKCS7(token, &$0) }) else {
+            throw CryptoError(.invalidTimestamp, "the timestamp response carries no token")
+        }
+        return try parse(bytes)
+    }
+
     /// Checks that the token timestamps `message` (its imprint is the hash of `message`) and
     /// that its signature verifies, with the TSA's certificate chaining to one of `roots` with
     /// the timeStamping purpose at the token's own time.
@@ -58,7 +79,15 @@ public struct TimestampToken: Sendable {
         guard let imprintAlgorithm else {
             return .failure(CryptoError(.invalidTimestamp, "the timestamp's message imprint uses an unsupported hash (SHA-256/384/512 are accepted)"))
         }
-        guard Hash.digest(imprintAlgorithm, message) == imprint else {
+        return verify(messageDigest: Hash.digest(imprintAlgorithm, message), algorithm: imprintAlgorithm, roots: roots)
+    }
+
+    /// As `verify(message:roots:)`, for a message known by its digest.
+    public func verify(messageDigest: [UInt8], algorithm: HashAlgorithm, roots: [Certificate]) -> Result<Void, CryptoError> {
+        guard let imprintAlgorithm, imprintAlgorithm == algorithm else {
+            return .failure(CryptoError(.invalidTimestamp, "the timestamp's message imprint uses \(imprintAlgorithm.map { "\($0)" } ?? "an unsupported hash"), not \(algorithm)"))
+        }
+        guard messageDigest == imprint else {
             return .failure(CryptoError(.invalidTimestamp, "the timestamp's message imprint does not match the signature it should countersign"))
         }
         guard !roots.isEmpty else { return .failure(CryptoError(.invalidTimestamp, "no TSA trust store certificates to verify the timestamp with")) }
@@ -72,6 +101,18 @@ public struct TimestampToken: Sendable {
         if let parameters = X509_STORE_get0_param(store) { X509_VERIFY_PARAM_set_time(parameters, time_t(time.timeIntervalSince1970)) }
         TS_VERIFY_CTX_set_store(context, store)
         TS_VERIFY_CTX_set_flags(context, Int32(TS_VFY_SIGNATURE | TS_VFY_VERSION))
+        // tspclient-go (notation's TSA client) accepts SignerInfo version 1 only and requires
+        // the ESS SigningCertificateV2 attribute (RFC 5816): a token that names its signing
+        // certificate by SHA-1 alone (ESS v1) is refused, as every SHA-1 use is.
+        if let infos = PKCS7_get_signer_info(token), OPENSSL_sk_num(infos) == 1,
+           let info = OPENSSL_sk_value(infos, 0)?.assumingMemoryBound(to: PKCS7_SIGNER_INFO.self) {
+            guard ASN1_INTEGER_get(info.pointee.version) == 1 else {
+                return .failure(CryptoError(.invalidTimestamp, "the timestamp's SignerInfo has version \(ASN1_INTEGER_get(info.pointee.version)); version 1 is required"))
+            }
+            guard PKCS7_get_signed_attribute(info, NID_id_smime_aa_signingCertificateV2) != nil else {
+                return .failure(CryptoError(.invalidTimestamp, "the timestamp does not name its signing certificate with ESS SigningCertificateV2 (RFC 5816)"))
+            }
+        }
         guard TS_RESP_verify_token(context, token) == 1 else {
             return .failure(CryptoError(.invalidTimestamp, "the timestamp's signature does not verify against the TSA trust store: \(OpenSSLErrorQueue.reason())"))
         }

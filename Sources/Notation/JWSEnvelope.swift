@@ -8,9 +8,19 @@ import JSON
 ///     { "payload": b64url, "protected": b64url(JSON), "header": { "x5c": [...],
 ///       "io.cncf.notary.timestampSignature": b64, "io.cncf.notary.signingAgent": "..." },
 ///       "signature": b64url }
+///
+/// notation-core-go reads the envelope and the unprotected header with Go's `encoding/json`:
+/// member names match case-insensitively (notation-go's own mock envelopes write
+/// `io.cncf.notary.SigningAgent`) and unknown members are ignored. Nothing outside `protected`
+/// is signed, so we read them the same way.
 enum JWSEnvelope {
-    static let members: Set<String> = ["payload", "protected", "header", "signature"]
-    static let unprotectedMembers: Set<String> = ["x5c", "io.cncf.notary.timestampSignature", "io.cncf.notary.signingAgent"]
+    /// `object[key]`, or the first member whose name equals `key` ignoring ASCII case (Go's
+    /// `encoding/json` prefers an exact match, then a case-insensitive one).
+    static func member(_ object: JSONObject, _ key: String) -> JSONValue? {
+        if let exact = object[key] { return exact }
+        let folded = key.lowercased()
+        return object.members.first { $0.key.lowercased() == folded }?.value
+    }
 
     static func parse(_ bytes: [UInt8]) throws(NotationError) -> SignatureEnvelope {
         let document: JSONValue
@@ -18,11 +28,8 @@ enum JWSEnvelope {
             throw NotationError(.malformedEnvelope, "the JWS envelope is not valid JSON: \(error)")
         }
         guard let object = document.objectValue else { throw NotationError(.malformedEnvelope, "the JWS envelope is not a JSON object") }
-        for key in object.keys where !members.contains(key) {
-            throw NotationError(.malformedEnvelope, "the JWS envelope has an unexpected member \"\(key)\" (only the flattened JSON serialization is accepted)")
-        }
         func string(_ key: String) throws(NotationError) -> String {
-            guard let value = object[key]?.stringValue, !value.isEmpty else {
+            guard let value = member(object, key)?.stringValue, !value.isEmpty else {
                 throw NotationError(.malformedEnvelope, "the JWS envelope's \"\(key)\" must be a non-empty string")
             }
             return value
@@ -33,13 +40,10 @@ enum JWSEnvelope {
         guard let signature = Base64.decode(signatureText, .rawURL) else { throw NotationError(.malformedEnvelope, "the JWS \"signature\" member is not base64url") }
         let signed = try protectedHeader(protectedBytes)
 
-        guard let header = object["header"]?.objectValue else {
+        guard let header = member(object, "header")?.objectValue else {
             throw NotationError(.malformedEnvelope, "the JWS envelope has no unprotected \"header\" object (it carries x5c)")
         }
-        for key in header.keys where !unprotectedMembers.contains(key) {
-            throw NotationError(.malformedEnvelope, "the JWS unprotected header has an unexpected member \"\(key)\"")
-        }
-        guard let chain = header["x5c"]?.arrayValue, !chain.isEmpty else {
+        guard let chain = member(header, "x5c")?.arrayValue, !chain.isEmpty else {
             throw NotationError(.malformedEnvelope, "the JWS unprotected header must carry a non-empty x5c certificate chain")
         }
         var certificates: [Certificate] = []
@@ -52,14 +56,14 @@ enum JWSEnvelope {
             }
         }
         var timestamp: [UInt8]?
-        if let value = header["io.cncf.notary.timestampSignature"] {
+        if let value = member(header, "io.cncf.notary.timestampSignature") {
             guard let text = value.stringValue, let token = Base64.decode(text, .standard), !token.isEmpty else {
                 throw NotationError(.malformedEnvelope, "io.cncf.notary.timestampSignature is not a base64 string")
             }
             timestamp = token
         }
         var agent: String?
-        if let value = header["io.cncf.notary.signingAgent"] {
+        if let value = member(header, "io.cncf.notary.signingAgent") {
             guard let text = value.stringValue else { throw NotationError(.malformedEnvelope, "io.cncf.notary.signingAgent must be a string") }
             agent = text
         }

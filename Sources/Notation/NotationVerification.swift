@@ -167,25 +167,30 @@ public enum NotationVerification {
             }
             return nil
         }
-        // "verifyTimestamp: afterCertExpiry — only verify the timestamp if a certificate in the
-        // chain has expired."
+        // notation-go `verifyTimestamp`: timestamp verification is on only when the policy
+        // names a tsa trust store, and with `verifyTimestamp: afterCertExpiry` only once a
+        // certificate of the chain has expired. Off, "each and every certificate in the
+        // certificate chain … must be valid … at the time of signature verification" and a
+        // countersignature, if any, is not looked at.
         let expiredNow = chain.first { !$0.isValid(at: now) }
-        if policy.verifyTimestamp == .afterCertExpiry && expiredNow == nil { return nil }
-        guard let tokenBytes = envelope.timestampToken else {
-            // "In the absence of an Authentic Timestamp, each and every certificate in the
-            // certificate chain … must be valid … at the time of signature verification."
-            if let expired = expiredNow {
-                return ("CERTIFICATE_EXPIRED", "certificate \"\(expired.subject)\" is not valid now (valid \(timestamp(expired.notBefore)) to \(timestamp(expired.notAfter))) and the signature has no timestamp countersignature")
-            }
-            return nil
-        }
         let tsa: (names: [String], certificates: [Certificate])
         switch storeCertificates(.tsa, policy: policy, trustStores: trustStores, providers: providers) {
         case .success(let found): tsa = found
         case .failure(let error): return ("TRUST_STORE_UNAVAILABLE", error.message)
         }
-        guard !tsa.names.isEmpty else {
-            return ("TIMESTAMP_NOT_TRUSTED", "the signature carries a timestamp but trust policy \"\(policy.name)\" names no tsa trust store to verify it with")
+        let verifyTimestamp = !tsa.names.isEmpty && (policy.verifyTimestamp == .always || expiredNow != nil)
+        guard verifyTimestamp else {
+            if let expired = expiredNow {
+                return ("CERTIFICATE_EXPIRED", "certificate \"\(expired.subject)\" is not valid now (valid \(timestamp(expired.notBefore)) to \(timestamp(expired.notAfter)))\(tsa.names.isEmpty ? " and trust policy \"\(policy.name)\" names no tsa trust store to verify a timestamp with" : "")")
+            }
+            return nil
+        }
+        // "Timestamp countersignature MUST be present" once timestamp verification is on.
+        guard let tokenBytes = envelope.timestampToken else {
+            return ("TIMESTAMP_MISSING", "trust policy \"\(policy.name)\" verifies timestamps (tsa store(s) \(tsa.names.joined(separator: ", ")), verifyTimestamp \(policy.verifyTimestamp.rawValue)) and the signature has no timestamp countersignature")
+        }
+        guard !tsa.certificates.isEmpty else {
+            return ("TIMESTAMP_NOT_TRUSTED", "trust store(s) \(tsa.names.joined(separator: ", ")) of trust policy \"\(policy.name)\" hold no TSA certificates")
         }
         let token: TimestampToken
         do { token = try TimestampToken.parse(tokenBytes) } catch {

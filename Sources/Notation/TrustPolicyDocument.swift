@@ -1,4 +1,5 @@
 import Core
+import Foundation
 import JSON
 
 /// The Notary Project trust policy document, version 1.0 (specs/trust-store-trust-policy.md),
@@ -43,6 +44,18 @@ public struct TrustPolicyDocument: Sendable, Equatable {
 
     /// "Evaluation order of trust policies: 1. Exact match … 2. Global". Nil means no policy
     /// applies, which the verifier MUST treat as untrusted.
+    static let domainPattern = try! NSRegularExpression(pattern: #"^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))+)?(?::[0-9]+)?$"#)
+    static let repositoryPattern = try! NSRegularExpression(pattern: #"^[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?(?:(?:/[a-z0-9]+(?:(?:(?:[._]|__|[-]*)[a-z0-9]+)+)?)+)?$"#)
+
+    static func isRegistryScope(_ scope: String) -> Bool {
+        guard let slash = scope.firstIndex(of: "/") else { return false }
+        let domain = String(scope[..<slash]), repository = String(scope[scope.index(after: slash)...])
+        func matches(_ pattern: NSRegularExpression, _ text: String) -> Bool {
+            !text.isEmpty && pattern.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        }
+        return matches(domainPattern, domain) && matches(repositoryPattern, repository)
+    }
+
     public func policy(for repository: String) -> TrustPolicy? {
         policies.first { $0.registryScopes.contains(repository) } ?? policies.first { $0.registryScopes == ["*"] }
     }
@@ -98,12 +111,12 @@ public struct TrustPolicy: Sendable, Equatable {
             let scopePath = "\(path).registryScopes[\(index)]"
             guard let text = scope.stringValue, !text.isEmpty else { throw ConfigError(path: scopePath, "must be a non-empty string") }
             if text != "*" {
-                // "The repository URI MUST NOT contain the asterisk character" and scopes are
-                // fully qualified repositories: no tag, no digest, no reference expansion.
+                // "The repository URI MUST NOT contain the asterisk character"; otherwise
+                // notation-go's `validateRegistryScopeFormat`: domain[:port]/repository with
+                // distribution's grammar — a single-label domain (`local/myOCILayout`) included.
                 guard !text.contains("*") else { throw ConfigError(path: scopePath, "\"\(text)\": a repository scope must not contain \"*\"") }
-                guard let reference = try? ImageReference.parse(text), reference.name == text,
-                      reference.tag == "latest" || reference.tag == nil, reference.digest == nil, !text.hasSuffix(":latest") else {
-                    throw ConfigError(path: scopePath, "\"\(text)\" is not a fully qualified repository such as registry.example.com/team/app")
+                guard TrustPolicyDocument.isRegistryScope(text) else {
+                    throw ConfigError(path: scopePath, "\"\(text)\" is not a fully qualified repository such as registry.example.com/team/app (or a local scope such as local/myOCILayout)")
                 }
             }
             scopes.append(text)
@@ -144,9 +157,8 @@ public struct TrustPolicy: Sendable, Equatable {
         let storeValues = object["trustStores"]?.arrayValue ?? []
         let identityValues = object["trustedIdentities"]?.arrayValue ?? []
         if level == .skip {
-            // "skip cannot be used with a global scope"; nothing is verified, so stores and
-            // identities would be dead configuration.
-            guard !scopes.contains("*") else { throw ConfigError(path: "\(path).registryScopes", "a skip level cannot use the global scope \"*\"") }
+            // Nothing is verified, so stores and identities would be dead configuration. (A
+            // global skip policy is allowed, as notation-go allows it: it admits everything.)
             guard storeValues.isEmpty, identityValues.isEmpty else {
                 throw ConfigError(path: path, "a skip level must not list trustStores or trustedIdentities")
             }

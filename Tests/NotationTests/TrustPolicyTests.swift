@@ -78,7 +78,6 @@ func refusal(_ text: String) -> ConfigError? {
         (document(policy(verification: #"{"level":"strict","override":{"expiry":"skip"}}"#)), ".override.expiry", "enforce or log"),
         (document(policy(verification: #"{"level":"strict","verifyTimestamp":"never"}"#)), ".verifyTimestamp", "always or afterCertExpiry"),
         (document(policy(scopes: #"["r.io/x"]"#, verification: #"{"level":"skip","override":{"expiry":"log"}}"#, stores: "[]", identities: "[]")), ".override", "cannot be customized"),
-        (document(policy(verification: #"{"level":"skip"}"#, stores: "[]", identities: "[]")), ".registryScopes", "skip level cannot use the global scope"),
         (document(policy(scopes: #"["r.io/x"]"#, verification: #"{"level":"skip"}"#)), ".trustPolicies[0]", "must not list"),
         (document(policy(stores: "[]")), ".trustStores", "at least one"),
         (document(policy(stores: #"["acme"]"#)), ".trustStores[0]", "{ca|signingAuthority|tsa}"),
