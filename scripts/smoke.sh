@@ -88,5 +88,13 @@ echo '{"executor":{"verificationRequestTimeout":"soon"}}' >"$work/bad.json"
 check "invalid config is refused with its path" bash -c "'$bin' serve -c '$work/bad.json' --http 127.0.0.1:0 2>&1 | grep -q 'executor.verificationRequestTimeout must be'"
 check "version prints" bash -c "'$bin' version | grep -q ratify-swift"
 
+# An OCI image layout signed as notation-go's tests sign it (Tests/Conformance/notation-go), verified
+# before anything is pushed: the signed layout passes by tag, the unsigned upstream layout fails.
+layouts="$(cd "$(dirname "$0")/.." && pwd)/Tests/Conformance/notation-go"
+bin="$(realpath "$bin")"
+check "ratify verify passes a signed OCI layout" bash -c "cd '$layouts' && '$bin' verify -c derived/oci-layout/config-alpine.json -s oci-layout:derived/oci-layout-jws-signed:v2 | grep -q '\"isSuccess\": true'"
+check "ratify verify fails an unsigned OCI layout (exit 1)" bash -c "cd '$layouts'; '$bin' verify -c derived/oci-layout/config-alpine.json -s oci-layout:internal/testdata/oci-layout:v2 >/dev/null; test \$? = 1"
+check "ratify verify names a missing layout tag" bash -c "cd '$layouts'; '$bin' verify -c derived/oci-layout/config-alpine.json -s oci-layout:internal/testdata/oci-layout:nope 2>&1 | grep -q 'no manifest is tagged \"nope\"'"
+
 echo "smoke: $passed passed, $failed failed"
 [ "$failed" = 0 ] || { echo "--- server log"; cat "$work/log"; exit 1; }
