@@ -125,3 +125,17 @@ public struct SignedCertificateTimestamp: Sendable {
         return i2dBytes { i2d_re_X509_tbs(copy, &$0) }
     }
 }
+
+extension Certificate {
+    /// The subject's attributes in certificate order: OpenSSL's short name (`C`, `ST`, `O`, `CN`,
+    /// or the dotted OID), the value as UTF-8, and the index of the RDN set it belongs to (equal
+    /// indexes: one multi-valued RDN).
+    public var subjectAttributes: [(type: String, value: String, set: Int)] {
+        Self.entries(of: X509_get_subject_name(pointer)).compactMap { entry, object, data in
+            let nid = OBJ_obj2nid(object)
+            let type = nid == NID_undef ? Self.dotted(object) : String(cString: OBJ_nid2sn(nid))
+            guard let value = Self.utf8(data) else { return nil }
+            return (type, value, Int(X509_NAME_ENTRY_set(entry)))
+        }
+    }
+}

@@ -12,35 +12,87 @@ public struct DistinguishedName: Equatable, Sendable, CustomStringConvertible {
 
     public var description: String { attributes.map { "\($0.type)=\($0.value)" }.joined(separator: ", ") }
 
+    /// Parses as notation-go does (`internal/pkix.ParseDistinguishedName` over go-ldap's RFC 4514
+    /// `ParseDN`): `,` or `;` between RDNs, `\,` `\;` `\+` `\\` `\"` `\=` `\<` `\>` `\#` and `\XX`
+    /// hex escapes (UTF-8 bytes), spaces around types and values trimmed unless escaped, `S` an
+    /// alias of `ST`. Refused as notation refuses them: multi-valued RDNs (`+`), a type given
+    /// twice, and `=#` (BER-encoded values).
     public static func parse(_ text: String) -> DistinguishedName? {
-        var attributes: [(type: String, value: String)] = []
-        var current = ""
-        var escaped = false
-        var parts: [String] = []
-        for character in text {
-            if escaped {
-                current.append(character == " " ? "\u{0}" : character)  // an escaped space survives trimming
-                escaped = false
-            } else if character == "\\" {
-                escaped = true
-            } else if character == "," || character == ";" {
-                parts.append(current)
-                current = ""
-            } else {
-                current.append(character)
+        guard !text.contains("=#") else { return nil }
+        let bytes = Array(text.utf8)
+        var parts: [[UInt8]] = []
+        var current: [UInt8] = []
+        /// Positions in `current` that came from an escape: they are never trimmed.
+        var escapedPositions: [Set<Int>] = []
+        var escapedHere: Set<Int> = []
+        var index = 0
+        func hex(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+            default: nil
             }
         }
-        guard !escaped else { return nil }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\\") {
+                guard index + 1 < bytes.count else { return nil }
+                if index + 2 < bytes.count, let high = hex(bytes[index + 1]), let low = hex(bytes[index + 2]) {
+                    escapedHere.insert(current.count)
+                    current.append(high << 4 | low)
+                    index += 3
+                } else {
+                    escapedHere.insert(current.count)
+                    current.append(bytes[index + 1])
+                    index += 2
+                }
+                continue
+            }
+            if byte == UInt8(ascii: "+") { return nil }  // multi-valued RDN
+            if byte == UInt8(ascii: ",") || byte == UInt8(ascii: ";") {
+                parts.append(current)
+                escapedPositions.append(escapedHere)
+                current = []
+                escapedHere = []
+            } else {
+                current.append(byte)
+            }
+            index += 1
+        }
         parts.append(current)
-        for part in parts {
-            guard let equals = part.firstIndex(of: "=") else { return nil }
-            let type = part[..<equals].trimmingCharacters(in: .whitespaces).uppercased()
-            let value = part[part.index(after: equals)...].trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "\u{0}", with: " ")
+        escapedPositions.append(escapedHere)
+        var attributes: [(type: String, value: String)] = []
+        for (part, escaped) in zip(parts, escapedPositions) {
+            guard let equals = part.firstIndex(where: { $0 == UInt8(ascii: "=") }), !escaped.contains(equals) else { return nil }
+            var type = String(decoding: part[..<equals], as: UTF8.self).trimmingCharacters(in: .whitespaces).uppercased()
+            if type == "S" { type = "ST" }
+            var start = equals + 1, end = part.count
+            while start < end, part[start] == UInt8(ascii: " "), !escaped.contains(start) { start += 1 }
+            while end > start, part[end - 1] == UInt8(ascii: " "), !escaped.contains(end - 1) { end -= 1 }
+            guard let value = String(validating: part[start..<end], as: UTF8.self) else { return nil }
             guard !type.isEmpty, !value.isEmpty, type.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." }) else { return nil }
+            guard !attributes.contains(where: { $0.type == type }) else { return nil }
             attributes.append((type, value))
         }
         return attributes.isEmpty ? nil : DistinguishedName(attributes: attributes)
     }
+
+    /// The signing certificate's subject as notation-go reads it (`pkix.ParseDistinguishedName`
+    /// of `Subject.String()`): nil for a multi-valued RDN, a repeated attribute type, or a
+    /// value notation cannot name (it would print it as `=#…`).
+    public init?(certificateSubject attributes: [(type: String, value: String, set: Int)]) {
+        var result: [(type: String, value: String)] = []
+        for attribute in attributes {
+            guard attributes.filter({ $0.set == attribute.set }).count == 1, !attribute.type.contains("."),
+                  !result.contains(where: { $0.type == attribute.type }) else { return nil }
+            result.append((attribute.type, attribute.value))
+        }
+        guard !result.isEmpty else { return nil }
+        self.attributes = result
+    }
+
+    init(attributes: [(type: String, value: String)]) { self.attributes = attributes }
 
     public func value(_ type: String) -> String? { attributes.first { $0.type == type }?.value }
 

@@ -146,12 +146,23 @@ public enum NotationVerification {
         guard envelope.certificates.contains(where: { signer in stores.certificates.contains { $0 == signer } }) else {
             return ("SIGNATURE_NOT_TRUSTED", "the signature is not produced by a trusted signer: its certificate chain (root \"\(envelope.certificates.last!.subject)\") contains no certificate from trust store(s) \(stores.names.joined(separator: ", "))")
         }
-        guard let subject = DistinguishedName.parse(envelope.leaf.subject), policy.trusts(subject: subject) else {
-            let identities = policy.trustedIdentities.map { identity -> String in
-                if case .x509Subject(let name) = identity { return "x509.subject: \(name)" }
-                return "*"
-            }
-            return ("TRUSTED_IDENTITY_MISMATCH", "the signing certificate's subject \"\(envelope.leaf.subject)\" matches none of trust policy \"\(policy.name)\"'s trustedIdentities [\(identities.joined(separator: "; "))]")
+        // notation-go `verifyX509TrustedIdentities`: "*" trusts any signer; otherwise at least one
+        // x509.subject identity must be configured (other prefixes are for plugins) and be a
+        // subset of the leaf's subject, which must itself parse (C, ST, O; no multi-valued RDN).
+        if policy.trustedIdentities.contains(where: { if case .any = $0 { true } else { false } }) { return nil }
+        let x509Identities = policy.trustedIdentities.compactMap { identity -> DistinguishedName? in
+            if case .x509Subject(let name) = identity { return name }
+            return nil
+        }
+        guard !x509Identities.isEmpty else {
+            return ("TRUSTED_IDENTITY_MISMATCH", "trust policy \"\(policy.name)\" configures no x509.subject trusted identity (only \(policy.trustedIdentities.map(\.description).joined(separator: ", "))), which built-in verification needs")
+        }
+        let subject = DistinguishedName(certificateSubject: envelope.leaf.subjectAttributes)
+        guard let subject, ["C", "ST", "O"].allSatisfy({ subject.value($0) != nil }) else {
+            return ("TRUSTED_IDENTITY_MISMATCH", "the signing certificate's subject \"\(envelope.leaf.subject)\" cannot be matched: it must name C, ST and O once each, in single-valued RDNs")
+        }
+        guard policy.trusts(subject: subject) else {
+            return ("TRUSTED_IDENTITY_MISMATCH", "the signing certificate's subject \"\(envelope.leaf.subject)\" matches none of trust policy \"\(policy.name)\"'s trustedIdentities [\(policy.trustedIdentities.map(\.description).joined(separator: "; "))]")
         }
         return nil
     }

@@ -75,9 +75,20 @@ public struct TrustPolicy: Sendable, Equatable {
         public var name: String
     }
 
-    public enum Identity: Sendable, Equatable {
+    public enum Identity: Sendable, Equatable, CustomStringConvertible {
         case any
         case x509Subject(DistinguishedName)
+        /// `prefix:value` with another prefix: a verification plugin's identity. notation-go
+        /// accepts it in the document and ignores it when it verifies natively.
+        case other(prefix: String, value: String)
+
+        public var description: String {
+            switch self {
+            case .any: "*"
+            case .x509Subject(let name): "x509.subject: \(name)"
+            case .other(let prefix, let value): "\(prefix):\(value)"
+            }
+        }
     }
 
     public var name: String
@@ -185,9 +196,20 @@ public struct TrustPolicy: Sendable, Equatable {
                 identities.append(.any)
                 continue
             }
-            guard text.hasPrefix("x509.subject:") else { throw ConfigError(path: identityPath, "must start with x509.subject: or be \"*\"") }
-            guard let name = DistinguishedName.parse(String(text.dropFirst("x509.subject:".count))) else {
-                throw ConfigError(path: identityPath, "is not a distinguished name (C=…, ST=…, O=…)")
+            // notation-go `validateTrustedIdentities`: "prefix:value"; only x509.subject values
+            // are parsed, other prefixes are kept for plugins.
+            guard !text.isEmpty else { throw ConfigError(path: identityPath, "must not be empty") }
+            guard let colon = text.firstIndex(of: ":") else {
+                throw ConfigError(path: identityPath, "\"\(text)\" has no \"prefix:\" separator; use x509.subject: C=…, ST=…, O=… or \"*\"")
+            }
+            let prefix = String(text[..<colon]), value = String(text[text.index(after: colon)...])
+            guard prefix == "x509.subject" else {
+                identities.append(.other(prefix: prefix, value: value))
+                continue
+            }
+            guard !value.isEmpty else { throw ConfigError(path: identityPath, "x509.subject needs a distinguished name") }
+            guard let name = DistinguishedName.parse(value) else {
+                throw ConfigError(path: identityPath, "is not a distinguished name notation accepts (RFC 4514: C=…, ST=…, O=…; no multi-valued RDNs, repeated attributes or =#)")
             }
             // "Each identity in identities list MUST contain country (C), state or province (ST),
             // and organization (O) RDNs."
@@ -209,6 +231,7 @@ public struct TrustPolicy: Sendable, Equatable {
             switch identity {
             case .any: true
             case .x509Subject(let trusted): trusted.isSubset(of: subject)
+            case .other: false
             }
         }
     }

@@ -315,3 +315,13 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
         #expect(outcome.enforcedFailure?.message.contains("is a CA certificate (basicConstraints cA must be false)") == true, "\(outcome.failures)")
     }
 }
+
+@Suite struct TrustedIdentityVerificationTests {
+    @Test func pluginOnlyIdentitiesCannotBeVerifiedNatively() async throws {
+        let outcome = try await verify("jws-es256", try trustPolicy(identities: ["com.example.plugin:tenant-7"]))
+        #expect(outcome.enforcedFailure?.reason == "TRUSTED_IDENTITY_MISMATCH")
+        #expect(outcome.enforcedFailure?.message.contains("configures no x509.subject trusted identity") == true, "\(outcome.failures)")
+        let mixed = try await verify("jws-es256", try trustPolicy(identities: ["com.example.plugin:tenant-7", "x509.subject: C=US, S=WA, O=wabbit-networks.io"]))
+        #expect(mixed.isSuccess, "the x509.subject identity (S= alias) matches: \(mixed.failures)")
+    }
+}

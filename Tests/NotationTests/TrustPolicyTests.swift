@@ -96,3 +96,32 @@ func refusal(_ text: String) -> ConfigError? {
         #expect(error?.message.contains(message) == true, "\(error?.message ?? "accepted")")
     }
 }
+
+/// Trusted identities as notation-go reads them (internal/pkix over go-ldap's RFC 4514 parser).
+@Suite struct DistinguishedNameTests {
+    @Test func rfc4514FormsNotationAccepts() throws {
+        let alias = try #require(DistinguishedName.parse("C=US, S=WA, O=acme"))
+        #expect(alias.value("ST") == "WA", "S is an alias of ST")
+        let escaped = try #require(DistinguishedName.parse(#"C=US, ST=WA, O=Acme\2C Inc, L=Z\C3\BCrich"#))
+        #expect(escaped.value("O") == "Acme, Inc")
+        #expect(escaped.value("L") == "Zürich")
+        #expect(DistinguishedName.parse(#"C=US, ST=WA, O=\ padded\ "#)?.value("O") == " padded ")
+        #expect(DistinguishedName.parse("C=US;ST=WA;O=acme")?.value("O") == "acme")
+    }
+
+    @Test func formsNotationRefuses() {
+        #expect(DistinguishedName.parse("C=US, ST=WA, O=acme+OU=build") == nil, "multi-valued RDN")
+        #expect(DistinguishedName.parse("C=US, ST=WA, O=acme, O=other") == nil, "repeated type")
+        #expect(DistinguishedName.parse("C=US, ST=WA, O=#0403616263") == nil, "=# BER value")
+        #expect(DistinguishedName.parse(#"C=US, ST=WA, O=acme\"#) == nil, "dangling escape")
+    }
+
+    @Test func identitiesWithAnotherPrefixAreKeptForPluginsAndIgnoredNatively() throws {
+        let doc = try load(document(policy(identities: #"["x509.subject: C=US, ST=WA, O=acme", "com.example.plugin:tenant-7"]"#)))
+        #expect(doc.policies[0].trustedIdentities.count == 2)
+        #expect(doc.policies[0].trustedIdentities[1] == .other(prefix: "com.example.plugin", value: "tenant-7"))
+        #expect(refusal(document(policy(identities: #"["x509.subject C=US"]"#)))?.message.contains("separator") == true)
+        #expect(refusal(document(policy(identities: #"["x509.subject:"]"#)))?.message.contains("needs a distinguished name") == true)
+        #expect(refusal(document(policy(identities: #"["x509.subject: C=US, ST=WA, O=a+CN=b"]"#)))?.message.contains("multi-valued") == true)
+    }
+}
