@@ -47,16 +47,14 @@ enum COSEEnvelope {
             case x5chainLabel:
                 guard chainValue == nil else { throw NotationError(.malformedEnvelope, "x5chain appears in both COSE headers") }
                 chainValue = entry.value
+            // notation-core-go reads these by type assertion and ignores what does not fit, and
+            // ignores labels it does not know: none of them is signed.
             case timestampLabel:
-                guard let token = entry.value.bytesValue, !token.isEmpty else {
-                    throw NotationError(.malformedEnvelope, "io.cncf.notary.timestampSignature must be a byte string")
-                }
-                timestamp = token
+                if let token = entry.value.bytesValue, !token.isEmpty { timestamp = token }
             case signingAgentLabel:
-                guard let text = entry.value.textValue else { throw NotationError(.malformedEnvelope, "io.cncf.notary.signingAgent must be a text string") }
-                agent = text
+                agent = entry.value.textValue
             default:
-                throw NotationError(.malformedEnvelope, "the COSE unprotected header has an unexpected label \(describe(entry.key))")
+                continue
             }
         }
         // x5chain (RFC 9360 §2): an array of DER certificates, or one bare byte string.

@@ -55,15 +55,17 @@ enum JWSEnvelope {
                 throw NotationError(.malformedEnvelope, "x5c[\(index)] is not a DER X.509 certificate")
             }
         }
+        // Go's encoding/json reads `null` as absent and "" as an empty token: neither is a
+        // countersignature.
         var timestamp: [UInt8]?
-        if let value = member(header, "io.cncf.notary.timestampSignature") {
+        if let value = member(header, "io.cncf.notary.timestampSignature"), !value.isNull, value.stringValue != "" {
             guard let text = value.stringValue, let token = Base64.decode(text, .standard), !token.isEmpty else {
                 throw NotationError(.malformedEnvelope, "io.cncf.notary.timestampSignature is not a base64 string")
             }
             timestamp = token
         }
         var agent: String?
-        if let value = member(header, "io.cncf.notary.signingAgent") {
+        if let value = member(header, "io.cncf.notary.signingAgent"), !value.isNull {
             guard let text = value.stringValue else { throw NotationError(.malformedEnvelope, "io.cncf.notary.signingAgent must be a string") }
             agent = text
         }

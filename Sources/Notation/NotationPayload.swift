@@ -11,9 +11,7 @@ public struct NotationPayload: Sendable, Equatable {
             throw NotationError(.malformedPayload, "the signed payload is not valid JSON: \(error)")
         }
         guard let object = value.objectValue else { throw NotationError(.malformedPayload, "the signed payload is not a JSON object") }
-        for key in object.keys where key != "targetArtifact" {
-            throw NotationError(.malformedPayload, "the signed payload has an unexpected member \"\(key)\"")
-        }
+        // notation-go reads the payload with encoding/json: other members are ignored.
         guard let target = object["targetArtifact"] else { throw NotationError(.malformedPayload, "the signed payload has no targetArtifact") }
         do { return NotationPayload(targetArtifact: try Descriptor.parse(target, path: "targetArtifact")) } catch {
             throw NotationError(.malformedPayload, "the signed payload's \(error.message)")

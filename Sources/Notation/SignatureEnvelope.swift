@@ -129,7 +129,8 @@ struct SignedAttributes {
     static let verificationPluginKey = "io.cncf.notary.verificationPlugin"
     static let verificationPluginMinVersionKey = "io.cncf.notary.verificationPluginMinVersion"
     /// Critical attributes this verifier processes (the plugin ones only to refuse them by name).
-    static let understood: Set<String> = [signingSchemeKey, authenticSigningTimeKey, expiryKey,
+    /// signingTime too: it is processed, and notation's COSE reader accepts it as critical.
+    static let understood: Set<String> = [signingSchemeKey, signingTimeKey, authenticSigningTimeKey, expiryKey,
                                           verificationPluginKey, verificationPluginMinVersionKey]
 
     var algorithm: SignatureAlgorithm

@@ -199,12 +199,18 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
         var header = jws["header"]!.objectValue!
         header = JSONObject(header.members.map { (key: $0.key == "io.cncf.notary.signingAgent" ? "io.cncf.notary.SigningAgent" : $0.key, value: $0.value) })
         header["io.example.unsigned"] = "ignored"
+        header["io.cncf.notary.timestampSignature"] = .null  // encoding/json: absent
         jws["header"] = .object(header)
         jws["io.example.extra"] = .array([])
         let outcome = NotationVerification.verify(envelope: Array(JSONWriter.encodeString(.object(jws)).utf8), mediaType: "application/jose+json",
                                                   subject: NotationFixtures.subject, policy: try trustPolicy(), trustStores: fixtures.stores)
         #expect(outcome.isSuccess, "\(outcome.failures)")
         #expect(outcome.envelope?.signingAgent == "fixtures/1.0")
+        #expect(outcome.envelope?.timestampToken == nil)
+        for name in ["cose-unknown-unprotected", "jws-payload-extra-member"] {
+            let ignored = try await verify(name, try trustPolicy())
+            #expect(ignored.isSuccess, "\(name): \(ignored.failures)")
+        }
     }
 
     @Test func malformedEnvelopesAreRefusedWithTheirReason() async throws {

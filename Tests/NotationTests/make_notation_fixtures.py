@@ -298,6 +298,18 @@ for store, basename in (("selfsigned", "jws"), ("other-selfsigned", None)):
     if basename:
         emit("jws-self-signed", jws_envelope("ps256", self_key, [self_cert], payload), "jws")
         emit("cose-self-signed", cose_envelope("ps256", self_key, [self_cert], payload), "cose")
+# Unsigned parts notation-core-go ignores: an unknown COSE unprotected label and a signingAgent of
+# the wrong type; a signed payload with a member besides targetArtifact.
+cose_plain = cbor2.loads(cose_envelope("es256", key, chain, payload))
+parts = list(cose_plain.value)
+unprotected = dict(parts[1])
+unprotected["io.example.unsigned"] = "ignored"
+unprotected["io.cncf.notary.signingAgent"] = 42
+parts[1] = unprotected
+emit("cose-unknown-unprotected", cbor2.dumps(cbor2.CBORTag(18, parts)), "cose")
+emit("jws-payload-extra-member", jws_envelope("es256", key, chain,
+     json.dumps({"targetArtifact": SUBJECT, "io.example.note": "kept"}, separators=(",", ":")).encode()), "jws")
+
 # A lone self-signed certificate that is a CA: notation-core-go applies the leaf rules to it
 # (basicConstraints cA must be false), so it cannot sign alone.
 ca_alone_key = ec.generate_private_key(ec.SECP256R1())
