@@ -124,6 +124,9 @@ public final class PublicKey: @unchecked Sendable {
     public enum Scheme: Sendable, Equatable {
         case standard(HashAlgorithm?)
         case rsaPSS(HashAlgorithm)
+        /// RSASSA-PSS accepting any salt length the signature carries (golang-jwt verifies JWS
+        /// PS256/384/512 with `PSSSaltLengthAuto`).
+        case rsaPSSAnySalt(HashAlgorithm)
         case ecdsaRaw(HashAlgorithm)
     }
 
@@ -134,8 +137,9 @@ public final class PublicKey: @unchecked Sendable {
         case .ecdsaRaw(let hash):
             guard case .ecdsa = kind, let der = Self.derFromRaw(signature) else { return false }
             return verify(signature: der, message: message, hash: hash)
-        case .rsaPSS(let hash):
+        case .rsaPSS(let hash), .rsaPSSAnySalt(let hash):
             guard case .rsa = kind else { return false }
+            let salt = scheme == .rsaPSSAnySalt(hash) ? Int32(RSA_PSS_SALTLEN_AUTO) : Int32(hash.byteCount)
             ERR_clear_error()
             defer { ERR_clear_error() }
             guard let context = EVP_MD_CTX_new() else { return false }
@@ -143,7 +147,7 @@ public final class PublicKey: @unchecked Sendable {
             var keyContext: OpaquePointer?
             guard EVP_DigestVerifyInit(context, &keyContext, hash.evp, nil, pointer) == 1, let keyContext,
                   EVP_PKEY_CTX_set_rsa_padding(keyContext, RSA_PKCS1_PSS_PADDING) == 1,
-                  EVP_PKEY_CTX_set_rsa_pss_saltlen(keyContext, Int32(hash.byteCount)) == 1,
+                  EVP_PKEY_CTX_set_rsa_pss_saltlen(keyContext, salt) == 1,
                   EVP_PKEY_CTX_set_rsa_mgf1_md(keyContext, hash.evp) == 1 else { return false }
             return signature.withUnsafeBufferPointer { sig in
                 message.withUnsafeBufferPointer { msg in

@@ -108,7 +108,7 @@ public enum NotationVerification {
         guard required == envelope.algorithm else {
             return "the envelope declares \(envelope.algorithm.rawValue) but the signing key (\(key.kind)) requires \(required.rawValue)"
         }
-        guard key.verify(signature: envelope.signature, message: envelope.signedBytes, scheme: envelope.algorithm.scheme) else {
+        guard key.verify(signature: envelope.signature, message: envelope.signedBytes, scheme: envelope.algorithm.scheme(for: envelope.format)) else {
             return "the \(envelope.algorithm.rawValue) signature does not verify with the signing certificate's key: the envelope was modified or signed by another key"
         }
         return nil

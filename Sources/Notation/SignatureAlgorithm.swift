@@ -28,10 +28,12 @@ public enum SignatureAlgorithm: String, Sendable, CaseIterable {
     }
 
     /// Both envelopes carry ECDSA as raw `r || s` (RFC 7518 §3.4, RFC 9053 §2.1) and RSA as
-    /// RSASSA-PSS with a salt the length of the hash.
-    public var scheme: PublicKey.Scheme {
+    /// RSASSA-PSS. COSE's salt is the hash length (RFC 8230 §2; go-cose checks it); for JWS
+    /// notation-core-go verifies through golang-jwt, which accepts any salt length
+    /// (`PSSSaltLengthAuto`) — so signatures from signers that use the maximum salt verify.
+    public func scheme(for format: SignatureEnvelope.Format) -> PublicKey.Scheme {
         switch self {
-        case .ps256, .ps384, .ps512: .rsaPSS(hash)
+        case .ps256, .ps384, .ps512: format == .jws ? .rsaPSSAnySalt(hash) : .rsaPSS(hash)
         case .es256, .es384, .es512: .ecdsaRaw(hash)
         }
     }

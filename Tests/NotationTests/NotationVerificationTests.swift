@@ -213,6 +213,11 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
         }
     }
 
+    @Test func aJWSRSAPSSSignatureWithAnySaltLengthVerifies() async throws {
+        let outcome = try await verify("jws-ps256-max-salt", try trustPolicy())
+        #expect(outcome.isSuccess, "\(outcome.failures)")
+    }
+
     @Test func malformedEnvelopesAreRefusedWithTheirReason() async throws {
         let fixtures = try await NotationFixtures.shared.value
         let jws = try JSONParser.parse(try fixtures.envelope("jws-es256").bytes).objectValue!

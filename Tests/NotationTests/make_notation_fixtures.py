@@ -389,6 +389,14 @@ if not basic:
     emit("jws-alg-mismatch", json.dumps({"payload": body, "protected": protected, "header": {"x5c": jws_valid["header"]["x5c"]},
         "signature": base64.urlsafe_b64encode(r.to_bytes(32, "big") + s.to_bytes(32, "big")).decode().rstrip("=")}).encode(), "jws")
 
+    # RSASSA-PSS with the maximum salt length (what some HSMs and signing plugins produce):
+    # golang-jwt, which notation-core-go verifies JWS with, accepts any salt length.
+    ps_key, ps_cert = leaves["ps256"]
+    ps_jws = json.loads(open(os.path.join(out, "jws-ps256.jws")).read())
+    max_salt_input = f"{ps_jws['protected']}.{ps_jws['payload']}".encode()
+    max_salt = ps_key.sign(max_salt_input, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.MAX_LENGTH), hashes.SHA256())
+    emit("jws-ps256-max-salt", json.dumps({**ps_jws, "signature": base64.urlsafe_b64encode(max_salt).decode().rstrip("=")}).encode(), "jws")
+
     # Timestamps. An expired signer (valid 30 to 10 days ago) is rescued only by a timestamp
     # from inside its validity, made by a TSA the policy trusts.
     expired_key = ec.generate_private_key(ec.SECP256R1())
