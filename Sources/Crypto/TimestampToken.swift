@@ -75,15 +75,19 @@ public struct TimestampToken: Sendable {
     /// Checks that the token timestamps `message` (its imprint is the hash of `message`) and
     /// that its signature verifies, with the TSA's certificate chaining to one of `roots` with
     /// the timeStamping purpose at the token's own time.
-    public func verify(message: [UInt8], roots: [Certificate]) -> Result<Void, CryptoError> {
+    @discardableResult
+    public func verify(message: [UInt8], roots: [Certificate]) -> Result<[Certificate], CryptoError> {
         guard let imprintAlgorithm else {
             return .failure(CryptoError(.invalidTimestamp, "the timestamp's message imprint uses an unsupported hash (SHA-256/384/512 are accepted)"))
         }
         return verify(messageDigest: Hash.digest(imprintAlgorithm, message), algorithm: imprintAlgorithm, roots: roots)
     }
 
-    /// As `verify(message:roots:)`, for a message known by its digest.
-    public func verify(messageDigest: [UInt8], algorithm: HashAlgorithm, roots: [Certificate]) -> Result<Void, CryptoError> {
+    /// As `verify(message:roots:)`, for a message known by its digest. On success, the TSA's
+    /// certificate chain from its signing certificate to the trusted root (what notation checks
+    /// against the timestamping certificate requirements).
+    @discardableResult
+    public func verify(messageDigest: [UInt8], algorithm: HashAlgorithm, roots: [Certificate]) -> Result<[Certificate], CryptoError> {
         guard let imprintAlgorithm, imprintAlgorithm == algorithm else {
             return .failure(CryptoError(.invalidTimestamp, "the timestamp's message imprint uses \(imprintAlgorithm.map { "\($0)" } ?? "an unsupported hash"), not \(algorithm)"))
         }
@@ -116,7 +120,33 @@ public struct TimestampToken: Sendable {
         guard TS_RESP_verify_token(context, token) == 1 else {
             return .failure(CryptoError(.invalidTimestamp, "the timestamp's signature does not verify against the TSA trust store: \(OpenSSLErrorQueue.reason())"))
         }
-        return .success(())
+        return signerChain(token, store: store)
+    }
+
+    /// The chain OpenSSL built for the token's signer (signer first, trusted root last), built
+    /// again with the same store and time as the verification that just passed.
+    private func signerChain(_ token: UnsafeMutablePointer<PKCS7>, store: OpaquePointer) -> Result<[Certificate], CryptoError> {
+        let certificates = token.pointee.d.sign.pointee.cert
+        guard let signers = PKCS7_get0_signers(token, certificates, 0) else {
+            return .failure(CryptoError(.invalidTimestamp, "the timestamp's signing certificate is not in the token"))
+        }
+        defer { OPENSSL_sk_free(signers) }
+        guard OPENSSL_sk_num(signers) == 1, let signer = OPENSSL_sk_value(signers, 0).map(OpaquePointer.init),
+              let context = X509_STORE_CTX_new() else {
+            return .failure(CryptoError(.invalidTimestamp, "the timestamp must have exactly one signer"))
+        }
+        defer { X509_STORE_CTX_free(context) }
+        guard X509_STORE_CTX_init(context, store, signer, certificates) == 1 else {
+            return .failure(CryptoError(.invalidTimestamp, "cannot rebuild the TSA certificate chain"))
+        }
+        X509_STORE_CTX_set_time(context, 0, time_t(time.timeIntervalSince1970))
+        guard X509_verify_cert(context) == 1, let chain = X509_STORE_CTX_get1_chain(context) else {
+            return .failure(CryptoError(.invalidTimestamp, "cannot rebuild the TSA certificate chain: \(OpenSSLErrorQueue.reason())"))
+        }
+        defer { OPENSSL_sk_free(chain) }  // X509_STORE_CTX_get1_chain: each certificate is up-ref'd; ownership moves to Certificate
+        return .success((0..<OPENSSL_sk_num(chain)).compactMap { index in
+            OPENSSL_sk_value(chain, index).map { Certificate(owning: OpaquePointer($0)) }
+        })
     }
 
     private static func decodePKCS7(_ der: [UInt8]) -> UnsafeMutablePointer<PKCS7>? {

@@ -208,8 +208,14 @@ public enum NotationVerification {
             return ("TIMESTAMP_INVALID", "the timestamp countersignature is unreadable: \(error.message)")
         }
         // The countersignature is over the envelope's signature value.
-        if case .failure(let error) = token.verify(message: envelope.signature, roots: tsa.certificates) {
+        switch token.verify(message: envelope.signature, roots: tsa.certificates) {
+        case .failure(let error):
             return ("TIMESTAMP_INVALID", "\(error.message) (trust store(s) \(tsa.names.joined(separator: ", ")))")
+        case .success(let tsaChain):
+            // notation-go: "Validate timestamping certificate chain" (ValidateTimestampingCertChain).
+            if let problem = CertificateChainRules.violation(tsaChain, purpose: .timestamping) {
+                return ("TIMESTAMP_INVALID", "the timestamping certificate chain does not meet the Notary Project requirements: \(problem)")
+            }
         }
         // The whole range genTime ± accuracy must sit inside every certificate's validity.
         if let invalid = chain.first(where: { !($0.notBefore <= token.earliest && token.latest <= $0.notAfter) }) {

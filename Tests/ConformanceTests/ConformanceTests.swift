@@ -123,7 +123,7 @@ import TestSupport
         }
         let roots: [Certificate]
         do { roots = try certificates(vector, vector.fields["roots"]?.arrayValue?.compactMap(\.stringValue) ?? []) } catch { return ("fail", "\(error)") }
-        let result: Result<Void, CryptoError>
+        let result: Result<[Certificate], CryptoError>
         if let digest = vector.fields["messageDigest"] {
             guard let algorithm = digest["algorithm"]?.stringValue.flatMap(HashAlgorithm.init(rawValue:)),
                   let hex = digest["hex"]?.stringValue, let bytes = hexBytes(hex) else {

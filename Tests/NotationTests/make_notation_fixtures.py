@@ -413,6 +413,20 @@ if not basic:
     emit("jws-expired-timestamp-rogue-tsa", jws_envelope("es256", expired_key, expired_chain, payload,
         timestamp=asn1_timestamp(NOW - 20 * DAY, rogue_tsa_key, rogue_tsa, (rogue_tsa,))), "jws")
     emit("jws-timestamp-openssl", jws_envelope("es256", key, chain, payload, timestamp=openssl_timestamp), "jws")
+    # A TSA certificate OpenSSL's timestamping purpose accepts but the Notary Project's
+    # timestamping requirements refuse: keyUsage nonRepudiation without digitalSignature.
+    loose_tsa_key = ec.generate_private_key(ec.SECP256R1())
+    loose_tsa = (x509.CertificateBuilder().subject_name(name([("C", "US"), ("ST", "WA"), ("O", "timestamps"), ("CN", "loose tsa")]))
+                 .issuer_name(name(tsa_root_name)).public_key(loose_tsa_key.public_key()).serial_number(x509.random_serial_number())
+                 .not_valid_before(NOW - 3650 * DAY).not_valid_after(NOW + 3650 * DAY)
+                 .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                 .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=True, key_encipherment=False,
+                                              data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                                              encipher_only=False, decipher_only=False), critical=True)
+                 .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+                 .sign(tsa_root_key, hashes.SHA256()))
+    emit("jws-expired-timestamp-loose-tsa", jws_envelope("es256", expired_key, expired_chain, payload,
+         timestamp=asn1_timestamp(NOW - 20 * DAY, loose_tsa_key, loose_tsa, (loose_tsa,))), "jws")
     # A timestamp over some other signature.
     emit("jws-timestamp-other-imprint", jws_envelope("es256", expired_key, expired_chain, payload,
         timestamp=lambda _signature: asn1_timestamp(NOW - 20 * DAY)(b"another signature")), "jws")
