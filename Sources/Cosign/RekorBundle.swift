@@ -53,19 +53,28 @@ public struct RekorBundle: Sendable, Equatable {
         guard let bodyBytes = Base64.decode(body, .standard), let entry = try? JSONParser.parse(Array(bodyBytes)), let spec = entry["spec"] else {
             return "the Rekor entry body is not JSON"
         }
-        let logged: (hash: JSONValue?, signatures: [(signature: String?, verifier: String?)])
+        // The entry kinds cosign and sigstore-go read: `hashedrekord` and the older `rekord`
+        // (the same paths), `dsse`, and `intoto` v0.0.2 (npm and GitHub provenance), whose
+        // envelope signature is base64 of the base64 text.
+        func decoded(_ value: JSONValue?) -> [UInt8]? { value?.stringValue.flatMap { Base64.decode($0, .standard) } }
+        let logged: (hash: JSONValue?, signatures: [(signature: [UInt8]?, verifier: String?)])
         switch entry["kind"]?.stringValue {
-        case "hashedrekord":
-            logged = (spec["data"]?["hash"], [(spec["signature"]?["content"]?.stringValue, spec["signature"]?["publicKey"]?["content"]?.stringValue)])
+        case "hashedrekord", "rekord":
+            logged = (spec["data"]?["hash"], [(decoded(spec["signature"]?["content"]), spec["signature"]?["publicKey"]?["content"]?.stringValue)])
         case "dsse":
-            logged = (spec["payloadHash"], (spec["signatures"]?.arrayValue ?? []).map { ($0["signature"]?.stringValue, $0["verifier"]?.stringValue) })
+            logged = (spec["payloadHash"], (spec["signatures"]?.arrayValue ?? []).map { (decoded($0["signature"]), $0["verifier"]?.stringValue) })
+        case "intoto":
+            let content = spec["content"]
+            logged = (content?["payloadHash"], (content?["envelope"]?["signatures"]?.arrayValue ?? []).map { logged in
+                (decoded(logged["sig"]).flatMap { Base64.decode($0, .standard) }, logged["publicKey"]?.stringValue)
+            })
         case let kind:
-            return "the Rekor entry kind \(kind.map { "\"\($0)\"" } ?? "(none)") is not hashedrekord or dsse"
+            return "the Rekor entry kind \(kind.map { "\"\($0)\"" } ?? "(none)") is not hashedrekord, rekord, dsse or intoto"
         }
         guard logged.hash?["algorithm"]?.stringValue == "sha256", logged.hash?["value"]?.stringValue == payloadSHA256 else {
             return "the Rekor entry is for another payload"
         }
-        guard let match = logged.signatures.first(where: { $0.signature.flatMap { Base64.decode($0, .standard) }.map(Array.init) == signature }) else {
+        guard let match = logged.signatures.first(where: { $0.signature == signature }) else {
             return "the Rekor entry holds another signature"
         }
         guard let pemBase64 = match.verifier, let pem = Base64.decode(pemBase64, .standard) else {

@@ -231,6 +231,8 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
             ("badSET", "SignedEntryTimestamp is not a valid signature"),
             ("otherSignature", "holds another signature"),
             ("otherKey", "logged for another key"),
+            ("rekordKind", nil),
+            ("unknownKind", "kind \"alpine\" is not hashedrekord, rekord, dsse or intoto"),
         ]
         for (name, expected) in cases {
             try await offPool {

@@ -80,8 +80,8 @@ def pem(private_key):
     return private_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def bundle(log_key, signature_b64, signer, integrated_time=1700000000, sign_time=None):
-    body = {"apiVersion": "0.0.1", "kind": "hashedrekord",
+def bundle(log_key, signature_b64, signer, integrated_time=1700000000, sign_time=None, kind="hashedrekord"):
+    body = {"apiVersion": "0.0.1", "kind": kind,
             "spec": {"data": {"hash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()}},
                      "signature": {"content": signature_b64, "publicKey": {"content": base64.b64encode(pem(signer)).decode()}}}}
     entry = {"body": base64.b64encode(json.dumps(body).encode()).decode(), "integratedTime": integrated_time,
@@ -99,6 +99,9 @@ result["bundles"] = {
     "badSET": bundle(rekor, result["signatures"]["ec256"], ec256_key, sign_time=1600000000),
     "otherSignature": bundle(rekor, result["signatures"]["other"], ec256_key),
     "otherKey": bundle(rekor, result["signatures"]["ec256"], keys["other"][0]),
+    # Early cosign logged `.sig` signatures as `rekord` entries (same spec paths as hashedrekord).
+    "rekordKind": bundle(rekor, result["signatures"]["ec256"], ec256_key, kind="rekord"),
+    "unknownKind": bundle(rekor, result["signatures"]["ec256"], ec256_key, kind="alpine"),
 }
 with open(os.path.join(out, "trusted_root.json"), "w") as f:
     json.dump({"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
