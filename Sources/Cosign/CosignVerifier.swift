@@ -55,7 +55,12 @@ public struct CosignVerifier: Verifier {
         }
         // cosign's `.sig` layout (simple-signing layers) or an OCI 1.1 Sigstore bundle referrer.
         let isBundle = SigstoreBundle.acceptedMediaTypes.contains(manifest.artifactType ?? referrer.artifactType ?? "")
-        let layers = manifest.layers.filter { isBundle ? SigstoreBundle.acceptedMediaTypes.contains($0.mediaType) : $0.mediaType == Self.simpleSigningMediaType }
+        // cosign reads every layer of a `.sig` manifest as a signature (`Signatures.Get`); a layer
+        // of another media type counts when it carries the signature annotation.
+        let layers = manifest.layers.filter {
+            isBundle ? SigstoreBundle.acceptedMediaTypes.contains($0.mediaType)
+                     : $0.mediaType == Self.simpleSigningMediaType || $0.annotations[Self.signatureAnnotation] != nil
+        }
         guard !layers.isEmpty else {
             return failure("NO_COSIGN_SIGNATURES", "the cosign signature manifest \(referrer.digest) has no \(isBundle ? "Sigstore bundle" : "simple-signing") layers",
                            "sign the image with cosign sign")

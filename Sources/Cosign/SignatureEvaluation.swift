@@ -183,7 +183,12 @@ extension CosignVerifier {
             return .failure(Message(text: "the certificate does not chain to a trusted Fulcio root at \(ISO8601DateFormatter().string(from: time))\(timeFromTlog ? " (the Rekor integratedTime)" : ""): \(error.message)"))
         }
         guard leaf.allowsCodeSigning else { return .failure(Message(text: "the certificate's extendedKeyUsage does not allow code signing")) }
-        let names = leaf.alternativeNames.map(\.value)
+        // sigstore's GetSubjectAlternateNames: DNS, email, IP, URI, and the one otherName Fulcio
+        // writes (1.3.6.1.4.1.57264.1.7, a username) — other otherNames are not identities.
+        let names = leaf.alternativeNames.compactMap { name -> String? in
+            if case .other(let oid, _) = name, oid != "1.3.6.1.4.1.57264.1.7" { return nil }
+            return name.value
+        }
         guard let identity = names.first(where: keyless.identity.matches) else {
             return .failure(Message(text: "the certificate's identities [\(names.joined(separator: ", "))] do not match certificateIdentity \(keyless.identity)"))
         }

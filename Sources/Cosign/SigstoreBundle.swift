@@ -75,7 +75,8 @@ public struct SigstoreBundle: Sendable {
         var tlog: RekorBundle?
         if let entry = material["tlogEntries"]?.arrayValue?.first {
             guard let promise = entry["inclusionPromise"]?["signedEntryTimestamp"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }),
-                  let body = entry["canonicalizedBody"]?.stringValue,
+                  // Rekor signed the body as standard base64 (sigstore-go re-encodes the decoded bytes).
+                  let body = entry["canonicalizedBody"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }).map({ Data($0).base64EncodedString() }),
                   let time = entry["integratedTime"]?.stringValue.flatMap({ Int($0) }) ?? entry["integratedTime"]?.intValue,
                   let index = entry["logIndex"]?.stringValue.flatMap({ Int($0) }) ?? entry["logIndex"]?.intValue,
                   let keyID = entry["logId"]?["keyId"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }) else {

@@ -8,12 +8,15 @@ extension Certificate {
         case email(String)
         case uri(String)
         case dns(String)
+        /// An IP address as Go's `net.IP.String()` prints it (sigstore's
+        /// `GetSubjectAlternateNames` includes them).
+        case ip(String)
         /// `otherName` with a UTF8String value (Fulcio puts usernames under 1.3.6.1.4.1.57264.1.7).
         case other(oid: String, value: String)
 
         public var value: String {
             switch self {
-            case .email(let text), .uri(let text), .dns(let text), .other(_, let text): text
+            case .email(let text), .uri(let text), .dns(let text), .ip(let text), .other(_, let text): text
             }
         }
     }
@@ -33,6 +36,10 @@ extension Certificate {
             case GEN_EMAIL: text(name.pointee.d.rfc822Name).map { result.append(.email($0)) }
             case GEN_URI: text(name.pointee.d.uniformResourceIdentifier).map { result.append(.uri($0)) }
             case GEN_DNS: text(name.pointee.d.dNSName).map { result.append(.dns($0)) }
+            case GEN_IPADD:
+                guard let address = name.pointee.d.iPAddress else { continue }
+                let bytes = Array(UnsafeBufferPointer(start: ASN1_STRING_get0_data(address), count: Int(ASN1_STRING_length(address))))
+                if let printed = Self.ipString(bytes) { result.append(.ip(printed)) }
             case GEN_OTHERNAME:
                 guard let other = name.pointee.d.otherName, let value = other.pointee.value,
                       value.pointee.type == V_ASN1_UTF8STRING, let string = value.pointee.value.utf8string else { continue }
@@ -41,6 +48,19 @@ extension Certificate {
             }
         }
         return result
+    }
+
+    /// inet_ntop's form: dotted IPv4, RFC 5952 IPv6 — what Go prints.
+    static func ipString(_ bytes: [UInt8]) -> String? {
+        let family: Int32
+        switch bytes.count {
+        case 4: family = AF_INET
+        case 16: family = AF_INET6
+        default: return nil
+        }
+        var buffer = [CChar](repeating: 0, count: 64)
+        let done = bytes.withUnsafeBytes { raw in inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count)) }
+        return done == nil ? nil : String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The content octets of the extension with this dotted OID, or nil when absent.

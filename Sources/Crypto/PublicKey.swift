@@ -40,14 +40,26 @@ public final class PublicKey: @unchecked Sendable {
     let pointer: OpaquePointer
     public let kind: Kind
 
-    /// Loads a PEM `PUBLIC KEY` (SubjectPublicKeyInfo). ECDSA keys must be on P-256, P-384 or
+    /// Loads a PEM `PUBLIC KEY` (SubjectPublicKeyInfo), or a PKCS #1 `RSA PUBLIC KEY` as
+    /// sigstore's `UnmarshalPEMToPublicKey` also reads. ECDSA keys must be on P-256, P-384 or
     /// P-521; RSA keys 2048 bits or more.
     public static func pem(_ bytes: [UInt8], source: String) throws(CryptoError) -> PublicKey {
         ERR_clear_error()
-        let key: OpaquePointer? = bytes.withUnsafeBytes { raw in
-            guard let bio = BIO_new_mem_buf(raw.baseAddress, Int32(raw.count)) else { return nil }
-            defer { BIO_free(bio) }
-            return PEM_read_bio_PUBKEY(bio, nil, nil, nil)
+        func read(_ decode: (OpaquePointer) -> OpaquePointer?) -> OpaquePointer? {
+            bytes.withUnsafeBytes { raw in
+                guard let bio = BIO_new_mem_buf(raw.baseAddress, Int32(raw.count)) else { return nil }
+                defer { BIO_free(bio) }
+                return decode(bio)
+            }
+        }
+        let key = read { PEM_read_bio_PUBKEY($0, nil, nil, nil) } ?? read { bio in
+            var name: UnsafeMutablePointer<CChar>?, header: UnsafeMutablePointer<CChar>?, data: UnsafeMutablePointer<UInt8>?
+            var length = 0
+            guard PEM_read_bio(bio, &name, &header, &data, &length) == 1 else { return nil }
+            defer { Shim_OPENSSL_free(name); Shim_OPENSSL_free(header); Shim_OPENSSL_free(data) }
+            guard let name, String(validatingCString: name) == "RSA PUBLIC KEY", let data else { return nil }
+            var cursor: UnsafePointer<UInt8>? = UnsafePointer(data)
+            return d2i_PublicKey(EVP_PKEY_RSA, nil, &cursor, length)
         }
         ERR_clear_error()
         guard let key else { throw CryptoError(.invalidKey, "\(source) holds no PEM public key") }

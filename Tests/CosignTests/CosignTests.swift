@@ -112,6 +112,22 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
                 "\(String(describing: spaced.reports.first?.extensions))")
     }
 
+    /// cosign reads every `.sig` layer as a signature; ours too when the layer carries the
+    /// signature annotation, whatever its media type. A layer without it is no signature.
+    @Test func aSignatureLayerOfAnotherMediaTypeCountsWhenItCarriesTheAnnotation() async throws {
+        let (registry, images, sigs) = try await setUp()
+        defer { registry.stop() }
+        let fixtures = OCIFixtures(pusher: registry, maintainTagSchema: true)
+        let keyed = try verifier(#"{"name":"cosign","key":"\#(sigs.key("ec256"))"}"#)
+        try await offPool { try fixtures.pushCosignSignatures("app", for: images["signed"]!, layers: [self.layer(sigs.payload, sigs.signatures["ec256"]!)],
+                                                              layerMediaType: "application/octet-stream") }
+        #expect(try await run(keyed, "\(registry.host)/app:signed").isSuccess)
+        try await offPool { try fixtures.pushCosignSignatures("app", for: images["signed"]!, layers: [(payload: sigs.payload, annotations: [:])],
+                                                              layerMediaType: "application/octet-stream") }
+        let none = try await run(keyed, "\(registry.host)/app:signed")
+        #expect(none.reports.first?.errorReason == "NO_COSIGN_SIGNATURES", "\(none.reports.map(\.message))")
+    }
+
     @Test func requiredAnnotationsMustBeSigned() async throws {
         let (registry, images, sigs) = try await setUp()
         defer { registry.stop() }
@@ -303,6 +319,16 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
         #expect(warnings.contains { $0.hasPrefix("verifier.plugins[0].trustPolicies[0] has tLogVerify true (the default) but no trustedRoot") })
         #expect(try await configError(#"{"name":"cosign","trustedRoot":"/nonexistent.json","trustPolicies":[{"name":"a","scopes":["*"],"keys":[{"file":"\#(sigs.key("ec256"))"}]}]}"#)?.path
             == "verifier.plugins[1].trustedRoot")
+    }
+
+    @Test func pkcs1RSAPublicKeysLoadAsSigstoreReadsThem() async throws {
+        let sigs = try await SignatureFixtures.shared.value
+        let converted = try ProcessRunner.run("/usr/bin/openssl", ["rsa", "-pubin", "-in", sigs.key("rsa2048"), "-RSAPublicKey_out"])
+        #expect(converted.output.contains("BEGIN RSA PUBLIC KEY"))
+        let pkcs1 = try PublicKey.pem(Array(converted.output.utf8), source: "pkcs1")
+        let spki = try PublicKey.pem(Array(try Data(contentsOf: URL(fileURLWithPath: sigs.key("rsa2048")))), source: "spki")
+        #expect(pkcs1.derBytes == spki.derBytes)
+        #expect(throws: CryptoError.self) { try PublicKey.pem(Array("-----BEGIN RSA PUBLIC KEY-----\nAAAA\n-----END RSA PUBLIC KEY-----\n".utf8), source: "bad") }
     }
 
     @Test func publicKeysFromPEM() async throws {

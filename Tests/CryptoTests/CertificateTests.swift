@@ -57,4 +57,16 @@ final class SigningPKI: @unchecked Sendable {
         #expect(failure(CertificateChain.verify(leaf: leaf, intermediates: [intermediate], roots: [root], at: now - 3 * 86_400))?
             .message.contains("not yet valid") == true)
     }
+
+    /// sigstore's GetSubjectAlternateNames lists IP addresses as Go prints them.
+    @Test func ipAddressAlternativeNamesArePrintedAsGoPrintsThem() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ip-san-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let made = try ProcessRunner.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", directory.appendingPathComponent("k.pem").path, "-out", directory.appendingPathComponent("c.pem").path, "-days", "1",
+            "-subj", "/CN=ip", "-addext", "subjectAltName=IP:10.1.2.3,IP:2001:db8::1,email:a@example.com"])
+        #expect(made.status == 0, "\(made.output)")
+        let certificate = try Certificate.pemChain(Array(try Data(contentsOf: directory.appendingPathComponent("c.pem"))), source: "c")[0]
+        #expect(certificate.alternativeNames == [.ip("10.1.2.3"), .ip("2001:db8::1"), .email("a@example.com")])
+    }
 }

@@ -96,12 +96,13 @@ public struct OCIFixtures: Sendable {
     /// payloads carrying `dev.cosignproject.cosign/signature` annotations.
     @discardableResult
     public func pushCosignSignatures(_ repository: String, for subject: PushedContent,
-                                     layers: [(payload: [UInt8], annotations: [String: String])]) throws -> PushedContent {
+                                     layers: [(payload: [UInt8], annotations: [String: String])],
+                                     layerMediaType: String = "application/vnd.dev.cosign.simplesigning.v1+json") throws -> PushedContent {
         let config = try pusher.pushBlob(repository, Array(#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#.utf8))
         var layerDescriptors: [JSONValue] = []
         for layer in layers {
             let pushed = try pusher.pushBlob(repository, layer.payload)
-            layerDescriptors.append(["mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": .string(pushed.digest),
+            layerDescriptors.append(["mediaType": .string(layerMediaType), "digest": .string(pushed.digest),
                                      "size": .int(pushed.size),
                                      "annotations": .object(JSONObject(layer.annotations.keys.sorted().map { (key: $0, value: .string(layer.annotations[$0]!)) }))])
         }
