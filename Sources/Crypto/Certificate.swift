@@ -55,6 +55,26 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
         return parsed
     }
 
+    /// One or more DER certificates back to back (Go's `x509.ParseCertificates`).
+    public static func derSequence(_ bytes: [UInt8], source: String) throws(CryptoError) -> [Certificate] {
+        var result: [Certificate] = []
+        var offset = 0
+        while offset < bytes.count {
+            let consumed: Int? = bytes.withUnsafeBufferPointer { buffer in
+                var cursor: UnsafePointer<UInt8>? = buffer.baseAddress! + offset
+                guard let parsed = d2i_X509(nil, &cursor, buffer.count - offset) else { return nil }
+                X509_free(parsed)
+                return cursor! - (buffer.baseAddress! + offset)
+            }
+            ERR_clear_error()
+            guard let consumed, consumed > 0 else { throw CryptoError(.invalidKey, "\(source) is not a sequence of DER certificates") }
+            result.append(try der(Array(bytes[offset..<offset + consumed]), source: source))
+            offset += consumed
+        }
+        guard !result.isEmpty else { throw CryptoError(.invalidKey, "\(source) holds no certificate") }
+        return result
+    }
+
     /// RFC 4514 rendering, most significant RDN first as notation prints it reversed —
     /// e.g. `C=US, ST=WA, O=acme, CN=builder`.
     public var subject: String { Self.render(X509_get_subject_name(pointer)) }

@@ -15,6 +15,11 @@ import Foundation
 public struct TrustStoreSet: Sendable {
     public private(set) var named: [TrustPolicy.TrustStore: [Certificate]] = [:]
     public private(set) var everyStore: [Certificate] = []
+    /// Whether a notation-layout directory was loaded: then a store it does not define does
+    /// not exist (notation-go: "the trust store … does not exist").
+    public private(set) var hasLayout = false
+    /// Named stores of a notation layout that could not be read, and why.
+    public private(set) var storeErrors: [TrustPolicy.TrustStore: String] = [:]
     public private(set) var providerStores: [TrustPolicy.TrustStore: [String]] = [:]
 
     public init(named: [TrustPolicy.TrustStore: [Certificate]] = [:], everyStore: [Certificate] = [],
@@ -24,7 +29,6 @@ public struct TrustStoreSet: Sendable {
         self.providerStores = providerStores
     }
 
-    static let certificateExtensions: Set<String> = ["crt", "pem", "cer", "der"]
 
     /// Loads `verificationCerts` paths. A path that does not exist, or a certificate file that
     /// does not parse, is a configuration error naming it.
@@ -40,13 +44,21 @@ public struct TrustStoreSet: Sendable {
             if !isDirectory.boolValue {
                 set.everyStore += try certificates(inFile: path, configPath: entryPath)
             } else if files.fileExists(atPath: "\(path)/x509", isDirectory: &isDirectory), isDirectory.boolValue {
+                set.hasLayout = true
                 for kind in [TrustPolicy.TrustStore.Kind.ca, .signingAuthority, .tsa] {
                     let kindDirectory = "\(path)/x509/\(kind.rawValue)"
                     for name in (try? files.contentsOfDirectory(atPath: kindDirectory))?.sorted() ?? [] {
                         var nested: ObjCBool = false
                         guard files.fileExists(atPath: "\(kindDirectory)/\(name)", isDirectory: &nested), nested.boolValue else { continue }
                         let store = TrustPolicy.TrustStore(kind: kind, name: name)
-                        set.named[store, default: []] += try certificates(inDirectory: "\(kindDirectory)/\(name)", recursive: false, configPath: entryPath)
+                        // As notation-go reads a named store only when a policy uses it, an
+                        // unreadable file fails that store, not the whole configuration.
+                        do {
+                            let found = try certificates(inDirectory: "\(kindDirectory)/\(name)", recursive: false, configPath: entryPath)
+                            set.named[store, default: []] += found
+                        } catch {
+                            set.storeErrors[store] = error.message
+                        }
                     }
                 }
             } else {
@@ -73,18 +85,28 @@ public struct TrustStoreSet: Sendable {
 
     /// Certificates for one named store, or why there are none.
     public func certificates(for store: TrustPolicy.TrustStore, providers: (any KeyManagementProviders)?) -> Result<[Certificate], TrustStoreError> {
+        var loaded: [Certificate] = []
         if let names = providerStores[store] {
-            var result: [Certificate] = []
             for name in names {
                 guard let certificates = providers?.certificates(provider: name) else {
                     return .failure(TrustStoreError("trust store \(store) uses key management provider \"\(name)\", which is not available"))
                 }
-                result += certificates
+                loaded += certificates
             }
-            return .success(result)
+        } else if let error = storeErrors[store] {
+            return .failure(TrustStoreError("trust store \(store) cannot be read: \(error)"))
+        } else if hasLayout, named[store] == nil, everyStore.isEmpty {
+            let known = named.keys.map(\.description).sorted().joined(separator: ", ")
+            return .failure(TrustStoreError("trust store \(store) does not exist in the notation trust store layout (it has \(known.isEmpty ? "no stores" : known))"))
+        } else {
+            // Certificates from flat `verificationCerts` paths serve every store, as in Ratify.
+            loaded = (named[store] ?? []) + everyStore
         }
-        let result = (named[store] ?? []) + everyStore
-        return .success(result)
+        // Ratify's trustStore.filterValidCerts: only CA certificates and self-signed signing
+        // certificates anchor trust; a pinned leaf is not a trust anchor.
+        let anchors = loaded.filter { $0.hasCABasicConstraint || $0.isSelfSigned }
+        guard anchors.isEmpty, !loaded.isEmpty else { return .success(anchors) }
+        return .failure(TrustStoreError("trust store \(store) holds \(loaded.count) certificate(s) but none is a CA certificate or a self-signed signing certificate, the only trust anchors Ratify accepts"))
     }
 
     static func certificates(inDirectory directory: String, recursive: Bool, configPath: String) throws(ConfigError) -> [Certificate] {
@@ -99,7 +121,9 @@ public struct TrustStoreSet: Sendable {
             files.fileExists(atPath: full, isDirectory: &isDirectory)
             if isDirectory.boolValue {
                 if recursive { result += try certificates(inDirectory: full, recursive: true, configPath: configPath) }
-            } else if certificateExtensions.contains((entry as NSString).pathExtension.lowercased()) {
+            } else {
+                // Ratify (GetCertificatesFromPath → notation-core-go ReadCertificateFile) reads
+                // every regular file, whatever its name, and refuses one that holds no certificate.
                 result += try certificates(inFile: full, configPath: configPath)
             }
         }
@@ -109,8 +133,9 @@ public struct TrustStoreSet: Sendable {
     static func certificates(inFile file: String, configPath: String) throws(ConfigError) -> [Certificate] {
         guard let data = FileManager.default.contents(atPath: file) else { throw ConfigError(path: configPath, "cannot read \(file)") }
         let bytes = Array(data)
+        // notation-core-go parseCertificates: PEM blocks, else one or more concatenated DER certificates.
         if let pem = try? Certificate.pemChain(bytes, source: file) { return pem }
-        if let der = try? Certificate.der(bytes, source: file) { return [der] }
+        if let der = try? Certificate.derSequence(bytes, source: file) { return der }
         throw ConfigError(path: configPath, "\(file) holds no PEM or DER certificate")
     }
 }

@@ -340,3 +340,46 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
         #expect(mixed.isSuccess, "the x509.subject identity (S= alias) matches: \(mixed.failures)")
     }
 }
+
+/// `verificationCerts` read as Ratify reads them (GetCertificatesFromPath + filterValidCerts).
+@Suite struct VerificationCertsTests {
+    func temporaryDirectory() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("verification-certs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    @Test func everyFileIsReadWhateverItsNameAndConcatenatedDERToo() async throws {
+        let fixtures = try await NotationFixtures.shared.value
+        let root = try Certificate.pemChain(Array(try Data(contentsOf: fixtures.directory.appendingPathComponent("truststore/x509/ca/wabbit/root.crt"))), source: "root")[0]
+        let other = try Certificate.pemChain(Array(try Data(contentsOf: fixtures.directory.appendingPathComponent("truststore/x509/ca/selfsigned/alpine.crt"))), source: "alpine")[0]
+        let directory = try temporaryDirectory()
+        try Data(root.derBytes + other.derBytes).write(to: directory.appendingPathComponent("bundle"))  // no extension, two DER certificates
+        let set = try TrustStoreSet.load(paths: [directory.path], path: "verificationCerts")
+        #expect(set.everyStore.count == 2)
+        #expect(try set.certificates(for: .init(kind: .ca, name: "any"), providers: nil).get().count == 2)
+        try Data("not a certificate".utf8).write(to: directory.appendingPathComponent("README"))
+        #expect(throws: ConfigError.self) { try TrustStoreSet.load(paths: [directory.path], path: "verificationCerts") }
+    }
+
+    @Test func aPinnedLeafIsNoTrustAnchor() async throws {
+        let fixtures = try await NotationFixtures.shared.value
+        let envelope = try JSONParser.parse(try fixtures.envelope("jws-es256").bytes)
+        let leafDER = Base64.decode(envelope["header"]!["x5c"]!.arrayValue![0].stringValue!, .standard)!
+        let directory = try temporaryDirectory()
+        try Data(leafDER).write(to: directory.appendingPathComponent("leaf.der"))
+        let set = try TrustStoreSet.load(paths: [directory.path], path: "verificationCerts")
+        let outcome = NotationVerification.verify(envelope: try fixtures.envelope("jws-es256").bytes, mediaType: "application/jose+json",
+                                                  subject: NotationFixtures.subject, policy: try trustPolicy(stores: ["ca:certs"]), trustStores: set)
+        #expect(outcome.enforcedFailure?.reason == "TRUST_STORE_UNAVAILABLE")
+        #expect(outcome.enforcedFailure?.message.contains("none is a CA certificate or a self-signed signing certificate") == true, "\(outcome.failures)")
+    }
+
+    @Test func aStoreTheNotationLayoutDoesNotDefineDoesNotExist() async throws {
+        let fixtures = try await NotationFixtures.shared.value
+        let outcome = try await verify("jws-es256", try trustPolicy(stores: ["ca:typo"]))
+        #expect(outcome.enforcedFailure?.reason == "TRUST_STORE_UNAVAILABLE")
+        #expect(outcome.enforcedFailure?.message.contains("ca:typo does not exist in the notation trust store layout") == true, "\(outcome.failures)")
+        _ = fixtures
+    }
+}
