@@ -83,7 +83,14 @@ public struct SignatureEnvelope: @unchecked Sendable {
             }
             mustBeCritical.append(SignedAttributes.authenticSigningTimeKey)
         }
-        if signed.expiry != nil { mustBeCritical.append(SignedAttributes.expiryKey) }
+        if let expiry = signed.expiry {
+            mustBeCritical.append(SignedAttributes.expiryKey)
+            // notation-core-go validateSigningAndExpiryTime: "expiry cannot be equal or before
+            // the signing time".
+            if let signingTime = signed.signingTime ?? signed.authenticSigningTime, expiry <= signingTime {
+                throw NotationError(.malformedEnvelope, "io.cncf.notary.expiry (\(expiry)) is not after the signing time (\(signingTime))")
+            }
+        }
         if signed.verificationPlugin != nil { mustBeCritical.append(SignedAttributes.verificationPluginKey) }
         if signed.verificationPluginMinVersion != nil { mustBeCritical.append(SignedAttributes.verificationPluginMinVersionKey) }
         for key in mustBeCritical where !signed.critical.contains(key) {

@@ -115,6 +115,10 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
         let overridden = try await verify("jws-expired-signature", try trustPolicy(override: #"{"expiry":"log"}"#))
         #expect(overridden.isSuccess)
         #expect(try await verify("jws-unexpired-signature", try trustPolicy()).isSuccess)
+        // An expiry at or before the signing time makes the envelope invalid at every level.
+        let inverted = try await verify("jws-expiry-before-signing", try trustPolicy(level: "audit"))
+        #expect(inverted.enforcedFailure?.reason == "SIGNATURE_ENVELOPE_INVALID")
+        #expect(inverted.enforcedFailure?.message.contains("is not after the signing time") == true, "\(inverted.failures)")
     }
 
     @Test func anExpiredSignerIsRescuedOnlyByATrustedTimestampFromInsideItsValidity() async throws {

@@ -142,13 +142,13 @@ def leaf(key, **kwargs):
 
 
 # ---- envelopes ----------------------------------------------------------------------------------
-def protected_attributes(scheme="notary.x509", expiry=None, extra=None, crit_extra=()):
+def protected_attributes(scheme="notary.x509", expiry=None, extra=None, crit_extra=(), signing_time=None):
     attributes = {"io.cncf.notary.signingScheme": scheme}
     crit = ["io.cncf.notary.signingScheme"]
     if scheme == "notary.x509":
-        attributes["io.cncf.notary.signingTime"] = NOW
+        attributes["io.cncf.notary.signingTime"] = signing_time or NOW
     else:
-        attributes["io.cncf.notary.authenticSigningTime"] = NOW
+        attributes["io.cncf.notary.authenticSigningTime"] = signing_time or NOW
         crit.append("io.cncf.notary.authenticSigningTime")
     if expiry:
         attributes["io.cncf.notary.expiry"] = expiry
@@ -157,8 +157,8 @@ def protected_attributes(scheme="notary.x509", expiry=None, extra=None, crit_ext
     return attributes, crit + list(crit_extra)
 
 
-def jws_envelope(alg, key, chain, payload, scheme="notary.x509", expiry=None, extra=None, crit_extra=(), timestamp=None):
-    attributes, crit = protected_attributes(scheme, expiry, extra, crit_extra)
+def jws_envelope(alg, key, chain, payload, scheme="notary.x509", expiry=None, extra=None, crit_extra=(), timestamp=None, signing_time=None):
+    attributes, crit = protected_attributes(scheme, expiry, extra, crit_extra, signing_time)
     protected = {"alg": alg.upper(), "crit": crit, "cty": CTY}
     for k, v in attributes.items():
         protected[k] = v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime.datetime) else v
@@ -368,7 +368,8 @@ if not basic:
     emit("jws-other-mediatype", jws_envelope("es256", key, chain, payload_for({**SUBJECT, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"})), "jws")
 
     # Expiry, trust and identity.
-    emit("jws-expired-signature", jws_envelope("es256", key, chain, payload, expiry=NOW - DAY), "jws")
+    emit("jws-expired-signature", jws_envelope("es256", key, chain, payload, expiry=NOW - DAY, signing_time=NOW - 2 * DAY), "jws")
+    emit("jws-expiry-before-signing", jws_envelope("es256", key, chain, payload, expiry=NOW - 60 * DAY), "jws")
     emit("jws-unexpired-signature", jws_envelope("es256", key, chain, payload, expiry=NOW + 30 * DAY), "jws")
     rogue_leaf_key = ec.generate_private_key(ec.SECP256R1())
     rogue_leaf = certificate(LEAF_NAME, rogue_leaf_key, (rogue_name,), rogue_key, eku=[ExtendedKeyUsageOID.CODE_SIGNING])
