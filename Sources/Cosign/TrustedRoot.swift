@@ -42,7 +42,10 @@ public struct TrustedRoot: Sendable {
                 guard let raw = entry["rawBytes"]?.stringValue, let der = Base64.decode(raw, .protobufJSON) else {
                     throw CryptoError(.invalidKey, "\(source).rawBytes is missing or not base64")
                 }
-                root.add(try Certificate.der(Array(der), source: source))
+                // sigstore-go: the last certificate of a CA's chain is its root — a trust anchor
+                // even when it is not self-signed — and the others its intermediates.
+                let certificate = try Certificate.der(Array(der), source: source)
+                if position == certificates.count - 1 { root.roots.append(certificate) } else { root.intermediates.append(certificate) }
             }
         }
         // An empty trusted root is valid (sigstore-go loads one; cosign's blob tests use it with

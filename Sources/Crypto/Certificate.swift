@@ -144,8 +144,9 @@ public struct ChainError: Error, Equatable, CustomStringConvertible, Sendable {
 }
 
 public enum CertificateChain {
-    /// Verifies that `leaf` chains through `intermediates` to one of `roots`, with every
-    /// certificate valid at `time` (RFC 5280 path validation, by OpenSSL).
+    /// Verifies that `leaf` chains through `intermediates` to one of `roots` (each an anchor,
+    /// self-signed or not), with every certificate valid at `time` (RFC 5280 path validation,
+    /// by OpenSSL).
     public static func verify(leaf: Certificate, intermediates: [Certificate], roots: [Certificate], at time: Date) -> Result<Void, ChainError> {
         ERR_clear_error()
         defer { ERR_clear_error() }
@@ -163,6 +164,9 @@ public enum CertificateChain {
             return .failure(ChainError(code: -1, message: "cannot initialise chain verification"))
         }
         X509_STORE_CTX_set_time(context, 0, time_t(time.timeIntervalSince1970))
+        // Every certificate in `roots` is a trust anchor, self-signed or not (Go's x509 root
+        // pools, which cosign and sigstore-go verify with, work this way).
+        X509_STORE_CTX_set_flags(context, UInt(X509_V_FLAG_PARTIAL_CHAIN))
         if X509_verify_cert(context) == 1 { return .success(()) }
         let code = X509_STORE_CTX_get_error(context)
         return .failure(ChainError(code: code, message: String(cString: X509_verify_cert_error_string(Int(code)))))

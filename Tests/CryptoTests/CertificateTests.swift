@@ -69,4 +69,13 @@ final class SigningPKI: @unchecked Sendable {
         let certificate = try Certificate.pemChain(Array(try Data(contentsOf: directory.appendingPathComponent("c.pem"))), source: "c")[0]
         #expect(certificate.alternativeNames == [.ip("10.1.2.3"), .ip("2001:db8::1"), .email("a@example.com")])
     }
+
+    /// Go's root pools anchor trust in any certificate they hold: a private PKI (or a sigstore
+    /// trusted root) may name an intermediate as its root.
+    @Test func anIntermediateCanBeTheTrustAnchor() async throws {
+        let pki = try await SigningPKI.shared.value
+        let leaf = try pki.load("leaf"), intermediate = try pki.load("intermediate"), rogue = try pki.load("rogue")
+        #expect(throws: Never.self) { try CertificateChain.verify(leaf: leaf, intermediates: [], roots: [intermediate], at: Date()).get() }
+        #expect(throws: ChainError.self) { try CertificateChain.verify(leaf: leaf, intermediates: [], roots: [rogue], at: Date()).get() }
+    }
 }
