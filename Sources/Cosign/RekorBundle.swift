@@ -33,7 +33,7 @@ public struct RekorBundle: Sendable, Equatable {
     /// certificate), over this payload. Returns nil when it holds, else the reason.
     public func verify(signature: [UInt8], payload: [UInt8], key: PublicKey, certificate: Certificate? = nil, trustedRoot: TrustedRoot) -> String? {
         setProblem(trustedRoot: trustedRoot)
-            ?? entryProblem(signature: signature, payloadSHA256: Hash.hex(.sha256, payload), key: key, certificate: certificate)
+            ?? entryProblem(signature: signature, payloadHash: Digest.of(payload), key: key, certificate: certificate)
     }
 
     /// The SignedEntryTimestamp must be a signature by the trusted log `logID` names.
@@ -48,8 +48,8 @@ public struct RekorBundle: Sendable, Equatable {
     }
 
     /// The logged entry must hold this signature, by this key or certificate, over content whose
-    /// SHA-256 is `payloadSHA256` (hex): a `hashedrekord` (message signatures) or a `dsse` entry.
-    public func entryProblem(signature: [UInt8], payloadSHA256: String, key: PublicKey, certificate: Certificate?) -> String? {
+    /// digest is `payloadHash`.
+    public func entryProblem(signature: [UInt8], payloadHash: Digest, key: PublicKey, certificate: Certificate?) -> String? {
         guard let bodyBytes = Base64.decode(body, .standard), let entry = try? JSONParser.parse(Array(bodyBytes)), let spec = entry["spec"] else {
             return "the Rekor entry body is not JSON"
         }
@@ -71,7 +71,7 @@ public struct RekorBundle: Sendable, Equatable {
         case let kind:
             return "the Rekor entry kind \(kind.map { "\"\($0)\"" } ?? "(none)") is not hashedrekord, rekord, dsse or intoto"
         }
-        guard logged.hash?["algorithm"]?.stringValue == "sha256", logged.hash?["value"]?.stringValue == payloadSHA256 else {
+        guard logged.hash?["algorithm"]?.stringValue == payloadHash.algorithm.rawValue, logged.hash?["value"]?.stringValue == payloadHash.hex else {
             return "the Rekor entry is for another payload"
         }
         guard let match = logged.signatures.first(where: { $0.signature == signature }) else {

@@ -19,7 +19,9 @@ struct SignatureEvidence {
     var chain: [Certificate] = []
     var tlog: RekorBundle?
     /// SHA-256 (hex) the tlog entry must record for this signature's content.
-    var loggedPayloadSHA256 = ""
+    /// What the tlog entry must record for this signature's content (hashedrekord `data.hash`,
+    /// dsse/intoto `payloadHash`).
+    var loggedPayloadHash = Digest.of([])
     var signature: [UInt8] = []
 }
 
@@ -57,7 +59,7 @@ extension CosignVerifier {
         }
         evidence.subjectProblem = { SimpleSigning.check(payload, subject: $0) }
         evidence.annotationsProblem = { SimpleSigning.annotationsProblem(payload, required: $0) }
-        evidence.loggedPayloadSHA256 = Hash.hex(.sha256, payload)
+        evidence.loggedPayloadHash = Digest.of(payload)
         if let pem = layer.annotations[Self.certificateAnnotation] {
             guard let certificate = try? Certificate.pemChain(Array(pem.utf8), source: Self.certificateAnnotation).first else {
                 evidence.unreadable = "annotation \(Self.certificateAnnotation) is not a PEM certificate"
@@ -104,7 +106,7 @@ extension CosignVerifier {
         evidence.certificate = bundle.certificate
         evidence.chain = bundle.chain
         evidence.tlog = bundle.tlog
-        evidence.loggedPayloadSHA256 = bundle.loggedPayloadSHA256
+        evidence.loggedPayloadHash = bundle.loggedPayloadHash
         return evidence
     }
 
@@ -155,7 +157,7 @@ extension CosignVerifier {
                 return fail("trust policy \(policy.name) requires a transparency log entry (tLogVerify) but no trustedRoot with Rekor keys is configured")
             }
             if let problem = tlog.setProblem(trustedRoot: root)
-                ?? tlog.entryProblem(signature: evidence.signature, payloadSHA256: evidence.loggedPayloadSHA256, key: key, certificate: evidence.certificate) {
+                ?? tlog.entryProblem(signature: evidence.signature, payloadHash: evidence.loggedPayloadHash, key: key, certificate: evidence.certificate) {
                 return fail(problem)
             }
             result.bundleVerified = true

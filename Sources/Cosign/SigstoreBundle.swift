@@ -16,8 +16,9 @@ public struct SigstoreBundle: Sendable {
                                                   "application/vnd.dev.sigstore.bundle.v0.1+json", "application/vnd.dev.sigstore.bundle.v0.2+json"]
 
     public enum Content: Sendable {
-        /// `messageSignature`: a signature over a message known by its SHA-256.
-        case message(digest: [UInt8], signature: [UInt8])
+        /// `messageSignature`: a signature over a message known by its digest (SHA2_256, and the
+        /// SHA2_384 / SHA2_512 sigstore-go also accepts).
+        case message(digest: Digest, signature: [UInt8])
         /// `dsseEnvelope` with one signature over PAE(payloadType, payload).
         case dsse(payloadType: String, payload: [UInt8], signature: [UInt8])
     }
@@ -55,12 +56,14 @@ public struct SigstoreBundle: Sendable {
         }
         let content: Content
         if let message = document["messageSignature"] {
-            guard message["messageDigest"]?["algorithm"]?.stringValue == "SHA2_256",
-                  let digest = message["messageDigest"]?["digest"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }), digest.count == 32,
+            let algorithms: [String: HashAlgorithm] = ["SHA2_256": .sha256, "SHA2_384": .sha384, "SHA2_512": .sha512]
+            guard let algorithm = message["messageDigest"]?["algorithm"]?.stringValue.flatMap({ algorithms[$0] }),
+                  let digest = message["messageDigest"]?["digest"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }),
+                  digest.count == algorithm.byteCount,
                   let signature = message["signature"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }) else {
-                throw CosignError("the Sigstore bundle's messageSignature needs a SHA2_256 messageDigest and a base64 signature")
+                throw CosignError("the Sigstore bundle's messageSignature needs a SHA2_256, SHA2_384 or SHA2_512 messageDigest of that length and a base64 signature")
             }
-            content = .message(digest: Array(digest), signature: Array(signature))
+            content = .message(digest: Digest(algorithm: algorithm, hex: Hash.hexString(digest)), signature: signature)
         } else if let envelope = document["dsseEnvelope"] {
             guard let type = envelope["payloadType"]?.stringValue,
                   let payload = envelope["payload"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }),
@@ -97,8 +100,7 @@ public struct SigstoreBundle: Sendable {
     func subjectProblem(_ digest: Digest) -> String? {
         switch content {
         case .message(let messageDigest, _):
-            return digest.algorithm == .sha256 && Hash.hexString(messageDigest) == digest.hex ? nil
-                : "the bundle's message digest sha256:\(Hash.hexString(messageDigest)) is not the image's digest \(digest)"
+            return messageDigest == digest ? nil : "the bundle's message digest \(messageDigest) is not the image's digest \(digest)"
         case .dsse(let type, let payload, _):
             guard type == "application/vnd.in-toto+json" else { return "the DSSE payload type \"\(type)\" is not application/vnd.in-toto+json" }
             guard let statement = try? JSONParser.parse(payload), let subjects = statement["subject"]?.arrayValue,
@@ -113,17 +115,22 @@ public struct SigstoreBundle: Sendable {
     /// Whether `key` made the signature.
     func verifies(with key: PublicKey) -> Bool {
         switch content {
-        case .message(let digest, let signature): key.verify(signature: signature, digest: digest, hash: .sha256)
+        case .message(let digest, let signature): key.verify(signature: signature, digest: Self.bytes(digest), hash: digest.algorithm)
         case .dsse(let type, let payload, let signature): key.verify(signature: signature, message: Self.pae(type, payload), hash: key.sigstoreHash)
         }
     }
 
-    /// SHA-256 (hex) of what the tlog entry should record: the message digest, or the DSSE payload.
-    var loggedPayloadSHA256: String {
+    /// What the tlog entry should record: the message digest, or the DSSE payload's SHA-256.
+    var loggedPayloadHash: Digest {
         switch content {
-        case .message(let digest, _): Hash.hexString(digest)
-        case .dsse(_, let payload, _): Hash.hex(.sha256, payload)
+        case .message(let digest, _): digest
+        case .dsse(_, let payload, _): Digest.of(payload)
         }
+    }
+
+    static func bytes(_ digest: Digest) -> [UInt8] {
+        let hex = Array(digest.hex.utf8)
+        return stride(from: 0, to: hex.count, by: 2).map { UInt8(String(decoding: hex[$0..<$0 + 2], as: UTF8.self), radix: 16)! }
     }
 }
 

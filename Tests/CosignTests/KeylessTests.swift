@@ -202,6 +202,20 @@ struct KeylessFixtures {
         let keyed = try await bundleVerdict(setup, fixtures, "keyed-message",
             config: #"{"name":"cosign","trustPolicies":[{"name":"k","scopes":["*"],"keys":[{"file":"\#(fixtures.keyedKey)"}],"tLogVerify":false}]}"#)
         #expect(keyed.isSuccess, "\(error(keyed))")
+        // A SHA2_512 message digest is read (sigstore-go accepts it) and must be the image's digest.
+        let sha512 = try await bundleVerdict(setup, fixtures, "keyed-message-sha512",
+            config: #"{"name":"cosign","trustPolicies":[{"name":"k","scopes":["*"],"keys":[{"file":"\#(fixtures.keyedKey)"}],"tLogVerify":false}]}"#)
+        #expect(error(sha512).contains("is not the image's digest \(setup.image.digest)"), "\(error(sha512))")
+        let memory = MemoryStore()
+        let bundle = memory.putBlob(Array(fixtures.bundles["keyed-message-sha512"]!.utf8), mediaType: SigstoreBundle.mediaType)
+        let manifest = memory.putManifest(Array(JSONWriter.encodeString(["schemaVersion": 2, "mediaType": .string(MediaType.ociManifest),
+            "artifactType": .string(SigstoreBundle.mediaType), "config": memory.putBlob(Array("{}".utf8), mediaType: MediaType.ociEmpty).json(),
+            "layers": .array([bundle.json()])]).utf8), mediaType: MediaType.ociManifest, artifactType: SigstoreBundle.mediaType)
+        let subject = ImageReference(registry: "example.com", repository: "app",
+                                     digest: Digest.of(Array("ratify-swift sha512 subject".utf8), algorithm: .sha512))
+        let report = await (try verifier(#"{"name":"cosign","trustPolicies":[{"name":"k","scopes":["*"],"keys":[{"file":"\#(fixtures.keyedKey)"}],"tLogVerify":false}]}"#))
+            .verify(subject: subject, referrer: manifest, store: memory, deadline: .now + .seconds(5))
+        #expect(report.isSuccess, "\(report.message)")
         let wrongIdentity = try await bundleVerdict(setup, fixtures, "dsse", config: Self.keyless(fixtures, identity: #""certificateIdentity":"other@example.com""#))
         #expect(error(wrongIdentity).contains("do not match certificateIdentity"))
     }

@@ -237,6 +237,11 @@ bundles = {
     "keyed-message": sigstore_bundle({"publicKey": {"hint": "keyed"}},
                                      {"messageSignature": {"messageDigest": {"algorithm": "SHA2_256", "digest": base64.b64encode(manifest_digest).decode()},
                                                            "signature": base64.b64encode(keyed.sign(manifest_digest, ec.ECDSA(Prehashed(hashes.SHA256())))).decode()}}),
+    # sigstore-go accepts SHA2_384/SHA2_512 message digests: a keyed signature over the SHA-512
+    # digest of a fixed text (the Swift test uses sha512:<that digest> as the subject).
+    "keyed-message-sha512": sigstore_bundle({"publicKey": {"hint": "keyed"}},
+        {"messageSignature": {"messageDigest": {"algorithm": "SHA2_512", "digest": base64.b64encode(hashlib.sha512(b"ratify-swift sha512 subject").digest()).decode()},
+                              "signature": base64.b64encode(keyed.sign(hashlib.sha512(b"ratify-swift sha512 subject").digest(), ec.ECDSA(Prehashed(hashes.SHA512())))).decode()}}),
 }
 with open(os.path.join(out, "bundles.json"), "w") as f:
     json.dump(bundles, f, indent=1)
