@@ -298,14 +298,23 @@ public enum ScopeSet {
 
     /// The policy whose scope matches `name` (`registry/repository`) most specifically.
     public static func match<T>(_ name: String, in policies: [(scopes: [String], value: T)]) -> T? {
+        match([name], in: policies)
+    }
+
+    /// The same over several spellings of one image: Ratify matches scopes against the
+    /// reference as written (`registry/repository:tag`, `…@digest`), so scopes such as
+    /// `registry.example.com/app:prod-*` select by tag.
+    public static func match<T>(_ names: [String], in policies: [(scopes: [String], value: T)]) -> T? {
         var best: (length: Int, value: T)?
         for policy in policies {
             for scope in policy.scopes {
-                let length: Int
-                if scope == "*" { length = 0 }
-                else if scope.hasSuffix("*") { guard name.hasPrefix(scope.dropLast()) else { continue }; length = scope.count }
-                else { guard name == scope else { continue }; length = Int.max }
-                if best == nil || length > best!.length { best = (length, policy.value) }
+                for name in names {
+                    let length: Int
+                    if scope == "*" { length = 0 }
+                    else if scope.hasSuffix("*") { guard name.hasPrefix(scope.dropLast()) else { continue }; length = scope.count }
+                    else { guard name == scope else { continue }; length = Int.max }
+                    if best == nil || length > best!.length { best = (length, policy.value) }
+                }
             }
         }
         return best?.value

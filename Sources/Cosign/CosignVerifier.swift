@@ -42,7 +42,8 @@ public struct CosignVerifier: Verifier {
             return failure("COSIGN_SUBJECT_NOT_RESOLVED", "the subject has no digest", "resolve the image before verifying it")
         }
         let policies = config.trustPolicies.map { (scopes: $0.scopes, value: $0) }
-        guard let policy = ScopeSet.match(subject.name, in: policies) else {
+        let spellings = [subject.name] + (subject.tag.map { ["\(subject.name):\($0)"] } ?? []) + ["\(subject.name)@\(digest)"]
+        guard let policy = ScopeSet.match(spellings, in: policies) else {
             return failure("TRUST_POLICY_NOT_FOUND", "no cosign trust policy scope matches \(subject.name)",
                            "add a trust policy whose scopes include \(subject.name) (or \"*\")")
         }

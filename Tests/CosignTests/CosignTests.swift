@@ -290,6 +290,15 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
         return #"{"name":"cosign","trustPolicies":[\#(list.joined(separator: ","))]}"#
     }
 
+    @Test func scopesMayNameATagAsRatifyMatchesTheWrittenReference() {
+        let policies: [(scopes: [String], value: String)] = [(["r.io/app:prod-*"], "prod"), (["r.io/app"], "app"), (["*"], "global")]
+        #expect(ScopeSet.match(["r.io/app", "r.io/app:prod-7", "r.io/app@sha256:00"], in: policies) == "app", "the exact repository is the most specific")
+        #expect(ScopeSet.match(["r.io/other", "r.io/other:prod-7"], in: policies) == "global")
+        let byTag: [(scopes: [String], value: String)] = [(["r.io/app:prod-*"], "prod"), (["*"], "global")]
+        #expect(ScopeSet.match(["r.io/app", "r.io/app:prod-7"], in: byTag) == "prod")
+        #expect(ScopeSet.match(["r.io/app", "r.io/app:dev-1"], in: byTag) == "global")
+    }
+
     @Test func overlappingScopesAreRejectedAtLoad() async throws {
         let sigs = try await SignatureFixtures.shared.value
         #expect(try await configError(policies([["ghcr.io/org/*"], ["ghcr.io/org/app"]], sigs))?.message.contains("overlaps") == true)
