@@ -8,14 +8,12 @@ import JSON
 public enum SimpleSigning {
     public static let payloadType = "cosign container image signature"
 
-    /// Checks the payload names `subject`. The docker-reference is not checked, as cosign does not
-    /// (images are copied between registries with their signatures).
+    /// Checks the payload names `subject`, as cosign's `SimpleClaimVerifier` does: neither the
+    /// docker-reference (images are copied between registries with their signatures) nor
+    /// `critical.type` is checked — cosign checks neither.
     public static func check(_ payload: [UInt8], subject: Digest) -> String? {
         guard let document = try? JSONParser.parse(payload), let critical = document["critical"]?.objectValue else {
             return "signature payload is not a simple-signing JSON document with a \"critical\" section"
-        }
-        guard critical["type"]?.stringValue == payloadType else {
-            return "signature payload type is \(critical["type"]?.stringValue.map { "\"\($0)\"" } ?? "missing"), expected \"\(payloadType)\""
         }
         guard let signed = critical["image"]?["docker-manifest-digest"]?.stringValue else {
             return "signature payload has no critical.image.docker-manifest-digest"

@@ -19,6 +19,8 @@ struct SignatureFixtures {
     let bundles: [String: String]
     let annotatedPayload: [UInt8]
     let annotatedSignature: String
+    let otherTypePayload: [UInt8]
+    let otherTypeSignature: String
 
     init(digest: String) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-cosign-\(UUID().uuidString)")
@@ -32,6 +34,8 @@ struct SignatureFixtures {
         bundles = document["bundles"]!.objectValue!.members.reduce(into: [:]) { $0[$1.key] = $1.value.stringValue! }
         annotatedPayload = Array(Data(base64Encoded: document["annotatedPayload"]!.stringValue!)!)
         annotatedSignature = document["annotatedSignature"]!.stringValue!
+        otherTypePayload = Array(Data(base64Encoded: document["otherTypePayload"]!.stringValue!)!)
+        otherTypeSignature = document["otherTypeSignature"]!.stringValue!
     }
 
     func key(_ name: String) -> String { directory.appendingPathComponent("\(name).pub").path }
@@ -104,6 +108,9 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
         try await offPool { try fixtures.pushCosignSignatures("app", for: images["signed"]!, layers: [self.layer(sigs.payload, wrapped)]) }
         let result = try await run(keyed, "\(registry.host)/app:signed")
         #expect(result.isSuccess, "\(result.reports.map(\.message))")
+        // cosign checks the payload's digest, not its critical.type.
+        try await offPool { try fixtures.pushCosignSignatures("app", for: images["signed"]!, layers: [self.layer(sigs.otherTypePayload, sigs.otherTypeSignature)]) }
+        #expect(try await run(try verifier(#"{"name":"cosign","key":"\#(sigs.key("ec256"))"}"#), "\(registry.host)/app:signed").isSuccess)
         // Spaces are not line breaks: Go refuses them, and so do we.
         try await offPool { try fixtures.pushCosignSignatures("app", for: images["signed"]!, layers: [self.layer(sigs.payload, wrapped.replacingOccurrences(of: "\n", with: " "))]) }
         let spaced = try await run(keyed, "\(registry.host)/app:signed")

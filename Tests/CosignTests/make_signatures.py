@@ -117,5 +117,11 @@ with open(os.path.join(out, "rsa1024.pub"), "wb") as f:
 annotated = payload_for(digest, {"env": "prod", "team": "payments"})
 result["annotatedPayload"] = base64.b64encode(annotated).decode()
 result["annotatedSignature"] = base64.b64encode(sign("ec256", annotated)).decode()
+# cosign's SimpleClaimVerifier checks the digest only: another critical.type still verifies.
+other_type = json.dumps({"critical": {"identity": {"docker-reference": "registry.example/app"},
+                                      "image": {"docker-manifest-digest": digest}, "type": "atomic container signature"},
+                         "optional": None}, separators=(",", ":")).encode()
+result["otherTypePayload"] = base64.b64encode(other_type).decode()
+result["otherTypeSignature"] = base64.b64encode(sign("ec256", other_type)).decode()
 with open(os.path.join(out, "signatures.json"), "w") as f:
     json.dump(result, f)
