@@ -18,6 +18,8 @@ struct SignatureEvidence {
     var certificate: Certificate?
     var chain: [Certificate] = []
     var tlog: RekorBundle?
+    /// Why present tlog material cannot be checked (it then fails a policy that needs the log).
+    var tlogProblem: String?
     /// SHA-256 (hex) the tlog entry must record for this signature's content.
     /// What the tlog entry must record for this signature's content (hashedrekord `data.hash`,
     /// dsse/intoto `payloadHash`).
@@ -106,6 +108,7 @@ extension CosignVerifier {
         evidence.certificate = bundle.certificate
         evidence.chain = bundle.chain
         evidence.tlog = bundle.tlog
+        evidence.tlogProblem = bundle.tlogProblem
         evidence.loggedPayloadHash = bundle.loggedPayloadHash
         return evidence
     }
@@ -151,6 +154,7 @@ extension CosignVerifier {
             // Fail closed: a policy that asks for the transparency log is satisfied only by a
             // signature whose Rekor entry verifies offline against a trusted log key.
             guard let tlog = evidence.tlog else {
+                if let problem = evidence.tlogProblem { return fail("trust policy \(policy.name) requires a transparency log entry (tLogVerify): \(problem)") }
                 return fail("trust policy \(policy.name) requires a transparency log entry (tLogVerify) and the signature has no Rekor bundle")
             }
             guard let root = policy.keyless?.trust ?? config.trustedRoot, !root.logs.isEmpty else {

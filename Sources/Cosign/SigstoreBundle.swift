@@ -28,6 +28,8 @@ public struct SigstoreBundle: Sendable {
     public let content: Content
     /// The first tlog entry with an inclusion promise, in the legacy bundle's shape.
     public let tlog: RekorBundle?
+    /// Why the bundle's tlog entries cannot be verified offline, when it has some but none usable.
+    public var tlogProblem: String? = nil
 
     public var signature: [UInt8] {
         switch content {
@@ -76,7 +78,15 @@ public struct SigstoreBundle: Sendable {
             throw CosignError("the Sigstore bundle has neither messageSignature nor dsseEnvelope")
         }
         var tlog: RekorBundle?
-        if let entry = material["tlogEntries"]?.arrayValue?.first {
+        var tlogProblem: String?
+        // The first entry with an inclusion promise; sigstore-go requires a promise only in v0.1
+        // bundles, so an entry with only an inclusion proof (Rekor v2) leaves the bundle readable
+        // and fails only a policy that needs the log.
+        let entries = material["tlogEntries"]?.arrayValue ?? []
+        if !entries.isEmpty, !entries.contains(where: { $0["inclusionPromise"].map { !$0.isNull } ?? false }) {
+            tlogProblem = "the bundle's transparency log entry carries an inclusion proof but no inclusion promise; offline verification of inclusion proofs (Rekor v2) is not built yet"
+        }
+        if let entry = entries.first(where: { $0["inclusionPromise"].map { !$0.isNull } ?? false }) {
             guard let promise = entry["inclusionPromise"]?["signedEntryTimestamp"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }),
                   // Rekor signed the body as standard base64 (sigstore-go re-encodes the decoded bytes).
                   let body = entry["canonicalizedBody"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }).map({ Data($0).base64EncodedString() }),
@@ -87,7 +97,7 @@ public struct SigstoreBundle: Sendable {
             }
             tlog = RekorBundle(signedEntryTimestamp: Array(promise), body: body, integratedTime: time, logIndex: index, logID: Hash.hexString(Array(keyID)))
         }
-        return SigstoreBundle(certificate: certificates.first, chain: Array(certificates.dropFirst()), content: content, tlog: tlog)
+        return SigstoreBundle(certificate: certificates.first, chain: Array(certificates.dropFirst()), content: content, tlog: tlog, tlogProblem: tlogProblem)
     }
 
     /// DSSE's pre-authentication encoding: "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body.

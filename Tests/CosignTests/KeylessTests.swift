@@ -202,6 +202,12 @@ struct KeylessFixtures {
         let keyed = try await bundleVerdict(setup, fixtures, "keyed-message",
             config: #"{"name":"cosign","trustPolicies":[{"name":"k","scopes":["*"],"keys":[{"file":"\#(fixtures.keyedKey)"}],"tLogVerify":false}]}"#)
         #expect(keyed.isSuccess, "\(error(keyed))")
+        // An entry with only an inclusion proof (Rekor v2): readable without the log, refused with it.
+        let keyedConfig = { (tlog: Bool) in #"{"name":"cosign","trustedRoot":"\#(fixtures.directory.appendingPathComponent("trusted_root.json").path)","trustPolicies":[{"name":"k","scopes":["*"],"keys":[{"file":"\#(fixtures.keyedKey)"}],"tLogVerify":\#(tlog)}]}"# }
+        let proofOnly = try await bundleVerdict(setup, fixtures, "keyed-message-proof-only", config: keyedConfig(false))
+        #expect(proofOnly.isSuccess, "\(error(proofOnly))")
+        let proofOnlyWithLog = try await bundleVerdict(setup, fixtures, "keyed-message-proof-only", config: keyedConfig(true))
+        #expect(error(proofOnlyWithLog).contains("inclusion proof but no inclusion promise"), "\(error(proofOnlyWithLog))")
         // A SHA2_512 message digest is read (sigstore-go accepts it) and must be the image's digest.
         let sha512 = try await bundleVerdict(setup, fixtures, "keyed-message-sha512",
             config: #"{"name":"cosign","trustPolicies":[{"name":"k","scopes":["*"],"keys":[{"file":"\#(fixtures.keyedKey)"}],"tLogVerify":false}]}"#)

@@ -243,6 +243,14 @@ bundles = {
         {"messageSignature": {"messageDigest": {"algorithm": "SHA2_512", "digest": base64.b64encode(hashlib.sha512(b"ratify-swift sha512 subject").digest()).decode()},
                               "signature": base64.b64encode(keyed.sign(hashlib.sha512(b"ratify-swift sha512 subject").digest(), ec.ECDSA(Prehashed(hashes.SHA512())))).decode()}}),
 }
+# Rekor v2 writes entries with an inclusion proof and no promise: readable, but not a verified log entry offline.
+proof_only = json.loads(bundles["keyed-message"])
+proof_only["verificationMaterial"]["tlogEntries"] = [{"logIndex": "7", "logId": {"keyId": base64.b64encode(b"\x01" * 32).decode()},
+    "kindVersion": {"kind": "hashedrekord", "version": "0.0.2"}, "integratedTime": "0",
+    "inclusionProof": {"logIndex": "7", "rootHash": base64.b64encode(b"\x02" * 32).decode(), "treeSize": "8", "hashes": [],
+                       "checkpoint": {"envelope": "rekor.example - 1\n8\nAgICAg==\n"}},
+    "canonicalizedBody": base64.b64encode(b"{}").decode()}]
+bundles["keyed-message-proof-only"] = json.dumps(proof_only)
 with open(os.path.join(out, "bundles.json"), "w") as f:
     json.dump(bundles, f, indent=1)
 
