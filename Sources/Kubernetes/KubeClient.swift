@@ -1,7 +1,7 @@
 import Core
 import Foundation
 import JSON
-import Registry
+import HTTPClient
 
 /// Where the Kubernetes API is and how to authenticate: in-cluster (the service account's token
 /// and CA), or explicit (a local run, the tests' API server double).

@@ -1,4 +1,5 @@
 import Core
+import HTTPClient
 import Crypto
 import Foundation
 

@@ -1,5 +1,6 @@
 import Core
 import Cosign
+import HTTPClient
 import Notation
 import Foundation
 import JSON

@@ -1,3 +1,4 @@
+import HTTPClient
 import Core
 import Foundation
 import JSON
@@ -60,7 +61,7 @@ extension ORASStore {
             return response
         } catch {
             onRequest(host, 0)
-            throw error
+            throw RegistryError(transport: error)
         }
     }
 

@@ -1,4 +1,5 @@
 import Core
+import HTTPClient
 import Foundation
 import JSON
 import Synchronization

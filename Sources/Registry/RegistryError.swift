@@ -1,4 +1,5 @@
 import Core
+import HTTPClient
 
 /// A registry operation that failed. Codes are stable; messages name the registry, the
 /// repository and what was asked, and never contain credentials.
@@ -26,6 +27,15 @@ public struct RegistryError: TimeoutReporting, Equatable, CustomStringConvertibl
 
     public var description: String { "\(code.rawValue): \(message)" }
     public var isTimeout: Bool { code == .timeout }
+
+    /// A transfer that got no answer from the registry.
+    init(transport error: TransportError) {
+        switch error.code {
+        case .connection: self.init(.connection, error.message)
+        case .timeout: self.init(.timeout, error.message)
+        case .tooLarge: self.init(.tooLarge, error.message)
+        }
+    }
 
     /// For errors that are not registry answers (cancellation, a bug): reported, never a pass.
     @Sendable static func unexpected(_ error: any Error) -> RegistryError {

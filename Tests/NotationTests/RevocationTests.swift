@@ -1,6 +1,7 @@
 import Core
 import Crypto
 import Foundation
+import HTTPClient
 import JSON
 @testable import Notation
 import Registry

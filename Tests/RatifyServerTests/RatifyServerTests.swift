@@ -1,6 +1,5 @@
 import Core
 import Foundation
-import HTTPClient
 import JSON
 import Logging
 import Observability

@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import HTTPClient
 import JSON
 
 /// Debian's `docker-registry` (CNCF distribution 2.8) on a free loopback port, with storage in a

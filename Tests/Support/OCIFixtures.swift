@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import HTTPClient
 import JSON
 
 /// Where fixtures are pushed: the real registry over HTTP, or the in-repo referrers registry.

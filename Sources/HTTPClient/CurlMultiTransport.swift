@@ -57,9 +57,30 @@ public struct TransportResponse: Sendable {
     }
 }
 
-/// Sends HTTP requests for the registry client.
+/// Why a transfer produced no HTTP response. Codes are stable; callers map them onto their
+/// own errors (a registry's, the Kubernetes API's, a revocation server's).
+public struct TransportError: Error, Equatable, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        case connection = "TRANSPORT_CONNECTION"
+        case timeout = "TRANSPORT_TIMEOUT"
+        case tooLarge = "TRANSPORT_RESPONSE_TOO_LARGE"
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+}
+
+/// Sends HTTP requests: the one HTTP client of the process (registries, the Kubernetes API,
+/// OCSP responders and CRL distribution points), over libcurl.
 public protocol HTTPTransport: Sendable {
-    func send(_ request: TransportRequest) async throws(RegistryError) -> TransportResponse
+    func send(_ request: TransportRequest) async throws(TransportError) -> TransportResponse
 }
 
 private let curlGlobalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
@@ -80,12 +101,12 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
         multi = curl_multi_init()!
         _ = Shim_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
         let thread = Thread { [unowned self] in self.run() }
-        thread.name = "ratify-registry-io"
+        thread.name = "ratify-http-io"
         thread.start()
     }
 
-    public func send(_ request: TransportRequest) async throws(RegistryError) -> TransportResponse {
-        let result: Result<TransportResponse, RegistryError> = await withCheckedContinuation { continuation in
+    public func send(_ request: TransportRequest) async throws(TransportError) -> TransportResponse {
+        let result: Result<TransportResponse, TransportError> = await withCheckedContinuation { continuation in
             let transfer = Transfer(request: request, continuation: continuation)
             queue.withLock { $0.append(transfer) }
             curl_multi_wakeup(multi)
@@ -122,14 +143,14 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
 private final class Transfer: @unchecked Sendable {  // handed to the loop thread once, then confined to it
     let easy: UnsafeMutableRawPointer
     let request: TransportRequest
-    let continuation: CheckedContinuation<Result<TransportResponse, RegistryError>, Never>
+    let continuation: CheckedContinuation<Result<TransportResponse, TransportError>, Never>
     var body: [UInt8] = []
     var headers: [(name: String, value: String)] = []
     var exceeded = false
     var headerList: UnsafeMutablePointer<curl_slist>?
     let errorBytes: UnsafeMutablePointer<CChar>
 
-    init(request: TransportRequest, continuation: CheckedContinuation<Result<TransportResponse, RegistryError>, Never>) {
+    init(request: TransportRequest, continuation: CheckedContinuation<Result<TransportResponse, TransportError>, Never>) {
         self.request = request
         self.continuation = continuation
         easy = curl_easy_init()!
@@ -227,19 +248,19 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
     }
 
     func finish(_ code: CURLcode) {
-        let result: Result<TransportResponse, RegistryError>
+        let result: Result<TransportResponse, TransportError>
         let host = URLComponents(string: request.url)?.host ?? request.url
         if code == CURLE_OK {
             var status = 0
             _ = Shim_curl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
             result = .success(TransportResponse(status: status, headers: headers, body: body))
         } else if exceeded {
-            result = .failure(RegistryError(.tooLarge, "response from \(host) exceeds the \(request.maxResponseBytes)-byte limit"))
+            result = .failure(TransportError(.tooLarge, "response from \(host) exceeds the \(request.maxResponseBytes)-byte limit"))
         } else if code == CURLE_OPERATION_TIMEDOUT {
-            result = .failure(RegistryError(.timeout, "\(request.method) \(host) timed out after \(request.timeout)"))
+            result = .failure(TransportError(.timeout, "\(request.method) \(host) timed out after \(request.timeout)"))
         } else {
             let detail = String(cString: errorBytes)
-            result = .failure(RegistryError(.connection, "\(request.method) \(host): \(detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail)"))
+            result = .failure(TransportError(.connection, "\(request.method) \(host): \(detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail)"))
         }
         continuation.resume(returning: result)
     }
