@@ -23,7 +23,7 @@ let package = Package(
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CShims", dependencies: ["COpenSSL", "CCurl"]),
         .target(name: "JSON"),
-        .target(name: "TLS", dependencies: ["CShims", "Crypto"]),
+        .target(name: "TLS", dependencies: ["CShims", "Crypto", "Core"]),
         .target(name: "HTTPServer", dependencies: ["TLS", "CShims"]),
         // The one HTTP client (libcurl multi on its own thread): registries, the Kubernetes API,
         // OCSP / CRL fetches.
@@ -36,20 +36,27 @@ let package = Package(
         .target(name: "CBOR"),
         .target(name: "Notation", dependencies: ["Core", "JSON", "Crypto", "CBOR", "HTTPClient"]),
         .target(name: "Kubernetes", dependencies: ["Core", "JSON", "Crypto", "HTTPClient"]),
-        .target(name: "RatifyServer", dependencies: [
-            "Kubernetes",
-            "Core", "HTTPServer", "TLS", "Observability", "JSON", "Registry", "Cosign", "Notation", "HTTPClient",
+        // Typed configuration (config.json / YAML / custom resources), the factories that turn it
+        // into executors, and the reload paths. Knows the verifiers; knows nothing about serving.
+        .target(name: "Configuration", dependencies: [
+            "Core", "JSON", "Registry", "Cosign", "Notation", "Kubernetes", "HTTPClient",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Listeners, Gatekeeper endpoints, metrics. Knows nothing about signatures.
+        .target(name: "RatifyServer", dependencies: [
+            "Core", "HTTPServer", "TLS", "Observability", "JSON",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "ratify", dependencies: [
-            "RatifyServer", "Kubernetes", "Observability", "Core", "Registry", "JSON",
+            "Configuration", "RatifyServer", "Kubernetes", "Observability", "Core", "Registry", "JSON", "TLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Fuzz targets for the envelope parsers (`make fuzz`); built normally it replays inputs.
         .executableTarget(name: "notation-fuzz", dependencies: ["Notation", "CBOR", "Core", "JSON"]),
-        .target(name: "TestSupport", dependencies: ["CShims", "Crypto", "JSON", "HTTPServer", "Core"], path: "Tests/Support",
+        .target(name: "TestSupport", dependencies: ["CShims", "Crypto", "JSON", "HTTPServer", "Core", "RatifyServer", "Observability", "TLS",
+                                                   .product(name: "Logging", package: "swift-log")], path: "Tests/Support",
                 exclude: ["token_server.py", "kube_api_server.py"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "TestSupport"]),
@@ -65,7 +72,9 @@ let package = Package(
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability",
             .product(name: "Logging", package: "swift-log")]),
         // Upstream test vectors (Tests/Conformance) with the verdicts the upstream tests expect.
-        .testTarget(name: "ConformanceTests", dependencies: ["Notation", "Cosign", "Crypto", "Core", "Registry", "JSON", "RatifyServer", "TestSupport"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["Notation", "Cosign", "Crypto", "Core", "Registry", "JSON", "Configuration", "TestSupport"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "RatifyServer", "Core", "JSON", "TestSupport", "Observability", "Registry", "Kubernetes",
+            .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "RatifyServerTests", dependencies: ["RatifyServer", "Core", "JSON", "TestSupport", "Observability", "Registry"]),
     ],
     swiftLanguageModes: [.v6]

@@ -131,14 +131,8 @@ public struct ResourceSet: Sendable {
     public func document(base: JSONValue, namespace: String?) -> (document: JSONValue, policyProblems: [String: String]) {
         var document = base.objectValue ?? JSONObject()
         var problems: [String: String] = [:]
-        func pick(_ cluster: RatifyKind, _ namespaced: RatifyKind) -> [ResourceObject] {
-            if let namespace {
-                let own = of(namespaced, namespace: namespace)
-                if !own.isEmpty { return own }
-            }
-            return of(cluster)
-        }
-        let verifiers = pick(.verifiers, .namespacedverifiers)
+        func pick(_ cluster: RatifyKind, _ namespaced: RatifyKind) -> [ResourceObject] { self.pick(cluster, namespaced, namespace: namespace) }
+        let verifiers = verifierObjects(namespace: namespace)
         if !verifiers.isEmpty {
             document["verifier"] = ["version": "1.0.0", "plugins": .array(verifiers.map(Self.verifierPlugin))]
         }
@@ -159,6 +153,20 @@ public struct ResourceSet: Sendable {
         }
         return (.object(document), problems)
     }
+}
+
+extension ResourceSet {
+    /// A namespace's own Namespaced* resources of a kind, else the cluster's.
+    func pick(_ cluster: RatifyKind, _ namespaced: RatifyKind, namespace: String?) -> [ResourceObject] {
+        if let namespace {
+            let own = of(namespaced, namespace: namespace)
+            if !own.isEmpty { return own }
+        }
+        return of(cluster)
+    }
+
+    /// The Verifier resources that apply to `namespace` (nil: the cluster), in name order.
+    public func verifierObjects(namespace: String?) -> [ResourceObject] { pick(.verifiers, .namespacedverifiers, namespace: namespace) }
 }
 
 public struct ResourceError: Error, Equatable, Sendable {

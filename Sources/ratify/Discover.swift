@@ -2,7 +2,7 @@ import ArgumentParser
 import Core
 import Foundation
 import JSON
-import RatifyServer
+import Configuration
 import Registry
 
 struct Discover: AsyncParsableCommand {
@@ -27,10 +27,9 @@ struct Discover: AsyncParsableCommand {
         do { reference = try ImageReference.parse(subject) } catch { throw ValidationError("--subject: \(error)") }
         let store: ORASStore
         do {
-            let config = try configPath.map { try ServerConfigFile.load(path: $0) }
-                ?? ServerConfigFile.parse(Array(ServerConfigFile.embeddedDefault.utf8), source: "embedded default config")
+            let config = try RatifyConfig.load(path: configPath)
             for warning in config.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
-            store = try StoreFactory.makeStore(config.storeOptions, metrics: nil)
+            store = try StoreFactory.makeStore(config.storeOptions)
         } catch {
             throw ValidationError("\(error)")
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Configuration
 import Core
 import Dispatch
 import Foundation
@@ -75,10 +76,9 @@ struct Serve: AsyncParsableCommand {
     var kubeCaFile: String?
 
     func run() async throws {
-        let config: ServerConfigFile
+        let config: RatifyConfig
         do {
-            config = try configPath.map { try ServerConfigFile.load(path: $0) }
-                ?? ServerConfigFile.parse(Array(ServerConfigFile.embeddedDefault.utf8), source: "embedded default config")
+            config = try RatifyConfig.load(path: configPath)
         } catch {
             throw ValidationError("\(error)")
         }
@@ -126,8 +126,9 @@ struct Serve: AsyncParsableCommand {
         let reloader: ConfigReloader?
         var manager: CRDManager?
         do {
-            let build: @Sendable (ServerConfigFile, UInt64) throws(ServeError) -> any ProviderExecutor = { config, generation throws(ServeError) in
-                try ExecutorFactory.make(config, generation: generation, metrics: metrics, logger: logger, mutationFormat: format)
+            let countRequest: StoreFactory.RequestObserver = { host, status in metrics.registryRequests.increment([String(status), host]) }
+            let build: @Sendable (RatifyConfig, UInt64) throws(ConfigurationError) -> any ProviderExecutor = { config, generation throws(ConfigurationError) in
+                try ExecutorFactory.make(config, generation: generation, onRegistryRequest: countRequest, logger: logger, mutationFormat: format)
             }
             let holder = ExecutorHolder(try build(config, 1))
             server = try RatifyServer(options: options, executor: holder, logger: logger, metrics: metrics)
@@ -135,8 +136,8 @@ struct Serve: AsyncParsableCommand {
                 // The resources decide what to verify with; the file is not watched.
                 reloader = nil
                 manager = CRDManager(client: KubeClient(connection: kubeConnection), base: config.document, holder: holder, logger: logger) {
-                    config, providers, generation throws(ServeError) in
-                    try ExecutorFactory.make(config, generation: generation, metrics: metrics, logger: logger, mutationFormat: format, providers: providers)
+                    config, providers, generation throws(ConfigurationError) in
+                    try ExecutorFactory.make(config, generation: generation, onRegistryRequest: countRequest, logger: logger, mutationFormat: format, providers: providers)
                 }
             } else {
                 reloader = configPath.map { ConfigReloader(path: $0, holder: holder, logger: logger, build: build) }
@@ -165,7 +166,7 @@ struct Serve: AsyncParsableCommand {
         logger.info("server stopped")
     }
 
-    private func makeOptions(config: ServerConfigFile) throws -> ServeOptions {
+    private func makeOptions(config: RatifyConfig) throws -> ServeOptions {
         var options = ServeOptions()
         do {
             options.httpAddress = try ListenAddress(parsing: httpAddress)

@@ -1,9 +1,9 @@
 import ArgumentParser
+import Configuration
 import Core
 import Foundation
 import JSON
 import Logging
-import RatifyServer
 import Registry
 
 struct Verify: AsyncParsableCommand {
@@ -29,10 +29,9 @@ struct Verify: AsyncParsableCommand {
 
     func run() async throws {
         guard output == "json" || output == "text" else { usage("--output must be json or text") }
-        let config: ServerConfigFile
+        let config: RatifyConfig
         do {
-            config = try configPath.map { try ServerConfigFile.load(path: $0) }
-                ?? ServerConfigFile.parse(Array(ServerConfigFile.embeddedDefault.utf8), source: "embedded default config")
+            config = try RatifyConfig.load(path: configPath)
         } catch {
             usage("\(error)")
         }
@@ -47,7 +46,7 @@ struct Verify: AsyncParsableCommand {
                 key = layout.key
             } else {
                 guard scope == nil else { usage("--scope applies to oci-layout: subjects only") }
-                store = try StoreFactory.makeStore(config.storeOptions, metrics: nil)
+                store = try StoreFactory.makeStore(config.storeOptions)
             }
             executor = try ExecutorFactory.verifyExecutor(config, store: store, generation: 1, logger: Logger(label: "ratify-verify") { _ in SwiftLogNoOpLogHandler() })
         } catch {

@@ -1,10 +1,11 @@
+import Configuration
 import Core
 import Cosign
 import Crypto
 import Foundation
 import JSON
 @testable import Notation
-import RatifyServer
+
 import Registry
 import Testing
 import TestSupport
@@ -218,7 +219,7 @@ import TestSupport
     /// An OCI image layout verified by the executor `ratify verify -s oci-layout:…` builds.
     static func layout(_ vector: ConformanceCase) async throws -> (String, String) {
         let configText = JSONWriter.encodeString(ConformanceCorpus.absolutePaths(try JSONParser.parse(try vector.file("config")), in: vector.directory))
-        let config = try ServerConfigFile.parse(Array(configText.utf8), source: vector.string("config")!)
+        let config = try RatifyConfig.parse(Array(configText.utf8), source: vector.string("config")!)
         let store = try OCILayoutStore(path: vector.path(vector.string("layout") ?? "").path)
         let executor = try ExecutorFactory.verifyExecutor(config, store: store, generation: 1, logger: .init(label: "conformance"))
         let reference = vector.string("reference") ?? "latest"

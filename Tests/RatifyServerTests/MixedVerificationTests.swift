@@ -1,3 +1,4 @@
+import Configuration
 import Core
 import Foundation
 import JSON
@@ -99,8 +100,8 @@ import TestSupport
         let host = setup.registry.host
         let tags = ["notation", "cosign", "unsigned", "tampered", "mixed"]
         let keys = tags.map { "\(host)/app:\($0)" }
-        let parsed = try ServerConfigFile.parse(Array(config(setup, policy: "any").utf8), source: "mixed")
-        let running = try RunningServer(executor: try ExecutorFactory.make(parsed, generation: 1, metrics: nil, logger: Logger(label: "t")))
+        let parsed = try RatifyConfig.parse(Array(config(setup, policy: "any").utf8), source: "mixed")
+        let running = try RunningServer(executor: try ExecutorFactory.make(parsed, generation: 1, logger: Logger(label: "t")))
         let body = try running.json(try await running.post(verifyPath, providerRequest(keys)))
         await running.server.shutdown(gracePeriod: .seconds(1))
         let items = try #require(body["response"]?["items"]?.arrayValue)
@@ -124,8 +125,8 @@ import TestSupport
         }
 
         // `all`: every report of a type must pass, so mixed (one good, one tampered) fails.
-        let strict = try ServerConfigFile.parse(Array(config(setup, policy: "all").utf8), source: "mixed-all")
-        let executor = try ExecutorFactory.make(strict, generation: 2, metrics: nil, logger: Logger(label: "t"))
+        let strict = try RatifyConfig.parse(Array(config(setup, policy: "all").utf8), source: "mixed-all")
+        let executor = try ExecutorFactory.make(strict, generation: 2, logger: Logger(label: "t"))
         let answers = await executor.execute(keys, context: ProviderContext(requestID: "all", operation: .verify, deadline: .now + .seconds(10)))
         #expect(answers.map { $0.value?["isSuccess"]?.boolValue } == [true, true, false, false, false])
     }

@@ -1,3 +1,4 @@
+import Configuration
 import Core
 import Foundation
 import JSON
@@ -15,7 +16,7 @@ import TestSupport
         let metrics = ServerMetrics()
         var storeOptions = ORASStoreOptions()
         storeOptions.useHttp = true
-        let store = try StoreFactory.makeStore(storeOptions, metrics: metrics)
+        let store = try StoreFactory.makeStore(storeOptions) { host, status in metrics.registryRequests.increment([String(status), host]) }
         let executor = RoutingExecutor(verify: UnconfiguredExecutor(), mutate: MutationExecutor(store: store))
         let running = try RunningServer(executor: executor, metrics: metrics)
         let keys = ["\(registry.host)/team/app:v1", "\(registry.host)/team/app@\(image.digest)"]
@@ -35,7 +36,7 @@ import TestSupport
 @Suite struct StoreConfigTests {
     @Test func readsTheOrasStorePlugin() throws {
         let text = #"{"store":{"version":"1.0.0","plugins":[{"name":"oras","useHttp":true,"cosignEnabled":true,"ttl":20,"extra":1}]}}"#
-        let config = try ServerConfigFile.parse(Array(text.utf8), source: "c.json")
+        let config = try RatifyConfig.parse(Array(text.utf8), source: "c.json")
         #expect(config.storeOptions.useHttp && config.storeOptions.cosignEnabled)
         #expect(config.storeOptions.ttl == .seconds(20))
         #expect(config.warnings == ["store.plugins[0].extra is not a known oras store setting and is ignored"])
@@ -49,7 +50,7 @@ import TestSupport
     ])
     func refusesBadStoreConfig(_ text: String, _ message: String) {
         do {
-            _ = try ServerConfigFile.parse(Array(text.utf8), source: "c.json")
+            _ = try RatifyConfig.parse(Array(text.utf8), source: "c.json")
             Issue.record("accepted \(text)")
         } catch {
             #expect(error.message.contains(message), "\(error.message)")

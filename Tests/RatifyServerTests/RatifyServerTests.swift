@@ -15,52 +15,6 @@ struct SlowExecutor: ProviderExecutor {
     }
 }
 
-/// A real server over loopback TLS with Gatekeeper-style mTLS, driven as Gatekeeper would drive it.
-final class RunningServer: @unchecked Sendable {
-    let pki: TestPKI
-    let server: RatifyServer
-    let client: CurlSession
-    let logs = LogSink.memory()
-
-    init(executor: any ProviderExecutor = UnconfiguredExecutor(), metrics: ServerMetrics = ServerMetrics(),
-         configure: (inout ServeOptions) -> Void = { _ in }) throws {
-        pki = TestPKI.shared
-        var options = ServeOptions()
-        options.httpAddress = ListenAddress(host: "127.0.0.1", port: 0)
-        options.healthAddress = ListenAddress(host: "127.0.0.1", port: 0)
-        options.metricsAddress = ListenAddress(host: "127.0.0.1", port: 0)
-        options.tls = TLSServerConfiguration(certificateChainFile: pki.path("server.crt"), privateKeyFile: pki.path("server.key"),
-                                             clientCAFile: pki.path("gatekeeper-ca.crt"))
-        configure(&options)
-        let sink = logs
-        let logger = Logger(label: "test") { RatifyLogHandler(label: $0, format: .text, level: .debug, sink: sink) }
-        server = try RatifyServer(options: options, executor: ExecutorHolder(executor), logger: logger, metrics: metrics)
-        client = CurlSession(tls: HTTPClientTLSOptions(caFile: pki.path("server-ca.crt"), clientCertificateFile: pki.path("gatekeeper.crt"),
-                                                       clientKeyFile: pki.path("gatekeeper.key")))
-    }
-
-    func post(_ path: String, _ body: String, headers: [(name: String, value: String)] = []) async throws -> HTTPClientResponse {
-        let url = "https://localhost:\(server.providerPort)\(path)"
-        let client = self.client
-        return try await offPool {
-            try client.perform(HTTPClientRequest(method: "POST", url: url,
-                headers: [(name: "Content-Type", value: "application/json")] + headers, body: Array(body.utf8)))
-        }
-    }
-
-    func plainGet(_ port: UInt16, _ path: String) async throws -> HTTPClientResponse {
-        try await offPool { try CurlSession().perform(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")) }
-    }
-
-    func json(_ response: HTTPClientResponse) throws -> JSONValue { try JSONParser.parse(response.body) }
-}
-
-let verifyPath = RatifyServer.verifyPath
-let mutatePath = RatifyServer.mutatePath
-func providerRequest(_ keys: [String]) -> String {
-    JSONWriter.encodeString(ProviderRequest(keys: keys).json())
-}
-
 @Suite struct RatifyServerTests {
     @Test func answersAProviderRequestOverMutualTLS() async throws {
         let running = try RunningServer()
@@ -209,43 +163,4 @@ func providerRequest(_ keys: [String]) -> String {
         #expect(throws: ServeError.self) { try ListenAddress(parsing: text) }
     }
 
-    @Test func embeddedDefaultConfigLoads() throws {
-        let config = try ServerConfigFile.parse(Array(ServerConfigFile.embeddedDefault.utf8), source: "embedded")
-        #expect(config.verificationRequestTimeout == .milliseconds(2900))
-        #expect(config.mutationRequestTimeout == .milliseconds(950))
-        #expect(config.verifierPlugins.isEmpty)
-    }
-
-    @Test func shippedDefaultConfigIsTheEmbeddedOne() throws {
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let shipped = try String(contentsOf: repository.appendingPathComponent("config/config.json"), encoding: .utf8)
-        #expect(try JSONParser.parse(shipped) == JSONParser.parse(ServerConfigFile.embeddedDefault))
-    }
-
-    @Test func readsRatifyConfigFields() throws {
-        let text = #"{"executor":{"verificationRequestTimeout":4900},"logger":{"formatter":"json","requestHeaders":{"traceIDHeaderName":["x-trace"]}},"verifier":{"plugins":[{"name":"notation"}]}}"#
-        let config = try ServerConfigFile.parse(Array(text.utf8), source: "c.json")
-        #expect(config.verificationRequestTimeout == .milliseconds(4900))
-        #expect(config.mutationRequestTimeout == nil)
-        #expect(config.logFormatter == "json")
-        #expect(config.traceIDHeaderNames == ["x-trace"])
-        #expect(config.verifierPlugins.map { $0["name"]?.stringValue } == ["notation"])
-    }
-
-    @Test(arguments: [
-        ("{", "c.json: JSON_UNEXPECTED_END"),
-        ("[]", "the configuration must be a JSON object"),
-        (#"{"executor":{"verificationRequestTimeout":"2s"}}"#, "executor.verificationRequestTimeout must be a positive whole number"),
-        (#"{"executor":{"mutationRequestTimeout":-1}}"#, "executor.mutationRequestTimeout must be a positive whole number"),
-        (#"{"logger":{"formatter":"xml"}}"#, "logger.formatter must be one of text, json, logstash"),
-    ])
-    func rejectsInvalidConfig(_ text: String, _ message: String) {
-        do {
-            _ = try ServerConfigFile.parse(Array(text.utf8), source: "c.json")
-            Issue.record("accepted \(text)")
-        } catch {
-            #expect(error.code == .config)
-            #expect(error.message.contains(message), "\(error.message)")
-        }
-    }
 }

@@ -3,8 +3,10 @@ import Foundation
 import JSON
 import Logging
 import Observability
-@testable import RatifyServer
+import Configuration
+import RatifyServer
 import Registry
+import Synchronization
 import Testing
 import TestSupport
 
@@ -16,10 +18,10 @@ import TestSupport
     @Test func verifyEndpointAnswersReportsAndLogsTheResultLine() async throws {
         let registry = try await offPool { try LocalRegistry() }
         let image = try await offPool { try OCIFixtures(pusher: registry, maintainTagSchema: true).pushImage("app", tag: "v1") }
-        let parsed = try ServerConfigFile.parse(Array(config(registry).utf8), source: "test")
+        let parsed = try RatifyConfig.parse(Array(config(registry).utf8), source: "test")
         let logs = LogSink.memory()
         let logger = Logger(label: "t") { RatifyLogHandler(label: $0, format: .text, level: .info, sink: logs) }
-        let executor = try ExecutorFactory.make(parsed, generation: 1, metrics: nil, logger: logger)
+        let executor = try ExecutorFactory.make(parsed, generation: 1, logger: logger)
         let running = try RunningServer(executor: executor)
         let body = try running.json(try await running.post(verifyPath, providerRequest(["\(registry.host)/app:v1"])))
         let value = try #require(body["response"]?["items"]?.arrayValue?.first?["value"])
@@ -48,8 +50,8 @@ import TestSupport
             return image
         }
         let verifiers = #"[{"name":"notation","artifactTypes":"application/vnd.cncf.notary.signature","verificationCerts":["\#(fixtures.path)/truststore"],"trustPolicyDoc":{"version":"1.0","trustPolicies":[{"name":"default","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:wabbit"],"trustedIdentities":["*"]}]}}]"#
-        let parsed = try ServerConfigFile.parse(Array(config(registry, verifiers: verifiers).utf8), source: "t")
-        let executor = try ExecutorFactory.make(parsed, generation: 1, metrics: nil, logger: Logger(label: "t"))
+        let parsed = try RatifyConfig.parse(Array(config(registry, verifiers: verifiers).utf8), source: "t")
+        let executor = try ExecutorFactory.make(parsed, generation: 1, logger: Logger(label: "t"))
         let running = try RunningServer(executor: executor)
         let keys = ["\(registry.host)/app:signed", "\(registry.host)/app:unsigned", "\(registry.host)/app@\(image.digest)"]
         let body = try running.json(try await running.post(verifyPath, providerRequest(keys)))
@@ -64,9 +66,8 @@ import TestSupport
         registry.stop()
     }
 
-    @Test func unknownVerifierKindIsAConfigError() throws {
-        let parsed = try ServerConfigFile.parse(Array(#"{"verifier":{"plugins":[{"name":"sbom"}]}}"#.utf8), source: "t")
-        #expect(throws: ServeError.self) { try ExecutorFactory.make(parsed, generation: 1, metrics: nil, logger: Logger(label: "t")) }
+    @Test func unknownVerifierKindIsAConfigErrorWhenTheFileLoads() throws {
+        #expect(throws: ConfigurationError.self) { try RatifyConfig.parse(Array(#"{"verifier":{"plugins":[{"name":"sbom"}]}}"#.utf8), source: "t") }
     }
 
     @Test func configChangesSwapAtomicallyAndBadOnesAreRefused() throws {
@@ -74,12 +75,12 @@ import TestSupport
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("config.json").path
-        try ServerConfigFile.embeddedDefault.write(toFile: path, atomically: true, encoding: .utf8)
+        try RatifyConfig.embeddedDefault.write(toFile: path, atomically: true, encoding: .utf8)
         let holder = ExecutorHolder(UnconfiguredExecutor())
         let logs = LogSink.memory()
         let logger = Logger(label: "t") { RatifyLogHandler(label: $0, format: .text, level: .info, sink: logs) }
-        let reloader = ConfigReloader(path: path, holder: holder, logger: logger) { config, generation throws(ServeError) in
-            try ExecutorFactory.make(config, generation: generation, metrics: nil, logger: logger)
+        let reloader = ConfigReloader(path: path, holder: holder, logger: logger) { config, generation throws(ConfigurationError) in
+            try ExecutorFactory.make(config, generation: generation, logger: logger)
         }
         #expect(reloader.reloadIfChanged() == false, "unchanged file: nothing to do")
         try #"{"policy":{"plugin":{"name":"configPolicy","artifactVerificationPolicies":{"default":"any"}}}}"#.write(toFile: path, atomically: true, encoding: .utf8)
@@ -89,6 +90,32 @@ import TestSupport
         #expect(reloader.reloadIfChanged() == false)
         #expect(holder.generation == 2, "the invalid file did not replace the serving configuration")
         #expect(logs.lines.contains { $0.contains("configuration change refused") && $0.contains("artifactVerificationPolicies.default") })
+    }
+
+    /// A YAML config is reloaded through the same reader as at start (it went through the JSON
+    /// parser before, and every edit was refused with JSON_UNEXPECTED_BYTE).
+    @Test func aYAMLConfigEditAppliesLive() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-reload-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("config.yaml").path
+        try "executor:\n  verificationRequestTimeout: 2900\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let holder = ExecutorHolder(UnconfiguredExecutor())
+        let logs = LogSink.memory()
+        let logger = Logger(label: "t") { RatifyLogHandler(label: $0, format: .text, level: .info, sink: logs) }
+        let applied = Mutex<[ConfigPolicy]>([])
+        let reloader = ConfigReloader(path: path, holder: holder, logger: logger) { config, generation throws(ConfigurationError) in
+            applied.withLock { $0.append(config.policy) }
+            return try ExecutorFactory.make(config, generation: generation, logger: logger)
+        }
+        try "policy:\n  plugin:\n    name: configPolicy\n    artifactVerificationPolicies:\n      default: any\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(reloader.reloadIfChanged(), "\(logs.lines)")
+        #expect(holder.generation == 2)
+        #expect(applied.withLock { $0 } == [ConfigPolicy(defaultRule: .any)])
+        #expect(!logs.lines.contains { $0.contains("refused") })
+        try "policy: [unclosed\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(reloader.reloadIfChanged() == false)
+        #expect(logs.lines.contains { $0.contains("configuration change refused") && $0.contains("is not valid YAML") })
     }
 
     @Test func verifyCLIExitCodes() async throws {
@@ -115,12 +142,9 @@ import TestSupport
     @Test(arguments: ["cosign-keyed.json", "cosign-legacy-key.json"])
     func examplesParseAndNameTheirKeyFiles(_ name: String) throws {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let config = try ServerConfigFile.load(path: repository.appendingPathComponent("config/examples/\(name)").path)
-        #expect(config.storeOptions.cosignEnabled)
-        #expect(config.warnings.isEmpty)
-        // The key files do not exist here; loading the verifier must say which path is missing.
+        // The key files do not exist here; loading the file must say which path is missing.
         do {
-            _ = try ExecutorFactory.verifiers(config)
+            _ = try RatifyConfig.load(path: repository.appendingPathComponent("config/examples/\(name)").path)
             Issue.record("loaded a verifier without its key file")
         } catch {
             #expect(error.message.contains("verifier.plugins[0]"))
@@ -132,50 +156,47 @@ import TestSupport
 extension ShippedConfigTests {
     @Test func theKeylessExampleNamesItsTrustedRootPath() throws {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let config = try ServerConfigFile.load(path: repository.appendingPathComponent("config/examples/cosign-keyless.json").path)
-        #expect(config.warnings.isEmpty)
         do {
-            _ = try ExecutorFactory.verifiers(config)
+            _ = try RatifyConfig.load(path: repository.appendingPathComponent("config/examples/cosign-keyless.json").path)
             Issue.record("loaded a keyless verifier without its trusted root")
         } catch {
-            #expect(error.message.hasPrefix("verifier.plugins[0].trustedRoot: "), "\(error.message)")
+            #expect(error.message.contains("cosign-keyless.json: verifier.plugins[0].trustedRoot: "), "\(error.message)")
             #expect(error.message.contains("/usr/local/ratify-certs/cosign/trusted_root.json"))
         }
     }
 
     @Test func theNotationExampleValidatesItsTrustPolicyAndNamesItsTrustStorePath() throws {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let config = try ServerConfigFile.load(path: repository.appendingPathComponent("config/examples/notation.json").path)
-        #expect(config.warnings.isEmpty)
         do {
-            _ = try ExecutorFactory.verifiers(config)
+            _ = try RatifyConfig.load(path: repository.appendingPathComponent("config/examples/notation.json").path)
             Issue.record("loaded a notation verifier without its trust store")
         } catch {
-            #expect(error.message == "verifier.plugins[0].verificationCerts[0]: /usr/local/ratify-certs/notation/truststore does not exist")
+            #expect(error.message.hasSuffix("notation.json: verifier.plugins[0].verificationCerts[0]: /usr/local/ratify-certs/notation/truststore does not exist"), "\(error.message)")
         }
     }
 }
 
 @Suite struct UnknownKeyWarningTests {
     @Test func everySectionNamesItsUnknownKeys() throws {
-        let text = #"{"executor":{"verificationRequestTimeout":100,"retries":3},"logger":{"formatter":"json","colour":true},"policy":{"plugin":{"name":"configPolicy","strict":true}},"verifier":{"plugins":[{"name":"notation","artifactTypes":"x","trustPolicyDoc":{},"extra":1}]},"extras":{}}"#
-        let config = try ServerConfigFile.parse(Array(text.utf8), source: "c.json")
-        #expect(config.warnings == [
+        let text = #"{"executor":{"verificationRequestTimeout":100,"retries":3},"logger":{"formatter":"json","colour":true},"policy":{"plugin":{"name":"configPolicy","strict":true}},"verifier":{"plugins":[{"name":"notation","artifactTypes":"x","trustPolicyDoc":{"version":"1.0","trustPolicies":[{"name":"p","registryScopes":["*"],"signatureVerification":{"level":"skip"}}]},"extra":1}]},"extras":{}}"#
+        let config = try RatifyConfig.parse(Array(text.utf8), source: "c.json")
+        #expect(config.warnings.sorted() == [
             "executor.retries is not a known setting and is ignored",
             "extras is not a known setting and is ignored",
             "logger.colour is not a known setting and is ignored",
             "policy.plugin.strict is not a known setting and is ignored",
-            "verifier.plugins[0].extra is not a known setting and is ignored",
-        ])
+            // One list of notation settings, the notation parser's (it was listed twice before).
+            "verifier.plugins[0].extra is not a known notation setting and is ignored",
+        ].sorted())
     }
 }
 
 @Suite struct YAMLConfigTests {
-    func load(_ yaml: String) throws -> ServerConfigFile {
+    func load(_ yaml: String) throws -> RatifyConfig {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-\(UUID().uuidString).yaml")
         try yaml.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
-        return try ServerConfigFile.load(path: file.path)
+        return try RatifyConfig.load(path: file.path)
     }
 
     @Test func yamlOfTheSameShapeLoadsLikeJSON() throws {
@@ -209,13 +230,13 @@ extension ShippedConfigTests {
         do {
             _ = try load("store:\n  plugins:\n    - name: oras\n      useHttp: \"yes\"\n")
             Issue.record("a quoted string is not a boolean")
-        } catch let error as ServeError {
+        } catch let error as ConfigurationError {
             #expect(error.message.contains("store.plugins[0].useHttp must be true or false"))
         }
         do {
             _ = try load("store: [unclosed\n")
             Issue.record("invalid YAML loaded")
-        } catch let error as ServeError {
+        } catch let error as ConfigurationError {
             #expect(error.message.contains("is not valid YAML"))
         }
     }
@@ -224,12 +245,11 @@ extension ShippedConfigTests {
 @Suite struct NotationConfigTests {
     @Test func anInvalidNotationTrustPolicyIsRefusedAtLoad() throws {
         let text = #"{"verifier":{"plugins":[{"name":"notation","artifactTypes":"application/vnd.cncf.notary.signature","trustPolicyDoc":{"version":"1.0","trustPolicies":[{"name":"default","registryScopes":["*"],"signatureVerification":{"level":"strict","override":{"integrity":"log"}},"trustStores":["ca:certs"],"trustedIdentities":["*"]}]}}]}}"#
-        let config = try ServerConfigFile.parse(Array(text.utf8), source: "c.json")
         do {
-            _ = try ExecutorFactory.verifiers(config)
+            _ = try RatifyConfig.parse(Array(text.utf8), source: "c.json")
             Issue.record("an invalid trust policy loaded")
         } catch {
-            #expect(error.message == "verifier.plugins[0].trustPolicyDoc.trustPolicies[0].signatureVerification.override.integrity: integrity validation cannot be overridden")
+            #expect(error.message == "c.json: verifier.plugins[0].trustPolicyDoc.trustPolicies[0].signatureVerification.override.integrity: integrity validation cannot be overridden")
         }
     }
 }

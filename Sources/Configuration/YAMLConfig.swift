@@ -5,18 +5,18 @@ import Yams
 /// produces, so both formats go through one set of checks. Mapping order is kept; duplicate
 /// keys are an error, as they are for JSON.
 public enum YAMLConfig {
-    public static func parse(_ text: String, source: String) throws(ServeError) -> JSONValue {
+    public static func parse(_ text: String, source: String) throws(ConfigurationError) -> JSONValue {
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
         } catch {
-            throw ServeError(.config, "\(source) is not valid YAML: \(error)")
+            throw ConfigurationError("\(source) is not valid YAML: \(error)")
         }
-        guard let node else { throw ServeError(.config, "\(source) is empty") }
+        guard let node else { throw ConfigurationError("\(source) is empty") }
         return try convert(node, path: "", source: source)
     }
 
-    private static func convert(_ node: Node, path: String, source: String) throws(ServeError) -> JSONValue {
+    private static func convert(_ node: Node, path: String, source: String) throws(ConfigurationError) -> JSONValue {
         switch node {
         case .scalar(let scalar):
             // Quoted scalars are strings whatever they look like; plain ones may be
@@ -31,11 +31,11 @@ public enum YAMLConfig {
             var object = JSONObject()
             for (key, value) in mapping {
                 guard case .scalar(let keyScalar) = key else {
-                    throw ServeError(.config, "\(source): \(path.isEmpty ? "top level" : path) has a non-string key")
+                    throw ConfigurationError("\(source): \(path.isEmpty ? "top level" : path) has a non-string key")
                 }
                 let name = keyScalar.string
                 let childPath = path.isEmpty ? name : "\(path).\(name)"
-                guard object[name] == nil else { throw ServeError(.config, "\(source): \(childPath) appears twice") }
+                guard object[name] == nil else { throw ConfigurationError("\(source): \(childPath) appears twice") }
                 object[name] = try convert(value, path: childPath, source: source)
             }
             return .object(object)

@@ -2,20 +2,20 @@ import Core
 import Foundation
 import Logging
 import Synchronization
-import TLS
 
-/// Watches the config file and swaps in a new executor when it changes and loads; a file that
-/// does not load is logged and the previous executor keeps serving.
+/// Watches the config file and swaps in a new executor when it changes and loads — JSON or
+/// YAML, read exactly as at start; a file that does not load is logged and the previous
+/// executor keeps serving.
 public final class ConfigReloader: Sendable {
     private let path: String
     private let holder: ExecutorHolder
-    private let build: @Sendable (ServerConfigFile, UInt64) throws(ServeError) -> any ProviderExecutor
+    private let build: @Sendable (RatifyConfig, UInt64) throws(ConfigurationError) -> any ProviderExecutor
     private let logger: Logger
     private let lastContent: Mutex<Data?>
     private let poller = Mutex<PollingThread?>(nil)
 
     public init(path: String, holder: ExecutorHolder, logger: Logger,
-                build: @escaping @Sendable (ServerConfigFile, UInt64) throws(ServeError) -> any ProviderExecutor) {
+                build: @escaping @Sendable (RatifyConfig, UInt64) throws(ConfigurationError) -> any ProviderExecutor) {
         self.path = path
         self.holder = holder
         self.build = build
@@ -37,7 +37,7 @@ public final class ConfigReloader: Sendable {
             return false
         }
         do {
-            let config = try ServerConfigFile.parse(Array(content), source: path)
+            let config = try RatifyConfig.read(Array(content), path: path)
             let generation = holder.generation + 1
             let executor = try build(config, generation)
             holder.replace(with: executor)

@@ -3,9 +3,11 @@ import Foundation
 import JSON
 import Registry
 
-/// The parts of Ratify's `config.json` that the server itself reads: `executor` timeouts and
-/// `logger` settings. The `store`, `policy` and `verifier` sections belong to the executor.
-public struct ServerConfigFile: Sendable, Equatable {
+/// Ratify's `config.json` (or the same document in YAML), typed when it loads: `executor`
+/// timeouts, `logger` settings, the `oras` store, the config policy and the verifiers. Every
+/// path that reads a configuration — `ratify serve` at start and on reload, `ratify verify`,
+/// `ratify discover`, the custom-resource manager — goes through `interpret`.
+public struct RatifyConfig: Sendable {
     public var verificationRequestTimeout: Duration?
     public var mutationRequestTimeout: Duration?
     public var logFormatter: String?
@@ -14,6 +16,8 @@ public struct ServerConfigFile: Sendable, Equatable {
     public var storeOptions = ORASStoreOptions()
     /// `policy.plugin` (Ratify's configPolicy); `default: all` when absent.
     public var policy = ConfigPolicy()
+    /// `verifier.plugins`, parsed (key files, trust stores and trusted roots read).
+    public var verifiers: [VerifierConfig] = []
     /// Settings we read past without using, each naming its path.
     public var warnings: [String] = []
     public var document: JSONValue
@@ -31,52 +35,65 @@ public struct ServerConfigFile: Sendable, Equatable {
     }
     """
 
-    public static func load(path: String) throws(ServeError) -> ServerConfigFile {
+    /// The file at `path`, or the embedded default when there is none: what `ratify serve`,
+    /// `verify` and `discover` run on.
+    public static func load(path: String?) throws(ConfigurationError) -> RatifyConfig {
+        guard let path else { return try parse(Array(embeddedDefault.utf8), source: "embedded default config") }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ServeError(.config, "cannot read config file \(path)")
+            throw ConfigurationError("cannot read config file \(path)")
         }
-        if path.hasSuffix(".yaml") || path.hasSuffix(".yml") {
-            return try interpret(YAMLConfig.parse(String(decoding: data, as: UTF8.self), source: path), source: path)
-        }
-        return try parse(Array(data), source: path)
+        return try read(Array(data), path: path)
     }
 
-    public static func parse(_ bytes: [UInt8], source: String) throws(ServeError) -> ServerConfigFile {
+    /// A file's contents, JSON or — by its extension — YAML (start and reload alike).
+    public static func read(_ bytes: [UInt8], path: String) throws(ConfigurationError) -> RatifyConfig {
+        guard !bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) else {
+            throw ConfigurationError("config file \(path) is empty")
+        }
+        if path.hasSuffix(".yaml") || path.hasSuffix(".yml") {
+            return try interpret(YAMLConfig.parse(String(decoding: bytes, as: UTF8.self), source: path), source: path)
+        }
+        return try parse(bytes, source: path)
+    }
+
+    public static func parse(_ bytes: [UInt8], source: String) throws(ConfigurationError) -> RatifyConfig {
         let document: JSONValue
         do {
             document = try JSONParser.parse(bytes)
         } catch {
-            throw ServeError(.config, "\(source): \(error)")
+            throw ConfigurationError("\(source): \(error)")
         }
         return try interpret(document, source: source)
     }
 
-    /// Checks and reads a parsed document, whichever format it came in.
-    static func interpret(_ document: JSONValue, source: String) throws(ServeError) -> ServerConfigFile {
+    /// Checks and reads a parsed document, whichever format it came in. `verifiers`, when
+    /// given, are already parsed (the custom-resource manager parses each Verifier once) and
+    /// replace the document's `verifier.plugins`.
+    public static func interpret(_ document: JSONValue, source: String, verifiers parsedVerifiers: [VerifierConfig]? = nil) throws(ConfigurationError) -> RatifyConfig {
         guard let root = document.objectValue else {
-            throw ServeError(.config, "\(source): the configuration must be a JSON object, found \(document.typeName)")
+            throw ConfigurationError("\(source): the configuration must be a JSON object, found \(document.typeName)")
         }
-        var config = ServerConfigFile(document: document)
+        var config = RatifyConfig(document: document)
         if let executor = root["executor"] {
             guard let object = executor.objectValue else {
-                throw ServeError(.config, "\(source): executor must be an object, found \(executor.typeName)")
+                throw ConfigurationError("\(source): executor must be an object, found \(executor.typeName)")
             }
             config.verificationRequestTimeout = try milliseconds(object["verificationRequestTimeout"], path: "executor.verificationRequestTimeout", source: source)
             config.mutationRequestTimeout = try milliseconds(object["mutationRequestTimeout"], path: "executor.mutationRequestTimeout", source: source)
         }
         if let logger = root["logger"] {
             guard let object = logger.objectValue else {
-                throw ServeError(.config, "\(source): logger must be an object, found \(logger.typeName)")
+                throw ConfigurationError("\(source): logger must be an object, found \(logger.typeName)")
             }
             if let formatter = object["formatter"] {
                 guard let name = formatter.stringValue, ["text", "json", "logstash"].contains(name) else {
-                    throw ServeError(.config, "\(source): logger.formatter must be one of text, json, logstash")
+                    throw ConfigurationError("\(source): logger.formatter must be one of text, json, logstash")
                 }
                 config.logFormatter = name
             }
             if let names = object["requestHeaders"]?["traceIDHeaderName"] {
                 guard let list = names.arrayValue?.compactMap(\.stringValue), list.count == names.arrayValue?.count else {
-                    throw ServeError(.config, "\(source): logger.requestHeaders.traceIDHeaderName must be a list of strings")
+                    throw ConfigurationError("\(source): logger.requestHeaders.traceIDHeaderName must be a list of strings")
                 }
                 config.traceIDHeaderNames = list
             }
@@ -88,43 +105,56 @@ public struct ServerConfigFile: Sendable, Equatable {
             do {
                 config.policy = try ConfigPolicy.parse(plugin, path: "policy.plugin")
             } catch {
-                throw ServeError(.config, "\(source): \(error.path): \(error.message)")
+                throw ConfigurationError(error, source: source)
             }
         }
-        if let plugins = root["verifier"]?["plugins"], !plugins.isNull {
-            guard let list = plugins.arrayValue else {
-                throw ServeError(.config, "\(source): verifier.plugins must be a list, found \(plugins.typeName)")
+        if let parsedVerifiers {
+            config.verifiers = parsedVerifiers
+        } else if let verifier = root["verifier"], !verifier.isNull {
+            guard verifier.objectValue != nil else {
+                throw ConfigurationError("\(source): verifier must be an object, found \(verifier.typeName)")
             }
-            for (index, plugin) in list.enumerated() where plugin["name"]?.stringValue == nil {
-                throw ServeError(.config, "\(source): verifier.plugins[\(index)].name must be a string")
+            if let plugins = verifier["plugins"], !plugins.isNull {
+                guard let list = plugins.arrayValue else {
+                    throw ConfigurationError("\(source): verifier.plugins must be a list, found \(plugins.typeName)")
+                }
+                for (index, plugin) in list.enumerated() {
+                    do throws(ConfigError) {
+                        let (parsed, warnings) = try VerifierConfig.parse(plugin, path: "verifier.plugins[\(index)]")
+                        config.verifiers.append(parsed)
+                        config.warnings += warnings
+                    } catch {
+                        throw ConfigurationError(error, source: source)
+                    }
+                }
             }
         }
         config.warnings += unknownKeys(in: root)
         return config
     }
 
-    private mutating func readStore(_ store: JSONValue, source: String) throws(ServeError) {
+    private mutating func readStore(_ store: JSONValue, source: String) throws(ConfigurationError) {
         guard let plugins = store["plugins"] else { return }
         guard let list = plugins.arrayValue else {
-            throw ServeError(.config, "\(source): store.plugins must be a list, found \(plugins.typeName)")
+            throw ConfigurationError("\(source): store.plugins must be a list, found \(plugins.typeName)")
         }
         var found = false
         for (index, plugin) in list.enumerated() {
             let path = "store.plugins[\(index)]"
             guard let name = plugin["name"]?.stringValue else {
-                throw ServeError(.config, "\(source): \(path).name must be a string")
+                throw ConfigurationError("\(source): \(path).name must be a string")
             }
             guard name == "oras" else {
-                throw ServeError(.config, "\(source): \(path).name \"\(name)\" is not supported; the built-in store is \"oras\"")
+                throw ConfigurationError("\(source): \(path).name \"\(name)\" is not supported; the built-in store is \"oras\"")
             }
-            guard !found else { throw ServeError(.config, "\(source): \(path): only one oras store may be configured") }
+            guard !found else { throw ConfigurationError("\(source): \(path): only one oras store may be configured") }
             found = true
             do {
                 let (options, warnings) = try ORASStoreOptions.parse(plugin, path: path)
                 storeOptions = options
                 self.warnings += warnings
             } catch {
-                throw ServeError(.config, "\(source): \(error.message)")
+                throw ConfigurationError("\(source): \(error.message)")
             }
         }
     }
@@ -140,7 +170,6 @@ public struct ServerConfigFile: Sendable, Equatable {
         "policy": ["version", "plugin"],
         "policy.plugin": ["name", "artifactVerificationPolicies"],
         "verifier": ["version", "plugins"],
-        "notation": ["name", "type", "artifactTypes", "verificationCerts", "verificationCertStores", "trustPolicyDoc", "nestedReferences", "source"],
     ]
 
     static func unknownKeys(in root: JSONObject) -> [String] {
@@ -152,25 +181,20 @@ public struct ServerConfigFile: Sendable, Equatable {
             }
         }
         let document = JSONValue.object(root)
-        for (path, known) in knownKeys where path != "notation" {
+        for (path, known) in knownKeys {
             let value = path.isEmpty ? document : path.split(separator: ".").reduce(Optional(document)) { $0?[String($1)] }
             check(value, path, known)
         }
-        for (index, plugin) in (root["verifier"]?["plugins"]?.arrayValue ?? []).enumerated()
-        where (plugin["type"]?.stringValue ?? plugin["name"]?.stringValue) == "notation" {
-            check(plugin, "verifier.plugins[\(index)]", knownKeys["notation"]!)
-        }
+        // Each verifier's own settings are checked by its parser (one list per verifier kind).
         return warnings.sorted()
     }
 
-    private static func milliseconds(_ value: JSONValue?, path: String, source: String) throws(ServeError) -> Duration? {
+    private static func milliseconds(_ value: JSONValue?, path: String, source: String) throws(ConfigurationError) -> Duration? {
         guard let value, !value.isNull else { return nil }
         guard let number = value.intValue, number > 0 else {
-            throw ServeError(.config, "\(source): \(path) must be a positive whole number of milliseconds")
+            throw ConfigurationError("\(source): \(path) must be a positive whole number of milliseconds")
         }
         return .milliseconds(number)
     }
 
-    /// `verifier.plugins`, each already checked to be an object with a string `name`.
-    public var verifierPlugins: [JSONValue] { document["verifier"]?["plugins"]?.arrayValue ?? [] }
 }

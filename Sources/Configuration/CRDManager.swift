@@ -11,7 +11,7 @@ import Logging
 /// lastfetchedtime, properties). The config file still supplies executor timeouts and logging;
 /// the resources supply what to verify with.
 public final class CRDManager: @unchecked Sendable {
-    public typealias Build = @Sendable (ServerConfigFile, (any KeyManagementProviders)?, UInt64) throws(ServeError) -> any ProviderExecutor
+    public typealias Build = @Sendable (RatifyConfig, (any KeyManagementProviders)?, UInt64) throws(ConfigurationError) -> any ProviderExecutor
 
     let client: KubeClient
     let base: JSONValue
@@ -97,21 +97,26 @@ public final class CRDManager: @unchecked Sendable {
         let (providers, kmpOutcomes) = InlineProviders.build(resources)
         var outcomes = kmpOutcomes
         // Each verifier, store and policy is checked on its own, so one bad resource is reported
-        // on itself and left out instead of taking the others down (as Ratify does).
+        // on itself and left out instead of taking the others down (as Ratify does). Verifiers
+        // are parsed here once and handed to every executor that uses them.
         var valid = resources
+        var verifiers: [String: VerifierConfig] = [:]
         for object in resources.objects.values {
             let problem: String?
             switch object.kind {
             case .verifiers, .namespacedverifiers:
-                problem = check(["verifier": ["plugins": [ResourceSet.verifierPlugin(object)]]], providers: providers.scoped(to: object.namespace)) { config, scoped throws(ServeError) in
-                    _ = try ExecutorFactory.verifiers(config, providers: scoped)
+                do throws(ConfigError) {
+                    verifiers[object.key] = try VerifierConfig.parse(ResourceSet.verifierPlugin(object), path: "spec").0
+                    problem = nil
+                } catch {
+                    problem = "\(error.path): \(error.message)"
                 }
             case .stores, .namespacedstores:
-                problem = secretProblems[object.key] ?? check(["store": ["plugins": [ResourceSet.storePlugin(object)]]], providers: nil) { _, _ throws(ServeError) in }
+                problem = secretProblems[object.key] ?? check(["store": ["plugins": [ResourceSet.storePlugin(object)]]])
             case .policies, .namespacedpolicies:
                 switch ResourceSet.policyPlugin(object) {
                 case .failure(let error): problem = error.message
-                case .success(let plugin): problem = check(["policy": ["plugin": plugin]], providers: nil) { _, _ throws(ServeError) in }
+                case .success(let plugin): problem = check(["policy": ["plugin": plugin]])
                 }
             case .certificatestores:
                 problem = "CertificateStore is deprecated and not read; use a KeyManagementProvider"
@@ -122,16 +127,19 @@ public final class CRDManager: @unchecked Sendable {
             if problem != nil, object.kind != .certificatestores { valid.objects[object.key] = nil }
         }
         let generation = holder.generation + 1
-        do throws(ServeError) {
-            let (clusterDocument, clusterProblems) = valid.document(base: base, namespace: nil)
-            for (key, message) in clusterProblems { outcomes[key] = ResourceOutcome(error: message) }
-            let cluster = try build(try ServerConfigFile.parse(JSONWriter.encode(clusterDocument), source: "custom resources"), providers, generation)
+        /// The configuration of one scope: the document for executor, store and policy, and the
+        /// verifiers already parsed.
+        func configuration(_ namespace: String?) throws(ConfigurationError) -> RatifyConfig {
+            let (document, problems) = valid.document(base: base, namespace: namespace)
+            for (key, message) in problems { outcomes[key] = ResourceOutcome(error: message) }
+            return try RatifyConfig.interpret(document, source: namespace.map { "namespace \($0)" } ?? "custom resources",
+                                              verifiers: valid.verifierObjects(namespace: namespace).compactMap { verifiers[$0.key] })
+        }
+        do throws(ConfigurationError) {
+            let cluster = try build(try configuration(nil), providers, generation)
             var tenants: [String: any ProviderExecutor] = [:]
             for namespace in valid.tenantNamespaces {
-                let (document, problems) = valid.document(base: base, namespace: namespace)
-                for (key, message) in problems { outcomes[key] = ResourceOutcome(error: message) }
-                tenants[namespace] = try build(try ServerConfigFile.parse(JSONWriter.encode(document), source: "namespace \(namespace)"),
-                                               providers.scoped(to: namespace), generation)
+                tenants[namespace] = try build(try configuration(namespace), providers.scoped(to: namespace), generation)
             }
             holder.replace(with: NamespaceRoutingExecutor(cluster: cluster, namespaces: tenants))
             lock.withLock { rebuilds += 1 }
@@ -172,10 +180,10 @@ public final class CRDManager: @unchecked Sendable {
         return .success(store.replacingSpec(.object(spec)))
     }
 
-    func check(_ document: JSONValue, providers: (any KeyManagementProviders)?,
-               _ body: (ServerConfigFile, (any KeyManagementProviders)?) throws(ServeError) -> Void) -> String? {
-        do throws(ServeError) {
-            try body(try ServerConfigFile.parse(JSONWriter.encode(document), source: "resource"), providers)
+    /// Whether a store or policy section loads on its own; the reason when it does not.
+    func check(_ document: JSONValue) -> String? {
+        do throws(ConfigurationError) {
+            _ = try RatifyConfig.interpret(document, source: "resource")
             return nil
         } catch {
             return error.message

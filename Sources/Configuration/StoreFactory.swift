@@ -2,9 +2,13 @@ import Core
 import Foundation
 import Registry
 
-/// Builds the referrer store a configuration asks for, with request counting wired to metrics.
+/// Builds the referrer store a configuration asks for.
 public enum StoreFactory {
-    public static func makeStore(_ options: ORASStoreOptions, metrics: ServerMetrics?) throws(ServeError) -> ORASStore {
+    /// Called once per registry request with the host and the HTTP status (0 when no response
+    /// arrived): the server counts them in `ratify_registry_request_count`.
+    public typealias RequestObserver = @Sendable (_ host: String, _ status: Int) -> Void
+
+    public static func makeStore(_ options: ORASStoreOptions, onRequest: RequestObserver? = nil) throws(ConfigurationError) -> ORASStore {
         var credentials: any CredentialProvider = AnonymousCredentials()
         var entries: [String: RegistryCredential] = [:]
         do {
@@ -15,12 +19,9 @@ public enum StoreFactory {
                 entries.merge(try DockerConfigCredentials.parse(document, source: "k8Secrets secret \(index)").entries) { first, _ in first }
             }
         } catch {
-            throw ServeError(.config, error.message)
+            throw ConfigurationError(error.message)
         }
         if !entries.isEmpty { credentials = DockerConfigCredentials(entries: entries) }
-        let counter = metrics?.registryRequests
-        return ORASStore(options: options, credentials: credentials) { host, status in
-            counter?.increment([String(status), host])
-        }
+        return ORASStore(options: options, credentials: credentials) { host, status in onRequest?(host, status) }
     }
 }
