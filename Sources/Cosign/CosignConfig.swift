@@ -106,7 +106,15 @@ public struct CosignVerifierConfig: Sendable {
     /// back as warnings.
     public static func parse(_ value: JSONValue, path: String) throws(ConfigError) -> (CosignVerifierConfig, warnings: [String]) {
         guard let object = value.objectValue else { throw ConfigError(path: path, "must be an object") }
-        var warnings = object.keys.filter { !knownKeys.contains($0) }.map { "\(path).\($0) is not a known cosign setting and is ignored" }
+        var warnings = object.keys.filter { !knownKeys.contains($0) && $0 != "tLogVerify" }.map { "\(path).\($0) is not a known cosign setting and is ignored" }
+        // Ratify's cosign plugin has no verifier-level tLogVerify (Go's decoder drops it): in the
+        // legacy `key` form the log is consulted only through rekorURL, with trust policies the
+        // setting belongs to each policy. Say what actually happens.
+        if object["tLogVerify"] != nil {
+            warnings.append(object["trustPolicies"] == nil
+                ? "\(path).tLogVerify is ignored in the legacy key form, as Ratify ignores it: signatures are checked against the key only; to require the transparency log, use trustPolicies with tLogVerify: true and a trustedRoot"
+                : "\(path).tLogVerify is ignored at the verifier level, as Ratify ignores it: set tLogVerify in each of trustPolicies")
+        }
         let name = object["name"]?.stringValue ?? "cosign"
         let artifactTypes = try PluginSettings.artifactTypes(object["artifactTypes"], path: "\(path).artifactTypes")
             ?? [MediaType.cosignSignatureArtifact]

@@ -328,6 +328,14 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
         #expect(try await configError(#"{"name":"cosign"}"#) != nil)
     }
 
+    @Test func aVerifierLevelTLogVerifySaysWhatHappens() async throws {
+        let sigs = try await SignatureFixtures.shared.value
+        let (_, legacy) = try CosignVerifierConfig.parse(try JSONParser.parse(#"{"name":"cosign","key":"\#(sigs.key("ec256"))","tLogVerify":true}"#), path: "verifier.plugins[0]")
+        #expect(legacy == ["verifier.plugins[0].tLogVerify is ignored in the legacy key form, as Ratify ignores it: signatures are checked against the key only; to require the transparency log, use trustPolicies with tLogVerify: true and a trustedRoot"])
+        let (_, policies) = try CosignVerifierConfig.parse(try JSONParser.parse(#"{"name":"cosign","tLogVerify":false,"trustPolicies":[{"name":"p","scopes":["*"],"keys":[{"file":"\#(sigs.key("ec256"))"}],"tLogVerify":false}]}"#), path: "v")
+        #expect(policies == ["v.tLogVerify is ignored at the verifier level, as Ratify ignores it: set tLogVerify in each of trustPolicies"])
+    }
+
     @Test func tLogWithoutATrustedRootIsWarnedAbout() async throws {
         let sigs = try await SignatureFixtures.shared.value
         let value = try JSONParser.parse(#"{"name":"cosign","trustPolicies":[{"name":"a","scopes":["*"],"keys":[{"file":"\#(sigs.key("ec256"))"}]}]}"#)
