@@ -1,9 +1,28 @@
 import JSON
 import Synchronization
 
-/// The answer to one POST on a provider path: an HTTP status and a ProviderResponse body.
+/// The answer to one POST on a provider path: an outcome and a ProviderResponse body.
 public struct ProviderAnswer: Sendable, Equatable {
-    public var status: Int
+    /// How the request as a whole went, and the HTTP status Ratify answers it with.
+    public enum Outcome: Int, Sendable, Equatable {
+        /// Items answered (each with its own value or error).
+        case answered = 200
+        /// The body is not a ProviderRequest.
+        case malformedRequest = 400
+        /// No answer in time, or an internal fault: a systemError, which Gatekeeper denies on.
+        case failed = 500
+
+        public var httpStatus: Int { rawValue }
+        public var reasonPhrase: String {
+            switch self {
+            case .answered: "OK"
+            case .malformedRequest: "Bad Request"
+            case .failed: "Internal Server Error"
+            }
+        }
+    }
+
+    public var outcome: Outcome
     public var response: ProviderResponse
 
     public var body: [UInt8] { response.encoded() }
@@ -30,7 +49,7 @@ public struct ProviderEndpoint: Sendable {
         do {
             request = try ProviderRequest.decode(body)
         } catch {
-            return ProviderAnswer(status: 400, response: ProviderResponse(idempotent: idempotent, systemError: error.description))
+            return ProviderAnswer(outcome: .malformedRequest, response: ProviderResponse(idempotent: idempotent, systemError: error.description))
         }
         let clock = ContinuousClock()
         let context = ProviderContext(requestID: requestID, operation: operation, deadline: clock.now + timeout)
@@ -39,14 +58,14 @@ public struct ProviderEndpoint: Sendable {
         guard let items = await withDeadline(timeout, { await executor.execute(keys, context: context) }) else {
             // Ratify answers a timed-out request with HTTP 500 and a systemError; Gatekeeper then
             // denies (fail closed) instead of admitting on silence.
-            return ProviderAnswer(status: 500, response: ProviderResponse(idempotent: idempotent,
+            return ProviderAnswer(outcome: .failed, response: ProviderResponse(idempotent: idempotent,
                 systemError: "operation timed out after \(timeout.milliseconds)ms: \(operation.rawValue) of \(keys.count) key(s) did not finish in time"))
         }
         guard items.count == keys.count, zip(items, keys).allSatisfy({ $0.key == $1 }) else {
-            return ProviderAnswer(status: 500, response: ProviderResponse(idempotent: idempotent,
+            return ProviderAnswer(outcome: .failed, response: ProviderResponse(idempotent: idempotent,
                 systemError: "internal error: executor answered \(items.count) item(s) for \(keys.count) key(s)"))
         }
-        return ProviderAnswer(status: 200, response: ProviderResponse(idempotent: idempotent, items: items))
+        return ProviderAnswer(outcome: .answered, response: ProviderResponse(idempotent: idempotent, items: items))
     }
 }
 

@@ -182,7 +182,7 @@ public final class VerificationExecutor: ProviderExecutor {
         let reports = await verifyReferrers(referrers, of: subject, depth: 0, deadline: deadline)
         if referrers.isEmpty {
             return VerificationResult(subject: subject.description, isSuccess: false, reports: [
-                .executorFailure(subject: subject.description, reason: "REFERRERS_NOT_FOUND",
+                .executorFailure(subject: subject.description, reason: .referrersNotFound,
                                  message: "no signatures or other artifacts are attached to \(subject)",
                                  remediation: "sign the image (notation sign / cosign sign) and push the signature to the same repository"),
             ])
@@ -190,7 +190,7 @@ public final class VerificationExecutor: ProviderExecutor {
         if reports.isEmpty {
             let types = Set(referrers.compactMap(\.artifactType)).sorted().joined(separator: ", ")
             return VerificationResult(subject: subject.description, isSuccess: false, reports: [
-                .executorFailure(subject: subject.description, reason: "NO_VERIFIER_REPORT",
+                .executorFailure(subject: subject.description, reason: .noVerifierReport,
                                  message: "no configured verifier handles the artifacts attached to \(subject) (\(types))",
                                  remediation: "add a verifier whose artifactTypes include one of: \(types)"),
             ])

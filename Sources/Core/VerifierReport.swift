@@ -32,9 +32,9 @@ public struct VerifierReport: Sendable, Equatable {
     }
 
     /// A failing report that is not any verifier's: nothing to verify, or nothing verified.
-    public static func executorFailure(subject: String, reason: String, message: String, remediation: String) -> VerifierReport {
+    public static func executorFailure(subject: String, reason: ExecutorReason, message: String, remediation: String) -> VerifierReport {
         VerifierReport(subject: subject, isSuccess: false, verifierName: "ratify", verifierType: "executor",
-                       message: message, errorReason: reason, remediation: remediation)
+                       message: message, errorReason: reason.rawValue, remediation: remediation)
     }
 
     /// Field order and omissions as Ratify's Go struct marshals them (`isSuccess` always present;
@@ -56,4 +56,10 @@ public struct VerifierReport: Sendable, Equatable {
         if !nestedResults.isEmpty { object["nestedResults"] = .array(nestedResults.map { $0.json() }) }
         return .object(object)
     }
+}
+
+/// Why the executor itself denied a subject (no verifier report decides it).
+public enum ExecutorReason: String, Sendable, CaseIterable {
+    case referrersNotFound = "REFERRERS_NOT_FOUND"
+    case noVerifierReport = "NO_VERIFIER_REPORT"
 }

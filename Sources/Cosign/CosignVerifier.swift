@@ -33,25 +33,25 @@ public struct CosignVerifier: Verifier {
 
     public func verify(subject: ImageReference, referrer: Descriptor, store: any ReferrerStore,
                        deadline: ContinuousClock.Instant) async -> VerifierReport {
-        func failure(_ reason: String, _ message: String, _ remediation: String, extensions: JSONValue? = nil) -> VerifierReport {
+        func failure(_ reason: CosignReason, _ message: String, _ remediation: String, extensions: JSONValue? = nil) -> VerifierReport {
             VerifierReport(subject: subject.description, isSuccess: false, verifierName: name, verifierType: type,
                            referenceDigest: referrer.digest.description, artifactType: referrer.artifactType ?? MediaType.cosignSignatureArtifact,
-                           message: message, errorReason: reason, remediation: remediation, extensions: extensions)
+                           message: message, errorReason: reason.rawValue, remediation: remediation, extensions: extensions)
         }
         guard let digest = subject.digest else {
-            return failure("COSIGN_SUBJECT_NOT_RESOLVED", "the subject has no digest", "resolve the image before verifying it")
+            return failure(.subjectNotResolved, "the subject has no digest", "resolve the image before verifying it")
         }
         let policies = config.trustPolicies.map { (scopes: $0.scopes, value: $0) }
         let spellings = [subject.name] + (subject.tag.map { ["\(subject.name):\($0)"] } ?? []) + ["\(subject.name)@\(digest)"]
         guard let policy = ScopeSet.match(spellings, in: policies) else {
-            return failure("TRUST_POLICY_NOT_FOUND", "no cosign trust policy scope matches \(subject.name)",
+            return failure(.trustPolicyNotFound, "no cosign trust policy scope matches \(subject.name)",
                            "add a trust policy whose scopes include \(subject.name) (or \"*\")")
         }
         let manifest: Manifest
         do {
             (manifest, _) = try await store.manifest(referrer, in: subject, deadline: deadline)
         } catch {
-            return failure("SIGNATURE_FETCH_FAILURE", "cannot fetch the cosign signature manifest \(referrer.digest): \(error)",
+            return failure(.signatureFetchFailure, "cannot fetch the cosign signature manifest \(referrer.digest): \(error)",
                            "check the registry is reachable and the signature was pushed completely")
         }
         // cosign's `.sig` layout (simple-signing layers) or an OCI 1.1 Sigstore bundle referrer.
@@ -63,7 +63,7 @@ public struct CosignVerifier: Verifier {
                      : $0.mediaType == Self.simpleSigningMediaType || $0.annotations[Self.signatureAnnotation] != nil
         }
         guard !layers.isEmpty else {
-            return failure("NO_COSIGN_SIGNATURES", "the cosign signature manifest \(referrer.digest) has no \(isBundle ? "Sigstore bundle" : "simple-signing") layers",
+            return failure(.noCosignSignatures, "the cosign signature manifest \(referrer.digest) has no \(isBundle ? "Sigstore bundle" : "simple-signing") layers",
                            "sign the image with cosign sign")
         }
         var results: [SignatureResult] = []
@@ -80,7 +80,7 @@ public struct CosignVerifier: Verifier {
                                   message: "cosign verification success. valid signatures found", extensions: extensions)
         }
         let reasons = results.map { "\($0.digest): \($0.error!)" }.joined(separator: "; ")
-        return failure("SIGNATURE_VERIFICATION_FAILED",
+        return failure(.signatureVerificationFailed,
                        "cosign verification failed: no signature satisfies trust policy \(policy.name): \(reasons)",
                        policy.keyless.map { "sign \(subject.name)@\(digest) keylessly as an identity matching \($0.identity) from issuer \($0.issuer) (trust policy \(policy.name)), with its certificate chaining to the configured Fulcio roots" }
                            ?? "sign \(subject.name)@\(digest) with a key listed in trust policy \(policy.name)", extensions: extensions)
@@ -110,4 +110,13 @@ public struct CosignVerifier: Verifier {
             return ["signature": .string(result.signature), "verifications": .array([.object(verification)])]
         }), "trustPolicy": .string(policy.name)]
     }
+}
+
+/// Why a cosign verification failed: the stable `errorReason` of its report.
+public enum CosignReason: String, Sendable, CaseIterable {
+    case subjectNotResolved = "COSIGN_SUBJECT_NOT_RESOLVED"
+    case trustPolicyNotFound = "TRUST_POLICY_NOT_FOUND"
+    case signatureFetchFailure = "SIGNATURE_FETCH_FAILURE"
+    case noCosignSignatures = "NO_COSIGN_SIGNATURES"
+    case signatureVerificationFailed = "SIGNATURE_VERIFICATION_FAILED"
 }

@@ -1,13 +1,7 @@
 /// Why a notation signature could not be used, with a stable code. Envelope errors are
 /// integrity failures: the trust policy can never relax them.
 public struct NotationError: Error, Equatable, CustomStringConvertible, Sendable {
-    public enum Code: String, Sendable {
-        case malformedEnvelope = "SIGNATURE_ENVELOPE_INVALID"
-        case unsupportedEnvelope = "SIGNATURE_ENVELOPE_UNSUPPORTED"
-        case unknownCriticalAttribute = "UNKNOWN_CRITICAL_ATTRIBUTE"
-        case pluginRequired = "VERIFICATION_PLUGIN_REQUIRED"
-        case malformedPayload = "SIGNATURE_PAYLOAD_INVALID"
-    }
+    public typealias Code = NotationReason
     public let code: Code
     public let message: String
     public init(_ code: Code, _ message: String) { self.code = code; self.message = message }

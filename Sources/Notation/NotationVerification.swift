@@ -7,7 +7,7 @@ public struct NotationCheckFailure: Sendable, Equatable {
     public let check: TrustPolicy.Check
     public let action: TrustPolicy.Action
     /// Stable reason code (`errorReason` in the report).
-    public let reason: String
+    public let reason: NotationReason
     public let message: String
 }
 
@@ -37,7 +37,7 @@ public enum NotationVerification {
                               trustStores: TrustStoreSet, providers: (any KeyManagementProviders)? = nil, now: Date = Date()) -> NotationOutcome {
         var outcome = NotationOutcome(policy: policy)
         /// Records a failure; true when it is enforced (verification stops).
-        func fail(_ check: TrustPolicy.Check, _ reason: String, _ message: String) -> Bool {
+        func fail(_ check: TrustPolicy.Check, _ reason: NotationReason, _ message: String) -> Bool {
             let action = policy.action(for: check)
             guard action != .skip else { return false }
             outcome.failures.append(NotationCheckFailure(check: check, action: action, reason: reason, message: message))
@@ -48,17 +48,17 @@ public enum NotationVerification {
         // matches the signing key, and the signature verifies.
         let envelope: SignatureEnvelope
         do { envelope = try SignatureEnvelope.parse(bytes, mediaType: mediaType) } catch {
-            _ = fail(.integrity, error.code.rawValue, error.message)
+            _ = fail(.integrity, error.code, error.message)
             return outcome
         }
         outcome.envelope = envelope
         if let problem = integrityProblem(envelope) {
-            _ = fail(.integrity, "SIGNATURE_INTEGRITY_FAILURE", problem)
+            _ = fail(.integrity, .signatureIntegrityFailure, problem)
             return outcome
         }
         let payload: NotationPayload
         do { payload = try NotationPayload.parse(envelope.payload) } catch {
-            _ = fail(.integrity, error.code.rawValue, error.message)
+            _ = fail(.integrity, error.code, error.message)
             return outcome
         }
 
@@ -72,7 +72,7 @@ public enum NotationVerification {
         // 3. Expiry — "The artifact is considered expired when the current time is greater than
         // or equal to expiry time."
         if let expiry = envelope.expiry, now >= expiry,
-           fail(.expiry, "SIGNATURE_EXPIRED", "the signature expired at \(timestamp(expiry)) (io.cncf.notary.expiry)") {
+           fail(.expiry, .signatureExpired, "the signature expired at \(timestamp(expiry)) (io.cncf.notary.expiry)") {
             return outcome
         }
 
@@ -90,7 +90,7 @@ public enum NotationVerification {
         if target.mediaType != subject.mediaType { mismatches.append("media type \(target.mediaType) (the subject is \(subject.mediaType))") }
         if target.size != subject.size { mismatches.append("size \(target.size) (the subject is \(subject.size))") }
         if !mismatches.isEmpty {
-            outcome.failures.append(NotationCheckFailure(check: .integrity, action: .enforce, reason: "SIGNATURE_SUBJECT_MISMATCH",
+            outcome.failures.append(NotationCheckFailure(check: .integrity, action: .enforce, reason: .signatureSubjectMismatch,
                                                          message: "the signature is for another artifact: its payload names \(mismatches.joined(separator: ", "))"))
         }
         return outcome
@@ -128,23 +128,23 @@ public enum NotationVerification {
     }
 
     static func authenticityProblem(_ envelope: SignatureEnvelope, policy: TrustPolicy, trustStores: TrustStoreSet,
-                                    providers: (any KeyManagementProviders)?) -> (String, String)? {
+                                    providers: (any KeyManagementProviders)?) -> (NotationReason, String)? {
         // signing-scheme.md: notary.x509 trusts `ca` stores, notary.x509.signingAuthority trusts
         // `signingAuthority` stores.
         let kind: TrustPolicy.TrustStore.Kind = envelope.signingScheme == .x509 ? .ca : .signingAuthority
         let stores: (names: [String], certificates: [Certificate])
         switch storeCertificates(kind, policy: policy, trustStores: trustStores, providers: providers) {
         case .success(let found): stores = found
-        case .failure(let error): return ("TRUST_STORE_UNAVAILABLE", error.message)
+        case .failure(let error): return (.trustStoreUnavailable, error.message)
         }
         guard !stores.names.isEmpty else {
-            return ("TRUST_STORE_NOT_CONFIGURED", "trust policy \"\(policy.name)\" names no \(kind.rawValue) trust store, which \(envelope.signingScheme.rawValue) signatures need")
+            return (.trustStoreNotConfigured, "trust policy \"\(policy.name)\" names no \(kind.rawValue) trust store, which \(envelope.signingScheme.rawValue) signatures need")
         }
         guard !stores.certificates.isEmpty else {
-            return ("TRUST_STORE_EMPTY", "trust store(s) \(stores.names.joined(separator: ", ")) of trust policy \"\(policy.name)\" hold no certificates")
+            return (.trustStoreEmpty, "trust store(s) \(stores.names.joined(separator: ", ")) of trust policy \"\(policy.name)\" hold no certificates")
         }
         guard envelope.certificates.contains(where: { signer in stores.certificates.contains { $0 == signer } }) else {
-            return ("SIGNATURE_NOT_TRUSTED", "the signature is not produced by a trusted signer: its certificate chain (root \"\(envelope.certificates.last!.subject)\") contains no certificate from trust store(s) \(stores.names.joined(separator: ", "))")
+            return (.signatureNotTrusted, "the signature is not produced by a trusted signer: its certificate chain (root \"\(envelope.certificates.last!.subject)\") contains no certificate from trust store(s) \(stores.names.joined(separator: ", "))")
         }
         // notation-go `verifyX509TrustedIdentities`: "*" trusts any signer; otherwise at least one
         // x509.subject identity must be configured (other prefixes are for plugins) and be a
@@ -155,26 +155,26 @@ public enum NotationVerification {
             return nil
         }
         guard !x509Identities.isEmpty else {
-            return ("TRUSTED_IDENTITY_MISMATCH", "trust policy \"\(policy.name)\" configures no x509.subject trusted identity (only \(policy.trustedIdentities.map(\.description).joined(separator: ", "))), which built-in verification needs")
+            return (.trustedIdentityMismatch, "trust policy \"\(policy.name)\" configures no x509.subject trusted identity (only \(policy.trustedIdentities.map(\.description).joined(separator: ", "))), which built-in verification needs")
         }
         let subject = DistinguishedName(certificateSubject: envelope.leaf.subjectAttributes)
         guard let subject, ["C", "ST", "O"].allSatisfy({ subject.value($0) != nil }) else {
-            return ("TRUSTED_IDENTITY_MISMATCH", "the signing certificate's subject \"\(envelope.leaf.subject)\" cannot be matched: it must name C, ST and O once each, in single-valued RDNs")
+            return (.trustedIdentityMismatch, "the signing certificate's subject \"\(envelope.leaf.subject)\" cannot be matched: it must name C, ST and O once each, in single-valued RDNs")
         }
         guard policy.trusts(subject: subject) else {
-            return ("TRUSTED_IDENTITY_MISMATCH", "the signing certificate's subject \"\(envelope.leaf.subject)\" matches none of trust policy \"\(policy.name)\"'s trustedIdentities [\(policy.trustedIdentities.map(\.description).joined(separator: "; "))]")
+            return (.trustedIdentityMismatch, "the signing certificate's subject \"\(envelope.leaf.subject)\" matches none of trust policy \"\(policy.name)\"'s trustedIdentities [\(policy.trustedIdentities.map(\.description).joined(separator: "; "))]")
         }
         return nil
     }
 
     static func timestampProblem(_ envelope: SignatureEnvelope, policy: TrustPolicy, trustStores: TrustStoreSet,
-                                 providers: (any KeyManagementProviders)?, now: Date) -> (String, String)? {
+                                 providers: (any KeyManagementProviders)?, now: Date) -> (NotationReason, String)? {
         let chain = envelope.certificates
         if envelope.signingScheme == .x509SigningAuthority {
             // signing-scheme.md: the authentic signing time must fall within every certificate's validity.
             let time = envelope.authenticSigningTime!
             if let invalid = chain.first(where: { !$0.isValid(at: time) }) {
-                return ("CERTIFICATE_EXPIRED", "certificate \"\(invalid.subject)\" (valid \(timestamp(invalid.notBefore)) to \(timestamp(invalid.notAfter))) was not valid at the authentic signing time \(timestamp(time))")
+                return (.certificateExpired, "certificate \"\(invalid.subject)\" (valid \(timestamp(invalid.notBefore)) to \(timestamp(invalid.notAfter))) was not valid at the authentic signing time \(timestamp(time))")
             }
             return nil
         }
@@ -187,39 +187,39 @@ public enum NotationVerification {
         let tsa: (names: [String], certificates: [Certificate])
         switch storeCertificates(.tsa, policy: policy, trustStores: trustStores, providers: providers) {
         case .success(let found): tsa = found
-        case .failure(let error): return ("TRUST_STORE_UNAVAILABLE", error.message)
+        case .failure(let error): return (.trustStoreUnavailable, error.message)
         }
         let verifyTimestamp = !tsa.names.isEmpty && (policy.verifyTimestamp == .always || expiredNow != nil)
         guard verifyTimestamp else {
             if let expired = expiredNow {
-                return ("CERTIFICATE_EXPIRED", "certificate \"\(expired.subject)\" is not valid now (valid \(timestamp(expired.notBefore)) to \(timestamp(expired.notAfter)))\(tsa.names.isEmpty ? " and trust policy \"\(policy.name)\" names no tsa trust store to verify a timestamp with" : "")")
+                return (.certificateExpired, "certificate \"\(expired.subject)\" is not valid now (valid \(timestamp(expired.notBefore)) to \(timestamp(expired.notAfter)))\(tsa.names.isEmpty ? " and trust policy \"\(policy.name)\" names no tsa trust store to verify a timestamp with" : "")")
             }
             return nil
         }
         // "Timestamp countersignature MUST be present" once timestamp verification is on.
         guard let tokenBytes = envelope.timestampToken else {
-            return ("TIMESTAMP_MISSING", "trust policy \"\(policy.name)\" verifies timestamps (tsa store(s) \(tsa.names.joined(separator: ", ")), verifyTimestamp \(policy.verifyTimestamp.rawValue)) and the signature has no timestamp countersignature")
+            return (.timestampMissing, "trust policy \"\(policy.name)\" verifies timestamps (tsa store(s) \(tsa.names.joined(separator: ", ")), verifyTimestamp \(policy.verifyTimestamp.rawValue)) and the signature has no timestamp countersignature")
         }
         guard !tsa.certificates.isEmpty else {
-            return ("TIMESTAMP_NOT_TRUSTED", "trust store(s) \(tsa.names.joined(separator: ", ")) of trust policy \"\(policy.name)\" hold no TSA certificates")
+            return (.timestampNotTrusted, "trust store(s) \(tsa.names.joined(separator: ", ")) of trust policy \"\(policy.name)\" hold no TSA certificates")
         }
         let token: TimestampToken
         do { token = try TimestampToken.parse(tokenBytes) } catch {
-            return ("TIMESTAMP_INVALID", "the timestamp countersignature is unreadable: \(error.message)")
+            return (.timestampInvalid, "the timestamp countersignature is unreadable: \(error.message)")
         }
         // The countersignature is over the envelope's signature value.
         switch token.verify(message: envelope.signature, roots: tsa.certificates) {
         case .failure(let error):
-            return ("TIMESTAMP_INVALID", "\(error.message) (trust store(s) \(tsa.names.joined(separator: ", ")))")
+            return (.timestampInvalid, "\(error.message) (trust store(s) \(tsa.names.joined(separator: ", ")))")
         case .success(let tsaChain):
             // notation-go: "Validate timestamping certificate chain" (ValidateTimestampingCertChain).
             if let problem = CertificateChainRules.violation(tsaChain, purpose: .timestamping) {
-                return ("TIMESTAMP_INVALID", "the timestamping certificate chain does not meet the Notary Project requirements: \(problem)")
+                return (.timestampInvalid, "the timestamping certificate chain does not meet the Notary Project requirements: \(problem)")
             }
         }
         // The whole range genTime ± accuracy must sit inside every certificate's validity.
         if let invalid = chain.first(where: { !($0.notBefore <= token.earliest && token.latest <= $0.notAfter) }) {
-            return ("CERTIFICATE_EXPIRED", "certificate \"\(invalid.subject)\" (valid \(timestamp(invalid.notBefore)) to \(timestamp(invalid.notAfter))) was not valid at the timestamp \(timestamp(token.time))\(token.accuracy > 0 ? " ± \(token.accuracy) s" : "")")
+            return (.certificateExpired, "certificate \"\(invalid.subject)\" (valid \(timestamp(invalid.notBefore)) to \(timestamp(invalid.notAfter))) was not valid at the timestamp \(timestamp(token.time))\(token.accuracy > 0 ? " ± \(token.accuracy) s" : "")")
         }
         return nil
     }

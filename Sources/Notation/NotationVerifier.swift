@@ -23,18 +23,18 @@ public struct NotationVerifier: Verifier {
 
     public func verify(subject: ImageReference, referrer: Descriptor, store: any ReferrerStore,
                        deadline: ContinuousClock.Instant) async -> VerifierReport {
-        func report(_ success: Bool, _ message: String, reason: String? = nil, remediation: String? = nil, extensions: JSONValue? = nil) -> VerifierReport {
+        func report(_ success: Bool, _ message: String, reason: NotationReason? = nil, remediation: String? = nil, extensions: JSONValue? = nil) -> VerifierReport {
             VerifierReport(subject: subject.description, isSuccess: success, verifierName: name, verifierType: type,
                            referenceDigest: referrer.digest.description, artifactType: referrer.artifactType ?? MediaType.notarySignature,
-                           message: message, errorReason: reason, remediation: remediation, extensions: extensions)
+                           message: message, errorReason: reason?.rawValue, remediation: remediation, extensions: extensions)
         }
         guard subject.digest != nil else {
-            return report(false, "the subject has no digest", reason: "SUBJECT_NOT_RESOLVED", remediation: "resolve the image before verifying it")
+            return report(false, "the subject has no digest", reason: .subjectNotResolved, remediation: "resolve the image before verifying it")
         }
         // "Evaluation order of trust policies: exact match, then global."
         guard let policy = config.trustPolicies.policy(for: subject.name) else {
             return report(false, "no trust policy applies to \(subject.name): no registryScopes entry names it and there is no global \"*\" policy",
-                          reason: "TRUST_POLICY_NOT_FOUND", remediation: "add \(subject.name) to a trust policy's registryScopes, or add a policy with registryScopes [\"*\"]")
+                          reason: .trustPolicyNotFound, remediation: "add \(subject.name) to a trust policy's registryScopes, or add a policy with registryScopes [\"*\"]")
         }
         guard policy.level != .skip else {
             return report(true, "signature verification skipped: trust policy \"\(policy.name)\" has level skip",
@@ -47,20 +47,20 @@ public struct NotationVerifier: Verifier {
             // notation: "the signature manifest requires exactly one signature envelope blob".
             guard manifest.layers.count == 1, let layer = manifest.layers.first else {
                 return report(false, "the notation signature manifest \(referrer.digest) has \(manifest.layers.count) layers; exactly one signature envelope is required",
-                              reason: "SIGNATURE_ENVELOPE_INVALID", remediation: "re-sign the image with notation sign")
+                              reason: .signatureEnvelopeInvalid, remediation: "re-sign the image with notation sign")
             }
             guard SignatureEnvelope.Format(rawValue: layer.mediaType) != nil else {
                 return report(false, "the signature envelope media type \"\(layer.mediaType)\" is not application/jose+json or application/cose",
-                              reason: "SIGNATURE_ENVELOPE_UNSUPPORTED", remediation: "re-sign the image with notation sign (JWS or COSE)")
+                              reason: .signatureEnvelopeUnsupported, remediation: "re-sign the image with notation sign (JWS or COSE)")
             }
             guard layer.size <= SignatureEnvelope.maxSize else {
                 return report(false, "the signature envelope is \(layer.size) bytes; at most \(SignatureEnvelope.maxSize) are accepted",
-                              reason: "SIGNATURE_ENVELOPE_INVALID", remediation: "re-sign the image with notation sign")
+                              reason: .signatureEnvelopeInvalid, remediation: "re-sign the image with notation sign")
             }
             envelope = (try await store.blob(layer, in: subject, deadline: deadline), layer.mediaType)
             subjectDescriptor = try await store.resolve(subject, deadline: deadline)
         } catch {
-            return report(false, "cannot fetch the notation signature \(referrer.digest): \(error)", reason: "SIGNATURE_FETCH_FAILURE",
+            return report(false, "cannot fetch the notation signature \(referrer.digest): \(error)", reason: .signatureFetchFailure,
                           remediation: "check the registry is reachable and the signature was pushed completely")
         }
         var outcome = NotationVerification.verify(envelope: envelope.bytes, mediaType: envelope.mediaType, subject: subjectDescriptor,
@@ -76,7 +76,7 @@ public struct NotationVerifier: Verifier {
         if !outcome.loggedFailures.isEmpty {
             // Failures the level only logs: the pass stands, but nobody has to dig for them.
             extensions["loggedFailures"] = .array(outcome.loggedFailures.map {
-                ["check": .string($0.check.rawValue), "errorReason": .string($0.reason), "message": .string($0.message)]
+                ["check": .string($0.check.rawValue), "errorReason": .string($0.reason.rawValue), "message": .string($0.message)]
             })
         }
         let extensionValue: JSONValue? = extensions.isEmpty ? nil : .object(extensions)
@@ -99,32 +99,32 @@ public struct NotationVerifier: Verifier {
         }
     }
 
-    static func remediation(_ reason: String, policy: TrustPolicy, repository: String) -> String {
+    static func remediation(_ reason: NotationReason, policy: TrustPolicy, repository: String) -> String {
         let stores = policy.trustStores.map(\.description).joined(separator: ", ")
         return switch reason {
-        case "SIGNATURE_ENVELOPE_INVALID", "SIGNATURE_ENVELOPE_UNSUPPORTED", "SIGNATURE_PAYLOAD_INVALID":
+        case .signatureEnvelopeInvalid, .signatureEnvelopeUnsupported, .signaturePayloadInvalid:
             "the stored signature is damaged or not a Notary Project signature: re-sign the image with notation sign"
-        case "SIGNATURE_INTEGRITY_FAILURE":
+        case .signatureIntegrityFailure:
             "the signature does not match what it signs: re-sign the image with notation sign and check nothing rewrites signatures in the registry"
-        case "SIGNATURE_SUBJECT_MISMATCH":
+        case .signatureSubjectMismatch:
             "this signature was made for another artifact: sign this image's digest"
-        case "UNKNOWN_CRITICAL_ATTRIBUTE", "VERIFICATION_PLUGIN_REQUIRED":
+        case .unknownCriticalAttribute, .verificationPluginRequired:
             "sign without the critical attribute or plugin, or verify this artifact with notation and its plugin"
-        case "SIGNATURE_NOT_TRUSTED":
+        case .signatureNotTrusted:
             "add the signer's root certificate to trust store(s) \(stores) (verificationCerts), or check the image was signed with the expected certificate"
-        case "TRUST_STORE_NOT_CONFIGURED", "TRUST_STORE_EMPTY", "TRUST_STORE_UNAVAILABLE":
+        case .trustStoreNotConfigured, .trustStoreEmpty, .trustStoreUnavailable:
             "give trust policy \"\(policy.name)\" a trust store with the signer's root certificate (verificationCerts or verificationCertStores)"
-        case "TRUSTED_IDENTITY_MISMATCH":
+        case .trustedIdentityMismatch:
             "add the signing certificate's subject to trustedIdentities of trust policy \"\(policy.name)\", or sign with the expected certificate"
-        case "SIGNATURE_EXPIRED":
+        case .signatureExpired:
             "re-sign the image (the signer set an expiry), or set override expiry: log in trust policy \"\(policy.name)\""
-        case "CERTIFICATE_EXPIRED":
+        case .certificateExpired:
             "re-sign with a valid certificate, or timestamp signatures (notation sign --timestamp-url) and add the TSA root to a tsa trust store of trust policy \"\(policy.name)\""
-        case "TIMESTAMP_INVALID", "TIMESTAMP_NOT_TRUSTED":
+        case .timestampInvalid, .timestampNotTrusted:
             "add the TSA's root certificate to a tsa trust store of trust policy \"\(policy.name)\", or re-sign with a trusted timestamp"
-        case "CERTIFICATE_REVOKED":
+        case .certificateRevoked:
             "a certificate of the signing chain is revoked: re-sign the image with a valid certificate"
-        case "REVOCATION_UNAVAILABLE":
+        case .revocationUnavailable:
             "make the OCSP responder or CRL reachable from ratify, or set override revocation: log in trust policy \"\(policy.name)\""
         default:
             "check trust policy \"\(policy.name)\" for \(repository)"
@@ -136,5 +136,5 @@ public struct NotationVerifier: Verifier {
 /// stays testable and the network stays at the edge. Returns a reason code and message when a
 /// certificate is revoked or its status cannot be determined; nil when every certificate is good.
 public protocol RevocationChecking: Sendable {
-    func problem(chain: [Certificate], deadline: ContinuousClock.Instant) async -> (String, String)?
+    func problem(chain: [Certificate], deadline: ContinuousClock.Instant) async -> (NotationReason, String)?
 }

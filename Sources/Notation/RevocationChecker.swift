@@ -22,7 +22,7 @@ public struct X509RevocationChecker: RevocationChecking {
         self.crlTimeout = crlTimeout
     }
 
-    public func problem(chain: [Certificate], deadline: ContinuousClock.Instant) async -> (String, String)? {
+    public func problem(chain: [Certificate], deadline: ContinuousClock.Instant) async -> (NotationReason, String)? {
         guard chain.count > 1 else { return nil }  // a lone root is not checked
         let anchors = Array(chain.dropFirst())
         for index in 0..<(chain.count - 1) {
@@ -46,14 +46,14 @@ public struct X509RevocationChecker: RevocationChecking {
                 }
             }
             if !decided {
-                return ("REVOCATION_UNAVAILABLE", "the revocation status of certificate \"\(certificate.subject)\" (serial \(certificate.serialNumber)) cannot be determined: \(reasons.joined(separator: "; "))")
+                return (.revocationUnavailable, "the revocation status of certificate \"\(certificate.subject)\" (serial \(certificate.serialNumber)) cannot be determined: \(reasons.joined(separator: "; "))")
             }
         }
         return nil
     }
 
-    func revoked(_ certificate: Certificate, _ date: Date?, source: String) -> (String, String) {
-        ("CERTIFICATE_REVOKED", "certificate \"\(certificate.subject)\" (serial \(certificate.serialNumber)) is revoked\(date.map { " since \(NotationVerification.timestamp($0))" } ?? "") according to the \(source)")
+    func revoked(_ certificate: Certificate, _ date: Date?, source: String) -> (NotationReason, String) {
+        (.certificateRevoked, "certificate \"\(certificate.subject)\" (serial \(certificate.serialNumber)) is revoked\(date.map { " since \(NotationVerification.timestamp($0))" } ?? "") according to the \(source)")
     }
 
     func budget(_ limit: Duration, _ deadline: ContinuousClock.Instant) -> Duration? {

@@ -34,9 +34,9 @@ struct ProviderEndpoints: Sendable {
         histogram.observe(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
         if let systemError = answer.response.systemError {
             metrics.systemErrors.increment()
-            log.error("\(endpoint.operation.rawValue) request failed", metadata: ["status": "\(answer.status)", "systemError": "\(systemError)"])
+            log.error("\(endpoint.operation.rawValue) request failed", metadata: ["status": "\(answer.outcome.httpStatus)", "systemError": "\(systemError)"])
         }
-        var response = HTTPResponse.json(HTTPStatus(answer.status, Self.reason(answer.status)), answer.body)
+        var response = HTTPResponse.json(HTTPStatus(answer.outcome.httpStatus, answer.outcome.reasonPhrase), answer.body)
         response.headers.add("X-Request-Id", requestID)
         return response
     }
@@ -46,14 +46,5 @@ struct ProviderEndpoints: Sendable {
             if let value = request.headers[header], !value.isEmpty { return value }
         }
         return UUID().uuidString.lowercased()
-    }
-
-    static func reason(_ status: Int) -> String {
-        switch status {
-        case 200: "OK"
-        case 400: "Bad Request"
-        case 500: "Internal Server Error"
-        default: "Status"
-        }
     }
 }

@@ -105,13 +105,13 @@ import TestSupport
                   let payload = try? NotationPayload.parse(parsed.payload) else {
                 subject = Descriptor(mediaType: "", digest: Digest.of([]), size: 0)
                 return verdict(NotationVerification.verify(envelope: envelope, mediaType: mediaType, subject: subject, policy: policy,
-                                                           trustStores: stores, now: try vector.date("now") ?? Date()).enforcedFailure.map { "\($0.reason): \($0.message)" })
+                                                           trustStores: stores, now: try vector.date("now") ?? Date()).enforcedFailure.map { "\($0.reason.rawValue): \($0.message)" })
             }
             subject = payload.targetArtifact
         }
         let outcome = NotationVerification.verify(envelope: envelope, mediaType: mediaType, subject: subject, policy: policy,
                                                   trustStores: stores, now: try vector.date("now") ?? Date())
-        return verdict(outcome.enforcedFailure.map { "\($0.reason): \($0.message)" })
+        return verdict(outcome.enforcedFailure.map { "\($0.reason.rawValue): \($0.message)" })
     }
 
     static func timestamp(_ vector: ConformanceCase) throws -> (String, String) {

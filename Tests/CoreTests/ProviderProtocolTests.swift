@@ -76,7 +76,7 @@ struct WrongCountExecutor: ProviderExecutor {
     @Test func unconfiguredExecutorAnswersEveryKeyWithAnError() async {
         let endpoint = ProviderEndpoint(operation: .verify, timeout: .seconds(10)) { UnconfiguredExecutor() }
         let answer = await endpoint.answer(body: request, requestID: "r")
-        #expect(answer.status == 200)
+        #expect(answer.outcome == .answered && answer.outcome.httpStatus == 200)
         #expect(answer.response.items.map(\.key) == ["img:1", "img:2"])
         #expect(answer.response.items.allSatisfy { $0.value == nil && $0.error?.hasPrefix("EXECUTOR_NOT_CONFIGURED: ") == true })
         #expect(answer.response.idempotent == false)
@@ -92,7 +92,7 @@ struct WrongCountExecutor: ProviderExecutor {
         let started = ContinuousClock.now
         let answer = await endpoint.answer(body: request, requestID: "r")
         #expect(ContinuousClock.now - started < .seconds(2), "answers without waiting for the executor")
-        #expect(answer.status == 500)
+        #expect(answer.outcome == .failed && answer.outcome.httpStatus == 500)
         #expect(answer.response.items.isEmpty)
         #expect(answer.response.systemError?.hasPrefix("operation timed out after 100ms") == true)
     }
@@ -100,14 +100,14 @@ struct WrongCountExecutor: ProviderExecutor {
     @Test func malformedRequestIsA400SystemError() async {
         let endpoint = ProviderEndpoint(operation: .verify, timeout: .seconds(10)) { UnconfiguredExecutor() }
         let answer = await endpoint.answer(body: Array("{".utf8), requestID: "r")
-        #expect(answer.status == 400)
+        #expect(answer.outcome == .malformedRequest && answer.outcome.httpStatus == 400)
         #expect(answer.response.systemError?.hasPrefix("INVALID_REQUEST_JSON") == true)
     }
 
     @Test func executorThatLosesKeysIsAnError() async {
         let endpoint = ProviderEndpoint(operation: .verify, timeout: .seconds(10)) { WrongCountExecutor() }
         let answer = await endpoint.answer(body: request, requestID: "r")
-        #expect(answer.status == 500)
+        #expect(answer.outcome == .failed && answer.outcome.httpStatus == 500)
         #expect(answer.response.systemError?.contains("0 item(s) for 2 key(s)") == true)
     }
 

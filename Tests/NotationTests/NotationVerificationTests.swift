@@ -69,7 +69,7 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
             let outcome = try await verify(name, try trustPolicy(level: level))
             #expect(!outcome.isSuccess)
             #expect(outcome.enforcedFailure?.check == .integrity)
-            #expect(outcome.enforcedFailure?.reason == "SIGNATURE_INTEGRITY_FAILURE")
+            #expect(outcome.enforcedFailure?.reason == .signatureIntegrityFailure)
             #expect(outcome.enforcedFailure?.message.contains("does not verify with the signing certificate's key") == true)
         }
     }
@@ -78,18 +78,18 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
                       ("jws-other-mediatype", "media type application/vnd.docker.distribution.manifest.v2+json")])
     func aSignatureForAnotherArtifactFails(name: String, detail: String) async throws {
         let outcome = try await verify(name, try trustPolicy(level: "audit"))
-        #expect(outcome.enforcedFailure?.reason == "SIGNATURE_SUBJECT_MISMATCH")
+        #expect(outcome.enforcedFailure?.reason == .signatureSubjectMismatch)
         #expect(outcome.enforcedFailure?.message.contains(detail) == true, "\(outcome.failures)")
     }
 
     @Test func anUntrustedRootFailsAuthenticityUnlessTheLevelOnlyLogsIt() async throws {
         let strict = try await verify("jws-untrusted-root", try trustPolicy())
-        #expect(strict.enforcedFailure?.reason == "SIGNATURE_NOT_TRUSTED")
+        #expect(strict.enforcedFailure?.reason == .signatureNotTrusted)
         #expect(strict.enforcedFailure?.message.contains("rogue root") == true)
         #expect(strict.enforcedFailure?.message.contains("ca:wabbit") == true)
         let audit = try await verify("jws-untrusted-root", try trustPolicy(level: "audit"))
         #expect(audit.isSuccess)
-        #expect(audit.loggedFailures.map(\.reason) == ["SIGNATURE_NOT_TRUSTED"])
+        #expect(audit.loggedFailures.map(\.reason) == [.signatureNotTrusted])
         let overridden = try await verify("jws-untrusted-root", try trustPolicy(level: "audit", override: #"{"authenticity":"enforce"}"#))
         #expect(!overridden.isSuccess)
     }
@@ -101,30 +101,30 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
             "x509.subject: C=US, ST=WA, L=Seattle, O=wabbit-networks.io, CN=SecureBuilder"]))
         #expect(full.isSuccess)
         let other = try await verify("jws-es256", try trustPolicy(identities: ["x509.subject: C=US, ST=WA, O=acme-rockets.io"]))
-        #expect(other.enforcedFailure?.reason == "TRUSTED_IDENTITY_MISMATCH")
+        #expect(other.enforcedFailure?.reason == .trustedIdentityMismatch)
         #expect(other.enforcedFailure?.message.contains("O=acme-rockets.io") == true)
         #expect(other.enforcedFailure?.message.contains("CN=SecureBuilder") == true)
     }
 
     @Test func anExpiredSignatureFollowsTheExpiryAction() async throws {
         let strict = try await verify("jws-expired-signature", try trustPolicy())
-        #expect(strict.enforcedFailure?.reason == "SIGNATURE_EXPIRED")
+        #expect(strict.enforcedFailure?.reason == .signatureExpired)
         let permissive = try await verify("jws-expired-signature", try trustPolicy(level: "permissive"))
         #expect(permissive.isSuccess)
-        #expect(permissive.loggedFailures.map(\.reason) == ["SIGNATURE_EXPIRED"])
+        #expect(permissive.loggedFailures.map(\.reason) == [.signatureExpired])
         let overridden = try await verify("jws-expired-signature", try trustPolicy(override: #"{"expiry":"log"}"#))
         #expect(overridden.isSuccess)
         #expect(try await verify("jws-unexpired-signature", try trustPolicy()).isSuccess)
         // An expiry at or before the signing time makes the envelope invalid at every level.
         let inverted = try await verify("jws-expiry-before-signing", try trustPolicy(level: "audit"))
-        #expect(inverted.enforcedFailure?.reason == "SIGNATURE_ENVELOPE_INVALID")
+        #expect(inverted.enforcedFailure?.reason == .signatureEnvelopeInvalid)
         #expect(inverted.enforcedFailure?.message.contains("is not after the signing time") == true, "\(inverted.failures)")
     }
 
     @Test func anExpiredSignerIsRescuedOnlyByATrustedTimestampFromInsideItsValidity() async throws {
         let withTSA = try trustPolicy(stores: ["ca:wabbit", "tsa:tsa"])
         let noTimestamp = try await verify("jws-expired-no-timestamp", withTSA)
-        #expect(noTimestamp.enforcedFailure?.reason == "TIMESTAMP_MISSING")
+        #expect(noTimestamp.enforcedFailure?.reason == .timestampMissing)
         #expect(noTimestamp.enforcedFailure?.message.contains("has no timestamp countersignature") == true)
         for name in ["jws-expired-timestamp-inside", "cose-expired-timestamp-inside"] {
             let rescued = try await verify(name, withTSA)
@@ -132,31 +132,31 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
         }
         // Without a tsa store notation-go does not verify timestamps: the chain must be valid now.
         let noTSAStore = try await verify("jws-expired-timestamp-inside", try trustPolicy())
-        #expect(noTSAStore.enforcedFailure?.reason == "CERTIFICATE_EXPIRED")
+        #expect(noTSAStore.enforcedFailure?.reason == .certificateExpired)
         #expect(noTSAStore.enforcedFailure?.message.contains("names no tsa trust store") == true)
         let after = try await verify("jws-expired-timestamp-after", withTSA)
-        #expect(after.enforcedFailure?.reason == "CERTIFICATE_EXPIRED")
+        #expect(after.enforcedFailure?.reason == .certificateExpired)
         #expect(after.enforcedFailure?.message.contains("was not valid at the timestamp") == true)
         let before = try await verify("jws-expired-timestamp-before", withTSA)
-        #expect(before.enforcedFailure?.reason == "CERTIFICATE_EXPIRED")
+        #expect(before.enforcedFailure?.reason == .certificateExpired)
         let rogue = try await verify("jws-expired-timestamp-rogue-tsa", withTSA)
-        #expect(rogue.enforcedFailure?.reason == "TIMESTAMP_INVALID")
+        #expect(rogue.enforcedFailure?.reason == .timestampInvalid)
         #expect(rogue.enforcedFailure?.message.contains("does not verify against the TSA trust store") == true)
         // notation-go applies ValidateTimestampingCertChain to the TSA chain OpenSSL built.
         let loose = try await verify("jws-expired-timestamp-loose-tsa", withTSA)
-        #expect(loose.enforcedFailure?.reason == "TIMESTAMP_INVALID")
+        #expect(loose.enforcedFailure?.reason == .timestampInvalid)
         #expect(loose.enforcedFailure?.message.contains("timestamping certificate chain does not meet") == true, "\(loose.failures)")
         let imprint = try await verify("jws-timestamp-other-imprint", withTSA)
-        #expect(imprint.enforcedFailure?.reason == "TIMESTAMP_INVALID")
+        #expect(imprint.enforcedFailure?.reason == .timestampInvalid)
         #expect(imprint.enforcedFailure?.message.contains("message imprint does not match") == true)
         // authenticTimestamp "log" lets the expired signer through, recorded.
         let logged = try await verify("jws-expired-no-timestamp", try trustPolicy(level: "permissive"))
         #expect(logged.isSuccess)
-        #expect(logged.loggedFailures.map(\.reason) == ["CERTIFICATE_EXPIRED"])
+        #expect(logged.loggedFailures.map(\.reason) == [.certificateExpired])
         // notation-go: once the policy names a tsa store (verifyTimestamp always), a signature
         // without a countersignature fails the authentic timestamp check even while its chain is valid.
         let valid = try await verify("jws-es256", withTSA)
-        #expect(valid.enforcedFailure?.reason == "TIMESTAMP_MISSING", "\(valid.failures)")
+        #expect(valid.enforcedFailure?.reason == .timestampMissing, "\(valid.failures)")
         #expect(try await verify("jws-es256", try trustPolicy(verifyTimestamp: "afterCertExpiry", stores: ["ca:wabbit", "tsa:tsa"])).isSuccess)
     }
 
@@ -178,23 +178,23 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
         #expect(outcome.isSuccess, "\(outcome.failures)")
         #expect(outcome.envelope?.signingScheme == .x509SigningAuthority)
         let caOnly = try await verify(name, try trustPolicy())
-        #expect(caOnly.enforcedFailure?.reason == "TRUST_STORE_NOT_CONFIGURED")
+        #expect(caOnly.enforcedFailure?.reason == .trustStoreNotConfigured)
         #expect(caOnly.enforcedFailure?.message.contains("names no signingAuthority trust store") == true)
     }
 
     @Test func criticalAttributesThisVerifierDoesNotUnderstandFailByName() async throws {
         let unknown = try await verify("jws-unknown-critical", try trustPolicy(level: "audit"))
-        #expect(unknown.enforcedFailure?.reason == "UNKNOWN_CRITICAL_ATTRIBUTE")
+        #expect(unknown.enforcedFailure?.reason == .unknownCriticalAttribute)
         #expect(unknown.enforcedFailure?.message.contains("\"io.example.policy\"") == true)
         #expect(try await verify("jws-unknown-noncritical", try trustPolicy()).isSuccess)
         let plugin = try await verify("jws-plugin", try trustPolicy())
-        #expect(plugin.enforcedFailure?.reason == "VERIFICATION_PLUGIN_REQUIRED")
+        #expect(plugin.enforcedFailure?.reason == .verificationPluginRequired)
         #expect(plugin.enforcedFailure?.message.contains("com.example.nv2plugin") == true)
     }
 
     @Test func theAlgorithmMustBeTheOneTheSigningKeyDictates() async throws {
         let outcome = try await verify("jws-alg-mismatch", try trustPolicy())
-        #expect(outcome.enforcedFailure?.reason == "SIGNATURE_INTEGRITY_FAILURE")
+        #expect(outcome.enforcedFailure?.reason == .signatureIntegrityFailure)
         #expect(outcome.enforcedFailure?.message == "the envelope declares ES384 but the signing key (ECDSA prime256v1) requires ES256")
     }
 
@@ -232,7 +232,7 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
         func check(_ bytes: [UInt8], _ mediaType: String, _ expected: String) {
             let outcome = NotationVerification.verify(envelope: bytes, mediaType: mediaType, subject: NotationFixtures.subject,
                                                       policy: try! trustPolicy(), trustStores: fixtures.stores)
-            #expect(outcome.enforcedFailure?.reason == "SIGNATURE_ENVELOPE_INVALID", "\(expected)")
+            #expect(outcome.enforcedFailure?.reason == .signatureEnvelopeInvalid, "\(expected)")
             #expect(outcome.enforcedFailure?.message.contains(expected) == true, "\(outcome.failures)")
         }
         func mutated(_ key: String, _ value: JSONValue) -> [UInt8] {
@@ -255,7 +255,7 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
         check([0xd2, 0x9f, 0xff], "application/cose", "CBOR_INDEFINITE_LENGTH")
         let unsupported = NotationVerification.verify(envelope: cose, mediaType: "application/pkcs7", subject: NotationFixtures.subject,
                                                       policy: try trustPolicy(), trustStores: fixtures.stores)
-        #expect(unsupported.enforcedFailure?.reason == "SIGNATURE_ENVELOPE_UNSUPPORTED")
+        #expect(unsupported.enforcedFailure?.reason == .signatureEnvelopeUnsupported)
     }
 
     @Test func trustStoresLoadNotationsLayoutAndRatifysFlatPaths() async throws {
@@ -293,7 +293,7 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
         let envelope = try fixtures.envelope("jws-es256")
         let missing = NotationVerification.verify(envelope: envelope.bytes, mediaType: envelope.mediaType, subject: NotationFixtures.subject,
                                                   policy: try trustPolicy(stores: ["ca:kmp-store"]), trustStores: stores)
-        #expect(missing.enforcedFailure?.reason == "TRUST_STORE_UNAVAILABLE")
+        #expect(missing.enforcedFailure?.reason == .trustStoreUnavailable)
         #expect(missing.enforcedFailure?.message.contains("\"inline-root\", which is not available") == true)
         let root = fixtures.stores.named[.init(kind: .ca, name: "wabbit")]!
         let present = NotationVerification.verify(envelope: envelope.bytes, mediaType: envelope.mediaType, subject: NotationFixtures.subject,
@@ -319,18 +319,18 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
     @Test(arguments: ["jws-self-signed", "cose-self-signed"])
     func anotherCertificateWithTheSameNameIsNotTrusted(name: String) async throws {
         let outcome = try await verify(name, try trustPolicy(stores: ["ca:other-selfsigned"], identities: [Self.alpine]))
-        #expect(outcome.enforcedFailure?.reason == "SIGNATURE_NOT_TRUSTED", "\(outcome.failures)")
+        #expect(outcome.enforcedFailure?.reason == .signatureNotTrusted, "\(outcome.failures)")
     }
 
     @Test(arguments: ["jws-self-signed", "cose-self-signed"])
     func anotherTrustedIdentityIsAMismatch(name: String) async throws {
         let outcome = try await verify(name, try trustPolicy(stores: ["ca:selfsigned"], identities: ["x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=busybox"]))
-        #expect(outcome.enforcedFailure?.reason == "TRUSTED_IDENTITY_MISMATCH", "\(outcome.failures)")
+        #expect(outcome.enforcedFailure?.reason == .trustedIdentityMismatch, "\(outcome.failures)")
     }
 
     @Test func aLoneSelfSignedCACertificateMustNotSign() async throws {
         let outcome = try await verify("jws-self-signed-ca", try trustPolicy(stores: ["ca:ca-alone"]))
-        #expect(outcome.enforcedFailure?.reason == "SIGNATURE_INTEGRITY_FAILURE")
+        #expect(outcome.enforcedFailure?.reason == .signatureIntegrityFailure)
         #expect(outcome.enforcedFailure?.message.contains("is a CA certificate (basicConstraints cA must be false)") == true, "\(outcome.failures)")
     }
 }
@@ -338,7 +338,7 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
 @Suite struct TrustedIdentityVerificationTests {
     @Test func pluginOnlyIdentitiesCannotBeVerifiedNatively() async throws {
         let outcome = try await verify("jws-es256", try trustPolicy(identities: ["com.example.plugin:tenant-7"]))
-        #expect(outcome.enforcedFailure?.reason == "TRUSTED_IDENTITY_MISMATCH")
+        #expect(outcome.enforcedFailure?.reason == .trustedIdentityMismatch)
         #expect(outcome.enforcedFailure?.message.contains("configures no x509.subject trusted identity") == true, "\(outcome.failures)")
         let mixed = try await verify("jws-es256", try trustPolicy(identities: ["com.example.plugin:tenant-7", "x509.subject: C=US, S=WA, O=wabbit-networks.io"]))
         #expect(mixed.isSuccess, "the x509.subject identity (S= alias) matches: \(mixed.failures)")
@@ -375,14 +375,14 @@ func verify(_ name: String, _ policy: TrustPolicy, subject: Descriptor = Notatio
         let set = try TrustStoreSet.load(paths: [directory.path], path: "verificationCerts")
         let outcome = NotationVerification.verify(envelope: try fixtures.envelope("jws-es256").bytes, mediaType: "application/jose+json",
                                                   subject: NotationFixtures.subject, policy: try trustPolicy(stores: ["ca:certs"]), trustStores: set)
-        #expect(outcome.enforcedFailure?.reason == "TRUST_STORE_UNAVAILABLE")
+        #expect(outcome.enforcedFailure?.reason == .trustStoreUnavailable)
         #expect(outcome.enforcedFailure?.message.contains("none is a CA certificate or a self-signed signing certificate") == true, "\(outcome.failures)")
     }
 
     @Test func aStoreTheNotationLayoutDoesNotDefineDoesNotExist() async throws {
         let fixtures = try await NotationFixtures.shared.value
         let outcome = try await verify("jws-es256", try trustPolicy(stores: ["ca:typo"]))
-        #expect(outcome.enforcedFailure?.reason == "TRUST_STORE_UNAVAILABLE")
+        #expect(outcome.enforcedFailure?.reason == .trustStoreUnavailable)
         #expect(outcome.enforcedFailure?.message.contains("ca:typo does not exist in the notation trust store layout") == true, "\(outcome.failures)")
         _ = fixtures
     }
