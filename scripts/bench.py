@@ -225,7 +225,7 @@ def notation_bench(work, certs):
         with open(subjects, "w") as f:
             json.dump([{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": i["digest"], "size": i["size"]} for i in images], f)
         fixtures = os.path.join(work, "notation")
-        subprocess.run([sys.executable, os.path.join(ROOT, "Tests", "NotationTests", "make_notation_fixtures.py"), fixtures,
+        subprocess.run([sys.executable, os.path.join(ROOT, "Tests", "Support", "Fixtures", "make_notation_fixtures.py"), fixtures,
                         "application/vnd.oci.image.manifest.v1+json", images[0]["digest"], str(images[0]["size"]), "--basic",
                         "--subjects", subjects], check=True)
         for index, image in enumerate(images):

@@ -11,7 +11,7 @@ state="$root/.state/fuzz"
 mkdir -p "$state/corpus" "$state/fixtures"
 swift build -c release --product notation-fuzz --build-path "$root/.build-fuzz" \
   -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
-python3 "$root/Tests/NotationTests/make_notation_fixtures.py" "$state/fixtures" \
+python3 "$root/Tests/Support/Fixtures/make_notation_fixtures.py" "$state/fixtures" \
   application/vnd.oci.image.manifest.v1+json "sha256:$(printf '1%.0s' $(seq 64))" 1234
 python3 - "$state/fixtures" "$state/corpus" <<'PY'
 import os, sys

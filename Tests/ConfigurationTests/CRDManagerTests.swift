@@ -30,7 +30,7 @@ import TestSupport
             let oci = OCIFixtures(pusher: registry, maintainTagSchema: true)
             let image = try oci.pushImage("app", tag: "signed")
             try oci.pushImage("app", tag: "unsigned")
-            try ProcessRunner.python(tests.appendingPathComponent("CosignTests/make_signatures.py").path,
+            try ProcessRunner.python(FixtureScripts.path("make_signatures.py"),
                                      [work.appendingPathComponent("cosign").path, image.digest])
             let signatures = try JSONParser.parse(Array(try Data(contentsOf: work.appendingPathComponent("cosign/signatures.json"))))
             try oci.pushCosignSignatures("app", for: image, layers: [(payload: Array(Data(base64Encoded: signatures["payload"]!.stringValue!)!),

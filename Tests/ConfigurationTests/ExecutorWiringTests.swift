@@ -34,8 +34,7 @@ import TestSupport
 
     @Test func aProviderRequestWithNotationSignedAndUnsignedImagesGetsPerKeyVerdictsInOrder() async throws {
         let registry = try await offPool { try LocalRegistry() }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("NotationTests/make_notation_fixtures.py").path
+        let script = FixtureScripts.path("make_notation_fixtures.py")
         let fixtures = registry.directory.appendingPathComponent("notation")
         let image = try await offPool { () -> PushedContent in
             let oci = OCIFixtures(pusher: registry, maintainTagSchema: true)

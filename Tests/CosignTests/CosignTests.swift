@@ -9,7 +9,7 @@ import TestSupport
 
 let signatureAnnotation = "dev.cosignproject.cosign/signature"
 
-/// Signatures made by Tests/CosignTests/make_signatures.py (Python `cryptography`) for `digest`.
+/// Signatures made by Tests/Support/Fixtures/make_signatures.py (Python `cryptography`) for `digest`.
 struct SignatureFixtures {
     let directory: URL
     let payload: [UInt8]
@@ -24,7 +24,7 @@ struct SignatureFixtures {
 
     init(digest: String) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-cosign-\(UUID().uuidString)")
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("make_signatures.py").path
+        let script = FixtureScripts.path("make_signatures.py")
         try ProcessRunner.python(script, [directory.path, digest])
         let document = try JSONParser.parse(Array(try Data(contentsOf: directory.appendingPathComponent("signatures.json"))))
         payload = Array(Data(base64Encoded: document["payload"]!.stringValue!)!)

@@ -27,7 +27,7 @@ struct KeylessFixtures {
 
     init(digest: String) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-keyless-\(UUID().uuidString)")
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("make_keyless.py").path
+        let script = FixtureScripts.path("make_keyless.py")
         try ProcessRunner.python(script, [directory.path, digest])
         let document = try JSONParser.parse(Array(try Data(contentsOf: directory.appendingPathComponent("cases.json"))))
         var cases: [String: Case] = [:]

@@ -4,7 +4,7 @@ import JSON
 import Testing
 import TestSupport
 
-/// Signatures from Tests/CryptoTests/make_jws_signatures.py (Python `cryptography`).
+/// Signatures from Tests/Support/Fixtures/make_jws_signatures.py (Python `cryptography`).
 struct JWSSignatures: Sendable {
     static let message = "eyJhbGciOiJQUzI1NiJ9.eyJ0YXJnZXRBcnRpZmFjdCI6e319"
     let entries: [String: (key: String, signature: [UInt8])]
@@ -12,7 +12,7 @@ struct JWSSignatures: Sendable {
     static let shared = Task {
         try await offPool { () throws -> JWSSignatures in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-jws-\(UUID().uuidString)")
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("make_jws_signatures.py").path
+            let script = FixtureScripts.path("make_jws_signatures.py")
             try ProcessRunner.python(script, [directory.path, message])
             let document = try JSONParser.parse(Array(try Data(contentsOf: directory.appendingPathComponent("jws.json"))))
             var entries: [String: (key: String, signature: [UInt8])] = [:]

@@ -17,7 +17,7 @@ final class NotationFixtures: @unchecked Sendable {
 
     init(subject: Descriptor, basic: Bool = false, extra: [String] = []) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("notation-fixtures-\(UUID().uuidString)")
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("make_notation_fixtures.py").path
+        let script = FixtureScripts.path("make_notation_fixtures.py")
         try ProcessRunner.python(script, [directory.path, subject.mediaType, subject.digest.description, String(subject.size)]
                                  + (basic ? ["--basic"] : []) + extra)
         let list = try JSONParser.parse(Array(try Data(contentsOf: directory.appendingPathComponent("cases.json"))))

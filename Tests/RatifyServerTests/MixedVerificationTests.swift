@@ -30,7 +30,7 @@ import TestSupport
             func notation(_ image: PushedContent, tamper: Bool = false) throws {
                 runs += 1
                 let out = registry.directory.appendingPathComponent("notation-\(runs)")
-                try ProcessRunner.python(testsDirectory.appendingPathComponent("NotationTests/make_notation_fixtures.py").path,
+                try ProcessRunner.python(FixtureScripts.path("make_notation_fixtures.py"),
                                          [out.path, image.mediaType, image.digest, String(image.size), "--basic"])
                 var envelope = try JSONParser.parse(Array(try Data(contentsOf: out.appendingPathComponent("jws-es256.jws")))).objectValue!
                 if tamper {
@@ -45,7 +45,7 @@ import TestSupport
             }
             func cosign(_ image: PushedContent) throws {
                 let out = registry.directory.appendingPathComponent("cosign-\(image.digest.suffix(12))")
-                try ProcessRunner.python(testsDirectory.appendingPathComponent("CosignTests/make_signatures.py").path, [out.path, image.digest])
+                try ProcessRunner.python(FixtureScripts.path("make_signatures.py"), [out.path, image.digest])
                 let document = try JSONParser.parse(Array(try Data(contentsOf: out.appendingPathComponent("signatures.json"))))
                 cosignKey = out.appendingPathComponent("ec256.pub").path  // one cosign-signed image per setup
                 try oci.pushCosignSignatures("app", for: image, layers: [(payload: Array(Data(base64Encoded: document["payload"]!.stringValue!)!),

@@ -239,3 +239,34 @@ func context(_ seconds: Double = 5) -> ProviderContext {
         #expect(ProviderKey("[]busybox").image == "busybox")
     }
 }
+
+/// The executor over TestSupport's in-memory store (Ratify keeps one for the same purpose): no
+/// registry, so policy semantics are checked in milliseconds.
+@Suite struct MemoryStoreExecutorTests {
+    func image(_ store: MemoryStore, tag: String, signatures: [String]) -> Descriptor {
+        let subject = store.putManifest(Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[],"annotations":{"tag":"\#(tag)"}}"#.utf8),
+                                        mediaType: MediaType.ociManifest, tag: tag)
+        for content in signatures {
+            let layer = store.putBlob(Array(content.utf8))
+            let manifest = store.putManifest(Array(JSONWriter.encodeString(["schemaVersion": 2, "mediaType": .string(MediaType.ociManifest),
+                "artifactType": .string(signatureType), "config": store.putBlob(Array("{}".utf8), mediaType: MediaType.ociEmpty).json(),
+                "layers": .array([layer.json()]), "subject": subject.json()]).utf8), mediaType: MediaType.ociManifest, artifactType: signatureType)
+            store.addReferrer(manifest, to: subject.digest)
+        }
+        return subject
+    }
+
+    @Test func anyAndAllOverAnInMemoryStore() async throws {
+        let store = MemoryStore()
+        _ = image(store, tag: "mixed", signatures: ["valid", "forged"])
+        _ = image(store, tag: "unsigned", signatures: [])
+        let verifier = LayerContentVerifier(artifactTypes: [signatureType])
+        let any = VerificationExecutor(store: store, verifiers: [verifier], policy: ConfigPolicy(rules: [signatureType: .any]))
+        let all = VerificationExecutor(store: store, verifiers: [verifier], policy: ConfigPolicy(rules: [signatureType: .all]))
+        #expect(try await any.verify(key: "registry.test/app:mixed", deadline: .now + .seconds(5)).isSuccess)
+        #expect(try await !all.verify(key: "registry.test/app:mixed", deadline: .now + .seconds(5)).isSuccess)
+        let unsigned = try await any.verify(key: "registry.test/app:unsigned", deadline: .now + .seconds(5))
+        #expect(!unsigned.isSuccess)
+        #expect(unsigned.reports.first?.errorReason == ExecutorReason.referrersNotFound.rawValue)
+    }
+}
