@@ -34,7 +34,8 @@ run: release     ## dev CA + certs under .state/certs, then `ratify serve` on th
 	.build/release/ratify serve --http $(HTTP) --health-port $(HEALTH) --metrics-port $(METRICS) \
 	  --cert-dir $(CERTS) --ca-cert-file $(CERTS)/client-ca.crt
 
-test: build      ## unit + loopback integration tests, the CLI smoke test, the library/ rego tests
+test: build      ## module imports vs docs/architecture.md, unit + loopback integration tests, the CLI smoke test, the library/ rego tests, the chart lint
+	python3 scripts/check_imports.py
 	swift test
 	scripts/smoke.sh .build/debug/ratify
 	python3 Tests/rego/test_library.py .build/debug/ratify

@@ -2,8 +2,9 @@
 import PackageDescription
 
 // Layout follows ../shared/STYLE.md: C owns nothing but one-line shims, Swift owns every
-// OpenSSL / libcurl pointer, and dependencies point one way
-// (ratify → RatifyServer → {HTTPServer, Core, Observability} → {TLS, JSON} → CShims).
+// OpenSSL / libcurl pointer, and dependencies point one way — docs/architecture.md has the
+// module graph, and `make test` checks every import against it
+// (ratify → {Configuration, RatifyServer} → verifiers, Registry, Kubernetes, HTTPServer → Core → Crypto → CShims).
 let package = Package(
     name: "ratify-swift",
     platforms: [.macOS(.v15)],

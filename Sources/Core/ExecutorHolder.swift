@@ -1,4 +1,3 @@
-import Core
 import Synchronization
 
 /// The executor currently serving. A configuration change builds a new executor and swaps it in
