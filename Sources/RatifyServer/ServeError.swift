@@ -4,7 +4,6 @@ public struct ServeError: Error, Equatable, CustomStringConvertible, Sendable {
         case invalidFlag = "INVALID_FLAG"
         case tls = "TLS_CONFIGURATION"
         case listen = "LISTEN_FAILED"
-        case config = "CONFIG_INVALID"
     }
 
     public let code: Code
