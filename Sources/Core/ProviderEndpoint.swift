@@ -65,7 +65,37 @@ public struct ProviderEndpoint: Sendable {
             return ProviderAnswer(outcome: .failed, response: ProviderResponse(idempotent: idempotent,
                 systemError: "internal error: executor answered \(items.count) item(s) for \(keys.count) key(s)"))
         }
-        return ProviderAnswer(outcome: .answered, response: ProviderResponse(idempotent: idempotent, items: items))
+        let answered = operation == .verify ? Self.failClosed(items, traceID: requestID) : items
+        return ProviderAnswer(outcome: .answered, response: ProviderResponse(idempotent: idempotent, items: answered))
+    }
+
+    /// A key that could not be verified (unknown tag, registry down, 429, timeout) is answered
+    /// twice, in this order: Ratify's item `error`, then a `value` whose verdict is a failure.
+    /// Gatekeeper puts an item with an error only in `errors` and drops its value, and Ratify
+    /// 1.4's notation-validation (and notation-issuer-validation's `responses` rule) read only
+    /// `responses` — so with the error alone they admit the image. The value, carrying the
+    /// error's code and message as an executor report, makes every template deny; the error
+    /// keeps templates that read `errors` working. The value comes last so that Gatekeeper's
+    /// response cache, which keeps the last item of a key, replays a denial.
+    static func failClosed(_ items: [ProviderItem], traceID: String) -> [ProviderItem] {
+        items.flatMap { item -> [ProviderItem] in
+            guard let error = item.error, !error.isEmpty, item.value == nil else { return [item] }
+            let (code, message) = Self.split(error)
+            let subject = ProviderKey(item.key).image
+            let report = VerifierReport.executorFailure(subject: subject, errorReason: code, message: message,
+                                                        remediation: "the image could not be verified, so it is denied; fix the cause and retry")
+            let denial = VerificationResult(subject: subject, isSuccess: false, reports: [report])
+            return [item, ProviderItem(key: item.key, value: denial.json(version: ConfigPolicy().resultVersion, traceID: traceID,
+                                                                          timestamp: VerificationExecutor.timestamp()))]
+        }
+    }
+
+    /// Ratify's error text `CODE: detail: remediation` → the code and the rest.
+    static func split(_ error: String) -> (code: String, message: String) {
+        guard let colon = error.firstIndex(of: ":") else { return ("VERIFY_FAILURE", error) }
+        let code = error[..<colon]
+        guard !code.isEmpty, code.allSatisfy({ $0.isUppercase || $0 == "_" || $0.isNumber }) else { return ("VERIFY_FAILURE", error) }
+        return (String(code), error[error.index(after: colon)...].trimmingCharacters(in: .whitespaces))
     }
 }
 

@@ -255,7 +255,7 @@ public final class VerificationExecutor: ProviderExecutor {
     }
 
     /// RFC 3339 with fractional seconds, UTC.
-    static func timestamp() -> String {
+    public static func timestamp() -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         var seconds = now.tv_sec

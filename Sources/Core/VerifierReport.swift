@@ -33,8 +33,13 @@ public struct VerifierReport: Sendable, Equatable {
 
     /// A failing report that is not any verifier's: nothing to verify, or nothing verified.
     public static func executorFailure(subject: String, reason: ExecutorReason, message: String, remediation: String) -> VerifierReport {
+        executorFailure(subject: subject, errorReason: reason.rawValue, message: message, remediation: remediation)
+    }
+
+    /// An executor report with a reason code from elsewhere (an item error's code).
+    public static func executorFailure(subject: String, errorReason: String, message: String, remediation: String) -> VerifierReport {
         VerifierReport(subject: subject, isSuccess: false, verifierName: "ratify", verifierType: "executor",
-                       message: message, errorReason: reason.rawValue, remediation: remediation)
+                       message: message, errorReason: errorReason, remediation: remediation)
     }
 
     /// Field order and omissions as Ratify's Go struct marshals them (`isSuccess` always present;

@@ -1,4 +1,5 @@
 import Core
+import Crypto
 import Foundation
 import JSON
 import HTTPClient
@@ -177,8 +178,9 @@ extension KubeConnection {
             connection.caFile = file
         } else if let data = cluster["certificate-authority-data"]?.stringValue {
             guard let pem = Data(base64Encoded: data) else { throw KubeError(.configuration, "\(source): certificate-authority-data is not base64") }
-            // curl reads CAs from a file: keep the decoded bundle next to the process.
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-kube-ca-\(ProcessInfo.processInfo.processIdentifier).pem")
+            // curl reads CAs from a file: keep the decoded bundle next to the process, named by
+            // its content (two kubeconfigs read at once must not overwrite each other's CA).
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-kube-ca-\(Hash.hex(.sha256, Array(pem)).prefix(16)).pem")
             do { try pem.write(to: file) } catch { throw KubeError(.configuration, "cannot write the cluster CA to \(file.path)") }
             connection.caFile = file.path
         }

@@ -88,7 +88,13 @@ import TestSupport
                                                                  headers: [("Content-Type", "application/json")], body: Array(body.utf8)))
             let items = try JSONParser.parse(response.body)["response"]?["items"]?.arrayValue ?? []
             // An item error (e.g. nothing configured yet) is a failure too: Gatekeeper denies it.
-            return items.map { $0["value"]?["isSuccess"]?.boolValue ?? ($0["error"] != nil ? false : nil) }
+            // A key may be answered twice (its error, then a failing value): one verdict per key,
+            // the last item's, as Gatekeeper's cache keeps it.
+            var verdict: [String: Bool?] = [:]
+            for item in items {
+                verdict[item["key"]?.stringValue ?? ""] = item["value"]?["isSuccess"]?.boolValue ?? (item["error"] != nil ? false : nil)
+            }
+            return keys.map { verdict[$0] ?? nil }
         }
 
         /// Polls until the verdicts match (a watch event, a 100 ms debounce and a rebuild apart).

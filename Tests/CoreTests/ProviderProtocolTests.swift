@@ -77,8 +77,12 @@ struct WrongCountExecutor: ProviderExecutor {
         let endpoint = ProviderEndpoint(operation: .verify, timeout: .seconds(10)) { UnconfiguredExecutor() }
         let answer = await endpoint.answer(body: request, requestID: "r")
         #expect(answer.outcome == .answered && answer.outcome.httpStatus == 200)
-        #expect(answer.response.items.map(\.key) == ["img:1", "img:2"])
-        #expect(answer.response.items.allSatisfy { $0.value == nil && $0.error?.hasPrefix("EXECUTOR_NOT_CONFIGURED: ") == true })
+        // Each key: the error, then a failing value (see FailClosedAnswerTests).
+        #expect(answer.response.items.map(\.key) == ["img:1", "img:1", "img:2", "img:2"])
+        let errors = answer.response.items.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
+        #expect(errors.allSatisfy { $0.value == nil && $0.error?.hasPrefix("EXECUTOR_NOT_CONFIGURED: ") == true })
+        let values = answer.response.items.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
+        #expect(values.allSatisfy { $0.error == nil && $0.value?["isSuccess"] == false })
         #expect(answer.response.idempotent == false)
     }
 
@@ -117,5 +121,34 @@ struct WrongCountExecutor: ProviderExecutor {
             try? await Task.sleep(for: .seconds(3))
             return 1
         } == nil)
+    }
+}
+
+/// Keys that cannot be verified are answered so that every Ratify 1.4 template denies them
+/// (Tests/rego exercises the templates themselves).
+@Suite struct FailClosedAnswerTests {
+    @Test func anErroredKeyIsAnsweredWithItsErrorThenAFailingValue() async {
+        let endpoint = ProviderEndpoint(operation: .verify, timeout: .seconds(5)) { UnconfiguredExecutor() }
+        let body = Array(#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["reg.io/app:v1"]}}"#.utf8)
+        let answer = await endpoint.answer(body: body, requestID: "trace-7")
+        #expect(answer.outcome == .answered)
+        let items = answer.response.items
+        #expect(items.count == 2)
+        #expect(items.first?.error?.hasPrefix("EXECUTOR_NOT_CONFIGURED: ") == true)
+        #expect(items.first?.value == nil)
+        #expect(items.last?.key == "reg.io/app:v1" && items.last?.error == nil)
+        let value = items.last?.value
+        #expect(value?["isSuccess"] == false)
+        #expect(value?["traceID"] == "trace-7")
+        #expect(value?["timestamp"]?.stringValue?.hasSuffix("Z") == true)
+        let report = value?["verifierReports"]?.arrayValue?.first
+        #expect(report?["errorReason"] == "EXECUTOR_NOT_CONFIGURED")
+        #expect(report?["isSuccess"] == false)
+    }
+
+    @Test func mutationAnswersAreLeftAlone() async {
+        let endpoint = ProviderEndpoint(operation: .mutate, timeout: .seconds(5)) { UnconfiguredExecutor() }
+        let body = Array(#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["reg.io/app:v1"]}}"#.utf8)
+        #expect(await endpoint.answer(body: body, requestID: "t").response.items.count == 1)
     }
 }

@@ -26,9 +26,14 @@ struct SlowExecutor: ProviderExecutor {
         #expect(body["apiVersion"] == "externaldata.gatekeeper.sh/v1beta1")
         #expect(body["kind"] == "ProviderResponse")
         let items = try #require(body["response"]?["items"]?.arrayValue)
-        #expect(items.map { $0["key"]?.stringValue } == ["busybox:1.36", "[team-a]ghcr.io/o/app@sha256:" + String(repeating: "a", count: 64)])
-        // Not configured: an error per key and never a value that could read as a verdict.
-        #expect(items.allSatisfy { $0["value"] == nil && $0["error"]?.stringValue?.hasPrefix("EXECUTOR_NOT_CONFIGURED") == true })
+        let tenantKey = "[team-a]ghcr.io/o/app@sha256:" + String(repeating: "a", count: 64)
+        #expect(items.map { $0["key"]?.stringValue } == ["busybox:1.36", "busybox:1.36", tenantKey, tenantKey])
+        // Not configured: per key the error, then a failing value (so templates that read only
+        // responses deny too) — never a value that could read as a pass.
+        #expect(items.enumerated().allSatisfy { index, item in
+            index % 2 == 0 ? item["value"] == nil && item["error"]?.stringValue?.hasPrefix("EXECUTOR_NOT_CONFIGURED") == true
+                           : item["error"] == nil && item["value"]?["isSuccess"] == false
+        })
         #expect(body["response"]?["idempotent"] == nil)
         await running.server.shutdown(gracePeriod: .seconds(1))
     }

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Evaluates library/ ConstraintTemplates with a real Rego engine (regopy, rego-cpp) against
+"""Evaluates library/ ConstraintTemplates — ours, and Ratify 1.4's own (Tests/rego/ratify-1.4, which
+users apply from Ratify's site) — with a real Rego engine (regopy, rego-cpp) against
 ProviderResponses produced by the real `ratify serve` for real images in Debian's docker-registry:
-cosign-signed, unsigned, signed with an untrusted key, and unknown.
+cosign-signed, unsigned, signed with an untrusted key, unknown, and one on a registry that never
+answers (a timeout).
 
 Gatekeeper's `external_data` builtin is not in regopy. The harness substitutes it: the template's
 `external_data(` calls are rewritten to `data.harness.external_data(`, a function returning the
@@ -14,6 +16,7 @@ usage: test_library.py path/to/ratify    (prints "N passed, N failed")
 import base64
 import http.client
 import json
+import re
 import os
 import ssl
 import subprocess
@@ -36,10 +39,24 @@ checks = Checks("rego")
 check = checks.check
 
 
+RATIFY_TEMPLATES = ["default", "multi-tenancy-validation", "notation-issuer-validation", "notation-nested-validation",
+                    "notation-validation", "sbom-validation", "vulnerability-report-validation"]
+
+
 def template_rego(name):
-    with open(os.path.join(ROOT, "library", name, "template.yaml")) as f:
+    """Ours by library/ directory name, Ratify's as `ratify:<name>`."""
+    if name.startswith("ratify:"):
+        path = os.path.join(ROOT, "Tests", "rego", "ratify-1.4", name.split(":", 1)[1] + ".yaml")
+    else:
+        path = os.path.join(ROOT, "library", name, "template.yaml")
+    with open(path) as f:
         template = yaml.safe_load(f)
-    return template["spec"]["targets"][0]["rego"], template["spec"]["crd"]["spec"]["names"]["kind"].lower()
+    rego = template["spec"]["targets"][0]["rego"]
+    # rego-cpp refuses `x[_]` inside an array literal (Ratify's multi-tenancy template); the same
+    # comprehension, written with a variable.
+    rego = re.sub(r'\[img \| img = concat\("", \["\[",input\.review\.object\.metadata\.namespace,"\]",input\.review\.object\.spec\.(\w+)\[_\]\.image\]\)\]',
+                  r'[img | c := input.review.object.spec.\1[_]; img = concat("", ["[",input.review.object.metadata.namespace,"]",c.image])]', rego)
+    return rego, template["spec"]["crd"]["spec"]["names"]["kind"].lower()
 
 
 def rego_response(status, answer):
@@ -61,8 +78,19 @@ def violations(template, recorded, pod, parameters=None):
     interpreter.add_module("harness", "package harness\n\nimport rego.v1\n\nexternal_data(_) := data.recorded\n")
     interpreter.add_data_json(json.dumps({"recorded": recorded}))
     interpreter.set_input_term(json.dumps({"review": {"object": pod}, "parameters": parameters or {}}))
-    result = json.loads(str(interpreter.query(f"data.{package}.violation")))
-    return sorted(v["msg"] for v in result["expressions"][0])
+    # Ratify's templates use v0 `violation[{"msg": msg}] { … }` rules; asking for each message
+    # marshalled works for those and for our v1 sets alike.
+    result = json.loads(str(interpreter.query(f"[m | some v; data.{package}.violation[v]; m := json.marshal(v.msg)]")))
+    return sorted(_message(m) for m in result["expressions"][0])
+
+
+def _message(marshalled):
+    """A marshalled message; rego-cpp's sprintf of an array (Ratify's templates) can leave a stray
+    quote that is not valid JSON — then the text between the outer quotes."""
+    try:
+        return json.loads(marshalled)
+    except json.JSONDecodeError:
+        return marshalled[1:-1]
 
 
 def pod(*images, init=()):
@@ -92,10 +120,17 @@ def main():
                                            [base64.b64encode(key.sign(payload, ec.ECDSA(hashes.SHA256()))).decode()])
             images[name] = f"{host}/app:{name}"
         images["unknown"] = f"{host}/app:does-not-exist"
+        # A registry that accepts connections and never answers: the key times out.
+        import socket
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        images["timeout"] = f"127.0.0.1:{silent.getsockname()[1]}/app:v1"
         config = os.path.join(work, "config.json")
         with open(config, "w") as f:
             json.dump({"store": {"version": "1.0.0", "plugins": [{"name": "oras", "useHttp": True, "cosignEnabled": True}]},
                        "policy": {"version": "1.0.0", "plugin": {"name": "configPolicy"}},
+                       "executor": {"verificationRequestTimeout": 1500},
                        "verifier": {"version": "1.0.0", "plugins": [{
                            "name": "cosign", "artifactTypes": "application/vnd.dev.cosign.artifact.sig.v1+json",
                            "trustPolicies": [{"name": "default", "scopes": ["*"],
@@ -114,8 +149,10 @@ def main():
             answer = connection.getresponse()
             return rego_response(answer.status, json.loads(answer.read()))
 
-        def evaluate(template, p, parameters=None):
+        def evaluate(template, p, parameters=None, tenant=False):
             keys = [c["image"] for field in ("containers", "initContainers") for c in p["spec"][field]]
+            if tenant:
+                keys = [f"[{p['metadata']['namespace']}]{key}" for key in keys]
             return violations(template, ask(keys), p, parameters)
 
         signed, unsigned, tampered, unknown = images["signed"], images["unsigned"], images["tampered"], images["unknown"]
@@ -149,12 +186,42 @@ def main():
         got = evaluate("notation-validation", pod(signed), {"issuers": ["CN=Example CA,O=Example,C=US"]})
         check("notation-validation: the issuer list appears in the denial", len(got) == 1 and "from issuers" in got[0], got)
 
+        got = evaluate("default", pod(images["timeout"]))
+        check("default: an image whose registry never answers is denied once, with the timeout",
+              len(got) == 1 and "VERIFY_TIMEOUT" in got[0], got)
+
+        # Ratify 1.4's own templates (users apply them from Ratify's site): every one denies an
+        # image that cannot be resolved, that timed out, that carries an untrusted signature, and
+        # a system error. notation-validation reads only `responses`: the failing value we send
+        # after each item error is what makes it deny.
+        parameters = {"notation-issuer-validation": {"issuer": "CN=Example CA,O=Example,C=US"}}
+        for name in RATIFY_TEMPLATES:
+            tenant = name == "multi-tenancy-validation"
+            for label, image in [("an unresolvable image", unknown), ("a timed-out image", images["timeout"]),
+                                 ("an image with an untrusted signature", tampered), ("an unsigned image", unsigned)]:
+                got = evaluate(f"ratify:{name}", pod(image), parameters.get(name), tenant=tenant)
+                check(f"ratify {name}: {label} is denied", len(got) >= 1, got)
+            recorded = ask([signed], api_version="v0")
+            got = violations(f"ratify:{name}", recorded, pod(signed), parameters.get(name))
+            check(f"ratify {name}: a system error denies", len(got) >= 1, got)
+        got = evaluate("ratify:default", pod(signed))
+        check("ratify default: a cosign-signed image is admitted", got == [], got)
+        answer = ask([unknown])
+        check("an unresolvable key is answered with the item error, then a failing value (for templates reading only responses)",
+              answer["errors"] and answer["errors"][0][0] == unknown and answer["responses"] and answer["responses"][0][0] == unknown
+              and answer["responses"][0][1]["isSuccess"] is False
+              and answer["responses"][0][1]["verifierReports"][0]["errorReason"] == "GET_SUBJECT_DESCRIPTOR_FAILURE", answer)
+
         with open(os.path.join(ROOT, "library", "mutation", "mutation.yaml")) as f:
             assigns = list(yaml.safe_load_all(f))
         check("mutation: three Assigns use ratify-mutation-provider",
               len(assigns) == 3 and all(a["spec"]["parameters"]["assign"]["externalData"]["provider"] == "ratify-mutation-provider"
                                         for a in assigns), assigns)
     finally:
+        try:
+            silent.close()
+        except NameError:
+            pass
         if server:
             server.terminate()
             server.wait(timeout=20)
