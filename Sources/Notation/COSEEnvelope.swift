@@ -1,6 +1,7 @@
 import CBOR
 import Crypto
 import Foundation
+import JSON
 
 /// `application/cose`: a `COSE_Sign1_Tagged` message (RFC 9052 §4.2) as
 /// signature-envelope-cose.md profiles it.
@@ -116,7 +117,29 @@ enum COSEEnvelope {
             }
         }
         try signed.readNotaryAttributes(text: text, time: time)
+        // Text labels only: notation-go skips integer-labelled extended attributes.
+        signed.extended = map.compactMap { entry in
+            guard let key = entry.key.textValue, !SignedAttributes.system.contains(key) else { return nil }
+            return (key: key, value: json(entry.value))
+        }
         return signed
+    }
+
+    /// A header value as JSON, for a verification plugin: byte strings as standard base64 (as
+    /// Go's encoding/json writes []byte), tags by their content.
+    static func json(_ value: CBORValue) -> JSONValue {
+        switch value {
+        case .unsigned(let n): n <= UInt64(Int.max) ? .int(Int(n)) : .number(String(n))
+        case .negative(let n): n < UInt64(Int.max) ? .int(-1 - Int(n)) : .number("-\(n)")
+        case .bytes(let bytes): .string(Data(bytes).base64EncodedString())
+        case .text(let text): .string(text)
+        case .array(let items): .array(items.map(json))
+        case .map(let entries): .object(JSONObject(entries.map { (key: name($0.key), value: json($0.value)) }))
+        case .tagged(_, let inner): json(inner)
+        case .bool(let flag): .bool(flag)
+        case .null, .undefined, .simple: .null
+        case .float(let number): number.isFinite ? .number(String(number)) : .null
+        }
     }
 
     /// A label as a name: text labels as themselves, integers in decimal.

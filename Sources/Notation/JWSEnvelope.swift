@@ -117,6 +117,7 @@ enum JWSEnvelope {
             return date
         }
         try signed.readNotaryAttributes(text: text, time: time)
+        signed.extended = header.members.filter { !SignedAttributes.system.contains($0.key) }.map { (key: $0.key, value: $0.value) }
         return signed
     }
 }

@@ -9,6 +9,7 @@ public enum NotationReason: String, Sendable, CaseIterable, CustomStringConverti
     case signaturePayloadInvalid = "SIGNATURE_PAYLOAD_INVALID"
     case unknownCriticalAttribute = "UNKNOWN_CRITICAL_ATTRIBUTE"
     case verificationPluginRequired = "VERIFICATION_PLUGIN_REQUIRED"
+    case verificationPluginFailure = "VERIFICATION_PLUGIN_FAILURE"
     case signatureIntegrityFailure = "SIGNATURE_INTEGRITY_FAILURE"
     case signatureSubjectMismatch = "SIGNATURE_SUBJECT_MISMATCH"
     case signatureNotTrusted = "SIGNATURE_NOT_TRUSTED"

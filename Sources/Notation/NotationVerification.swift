@@ -33,8 +33,14 @@ public struct NotationOutcome: @unchecked Sendable {
 /// expiry → authentic timestamp → descriptor match. A failure whose action is `enforce` stops
 /// verification; a `log` failure is recorded and verification continues; `skip` skips the check.
 public enum NotationVerification {
+    /// `plugin`: the verification plugin the signature names, already located and checked
+    /// (its metadata). A signature that names a plugin fails without it; with it, the checks
+    /// the plugin performs instead are skipped here (notation-go skips the built-in
+    /// trusted-identity match when the plugin has SIGNATURE_VERIFIER.TRUSTED_IDENTITY); the
+    /// caller then runs the plugin's verify-signature.
     public static func verify(envelope bytes: [UInt8], mediaType: String, subject: Descriptor, policy: TrustPolicy,
-                              trustStores: TrustStoreSet, providers: (any KeyManagementProviders)? = nil, now: Date = Date()) -> NotationOutcome {
+                              trustStores: TrustStoreSet, providers: (any KeyManagementProviders)? = nil, now: Date = Date(),
+                              plugin: VerificationPlugin.Metadata? = nil) -> NotationOutcome {
         var outcome = NotationOutcome(policy: policy)
         /// Records a failure; true when it is enforced (verification stops).
         func fail(_ check: TrustPolicy.Check, _ reason: NotationReason, _ message: String) -> Bool {
@@ -52,6 +58,11 @@ public enum NotationVerification {
             return outcome
         }
         outcome.envelope = envelope
+        if let required = envelope.verificationPlugin, plugin?.name != required {
+            _ = fail(.integrity, .verificationPluginRequired, "the signature requires verification plugin \"\(required)\"\(envelope.verificationPluginMinVersion.map { " (>= \($0))" } ?? ""), which is not available")
+            return outcome
+        }
+        let delegated = Set(plugin?.capabilities ?? [])
         if let problem = integrityProblem(envelope) {
             _ = fail(.integrity, .signatureIntegrityFailure, problem)
             return outcome
@@ -64,7 +75,8 @@ public enum NotationVerification {
 
         // 2. Authenticity — the chain contains a certificate from the policy's trust stores for
         // this signing scheme, and the signing certificate matches a trusted identity.
-        if let (reason, message) = authenticityProblem(envelope, policy: policy, trustStores: trustStores, providers: providers),
+        if let (reason, message) = authenticityProblem(envelope, policy: policy, trustStores: trustStores, providers: providers,
+                                                       checkIdentity: !delegated.contains(.trustedIdentity)),
            fail(.authenticity, reason, message) {
             return outcome
         }
@@ -128,7 +140,7 @@ public enum NotationVerification {
     }
 
     static func authenticityProblem(_ envelope: SignatureEnvelope, policy: TrustPolicy, trustStores: TrustStoreSet,
-                                    providers: (any KeyManagementProviders)?) -> (NotationReason, String)? {
+                                    providers: (any KeyManagementProviders)?, checkIdentity: Bool = true) -> (NotationReason, String)? {
         // signing-scheme.md: notary.x509 trusts `ca` stores, notary.x509.signingAuthority trusts
         // `signingAuthority` stores.
         let kind: TrustPolicy.TrustStore.Kind = envelope.signingScheme == .x509 ? .ca : .signingAuthority
@@ -146,6 +158,7 @@ public enum NotationVerification {
         guard envelope.certificates.contains(where: { signer in stores.certificates.contains { $0 == signer } }) else {
             return (.signatureNotTrusted, "the signature is not produced by a trusted signer: its certificate chain (root \"\(envelope.certificates.last!.subject)\") contains no certificate from trust store(s) \(stores.names.joined(separator: ", "))")
         }
+        guard checkIdentity else { return nil }
         // notation-go `verifyX509TrustedIdentities`: "*" trusts any signer; otherwise at least one
         // x509.subject identity must be configured (other prefixes are for plugins) and be a
         // subset of the leaf's subject, which must itself parse (C, ST, O; no multi-valued RDN).

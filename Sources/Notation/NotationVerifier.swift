@@ -10,15 +10,19 @@ public struct NotationVerifier: Verifier {
     public let config: NotationVerifierConfig
     public let providers: (any KeyManagementProviders)?
     public let revocation: (any RevocationChecking)?
+    /// Runs Notary Project verification plugins.
+    public let runner: any SubprocessRunning
     public var name: String { config.name }
     public var type: String { "notation" }
     public var artifactTypes: [String] { config.artifactTypes }
     public var nestedReferences: [String] { config.nestedReferences }
 
-    public init(config: NotationVerifierConfig, providers: (any KeyManagementProviders)? = nil, revocation: (any RevocationChecking)? = nil) {
+    public init(config: NotationVerifierConfig, providers: (any KeyManagementProviders)? = nil, revocation: (any RevocationChecking)? = nil,
+                runner: any SubprocessRunning = ProcessSubprocessRunner()) {
         self.config = config
         self.providers = providers
         self.revocation = revocation
+        self.runner = runner
     }
 
     public func verify(subject: ImageReference, referrer: Descriptor, store: any ReferrerStore,
@@ -63,10 +67,26 @@ public struct NotationVerifier: Verifier {
             return report(false, "cannot fetch the notation signature \(referrer.digest): \(error)", reason: .signatureFetchFailure,
                           remediation: "check the registry is reachable and the signature was pushed completely")
         }
+        // A signature that names a verification plugin: locate it and check its metadata first
+        // (notation-go does this right after integrity; any failure here is fatal at every level).
+        var plugin: (VerificationPlugin, VerificationPlugin.Metadata)?
+        if let parsed = try? SignatureEnvelope.parse(envelope.bytes, mediaType: envelope.mediaType), let required = parsed.verificationPlugin {
+            switch await preparePlugin(required, minVersion: parsed.verificationPluginMinVersion, deadline: deadline) {
+            case .failure(let failure):
+                return report(false, failure.message, reason: failure.kind == .notInstalled ? .verificationPluginRequired : .verificationPluginFailure,
+                              remediation: failure.kind == .notInstalled
+                                  ? "install the notation-\(required) plugin in \(config.pluginDirectory) (a Verifier with source.artifact and RATIFY_EXPERIMENTAL_DYNAMIC_PLUGINS, or the verifier's address)"
+                                  : "fix or update the notation-\(required) plugin in \(config.pluginDirectory)")
+            case .success(let located): plugin = located
+            }
+        }
         var outcome = NotationVerification.verify(envelope: envelope.bytes, mediaType: envelope.mediaType, subject: subjectDescriptor,
-                                                  policy: policy, trustStores: config.trustStores, providers: providers)
-        if outcome.isSuccess, let signature = outcome.envelope {
+                                                  policy: policy, trustStores: config.trustStores, providers: providers, plugin: plugin?.1)
+        if outcome.isSuccess, let signature = outcome.envelope, !(plugin?.1.capabilities.contains(.revocationCheck) ?? false) {
             await checkRevocation(&outcome, envelope: signature, policy: policy, deadline: deadline)
+        }
+        if outcome.isSuccess, let signature = outcome.envelope, let (runner, metadata) = plugin {
+            await runPlugin(runner, metadata: metadata, outcome: &outcome, envelope: signature, policy: policy, deadline: deadline)
         }
         var extensions = JSONObject()
         if let leaf = outcome.envelope?.leaf {
@@ -85,6 +105,74 @@ public struct NotationVerifier: Verifier {
         }
         return report(false, failure.message, reason: failure.reason,
                       remediation: Self.remediation(failure.reason, policy: policy, repository: subject.name), extensions: extensionValue)
+    }
+
+    /// notation-go: locate `notation-<name>`, get its metadata (valid, semver version), check
+    /// `io.cncf.notary.verificationPluginMinVersion` and that it offers a verifier capability.
+    func preparePlugin(_ name: String, minVersion: String?, deadline: ContinuousClock.Instant) async
+        -> Result<(VerificationPlugin, VerificationPlugin.Metadata), VerificationPlugin.Failure> {
+        let plugin: VerificationPlugin
+        switch VerificationPlugin.locate(name, in: config.pluginDirectory, runner: runner) {
+        case .failure(let failure): return .failure(failure)
+        case .success(let located): plugin = located
+        }
+        let metadata: VerificationPlugin.Metadata
+        switch await plugin.metadata(deadline: deadline) {
+        case .failure(let failure): return .failure(failure)
+        case .success(let read): metadata = read
+        }
+        if let minVersion {
+            guard let minimum = SemanticVersion(minVersion) else {
+                return .failure(.init(kind: .unusable, message: "io.cncf.notary.verificationPluginMinVersion \"\(minVersion)\" is not a valid semantic version"))
+            }
+            guard metadata.version >= minimum else {
+                return .failure(.init(kind: .unusable, message: "found plugin \(name) with version \(metadata.version) but signature verification needs plugin version greater than or equal to \(minimum)"))
+            }
+        }
+        guard !metadata.capabilities.isEmpty else {
+            return .failure(.init(kind: .unusable, message: "the signature requires plugin \"\(name)\" with signature verification capabilities (SIGNATURE_VERIFIER.TRUSTED_IDENTITY and/or SIGNATURE_VERIFIER.REVOCATION_CHECK); it offers none"))
+        }
+        return .success((plugin, metadata))
+    }
+
+    /// notation-go `processPluginResponse`: every extended attribute must come back processed
+    /// (fatal otherwise); a failed TRUSTED_IDENTITY is an authenticity failure and a failed
+    /// REVOCATION_CHECK a revocation failure, each at the policy's action for that check.
+    func runPlugin(_ plugin: VerificationPlugin, metadata: VerificationPlugin.Metadata, outcome: inout NotationOutcome,
+                   envelope: SignatureEnvelope, policy: TrustPolicy, deadline: ContinuousClock.Instant) async {
+        let revocationAction = policy.action(for: .revocation)
+        let capabilities = metadata.capabilities.filter { $0 != .revocationCheck || revocationAction != .skip }
+        guard !capabilities.isEmpty else { return }
+        let request = VerificationPlugin.Request(envelope: envelope, trustedIdentities: policy.trustedIdentities.map(\.description),
+                                                 capabilities: capabilities)
+        func fatal(_ message: String) {
+            outcome.failures.append(NotationCheckFailure(check: .integrity, action: .enforce, reason: .verificationPluginFailure, message: message))
+        }
+        let verdict: VerificationPlugin.Verdict
+        switch await plugin.verifySignature(request, deadline: deadline) {
+        case .failure(let failure): return fatal(failure.message)
+        case .success(let answer): verdict = answer
+        }
+        for attribute in VerificationPlugin.pluginAttributes(envelope) where !verdict.processedAttributes.contains(attribute.key) {
+            return fatal("extended critical attribute \"\(attribute.key)\" was not processed by the verification plugin \"\(plugin.name)\" (all extended critical attributes must be processed by the verification plugin)")
+        }
+        for capability in capabilities {
+            guard let result = verdict.results[capability] else {
+                return fatal("verification plugin \"\(plugin.name)\" failed to verify \"\(capability.rawValue)\": it answered no result for it")
+            }
+            guard !result.success else { continue }
+            switch capability {
+            case .trustedIdentity:
+                let action = policy.action(for: .authenticity)
+                guard action != .skip else { continue }
+                outcome.failures.append(NotationCheckFailure(check: .authenticity, action: action, reason: .trustedIdentityMismatch,
+                    message: "trusted identity verification by plugin \"\(plugin.name)\" failed with reason \"\(result.reason ?? "")\""))
+            case .revocationCheck:
+                outcome.failures.append(NotationCheckFailure(check: .revocation, action: revocationAction, reason: .certificateRevoked,
+                    message: "revocation check by verification plugin \"\(plugin.name)\" failed with reason \"\(result.reason ?? "")\""))
+            }
+            if outcome.enforcedFailure != nil { return }
+        }
     }
 
     /// Revocation runs last among the trust checks and only when the rest passed: it is the one

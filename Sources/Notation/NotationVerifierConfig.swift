@@ -14,9 +14,12 @@ public struct NotationVerifierConfig: Sendable {
     public var nestedReferences: [String]
     public var trustPolicies: TrustPolicyDocument
     public var trustStores: TrustStoreSet
+    /// Where Notary Project verification plugins are found (`notation-<name>`): the verifier's
+    /// `address`, else Ratify's plugin directory.
+    public var pluginDirectory: String = PluginDirectory.resolve(nil)
 
     static let knownKeys: Set<String> = ["name", "type", "artifactTypes", "verificationCerts", "verificationCertStores",
-                                         "trustPolicyDoc", "nestedReferences", "source", "version", "address"]
+                                         "trustPolicyDoc", "nestedReferences", "source", "version", "address", "pluginBinDirs"]
 
     public static func parse(_ value: JSONValue, path: String) throws(ConfigError) -> (NotationVerifierConfig, warnings: [String]) {
         guard let object = value.objectValue else { throw ConfigError(path: path, "must be an object") }
@@ -42,11 +45,17 @@ public struct NotationVerifierConfig: Sendable {
                 warnings.append("\(path).trustPolicyDoc.trustPolicies[\(index)] names trust store \(store), which no verificationCerts path or verificationCertStores entry provides: its signatures cannot pass")
             }
         }
-        let config = NotationVerifierConfig(
+        var config = NotationVerifierConfig(
             name: object["name"]?.stringValue ?? "notation",
             artifactTypes: try PluginSettings.artifactTypes(object["artifactTypes"], path: "\(path).artifactTypes") ?? [MediaType.notarySignature],
             nestedReferences: try PluginSettings.nestedReferences(object["nestedReferences"], path: "\(path).nestedReferences"),
             trustPolicies: policies, trustStores: stores)
+        if let address = object["address"], !address.isNull {
+            guard let directory = address.stringValue, !directory.isEmpty else { throw ConfigError(path: "\(path).address", "must be a plugin directory path") }
+            config.pluginDirectory = directory
+        } else if let first = object["pluginBinDirs"]?.arrayValue?.first?.stringValue, !first.isEmpty {
+            config.pluginDirectory = first
+        }
         return (config, warnings)
     }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import JSON
 
 /// A Notary Project signature envelope, whatever its format: what was signed, the signature,
 /// the signed attributes and the unsigned ones (signature-specification.md, "Signature
@@ -34,6 +35,14 @@ public struct SignatureEnvelope: @unchecked Sendable {
     public let certificates: [Certificate]
     public let timestampToken: [UInt8]?
     public let signingAgent: String?
+    /// `io.cncf.notary.verificationPlugin`: the Notary Project plugin that must verify this
+    /// signature, and `io.cncf.notary.verificationPluginMinVersion`.
+    public let verificationPlugin: String?
+    public let verificationPluginMinVersion: String?
+    /// Protected headers that are not system attributes, for a verification plugin.
+    public let extendedAttributes: [(key: String, value: JSONValue)]
+    /// The `crit` list of the protected header.
+    public let criticalAttributes: [String]
 
     public static func parse(_ bytes: [UInt8], mediaType: String) throws(NotationError) -> SignatureEnvelope {
         guard let format = Format(rawValue: mediaType) else {
@@ -100,13 +109,13 @@ public struct SignatureEnvelope: @unchecked Sendable {
             guard signed.present.contains(key) else {
                 throw NotationError(.malformedEnvelope, "the \(name) crit header lists \(key), which the protected header does not carry")
             }
-            guard SignedAttributes.understood.contains(key) else {
+            // A critical attribute we do not understand fails verification — unless the signature
+            // names a verification plugin, which must then process it (`processedAttributes`).
+            guard SignedAttributes.understood.contains(key) || signed.verificationPlugin != nil else {
                 throw NotationError(.unknownCriticalAttribute, "the signature marks \"\(key)\" critical and this verifier does not understand it")
             }
         }
-        if let plugin = signed.verificationPlugin {
-            throw NotationError(.pluginRequired, "the signature requires verification plugin \"\(plugin)\"\(signed.verificationPluginMinVersion.map { " (>= \($0))" } ?? ""); verification plugins are not supported")
-        }
+
         guard !certificates.isEmpty else {
             throw NotationError(.malformedEnvelope, "the \(name) envelope carries no certificate chain")
         }
@@ -119,6 +128,10 @@ public struct SignatureEnvelope: @unchecked Sendable {
         self.signingTime = signed.signingTime
         self.authenticSigningTime = signed.authenticSigningTime
         self.expiry = signed.expiry
+        self.verificationPlugin = signed.verificationPlugin
+        self.verificationPluginMinVersion = signed.verificationPluginMinVersion
+        self.extendedAttributes = signed.extended
+        self.criticalAttributes = signed.critical
         self.certificates = certificates
         self.timestampToken = timestampToken
         self.signingAgent = signingAgent
@@ -151,6 +164,12 @@ struct SignedAttributes {
     var verificationPluginMinVersion: String?
     /// Names of every protected header present (for `crit` consistency).
     var present: Set<String> = []
+    /// The protected headers that are not system attributes (notation-core-go's "extended
+    /// attributes"), in header order, with their values as JSON — what a verification plugin
+    /// is handed and must process.
+    var extended: [(key: String, value: JSONValue)] = []
+    /// The system attributes of both formats, never extended (notation-core-go jws/types.go).
+    static let system: Set<String> = ["alg", "cty", "crit", signingSchemeKey, signingTimeKey, authenticSigningTimeKey, expiryKey]
 
     /// The io.cncf.notary.* attributes, read by each format's own text and time decoders.
     mutating func readNotaryAttributes(text: (String) throws(NotationError) -> String?,

@@ -173,8 +173,8 @@ def jws_envelope(alg, key, chain, payload, scheme="notary.x509", expiry=None, ex
     return json.dumps(envelope).encode()
 
 
-def cose_envelope(alg, key, chain, payload, scheme="notary.x509", expiry=None, timestamp=None):
-    attributes, crit = protected_attributes(scheme, expiry)
+def cose_envelope(alg, key, chain, payload, scheme="notary.x509", expiry=None, timestamp=None, extra=None, crit_extra=()):
+    attributes, crit = protected_attributes(scheme, expiry, extra, crit_extra)
     phdr = {Algorithm: KEYS[alg][1], Critical: crit, ContentType: CTY}
     for k, v in attributes.items():
         phdr[k] = cbor2.CBORTag(1, int(v.timestamp())) if isinstance(v, datetime.datetime) else v
@@ -381,6 +381,15 @@ if not basic:
     emit("jws-unknown-noncritical", jws_envelope("es256", key, chain, payload, extra={"io.example.note": "hello"}), "jws")
     emit("jws-plugin", jws_envelope("es256", key, chain, payload, extra={"io.cncf.notary.verificationPlugin": "com.example.nv2plugin"},
                                     crit_extra=["io.cncf.notary.verificationPlugin"]), "jws")
+    # Verification plugin variants (Notary Project plugin-extensibility.md): a minimum plugin
+    # version, an extended critical attribute the plugin must process, and the COSE form.
+    PLUGIN = {"io.cncf.notary.verificationPlugin": "com.example.nv2plugin"}
+    emit("jws-plugin-minversion", jws_envelope("es256", key, chain, payload,
+         extra={**PLUGIN, "io.cncf.notary.verificationPluginMinVersion": "1.2.0"},
+         crit_extra=["io.cncf.notary.verificationPlugin", "io.cncf.notary.verificationPluginMinVersion"]), "jws")
+    emit("jws-plugin-extended", jws_envelope("es256", key, chain, payload, expiry=NOW + 30 * DAY,
+         extra={**PLUGIN, "io.example.tenant": "t1"}, crit_extra=["io.cncf.notary.verificationPlugin", "io.example.tenant"]), "jws")
+    emit("cose-plugin", cose_envelope("es256", key, chain, payload, extra=PLUGIN, crit_extra=["io.cncf.notary.verificationPlugin"]), "cose")
     # alg says ES384 but the key is P-256: jwcrypto refuses, so this one is signed by hand (RFC 7515 §5.1).
     protected = base64.urlsafe_b64encode(json.dumps({"alg": "ES384", "crit": ["io.cncf.notary.signingScheme"], "cty": CTY,
         "io.cncf.notary.signingScheme": "notary.x509", "io.cncf.notary.signingTime": NOW.isoformat()}).encode()).decode().rstrip("=")
