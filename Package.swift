@@ -37,10 +37,12 @@ let package = Package(
         .target(name: "CBOR"),
         .target(name: "Notation", dependencies: ["Core", "JSON", "Crypto", "CBOR", "HTTPClient"]),
         .target(name: "Kubernetes", dependencies: ["Core", "JSON", "Crypto", "HTTPClient"]),
+        // Ratify's plugins: external verifiers (its plugin protocol) and dynamic plugin downloads.
+        .target(name: "Plugins", dependencies: ["Core", "JSON", "Registry"]),
         // Typed configuration (config.json / YAML / custom resources), the factories that turn it
         // into executors, and the reload paths. Knows the verifiers; knows nothing about serving.
         .target(name: "Configuration", dependencies: [
-            "Core", "JSON", "Registry", "Cosign", "Notation", "Kubernetes", "HTTPClient",
+            "Core", "JSON", "Registry", "Cosign", "Notation", "Kubernetes", "HTTPClient", "Plugins",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -72,7 +74,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log")]),
         // Upstream test vectors (Tests/Conformance) with the verdicts the upstream tests expect.
         .testTarget(name: "ConformanceTests", dependencies: ["Notation", "Cosign", "Crypto", "Core", "Registry", "JSON", "Configuration", "TestSupport"]),
-        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "RatifyServer", "Core", "JSON", "TestSupport", "Observability", "Registry", "Kubernetes",
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Plugins", "RatifyServer", "Core", "JSON", "TestSupport", "Observability", "Registry", "Kubernetes",
             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "RatifyServerTests", dependencies: ["RatifyServer", "Core", "JSON", "TestSupport", "Observability", "Registry"]),
     ],

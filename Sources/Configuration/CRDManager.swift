@@ -3,6 +3,8 @@ import Foundation
 import JSON
 import Kubernetes
 import Logging
+import Plugins
+import Registry
 
 /// `--enable-crd-manager`: Ratify's Verifier / Store / Policy / KeyManagementProvider resources
 /// (and their Namespaced variants) watched live. Every change that touches a spec rebuilds the
@@ -29,10 +31,16 @@ public final class CRDManager: @unchecked Sendable {
     private var written: [String: (generation: Int, outcome: ResourceOutcome)] = [:]
     /// Rebuilds done, for tests and logs.
     public private(set) var rebuilds = 0
+    /// Dynamic plugins installed, per resource: the (generation, artifact) they came from and
+    /// the digest pulled — a resource is pulled again only when it changes.
+    private var plugins: [String: (generation: Int, artifact: String, digest: String, path: String)] = [:]
+    private let environment: [String: String]
 
     public init(client: KubeClient, base: JSONValue, holder: ExecutorHolder, logger: Logger,
-                defaultNamespace: String = ProcessInfo.processInfo.environment["RATIFY_NAMESPACE"] ?? "gatekeeper-system", build: @escaping Build) {
+                defaultNamespace: String = ProcessInfo.processInfo.environment["RATIFY_NAMESPACE"] ?? "gatekeeper-system",
+                environment: [String: String] = ProcessInfo.processInfo.environment, build: @escaping Build) {
         self.defaultNamespace = defaultNamespace
+        self.environment = environment
         self.client = client
         self.base = base
         self.holder = holder
@@ -96,6 +104,7 @@ public final class CRDManager: @unchecked Sendable {
         }
         let (providers, kmpOutcomes) = InlineProviders.build(resources)
         var outcomes = kmpOutcomes
+        let pluginResults = await installPlugins(resources)
         // Each verifier, store and policy is checked on its own, so one bad resource is reported
         // on itself and left out instead of taking the others down (as Ratify does). Verifiers
         // are parsed here once and handed to every executor that uses them.
@@ -105,6 +114,10 @@ public final class CRDManager: @unchecked Sendable {
             let problem: String?
             switch object.kind {
             case .verifiers, .namespacedverifiers:
+                if case .failure(let message) = pluginResults[object.key] {
+                    problem = message
+                    break
+                }
                 do throws(ConfigError) {
                     verifiers[object.key] = try VerifierConfig.parse(ResourceSet.verifierPlugin(object), path: "spec").0
                     problem = nil
@@ -112,19 +125,25 @@ public final class CRDManager: @unchecked Sendable {
                     problem = "\(error.path): \(error.message)"
                 }
             case .stores, .namespacedstores:
+                if case .failure(let message) = pluginResults[object.key] {
+                    problem = message
+                    break
+                }
                 problem = secretProblems[object.key] ?? check(["store": ["plugins": [ResourceSet.storePlugin(object)]]])
             case .policies, .namespacedpolicies:
                 switch ResourceSet.policyPlugin(object) {
                 case .failure(let error): problem = error.message
                 case .success(let plugin): problem = check(["policy": ["plugin": plugin]])
                 }
-            case .certificatestores:
-                problem = "CertificateStore is deprecated and not read; use a KeyManagementProvider"
-            case .keymanagementproviders, .namespacedkeymanagementproviders:
+            case .keymanagementproviders, .namespacedkeymanagementproviders, .certificatestores:
                 continue
             }
-            outcomes[object.key] = ResourceOutcome(error: problem)
-            if problem != nil, object.kind != .certificatestores { valid.objects[object.key] = nil }
+            var properties: JSONValue?
+            if case .success(let installed) = pluginResults[object.key] {
+                properties = ["pluginDigest": .string(installed.digest), "pluginPath": .string(installed.path), "source": .string(installed.artifact)]
+            }
+            outcomes[object.key] = ResourceOutcome(error: problem, properties: properties)
+            if problem != nil { valid.objects[object.key] = nil }
         }
         let generation = holder.generation + 1
         /// The configuration of one scope: the document for executor, store and policy, and the
@@ -149,6 +168,59 @@ public final class CRDManager: @unchecked Sendable {
             logger.error("custom resources give no usable configuration; still serving the previous one", metadata: ["error": "\(error)"])
         }
         await writeStatuses(resources, outcomes)
+    }
+
+    enum PluginResult { case success((artifact: String, digest: String, path: String)), failure(String) }
+
+    /// Verifiers and Stores with `spec.source.artifact` (Ratify's dynamic plugins): pulled into
+    /// the plugin directory as `<type or name>` when the feature flag is on and the resource is
+    /// new or changed; refused, with the reason, when it is off.
+    func installPlugins(_ resources: ResourceSet) async -> [String: PluginResult] {
+        var results: [String: PluginResult] = [:]
+        let sources = resources.objects.values.filter {
+            [.verifiers, .namespacedverifiers, .stores, .namespacedstores].contains($0.kind) && !($0.spec["source"]?["artifact"]?.stringValue ?? "").isEmpty
+        }
+        guard !sources.isEmpty else { return results }
+        guard DynamicPlugin.enabled(environment) else {
+            for object in sources {
+                results[object.key] = .failure("spec.source.artifact names a dynamic plugin, and dynamic plugins are disabled: set featureFlags.\(DynamicPlugin.featureFlag)=true (env \(DynamicPlugin.featureFlag)=1)")
+            }
+            return results
+        }
+        // Pulled with the cluster store's settings (plain HTTP, credentials), bounded for plugins.
+        var options = ORASStoreOptions()
+        if let store = resources.objects.values.first(where: { $0.kind == .stores }),
+           let parsed = try? ORASStoreOptions.parse(ResourceSet.storePlugin(store), path: "store").0 {
+            options = parsed
+        }
+        options.maxBlobBytes = DynamicPlugin.maxPluginBytes
+        options.cacheEnabled = false
+        options.contentCacheBytes = 0
+        let store: ORASStore
+        do { store = try StoreFactory.makeStore(options) } catch {
+            for object in sources { results[object.key] = .failure("cannot pull dynamic plugins: \(error.message)") }
+            return results
+        }
+        for object in sources {
+            let artifact = object.spec["source"]!["artifact"]!.stringValue!
+            let isVerifier = object.kind == .verifiers || object.kind == .namespacedverifiers
+            let name = (isVerifier ? object.spec["type"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } : nil) ?? object.spec["name"]?.stringValue ?? object.name
+            let directory = object.spec["address"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? PluginDirectory.resolve(nil, environment: environment)
+            if let done = lock.withLock({ plugins[object.key] }), done.generation == object.generation, done.artifact == artifact,
+               FileManager.default.fileExists(atPath: done.path) {
+                results[object.key] = .success((artifact, done.digest, done.path))
+                continue
+            }
+            do throws(DynamicPlugin.Failure) {
+                let installed = try await DynamicPlugin.install(artifact: artifact, as: name, into: directory, store: store, deadline: .now + .seconds(60))
+                lock.withLock { plugins[object.key] = (object.generation, artifact, installed.digest.description, installed.path) }
+                logger.info("downloaded \(isVerifier ? "verifier" : "store") plugin \(name) from \(artifact)@\(installed.digest) to \(installed.path)")
+                results[object.key] = .success((artifact, installed.digest.description, installed.path))
+            } catch {
+                results[object.key] = .failure(error.description)
+            }
+        }
+        return results
     }
 
     /// `authProvider: {name: k8Secrets, secrets: [{secretName, namespace}]}`: the named

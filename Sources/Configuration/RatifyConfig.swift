@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import JSON
+import Plugins
 import Registry
 
 /// Ratify's `config.json` (or the same document in YAML), typed when it loads: `executor`
@@ -118,9 +119,11 @@ public struct RatifyConfig: Sendable {
                 guard let list = plugins.arrayValue else {
                     throw ConfigurationError("\(source): verifier.plugins must be a list, found \(plugins.typeName)")
                 }
+                // Ratify: `verifier.pluginBinDirs`, else $RATIFY_CONFIG/plugins, else ~/.ratify/plugins.
+                let directory = PluginDirectory.resolve(verifier["pluginBinDirs"]?.arrayValue?.first?.stringValue)
                 for (index, plugin) in list.enumerated() {
                     do throws(ConfigError) {
-                        let (parsed, warnings) = try VerifierConfig.parse(plugin, path: "verifier.plugins[\(index)]")
+                        let (parsed, warnings) = try VerifierConfig.parse(plugin, path: "verifier.plugins[\(index)]", pluginDirectory: directory)
                         config.verifiers.append(parsed)
                         config.warnings += warnings
                     } catch {
@@ -128,6 +131,14 @@ public struct RatifyConfig: Sendable {
                     }
                 }
             }
+        }
+        // A plugin verifier builds its own store from the configured one (Ratify's storeConfig).
+        let storePlugin = root["store"]?["plugins"]?.arrayValue?.first ?? ["name": "oras"]
+        let storeConfig: JSONValue = ["version": .string(root["store"]?["version"]?.stringValue ?? "1.0.0"), "pluginBinDirs": .null, "store": storePlugin]
+        config.verifiers = config.verifiers.map { verifier in
+            guard case .plugin(var plugin) = verifier else { return verifier }
+            plugin.storeConfig = storeConfig
+            return .plugin(plugin)
         }
         config.warnings += unknownKeys(in: root)
         return config
@@ -169,7 +180,7 @@ public struct RatifyConfig: Sendable {
         "store": ["version", "plugins"],
         "policy": ["version", "plugin"],
         "policy.plugin": ["name", "artifactVerificationPolicies"],
-        "verifier": ["version", "plugins"],
+        "verifier": ["version", "plugins", "pluginBinDirs"],
     ]
 
     static func unknownKeys(in root: JSONObject) -> [String] {

@@ -2,6 +2,7 @@ import Core
 import Cosign
 import JSON
 import Notation
+import Plugins
 
 /// One entry of `verifier.plugins`, parsed when the configuration loads: the built-in verifiers
 /// by kind (`type`, or `name` when there is no type, as Ratify resolves them). Key files, trust
@@ -9,10 +10,14 @@ import Notation
 public enum VerifierConfig: Sendable {
     case notation(NotationVerifierConfig)
     case cosign(CosignVerifierConfig)
+    /// Not built in: an executable in the plugin directory (Ratify's verifier plugin protocol).
+    case plugin(RatifyPluginConfig)
 
     /// Parses one plugin object at `path` (`verifier.plugins[1]`); its warnings say what is
     /// read past and what it means.
-    public static func parse(_ plugin: JSONValue, path: String) throws(ConfigError) -> (VerifierConfig, warnings: [String]) {
+    /// `pluginDirectory`: where plugins are found when the entry names no `address` (the
+    /// config's `verifier.pluginBinDirs`, else Ratify's default).
+    public static func parse(_ plugin: JSONValue, path: String, pluginDirectory: String = PluginDirectory.resolve(nil)) throws(ConfigError) -> (VerifierConfig, warnings: [String]) {
         guard plugin.objectValue != nil else { throw ConfigError(path: path, "must be an object") }
         guard let name = plugin["name"]?.stringValue else { throw ConfigError(path: "\(path).name", "must be a string") }
         let kind = plugin["type"]?.stringValue ?? name
@@ -21,10 +26,12 @@ public enum VerifierConfig: Sendable {
             let (parsed, warnings) = try CosignVerifierConfig.parse(plugin, path: path)
             return (.cosign(parsed), warnings)
         case "notation":
-            let (parsed, warnings) = try NotationVerifierConfig.parse(plugin, path: path)
+            var (parsed, warnings) = try NotationVerifierConfig.parse(plugin, path: path)
+            if plugin["address"] == nil { parsed.pluginDirectory = pluginDirectory }
             return (.notation(parsed), warnings)
         default:
-            throw ConfigError(path: "\(path).\(plugin["type"] == nil ? "name" : "type")", "verifier \"\(kind)\" is not built in; use cosign or notation")
+            let directory = plugin["address"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? pluginDirectory
+            return (.plugin(try RatifyPluginConfig.parse(plugin, path: path, directory: directory)), [])
         }
     }
 
@@ -33,6 +40,7 @@ public enum VerifierConfig: Sendable {
         switch self {
         case .cosign(let config): CosignVerifier(config: config, providers: providers)
         case .notation(let config): NotationVerifier(config: config, providers: providers, revocation: revocation)
+        case .plugin(let config): RatifyPluginVerifier(config: config)
         }
     }
 }

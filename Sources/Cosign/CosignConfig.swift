@@ -99,7 +99,7 @@ public struct CosignVerifierConfig: Sendable {
     /// Rekor log keys for `tLogVerify` (sigstore trusted_root.json, `trustedRoot` in config).
     public var trustedRoot: TrustedRoot? = nil
 
-    static let knownKeys: Set<String> = ["name", "type", "artifactTypes", "key", "rekorURL", "trustPolicies", "nestedReferences", "source", "trustedRoot"]
+    static let knownKeys: Set<String> = ["name", "type", "artifactTypes", "key", "rekorURL", "trustPolicies", "nestedReferences", "source", "trustedRoot", "version", "address"]
     static let policyKeys: Set<String> = ["name", "version", "scopes", "keys", "keyless", "tLogVerify", "rekorURL", "annotations"]
 
     /// Parses `verifier.plugins[i]`; errors name the path of the bad value, unknown keys come

@@ -102,8 +102,12 @@ public struct ResourceSet: Sendable {
     public static func verifierPlugin(_ object: ResourceObject) -> JSONValue {
         var plugin = object.spec["parameters"]?.objectValue ?? JSONObject()
         plugin["name"] = .string(object.name)
-        plugin["type"] = .string(object.spec["type"]?.stringValue ?? object.spec["name"]?.stringValue ?? object.name)
+        plugin["type"] = .string(object.spec["type"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? object.spec["name"]?.stringValue ?? object.name)
         if let types = object.spec["artifactTypes"] { plugin["artifactTypes"] = types }
+        // Ratify's SpecToVerifierConfig: the spec's version, address and source join the parameters.
+        for key in ["version", "address", "source"] {
+            if let value = object.spec[key], !value.isNull, value.stringValue != "" { plugin[key] = value }
+        }
         return .object(plugin)
     }
 
@@ -175,7 +179,9 @@ public struct ResourceError: Error, Equatable, Sendable {
 }
 
 /// KeyManagementProvider resources of `type: inline` (`parameters.contentType: certificate |
-/// key`, `parameters.value`: PEM), parsed once per change. Lookups from a namespace see that
+/// key`, `parameters.value`: PEM), and the deprecated CertificateStore resources of
+/// `provider: inline` (`parameters.value`: PEM certificates; Ratify 1.4 still reads them, and its
+/// Venafi guide uses one), parsed once per change. Lookups from a namespace see that
 /// namespace's providers first, then the cluster's — never another namespace's.
 public struct InlineProviders: KeyManagementProviders {
     struct Material: Sendable {
@@ -190,14 +196,18 @@ public struct InlineProviders: KeyManagementProviders {
     public static func build(_ resources: ResourceSet) -> (InlineProviders, [String: ResourceOutcome]) {
         var cluster: [String: Material] = [:], namespaced: [String: [String: Material]] = [:]
         var outcomes: [String: ResourceOutcome] = [:]
-        for object in resources.objects.values where object.kind == .keymanagementproviders || object.kind == .namespacedkeymanagementproviders {
-            switch parse(object) {
+        for object in resources.objects.values where [.keymanagementproviders, .namespacedkeymanagementproviders, .certificatestores].contains(object.kind) {
+            switch object.kind == .certificatestores ? parseCertificateStore(object) : parse(object) {
             case .success(let material):
                 let properties: JSONValue = material.certificates.isEmpty
                     ? ["keys": .array(material.keys.map { ["name": .string($0.name), "type": .string($0.key.kind.description)] })]
                     : ["certificates": .array(material.certificates.map { ["subject": .string($0.subjectRFC2253), "notAfter": .string(ISO8601DateFormatter().string(from: $0.notAfter))] })]
                 outcomes[object.key] = ResourceOutcome(error: nil, properties: properties)
-                if object.kind == .namespacedkeymanagementproviders, let namespace = object.namespace {
+                if object.kind == .certificatestores {
+                    // Namespaced in Ratify, named by verifiers without a namespace: both views.
+                    cluster[object.name] = material
+                    if let namespace = object.namespace { namespaced[namespace, default: [:]][object.name] = material }
+                } else if object.kind == .namespacedkeymanagementproviders, let namespace = object.namespace {
                     namespaced[namespace, default: [:]][object.name] = material
                 } else {
                     cluster[object.name] = material
@@ -224,6 +234,19 @@ public struct InlineProviders: KeyManagementProviders {
 
     public func keys(provider: String) -> [ManagedKey]? {
         material(provider).flatMap { $0.keys.isEmpty ? nil : $0.keys }
+    }
+
+    /// CertificateStore `spec.provider: inline`, `spec.parameters.value`: PEM certificates.
+    static func parseCertificateStore(_ object: ResourceObject) -> Result<Material, ResourceError> {
+        let provider = object.spec["provider"]?.stringValue ?? ""
+        guard provider == "inline" else {
+            return .failure(ResourceError("certificate store provider \"\(provider)\" is not supported here; use inline (or a KeyManagementProvider)"))
+        }
+        guard let value = object.spec["parameters"]?["value"]?.stringValue, !value.isEmpty,
+              let certificates = try? Certificate.pemChain(Array(value.utf8), source: object.name) else {
+            return .failure(ResourceError("parameters.value must hold PEM certificates"))
+        }
+        return .success(Material(certificates: certificates))
     }
 
     static func parse(_ object: ResourceObject) -> Result<Material, ResourceError> {

@@ -21,7 +21,8 @@ import TestSupport
         let key: String, otherKey: String
         let work: URL
 
-        init() throws {
+        /// `environment`: added to the server's (feature flags).
+        init(environment: [String: String] = [:]) throws {
             // Basic auth: the store can only read the images with the secret it gets through the API.
             registry = try LocalRegistry(auth: .basic(user: "alice", password: "s3cret"))
             work = registry.directory
@@ -46,7 +47,8 @@ import TestSupport
             let config = work.appendingPathComponent("config.json").path
             try #"{"executor":{"verificationRequestTimeout":10000}}"#.write(toFile: config, atomically: true, encoding: .utf8)
             try children.start(binary, ["serve", "--http", "127.0.0.1:\(httpPort)", "--health-port", "127.0.0.1:\(try freePort())", "--metrics-port", "off",
-                               "-c", config, "--enable-crd-manager", "--kubeconfig", kubeconfig], log: serverLog.path)
+                               "-c", config, "--enable-crd-manager", "--kubeconfig", kubeconfig], log: serverLog.path,
+                               environment: environment.merging(["RATIFY_CONFIG": work.path]) { $1 })
             try waitForPort(httpPort)
         }
 
@@ -173,9 +175,14 @@ import TestSupport
             try cluster.create("verifiers", "verifier-sbom", spec: ["name": "sbom", "type": "sbom", "artifactTypes": "application/spdx+json"])
             let bad = try cluster.status("\(Self.group)/verifiers/verifier-sbom")
             #expect(bad?["issuccess"] == false)
-            #expect(bad?["error"]?.stringValue?.contains("verifier \"sbom\" is not built in") == true, "\(String(describing: bad))")
+            #expect(bad?["error"]?.stringValue?.contains("verifier \"sbom\" is neither built in (cosign, notation) nor a plugin in \(cluster.work.path)/plugins") == true, "\(String(describing: bad))")
             #expect(bad?["brieferror"]?.stringValue?.count ?? 99 <= 30)
             try cluster.eventually([signed], [true], "with a bad verifier next to a good one")
+            // A dynamic plugin with the feature flag off is refused with that reason.
+            try cluster.create("verifiers", "verifier-dynamic", spec: ["name": "sbom", "source": ["artifact": .string("\(host)/plugins/sbom:v1")]])
+            let dynamic = try cluster.status("\(Self.group)/verifiers/verifier-dynamic")
+            #expect(dynamic?["issuccess"] == false)
+            #expect(dynamic?["error"]?.stringValue?.contains("dynamic plugins are disabled: set featureFlags.RATIFY_EXPERIMENTAL_DYNAMIC_PLUGINS") == true, "\(String(describing: dynamic))")
 
             // Namespaced resources: team-a trusts only "other" through its own verifier and key;
             // team-b has none and falls back to the cluster's.
@@ -199,7 +206,7 @@ import TestSupport
                 "authProvider": ["name": "k8Secrets", "secrets": [["secretName": "regcred", "namespace": "gatekeeper-system"]]]]])
             try cluster.eventually(["[team-d]\(signed)", signed], [false, true], "team-d's store without cosign signatures")
             // ...the cluster store updated, a verifier updated, a key provider deleted, and a
-            // deprecated CertificateStore reported as such.
+            // (deprecated, still read) CertificateStore without certificates reported as such.
             try cluster.replace("stores", "store-oras", spec: ["name": "oras", "parameters": ["useHttp": true, "cosignEnabled": false,
                 "authProvider": ["name": "k8Secrets", "secrets": [["secretName": "regcred", "namespace": "gatekeeper-system"]]]]])
             try cluster.eventually([signed], [false], "the cluster store without cosign signatures")
@@ -217,13 +224,73 @@ import TestSupport
             try cluster.create("certificatestores", "legacy", spec: ["provider": "inline", "parameters": [:]])
             let legacy = try cluster.status("\(Self.group)/certificatestores/legacy")
             #expect(legacy?["issuccess"] == false)
-            #expect(legacy?["error"]?.stringValue?.contains("deprecated") == true)
+            #expect(legacy?["error"]?.stringValue?.contains("parameters.value must hold PEM certificates") == true, "\(String(describing: legacy))")
 
             // A watch that resumes from a compacted resourceVersion gets 410 and relists.
             try cluster.api("POST", "/__compact")
             try cluster.api("POST", "/__close-watches")
             try cluster.delete("verifiers", "verifier-cosign")
             try cluster.eventually([signed, "[team-a]\(signed)"], [false, false], "after deleting the verifier (seen through a relist)")
+        }
+    }
+
+    /// Ratify's dynamic plugins with the feature flag on: a Verifier naming `source.artifact` gets
+    /// its executable pulled from the registry (with the store's credentials) into the plugin
+    /// directory, pinned by digest, and run for the SBOM attached to an image; changing the
+    /// resource takes effect.
+    @Test func dynamicPluginIsPulledWithTheStoresCredentialsAndRuns() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the ratify binary first (make build)")
+        let cluster = try await offPool { try Cluster(environment: ["RATIFY_EXPERIMENTAL_DYNAMIC_PLUGINS": "1"]) }
+        defer { cluster.stop() }
+        try await offPool {
+            let host = cluster.registry.host
+            let oci = OCIFixtures(pusher: cluster.registry, maintainTagSchema: true)
+            let tool = try oci.pushImage("tool", tag: "v1")
+            try oci.attach("tool", to: tool, artifactType: "application/spdx+json", layers: [(mediaType: "application/spdx+json", bytes: Array(#"{"spdxVersion":"SPDX-2.3"}"#.utf8))])
+            let script = try Data(contentsOf: URL(fileURLWithPath: FixtureScripts.path("ratify_test_verifier.py")))
+            let plugin = try oci.pushArtifact("plugins/sbom", tag: "v1", artifactType: "application/vnd.ratify.plugin",
+                                              layers: [(mediaType: "application/vnd.oci.image.layer.v1.tar", bytes: Array(script))])
+            let auth = Data("alice:s3cret".utf8).base64EncodedString()
+            let dockerConfig = Data(#"{"auths":{"\#(host)":{"auth":"\#(auth)"}}}"#.utf8).base64EncodedString()
+            try cluster.api("POST", "/api/v1/namespaces/gatekeeper-system/secrets", ["metadata": ["name": "regcred"], "type": "kubernetes.io/dockerconfigjson",
+                                                                                    "data": [".dockerconfigjson": .string(dockerConfig)]])
+            try cluster.create("stores", "store-oras", spec: ["name": "oras", "parameters": ["useHttp": true,
+                "authProvider": ["name": "k8Secrets", "secrets": [["secretName": "regcred", "namespace": "gatekeeper-system"]]]]])
+            try cluster.create("policies", "ratify-policy", spec: ["type": "config-policy", "parameters": ["artifactVerificationPolicies": ["application/spdx+json": "all"]]])
+            let image = "\(host)/tool:v1"
+            try cluster.create("verifiers", "verifier-sbom", spec: ["name": "sbom", "artifactTypes": "application/spdx+json",
+                "source": ["artifact": .string("\(host)/plugins/sbom:v1")], "parameters": ["behavior": "pass"]])
+            try cluster.eventually([image], [true], "the dynamic plugin installed and passing")
+            let status = try cluster.status("\(Self.group)/verifiers/verifier-sbom")
+            #expect(status?["issuccess"] == true, "\(String(describing: status))")
+            #expect(status?["properties"]?["pluginDigest"]?.stringValue == plugin.digest)
+            let path = cluster.work.appendingPathComponent("plugins/sbom").path
+            #expect(status?["properties"]?["pluginPath"]?.stringValue == path)
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o700)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == script)
+            // The plugin saw the subject and the SBOM's artifact type.
+            let request = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: path + ".request.json"))))
+            #expect(request["env"]?["RATIFY_VERIFIER_SUBJECT"]?.stringValue?.hasPrefix("\(host)/tool") == true)
+            #expect(request["stdin"]?["referenceDesc"]?["artifactType"] == "application/spdx+json")
+
+            // Its settings changed: the plugin now fails the SBOM.
+            try cluster.replace("verifiers", "verifier-sbom", spec: ["name": "sbom", "artifactTypes": "application/spdx+json",
+                "source": ["artifact": .string("\(host)/plugins/sbom:v1")], "parameters": ["behavior": "fail"]])
+            try cluster.eventually([image], [false], "the plugin's settings changed to fail")
+            // An artifact that does not exist is reported on the resource.
+            try cluster.replace("verifiers", "verifier-sbom", spec: ["name": "sbom", "artifactTypes": "application/spdx+json",
+                "source": ["artifact": .string("\(host)/plugins/missing:v1")]])
+            let end = Date().addingTimeInterval(10)
+            var missing: JSONValue?
+            while Date() < end {
+                missing = try cluster.api("GET", "\(Self.group)/verifiers/verifier-sbom").body?["status"]
+                if missing?["error"]?.stringValue?.contains("DOWNLOAD_PLUGIN_FAILURE") == true { break }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            #expect(missing?["issuccess"] == false)
+            #expect(missing?["error"]?.stringValue?.contains("plugins/missing:v1") == true, "\(String(describing: missing))")
+            try cluster.eventually([image], [false], "no verifier for the SBOM")
         }
     }
 }

@@ -34,6 +34,35 @@ public struct OCIFixtures: Sendable {
         self.maintainTagSchema = maintainTagSchema
     }
 
+    /// A standalone artifact (e.g. a dynamic plugin, as `oras push` makes it), tagged `tag`.
+    @discardableResult
+    public func pushArtifact(_ repository: String, tag: String, artifactType: String,
+                             layers: [(mediaType: String, bytes: [UInt8])]) throws -> PushedContent {
+        let bytes = try artifactManifest(repository, artifactType: artifactType, layers: layers, subject: nil, annotations: [:])
+        return try pusher.pushManifest(repository, reference: tag, bytes, mediaType: Self.ociManifest)
+    }
+
+    /// An OCI 1.1 artifact manifest (empty config) over `layers`, its blobs pushed.
+    private func artifactManifest(_ repository: String, artifactType: String, layers: [(mediaType: String, bytes: [UInt8])],
+                                  subject: PushedContent?, annotations: [String: String]) throws -> [UInt8] {
+        let empty = try pusher.pushBlob(repository, Self.emptyConfig)
+        var layerDescriptors: [JSONValue] = []
+        for layer in layers {
+            let pushed = try pusher.pushBlob(repository, layer.bytes)
+            layerDescriptors.append(["mediaType": .string(layer.mediaType), "digest": .string(pushed.digest), "size": .int(pushed.size)])
+        }
+        var manifest: JSONObject = [
+            "schemaVersion": 2, "mediaType": .string(Self.ociManifest), "artifactType": .string(artifactType),
+            "config": ["mediaType": "application/vnd.oci.empty.v1+json", "digest": .string(empty.digest), "size": .int(empty.size)],
+            "layers": .array(layerDescriptors),
+        ]
+        if let subject { manifest["subject"] = subject.descriptor }
+        if !annotations.isEmpty {
+            manifest["annotations"] = .object(JSONObject(annotations.keys.sorted().map { (key: $0, value: .string(annotations[$0]!)) }))
+        }
+        return JSONWriter.encode(.object(manifest))
+    }
+
     /// An image with one config and one unique layer, tagged `tag`.
     @discardableResult
     public func pushImage(_ repository: String, tag: String, layer: String = UUID().uuidString) throws -> PushedContent {
@@ -51,22 +80,7 @@ public struct OCIFixtures: Sendable {
     @discardableResult
     public func attach(_ repository: String, to subject: PushedContent, artifactType: String,
                        layers: [(mediaType: String, bytes: [UInt8])], annotations: [String: String] = [:]) throws -> PushedContent {
-        let empty = try pusher.pushBlob(repository, Self.emptyConfig)
-        var layerDescriptors: [JSONValue] = []
-        for layer in layers {
-            let pushed = try pusher.pushBlob(repository, layer.bytes)
-            layerDescriptors.append(["mediaType": .string(layer.mediaType), "digest": .string(pushed.digest), "size": .int(pushed.size)])
-        }
-        var manifest: JSONObject = [
-            "schemaVersion": 2, "mediaType": .string(Self.ociManifest), "artifactType": .string(artifactType),
-            "config": ["mediaType": "application/vnd.oci.empty.v1+json", "digest": .string(empty.digest), "size": .int(empty.size)],
-            "layers": .array(layerDescriptors),
-            "subject": subject.descriptor,
-        ]
-        if !annotations.isEmpty {
-            manifest["annotations"] = .object(JSONObject(annotations.keys.sorted().map { (key: $0, value: .string(annotations[$0]!)) }))
-        }
-        let bytes = JSONWriter.encode(.object(manifest))
+        let bytes = try artifactManifest(repository, artifactType: artifactType, layers: layers, subject: subject, annotations: annotations)
         let pushed = try pusher.pushManifest(repository, reference: "sha256:" + Hash.hex(.sha256, bytes), bytes, mediaType: Self.ociManifest)
         if maintainTagSchema {
             try addToReferrersIndex(repository, subject: subject, entry: pushed, artifactType: artifactType, annotations: annotations)

@@ -142,12 +142,15 @@ public final class ChildProcesses: @unchecked Sendable {
 
     public init() {}
 
-    /// Starts `executable`; its stdout and stderr go to `log` (created) or nowhere.
+    /// Starts `executable` (with `environment` added to ours); its stdout and stderr go to `log` (created) or nowhere.
     @discardableResult
-    public func start(_ executable: String, _ arguments: [String], log: String? = nil) throws -> Process {
+    public func start(_ executable: String, _ arguments: [String], log: String? = nil, environment: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         if let log {

@@ -76,6 +76,9 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def send_json(self, code, body):
+        # A request's body is read before any answer, even a refusal: left unread on a keep-alive
+        # connection it would be parsed as the next request.
+        self.raw_body()
         data = json.dumps(body).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
@@ -83,9 +86,17 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def parse_request(self):
+        self._body = None  # a new request on the connection: its body is not read yet
+        return super().parse_request()
+
+    def raw_body(self):
+        if self._body is None:
+            self._body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        return self._body
+
     def body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return json.loads(self.rfile.read(length) or b"{}")
+        return json.loads(self.raw_body() or b"{}")
 
     def authorized(self):
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
