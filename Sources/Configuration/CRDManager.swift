@@ -223,15 +223,36 @@ public final class CRDManager: @unchecked Sendable {
         return results
     }
 
-    /// `authProvider: {name: k8Secrets, secrets: [{secretName, namespace}]}`: the named
-    /// `kubernetes.io/dockerconfigjson` secrets, read through the API (namespace defaults to the
-    /// store's own, else ratify's), decoded into `authProvider.resolved` for the store.
+    /// `authProvider: {name: k8Secrets, serviceAccountName, secrets: [{secretName, namespace}]}`
+    /// (Ratify's k8Secrets provider): the `imagePullSecrets` of the service account (named, else
+    /// ratify's own `ratify-admin` when no secrets are listed — the chart's
+    /// `oras.authProviders.k8secretsEnabled`) and the listed `kubernetes.io/dockerconfigjson`
+    /// secrets, read through the API (namespace defaults to the store's own, else ratify's),
+    /// decoded into `authProvider.resolved` for the store.
     func resolveSecrets(_ store: ResourceObject) async -> Result<ResourceObject?, ResourceError> {
         guard let auth = store.spec["parameters"]?["authProvider"], auth["name"]?.stringValue == "k8Secrets" else { return .success(nil) }
-        var resolved: [JSONValue] = []
-        for entry in auth["secrets"]?.arrayValue ?? [] {
+        var names: [(name: String, namespace: String)] = []
+        let listed = auth["secrets"]?.arrayValue ?? []
+        let namedAccount = auth["serviceAccountName"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        if namedAccount != nil || listed.isEmpty {
+            let account = namedAccount ?? "ratify-admin"
+            let namespace = store.namespace ?? defaultNamespace
+            do throws(KubeError) {
+                let object = try await client.get("/api/v1/namespaces/\(namespace)/serviceaccounts/\(account)")
+                for reference in object["imagePullSecrets"]?.arrayValue ?? [] {
+                    if let name = reference["name"]?.stringValue { names.append((name, namespace)) }
+                }
+            } catch {
+                // Ratify's default account without pull secrets is no error; a named one must exist.
+                if namedAccount != nil { return .failure(ResourceError("cannot read service account \(namespace)/\(account): \(error.message)")) }
+            }
+        }
+        for entry in listed {
             guard let name = entry["secretName"]?.stringValue else { return .failure(ResourceError("authProvider.secrets[] needs secretName")) }
-            let namespace = entry["namespace"]?.stringValue ?? store.namespace ?? defaultNamespace
+            names.append((name, entry["namespace"]?.stringValue ?? store.namespace ?? defaultNamespace))
+        }
+        var resolved: [JSONValue] = []
+        for (name, namespace) in names {
             let secret: JSONValue
             do throws(KubeError) { secret = try await client.get("/api/v1/namespaces/\(namespace)/secrets/\(name)") } catch {
                 return .failure(ResourceError("cannot read secret \(namespace)/\(name): \(error.message)"))

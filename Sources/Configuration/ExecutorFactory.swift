@@ -12,10 +12,12 @@ public enum ExecutorFactory {
     /// One revocation checker for the process: its CRL cache outlives configuration rebuilds
     /// (every CRD change or config reload builds new verifiers).
     static let revocation = X509RevocationChecker(fetcher: CurlFetcher())
+    /// For `crl.cache.enabled: false`.
+    static let uncachedRevocation = X509RevocationChecker(fetcher: CurlFetcher(), cacheCRLs: false)
 
     /// The configured verifiers, resolving key management providers through `providers`.
     public static func verifiers(_ config: RatifyConfig, providers: (any KeyManagementProviders)? = nil) -> [any Verifier] {
-        config.verifiers.map { $0.make(providers: providers, revocation: revocation) }
+        config.verifiers.map { $0.make(providers: providers, revocation: config.crlCacheEnabled ? revocation : uncachedRevocation) }
     }
 
     public static func make(_ config: RatifyConfig, generation: UInt64, onRegistryRequest: StoreFactory.RequestObserver? = nil, logger: Logger,

@@ -13,6 +13,8 @@ public struct RatifyConfig: Sendable {
     public var mutationRequestTimeout: Duration?
     public var logFormatter: String?
     public var traceIDHeaderNames: [String] = []
+    /// Ratify's `crl.cache.enabled` (default true): keep downloaded CRLs until their nextUpdate.
+    public var crlCacheEnabled = true
     /// The `oras` store plugin's settings (defaults when the config has no store section).
     public var storeOptions = ORASStoreOptions()
     /// `policy.plugin` (Ratify's configPolicy); `default: all` when absent.
@@ -99,6 +101,12 @@ public struct RatifyConfig: Sendable {
                 config.traceIDHeaderNames = list
             }
         }
+        if let enabled = root["crl"]?["cache"]?["enabled"] {
+            guard let flag = enabled.boolValue else {
+                throw ConfigurationError("\(source): crl.cache.enabled must be true or false, found \(enabled.typeName)")
+            }
+            config.crlCacheEnabled = flag
+        }
         if let store = root["store"] {
             try config.readStore(store, source: source)
         }
@@ -173,7 +181,9 @@ public struct RatifyConfig: Sendable {
     /// Every key Ratify's config.json may hold that we read or deliberately accept, by path;
     /// anything else is reported (never silently taken as meaning something).
     static let knownKeys: [String: Set<String>] = [
-        "": ["version", "executor", "store", "policy", "verifier", "logger", "cache", "metrics"],
+        "": ["version", "executor", "store", "policy", "verifier", "logger", "cache", "metrics", "crl"],
+        "crl": ["cache"],
+        "crl.cache": ["enabled"],
         "executor": ["verificationRequestTimeout", "mutationRequestTimeout"],
         "logger": ["formatter", "requestHeaders"],
         "logger.requestHeaders": ["traceIDHeaderName"],

@@ -14,10 +14,13 @@ public struct X509RevocationChecker: RevocationChecking {
     public var crlTimeout: Duration
     /// Downloaded CRLs by URL, kept until their nextUpdate (at most a day).
     let crls = TTLCache<[UInt8]>(ttl: .seconds(86_400), maxEntries: 256)
+    /// Ratify's `crl.cache.enabled`: false downloads the CRL for every verification.
+    public let cacheCRLs: Bool
 
     /// Ratify's defaults: 2 s per OCSP request, 5 s per CRL download.
-    public init(fetcher: any HTTPFetching, ocspTimeout: Duration = .seconds(2), crlTimeout: Duration = .seconds(5)) {
+    public init(fetcher: any HTTPFetching, ocspTimeout: Duration = .seconds(2), crlTimeout: Duration = .seconds(5), cacheCRLs: Bool = true) {
         self.fetcher = fetcher
+        self.cacheCRLs = cacheCRLs
         self.ocspTimeout = ocspTimeout
         self.crlTimeout = crlTimeout
     }
@@ -76,7 +79,7 @@ public struct X509RevocationChecker: RevocationChecking {
 
     func crl(_ url: String, certificate: Certificate, issuer: Certificate, deadline: ContinuousClock.Instant) async -> RevocationStatus {
         let bytes: [UInt8]
-        if let cached = crls.get(url) {
+        if cacheCRLs, let cached = crls.get(url) {
             bytes = cached
         } else {
             guard let timeout = budget(crlTimeout, deadline) else { return .unknown("no time left before the verification deadline") }
@@ -90,7 +93,7 @@ public struct X509RevocationChecker: RevocationChecking {
         // Only a CRL that verified is worth keeping, and only until its nextUpdate.
         if case .unknown = status {
             crls.remove(url)
-        } else if let next = CRL.nextUpdate(bytes), next > Date() {
+        } else if cacheCRLs, let next = CRL.nextUpdate(bytes), next > Date() {
             crls.put(url, bytes, ttl: min(crls.ttl, .seconds(next.timeIntervalSinceNow)))
         }
         return status

@@ -254,8 +254,11 @@ import TestSupport
             let dockerConfig = Data(#"{"auths":{"\#(host)":{"auth":"\#(auth)"}}}"#.utf8).base64EncodedString()
             try cluster.api("POST", "/api/v1/namespaces/gatekeeper-system/secrets", ["metadata": ["name": "regcred"], "type": "kubernetes.io/dockerconfigjson",
                                                                                     "data": [".dockerconfigjson": .string(dockerConfig)]])
+            // The chart's oras.authProviders.k8secretsEnabled: the credentials are the imagePullSecrets
+            // of ratify's service account.
+            try cluster.api("POST", "/api/v1/namespaces/gatekeeper-system/serviceaccounts", ["metadata": ["name": "ratify-admin"], "imagePullSecrets": [["name": "regcred"]]])
             try cluster.create("stores", "store-oras", spec: ["name": "oras", "parameters": ["useHttp": true,
-                "authProvider": ["name": "k8Secrets", "secrets": [["secretName": "regcred", "namespace": "gatekeeper-system"]]]]])
+                "authProvider": ["name": "k8Secrets", "serviceAccountName": "ratify-admin"]]])
             try cluster.create("policies", "ratify-policy", spec: ["type": "config-policy", "parameters": ["artifactVerificationPolicies": ["application/spdx+json": "all"]]])
             let image = "\(host)/tool:v1"
             try cluster.create("verifiers", "verifier-sbom", spec: ["name": "sbom", "artifactTypes": "application/spdx+json",

@@ -111,9 +111,15 @@ struct OneSignatureStore: ReferrerStore {
         #expect(revoked.message.contains("according to the CRL http://127.0.0.1:"), "\(revoked.message)")
         // The CRL is cached until its nextUpdate: with the server gone the verdict stands.
         #expect(checker.crls.get(services.crlURL) != nil)
+        // crl.cache.enabled: false keeps nothing and downloads every time.
+        let uncached = X509RevocationChecker(fetcher: CurlFetcher(), cacheCRLs: false)
+        #expect(await uncached.problem(chain: try services.chain("jws-revoked"), deadline: .now + .seconds(5))?.0.rawValue == "CERTIFICATE_REVOKED")
+        #expect(uncached.crls.get(services.crlURL) == nil)
         services.stop()
         let cached = try await verdict(services, "jws-revoked")
         #expect(cached.errorReason == "CERTIFICATE_REVOKED")
+        let gone = await uncached.problem(chain: try services.chain("jws-revoked"), deadline: .now + .seconds(5))
+        #expect(gone != nil && gone?.0.rawValue != "CERTIFICATE_REVOKED", "\(String(describing: gone))")
     }
 
     @Test func unavailableRevocationFollowsTheRevocationAction() async throws {

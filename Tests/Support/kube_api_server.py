@@ -69,6 +69,11 @@ def parse_path(path):
     return {"plural": rest[0], "namespace": namespace, "name": rest[1] if len(rest) > 1 else None, "sub": rest[2] if len(rest) > 2 else None}
 
 
+# Core objects the manager reads (get only): registry secrets and the service accounts whose
+# imagePullSecrets name them.
+CORE_KINDS = {"secrets": "Secret", "serviceaccounts": "ServiceAccount"}
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -122,13 +127,13 @@ class Handler(BaseHTTPRequestHandler):
         if not self.authorized():
             return
         parts = [p for p in url.path.split("/") if p]
-        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 5 and parts[4] == "secrets":
-            secret = self.body()
-            secret.update({"apiVersion": "v1", "kind": "Secret"})
-            secret["metadata"]["namespace"] = parts[3]
+        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 5 and parts[4] in CORE_KINDS:
+            obj = self.body()
+            obj.update({"apiVersion": "v1", "kind": CORE_KINDS[parts[4]]})
+            obj["metadata"]["namespace"] = parts[3]
             with lock:
-                state["objects"][("secrets", parts[3], secret["metadata"]["name"])] = secret
-            return self.send_json(201, secret)
+                state["objects"][(parts[4], parts[3], obj["metadata"]["name"])] = obj
+            return self.send_json(201, obj)
         target = parse_path(url.path)
         if not target or target["name"]:
             return self.send_json(404, status(404, "NotFound", "the server could not find the requested resource"))
@@ -202,9 +207,9 @@ class Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         query = parse_qs(url.query)
         parts = [p for p in url.path.split("/") if p]
-        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 6 and parts[4] == "secrets":
-            secret = state["objects"].get(("secrets", parts[3], parts[5]))
-            return self.send_json(200, secret) if secret else self.send_json(404, status(404, "NotFound", f'secrets "{parts[5]}" not found'))
+        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) == 6 and parts[4] in CORE_KINDS:
+            obj = state["objects"].get((parts[4], parts[3], parts[5]))
+            return self.send_json(200, obj) if obj else self.send_json(404, status(404, "NotFound", f'{parts[4]} "{parts[5]}" not found'))
         target = parse_path(url.path)
         if not target:
             return self.send_json(404, status(404, "NotFound", "the server could not find the requested resource"))
