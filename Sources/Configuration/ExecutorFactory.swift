@@ -21,21 +21,76 @@ public enum ExecutorFactory {
     }
 
     public static func make(_ config: RatifyConfig, generation: UInt64, onRegistryRequest: StoreFactory.RequestObserver? = nil, logger: Logger,
-                            mutationFormat: MutationExecutor.Format = .keepTag, providers: (any KeyManagementProviders)? = nil) throws(ConfigurationError) -> any ProviderExecutor {
+                            mutationFormat: MutationExecutor.Format = .keepTag, providers: (any KeyManagementProviders)? = nil,
+                            resultCache: ResultCacheSettings = ResultCacheSettings()) throws(ConfigurationError) -> any ProviderExecutor {
         let store = try StoreFactory.makeStore(config.storeOptions, onRequest: onRegistryRequest)
-        return RoutingExecutor(verify: verifyExecutor(config, store: store, generation: generation, logger: logger, providers: providers),
+        return RoutingExecutor(verify: verifyExecutor(config, store: store, generation: generation, logger: logger, providers: providers, resultCache: resultCache),
                                mutate: MutationExecutor(store: store, format: mutationFormat))
     }
 
     public static func verifyExecutor(_ config: RatifyConfig, store: any ReferrerStore, generation: UInt64,
-                                      logger: Logger, providers: (any KeyManagementProviders)? = nil) -> any ProviderExecutor {
+                                      logger: Logger, providers: (any KeyManagementProviders)? = nil,
+                                      resultCache: ResultCacheSettings = ResultCacheSettings()) -> any ProviderExecutor {
         var options = VerificationExecutor.Options()
         options.generation = generation
+        options.cacheEnabled = resultCache.enabled
+        options.successTTL = resultCache.ttl
+        options.failureTTL = min(options.failureTTL, resultCache.ttl)
+        options.maxCachedResults = resultCache.maxEntries
         return VerificationExecutor(store: store, verifiers: verifiers(config, providers: providers), policy: config.policy, options: options) { subject, value, requestID in
             var log = logger
             if !requestID.isEmpty { log[metadataKey: "trace-id"] = "\(requestID)" }
             // The line Ratify users grep for in `kubectl logs`.
             log.info("verify result for subject \(subject): \(JSONWriter.encodeString(value))")
         }
+    }
+}
+
+/// Ratify's verification result cache (`ratify serve --cache-enabled --cache-type --cache-size
+/// --cache-ttl`, the chart's `provider.cache.*`): results of a subject digest are reused for
+/// `ttl` (failures for at most 2 s, so a fix shows fast).
+public struct ResultCacheSettings: Sendable, Equatable {
+    public var enabled = true
+    public var ttl: Duration = .seconds(10)
+    public var maxEntries = 10_000
+    public init(enabled: Bool = true, ttl: Duration = .seconds(10), maxEntries: Int = 10_000) {
+        self.enabled = enabled
+        self.ttl = ttl
+        self.maxEntries = maxEntries
+    }
+
+    /// The flags as Ratify takes them. `type`: ristretto (in-process; the only one built here) —
+    /// Ratify's dapr/redis cache is refused, never silently replaced. `sizeMB`: at ~4 KiB a result.
+    /// `ttl`: a Go duration (`10s`, `1m30s`, `500ms`).
+    public static func parse(enabled: Bool, type: String, sizeMB: Int, ttl: String) throws(ConfigurationError) -> ResultCacheSettings {
+        guard type == "ristretto" || type == "memory" else {
+            throw ConfigurationError("--cache-type \"\(type)\" is not supported: use ristretto (the in-process cache)")
+        }
+        guard sizeMB > 0 else { throw ConfigurationError("--cache-size must be a positive number of megabytes") }
+        guard let duration = GoDuration.parse(ttl), duration >= .zero else {
+            throw ConfigurationError("--cache-ttl \"\(ttl)\" is not a duration such as 10s, 1m or 500ms")
+        }
+        return ResultCacheSettings(enabled: enabled && duration > .zero, ttl: duration, maxEntries: sizeMB * 256)
+    }
+}
+
+/// Go's `time.ParseDuration` forms: a sequence of decimal numbers with units ns, us, µs, ms, s,
+/// m, h (`1h30m`, `1.5s`); a bare `0` is zero.
+public enum GoDuration {
+    public static func parse(_ text: String) -> Duration? {
+        if text == "0" { return .zero }
+        let units: [(String, Double)] = [("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600)]
+        var rest = Substring(text), seconds = 0.0
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isNumber || $0 == "." }
+            guard !number.isEmpty, let value = Double(number) else { return nil }
+            rest = rest.dropFirst(number.count)
+            // Longest unit first: "ms" before "m".
+            guard let unit = units.sorted(by: { $0.0.count > $1.0.count }).first(where: { rest.hasPrefix($0.0) }) else { return nil }
+            rest = rest.dropFirst(unit.0.count)
+            seconds += value * unit.1
+        }
+        return .milliseconds(Int((seconds * 1000).rounded()))
     }
 }

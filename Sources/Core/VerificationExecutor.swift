@@ -63,6 +63,8 @@ public final class VerificationExecutor: ProviderExecutor {
         public var successTTL: Duration = .seconds(10)
         public var failureTTL: Duration = .seconds(2)
         public var cacheEnabled = true
+        /// Results kept at most (Ratify's `--cache-size` in MB, at ~4 KiB a result).
+        public var maxCachedResults = 10_000
         /// Answer this long before the request deadline, so per-key timeouts arrive as item
         /// errors rather than the whole request failing.
         public var deadlineMargin: Duration = .milliseconds(50)
@@ -92,7 +94,7 @@ public final class VerificationExecutor: ProviderExecutor {
         self.policy = policy
         self.options = options
         self.observe = observe
-        results = TTLCache(ttl: options.successTTL)
+        results = TTLCache(ttl: options.successTTL, maxEntries: max(1, options.maxCachedResults))
     }
 
     public func execute(_ keys: [String], context: ProviderContext) async -> [ProviderItem] {

@@ -36,8 +36,29 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Health listen address for /healthz and /readyz.")
     var healthPort = ":9099"
 
-    @Option(help: "Metrics listen address for /metrics; \"off\" disables it.")
+    @Option(help: "Metrics listen address for /metrics (or a port, as Ratify's --metrics-port takes it); \"off\" disables it.")
     var metricsPort = ":8888"
+
+    @Option(help: "Serve /metrics (Ratify's --metrics-enabled).")
+    var metricsEnabled = true
+
+    @Option(help: "Metrics exporter (Ratify's --metrics-type): prometheus.")
+    var metricsType = "prometheus"
+
+    @Option(help: "Cache verification results (Ratify's --cache-enabled).")
+    var cacheEnabled = true
+
+    @Option(help: "Result cache (Ratify's --cache-type): ristretto, the in-process cache.")
+    var cacheType = "ristretto"
+
+    @Option(help: "Dapr state store of Ratify's distributed cache (Ratify's --cache-name); unused by the in-process cache.")
+    var cacheName = "dapr-redis"
+
+    @Option(help: "Result cache size in MB (Ratify's --cache-size).")
+    var cacheSize = 256
+
+    @Option(help: "How long a verification result is reused, a Go duration (Ratify's --cache-ttl).")
+    var cacheTtl = "10s"
 
     @Option(help: "How often to check the TLS files for rotation, in seconds.")
     var certWatchInterval: Double = 2
@@ -117,6 +138,10 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--kube-api-server, --kube-token-file, --kube-ca-file and --kubeconfig need --enable-crd-manager")
         }
         let options = try makeOptions(config: config)
+        let resultCache: ResultCacheSettings
+        do { resultCache = try ResultCacheSettings.parse(enabled: cacheEnabled, type: cacheType, sizeMB: cacheSize, ttl: cacheTtl) } catch {
+            throw ValidationError(error.message)
+        }
         guard let format = MutationExecutor.Format(flag: mutationFormat) else {
             throw ValidationError("--mutation-format must be keep-tag or strip-tag")
         }
@@ -128,7 +153,8 @@ struct Serve: AsyncParsableCommand {
         do {
             let countRequest: StoreFactory.RequestObserver = { host, status in metrics.registryRequests.increment([String(status), host]) }
             let build: @Sendable (RatifyConfig, UInt64) throws(ConfigurationError) -> any ProviderExecutor = { config, generation throws(ConfigurationError) in
-                try ExecutorFactory.make(config, generation: generation, onRegistryRequest: countRequest, logger: logger, mutationFormat: format)
+                try ExecutorFactory.make(config, generation: generation, onRegistryRequest: countRequest, logger: logger, mutationFormat: format,
+                                         resultCache: resultCache)
             }
             let holder = ExecutorHolder(try build(config, 1))
             server = try RatifyServer(options: options, executor: holder, logger: logger, metrics: metrics)
@@ -137,7 +163,8 @@ struct Serve: AsyncParsableCommand {
                 reloader = nil
                 manager = CRDManager(client: KubeClient(connection: kubeConnection), base: config.document, holder: holder, logger: logger) {
                     config, providers, generation throws(ConfigurationError) in
-                    try ExecutorFactory.make(config, generation: generation, onRegistryRequest: countRequest, logger: logger, mutationFormat: format, providers: providers)
+                    try ExecutorFactory.make(config, generation: generation, onRegistryRequest: countRequest, logger: logger, mutationFormat: format,
+                                             providers: providers, resultCache: resultCache)
                 }
             } else {
                 reloader = configPath.map { ConfigReloader(path: $0, holder: holder, logger: logger, build: build) }
@@ -168,10 +195,13 @@ struct Serve: AsyncParsableCommand {
 
     private func makeOptions(config: RatifyConfig) throws -> ServeOptions {
         var options = ServeOptions()
+        guard metricsType == "prometheus" else { throw ValidationError("--metrics-type \"\(metricsType)\" is not supported: use prometheus") }
         do {
             options.httpAddress = try ListenAddress(parsing: httpAddress)
             options.healthAddress = try ListenAddress(parsing: healthPort)
-            options.metricsAddress = metricsPort == "off" ? nil : try ListenAddress(parsing: metricsPort)
+            // Ratify's --metrics-port is a bare port number.
+            let metrics = metricsPort.allSatisfy(\.isNumber) ? ":" + metricsPort : metricsPort
+            options.metricsAddress = metricsPort == "off" || !metricsEnabled ? nil : try ListenAddress(parsing: metrics)
         } catch {
             throw ValidationError(error.description)
         }
