@@ -20,24 +20,49 @@ CHART = os.path.join(ROOT, "charts", "ratify")
 KUBE = "1.30.0"
 KEY = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"
 CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+FILE_MODE = {"crdManager": {"enabled": False}}
 VALUE_SETS = {
     "defaults": {},
-    "cosign keys + mutation": {"cosignKeys": [KEY, KEY], "provider": {"enableMutation": True, "mutationFormat": "strip-tag"}},
-    "notation certs + given TLS, no mTLS": {"notationCerts": [CERT], "cosign": {"enabled": False},
-                                            "provider": {"tls": {"crt": CERT, "key": "k", "cabundle": CERT, "disableMutualTLS": True}}},
-    "notation trust policies": {"notationCerts": [CERT], "notation": {"trustPolicies": [
+    "cosign keys + mutation, file mode": {**FILE_MODE, "cosignKeys": [KEY, KEY], "provider": {"enableMutation": True, "mutationFormat": "keep-tag"}},
+    "notation certs + given TLS, no mTLS, file mode": {**FILE_MODE, "notationCerts": [CERT], "cosign": {"enabled": False},
+                                                       "provider": {"tls": {"crt": CERT, "key": "k", "cabundle": CERT, "disableMutualTLS": True}}},
+    "notation trust policies, file mode": {**FILE_MODE, "notationCerts": [CERT], "notation": {"trustPolicies": [
         {"name": "prod", "registryScopes": ["registry.example.com/prod/app"], "trustedIdentities": ["x509.subject: C=US, ST=WA, O=acme"]},
         {"signatureVerification": {"level": "audit"}}]}},
-    "cosign keyless": {"cosign": {"tLogVerify": True, "trustedRoot": '{"tlogs": []}',
+    "cosign keyless, file mode": {**FILE_MODE, "cosign": {"tLogVerify": True, "trustedRoot": '{"tlogs": []}',
                                   "keyless": {"enabled": True, "certificateIdentityRegExp": "^https://github.com/acme/",
                                               "certificateOIDCIssuer": "https://token.actions.githubusercontent.com"}}},
-    "CRD manager with notation and cosign keys": {"crdManager": {"enabled": True}, "notationCerts": [CERT, CERT], "cosignKeys": [KEY],
-                                                   "oras": {"authProviders": {"dockerConfigSecret": "regcred"}}},
+    "CRD mode with notation and cosign keys": {"notationCerts": [CERT, CERT], "cosignKeys": [KEY],
+                                               "oras": {"authProviders": {"dockerConfigSecret": "regcred"}}},
+    "CRD mode, Ratify trust stores by notationCerts index": {"notationCerts": [CERT, CERT], "notation": {"trustPolicies": [
+        {"name": "prod", "registryScopes": ["*"], "trustStores": ["ca:notationCerts[0]", "tsa:notationCerts[1]"], "level": "permissive"}]}},
     "cert-manager TLS": {"provider": {"tls": {"cabundle": CERT, "certManager": {"enabled": True, "issuerRef": {"name": "ratify-ca", "kind": "ClusterIssuer"}}}}},
-    "registry auth, 2 replicas, json logs": {"oras": {"authProviders": {"dockerConfigSecret": "regcred"}, "useHttp": True},
-                                              "replicaCount": 2, "logger": {"formatter": "json", "level": "debug"},
-                                              "provider": {"timeout": {"validation": 3, "mutation": 1}}},
+    "registry auth, 2 replicas, json logs, this chart's old timeout keys": {
+        **FILE_MODE, "oras": {"authProviders": {"dockerConfigSecret": "regcred"}, "useHttp": True},
+        "replicaCount": 2, "logger": {"formatter": "json", "level": "debug"},
+        "provider": {"timeout": {"validationTimeoutSeconds": None, "mutationTimeoutSeconds": None, "validation": 3, "mutation": 1}}},
+    "Ratify 1.4.4 values file (every key set)": yaml.safe_load(open(os.path.join(CHART, "ci", "ratify-1.4.4-values.yaml"))),
 }
+# Keys whose feature is another issue's: set, the chart refuses to render (never drops them).
+REFUSED = {
+    "sbom.enabled": {"sbom": {"enabled": True}},
+    "policy.useRego": {"policy": {"useRego": True}},
+    "featureFlags.RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY": {"featureFlags": {"RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY": True}},
+    "oras.authProviders.azureWorkloadIdentityEnabled": {"oras": {"authProviders": {"azureWorkloadIdentityEnabled": True}}},
+    "azurekeyvault.enabled": {"azurekeyvault": {"enabled": True}},
+    "provider.cache.type dapr": {"provider": {"cache": {"type": "dapr"}}},
+}
+
+
+def flatten(values, prefix=""):
+    """Dotted keys of a values tree (leaves: scalars, lists and empty maps)."""
+    if isinstance(values, dict) and values:
+        for key, value in values.items():
+            yield from flatten(value, f"{prefix}.{key}" if prefix else key)
+    else:
+        yield prefix
+
+
 checks = Checks("lint-chart")
 check = checks.check
 
@@ -101,25 +126,47 @@ def main():
                 check(label, False, error)
         config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["config.json"]
         parsed = json.loads(config)
-        check(f"[{name}] config.json has Ratify's sections", {"store", "policy", "verifier", "executor"} <= parsed.keys(), parsed.keys())
-        if values.get("notationCerts"):
+        crd_mode = values.get("crdManager", {}).get("enabled", True)
+        deployment = next(d for d in docs if d["kind"] == "Deployment")
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        args, env = container["args"], {e["name"]: e.get("value") for e in container["env"]}
+        check(f"[{name}] config.json has the executor and logger (and in file mode Ratify's other sections)",
+              {"executor", "logger", "crl"} <= parsed.keys() and (crd_mode or {"store", "policy", "verifier"} <= parsed.keys()), parsed.keys())
+        check(f"[{name}] --enable-crd-manager exactly in CRD mode", ("--enable-crd-manager" in args) == crd_mode, args)
+        check(f"[{name}] feature flags as 1/0 and the namespace in the environment",
+              env.get("RATIFY_EXPERIMENTAL_DYNAMIC_PLUGINS") in ("0", "1") and env.get("RATIFY_CERT_ROTATION") in ("0", "1")
+              and "RATIFY_NAMESPACE" in env and env.get("RATIFY_CONFIG") == "/.ratify", env)
+        if values.get("notationCerts") and not crd_mode:
             notation = next(p for p in parsed["verifier"]["plugins"] if p["name"] == "notation")
             policies = notation["trustPolicyDoc"]["trustPolicies"]
             wanted = values.get("notation", {}).get("trustPolicies") or [{}]
             check(f"[{name}] notation trust policies rendered with defaults",
                   len(policies) == len(wanted) and all(p["trustStores"] == ["ca:certs"] and "level" in p["signatureVerification"] for p in policies)
-                  and all(all(policy[k] == v for k, v in given.items()) for policy, given in zip(policies, wanted)), policies)
-        if values.get("crdManager", {}).get("enabled"):
-            args = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+                  and all(all(policy[k] == v for k, v in given.items() if k != "signatureVerification") for policy, given in zip(policies, wanted)), policies)
+        if crd_mode:
             kmps = {d["metadata"]["name"] for d in docs if d["kind"] == "KeyManagementProvider"}
             notation = next((d for d in docs if d["kind"] == "Verifier" and d["metadata"]["name"] == "verifier-notation"), None)
             cosign = next((d for d in docs if d["kind"] == "Verifier" and d["metadata"]["name"] == "verifier-cosign"), None)
-            named = set(notation["spec"]["parameters"]["verificationCertStores"]["ca"]["ca-certs"]) | {k["provider"] for k in cosign["spec"]["parameters"]["trustPolicies"][0]["keys"]}
-            check(f"[{name}] CRD mode: --enable-crd-manager and verifiers naming the rendered key management providers",
-                  "--enable-crd-manager" in args and named == kmps and len(kmps) == 3
-                  and notation["spec"]["parameters"]["trustPolicyDoc"]["trustPolicies"][0]["trustStores"] == ["ca:ca-certs"], (args, kmps, named))
+            named = set()
+            if notation:
+                for stores in notation["spec"]["parameters"]["verificationCertStores"].values():
+                    for entry in (stores.values() if isinstance(stores, dict) else [stores]):
+                        named |= set(entry)
+            if cosign and "keys" in cosign["spec"]["parameters"]["trustPolicies"][0]:
+                named |= {k["provider"] for k in cosign["spec"]["parameters"]["trustPolicies"][0]["keys"]}
+            check(f"[{name}] CRD mode: verifiers name exactly the rendered key management providers", named == kmps, (kmps, named))
+            hooks = [d for d in docs if d["apiVersion"].startswith("config.ratify.deislabs.io")]
+            check(f"[{name}] CRD mode: resources are pre-install hooks, as in Ratify",
+                  all(d["metadata"].get("annotations", {}).get("helm.sh/hook") == "pre-install,pre-upgrade" for d in hooks)
+                  and {"Store", "Policy"} <= {d["kind"] for d in hooks}, [d["metadata"]["name"] for d in hooks])
+            if name.startswith("CRD mode, Ratify trust stores"):
+                params = notation["spec"]["parameters"]
+                check(f"[{name}] Ratify's trustStores mapping", params["verificationCertStores"] == {
+                    "ca": {"cert-0": ["ratify-notation-inline-cert-0"]}, "tsa": {"cert-1": ["ratify-notation-inline-cert-1"]}}
+                      and params["trustPolicyDoc"]["trustPolicies"][0]["trustStores"] == ["ca:cert-0", "tsa:cert-1"]
+                      and params["trustPolicyDoc"]["trustPolicies"][0]["signatureVerification"]["level"] == "permissive", params)
         keyless = values.get("cosign", {}).get("keyless", {})
-        if keyless.get("enabled"):
+        if keyless.get("enabled") and not crd_mode:
             cosign = next(p for p in parsed["verifier"]["plugins"] if p["name"] == "cosign")
             policy = cosign["trustPolicies"][0]
             check(f"[{name}] keyless trust policy rendered", "keys" not in policy and policy["keyless"] == {
@@ -127,13 +174,30 @@ def main():
                 "certificateOIDCIssuer": keyless["certificateOIDCIssuer"]} and policy["tLogVerify"] is True
                   and cosign["trustedRoot"] == "/usr/local/ratify-certs/cosign/trusted_root.json", cosign)
         provider = next(d for d in docs if d["kind"] == "Provider" and d["metadata"]["name"] == "ratify-provider")
-        check(f"[{name}] provider url", provider["spec"]["url"] == "https://ratify.gatekeeper-system:6001/ratify/gatekeeper/v1/verify",
+        fullname = deployment["metadata"]["name"]
+        check(f"[{name}] provider url", provider["spec"]["url"] == f"https://{fullname}.gatekeeper-system:6001/ratify/gatekeeper/v1/verify",
               provider["spec"]["url"])
-        deployment = next(d for d in docs if d["kind"] == "Deployment")
-        container = deployment["spec"]["template"]["spec"]["containers"][0]
         check(f"[{name}] hardened container", container["securityContext"]["readOnlyRootFilesystem"]
               and deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"]
-              and container["livenessProbe"]["httpGet"]["port"] == "health", container["securityContext"])
+              and container["livenessProbe"]["httpGet"]["port"] == "healthz", container["securityContext"])
+    # Every key of Ratify 1.4.4's values.yaml (charts/ratify/README.md's table) is one of ours, and
+    # the Ratify values file used above sets every one of them.
+    with open(os.path.join(CHART, "README.md")) as f:
+        ratify_keys = [line.split("`")[1] for line in f if line.startswith("| `")]
+    with open(os.path.join(CHART, "values.yaml")) as f:
+        ours = set(flatten(yaml.safe_load(f)))
+    ci_keys = set(flatten(VALUE_SETS["Ratify 1.4.4 values file (every key set)"]))
+    check("README table lists Ratify 1.4.4's 119 keys", len(ratify_keys) == 119, len(ratify_keys))
+    missing = [k for k in ratify_keys if k not in ours and not any(o.startswith(k + ".") for o in ours)]
+    check("every Ratify 1.4.4 key is in values.yaml", not missing, missing)
+    unset = [k for k in ratify_keys if k not in ci_keys and not any(o.startswith(k + ".") for o in ci_keys)]
+    check("the Ratify values file sets every key", not unset, unset)
+    for label, values in REFUSED.items():
+        try:
+            chart.render(values, name="ratify", namespace="gatekeeper-system", is_install=True)
+            check(f"{label} is refused with its issue", False, "rendered")
+        except Exception as error:
+            check(f"{label} is refused with its issue", "not available in this version of ratify" in str(error) and "issue" in str(error), error)
     for path in sorted(glob.glob(os.path.join(ROOT, "config", "crd-samples", "*.yaml"))):
         with open(path) as f:
             sample = yaml.safe_load(f)

@@ -1,28 +1,169 @@
+{{- define "ratify.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "ratify.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
 {{- define "ratify.labels" -}}
-app.kubernetes.io/name: {{ .Chart.Name }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "ratify.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
 {{- define "ratify.selectorLabels" -}}
-app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/name: {{ include "ratify.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
+{{- /* Ratify: ratify-admin unless named otherwise; "default" when none is created. */ -}}
 {{- define "ratify.serviceAccountName" -}}
-{{- if .Values.serviceAccount.create -}}
+{{- if or .Values.azureWorkloadIdentity.clientId .Values.serviceAccount.create -}}
 {{- default (include "ratify.fullname" .) .Values.serviceAccount.name -}}
 {{- else -}}
 {{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "ratify.gatekeeperNamespace" -}}
+{{- default "gatekeeper-system" .Values.gatekeeper.namespace -}}
+{{- end -}}
+
+{{- define "ratify.providerAPIVersion" -}}
+{{- if semverCompare ">= 3.11.0" (toString .Values.gatekeeper.version) -}}
+externaldata.gatekeeper.sh/v1beta1
+{{- else -}}
+externaldata.gatekeeper.sh/v1alpha1
+{{- end -}}
+{{- end -}}
+
+{{- define "ratify.assignAPIVersion" -}}
+{{- if semverCompare ">= 3.11.0" (toString .Values.gatekeeper.version) -}}
+mutations.gatekeeper.sh/v1
+{{- else -}}
+mutations.gatekeeper.sh/v1beta1
+{{- end -}}
+{{- end -}}
+
+{{- /* Seconds Gatekeeper waits: Ratify's key, else this chart's earlier `validation` / `mutation`. */ -}}
+{{- define "ratify.validationTimeout" -}}
+{{- int (coalesce .Values.provider.timeout.validationTimeoutSeconds (get .Values.provider.timeout "validation") 5) -}}
+{{- end -}}
+{{- define "ratify.mutationTimeout" -}}
+{{- int (coalesce .Values.provider.timeout.mutationTimeoutSeconds (get .Values.provider.timeout "mutation") 2) -}}
+{{- end -}}
+
+{{- /* notationCerts, with Ratify's deprecated single notationCert (not both, as in Ratify). */ -}}
+{{- define "ratify.notationCertNames" -}}
+{{- $fullname := include "ratify.fullname" . -}}
+{{- $names := list -}}
+{{- if .Values.notationCert -}}
+{{- if .Values.notationCerts -}}
+{{- fail "Please specify notation certs with .Values.notationCerts, single certificate .Values.notationCert has been deprecated, will soon be removed." -}}
+{{- end -}}
+{{- $names = append $names (printf "%s-notation-inline-cert" $fullname) -}}
+{{- end -}}
+{{- range $i, $cert := .Values.notationCerts -}}
+{{- $names = append $names (printf "%s-notation-inline-cert-%d" $fullname $i) -}}
+{{- end -}}
+{{- toJson $names -}}
+{{- end -}}
+
+{{- /* cosignKeys; else Ratify's deprecated single cosign.key (its "legacy" mode, used only
+without cosignKeys). */ -}}
+{{- define "ratify.cosignKeyList" -}}
+{{- $keys := .Values.cosignKeys | default list -}}
+{{- if and (not $keys) .Values.cosign.key -}}{{- $keys = list .Values.cosign.key -}}{{- end -}}
+{{- toJson $keys -}}
+{{- end -}}
+
+{{- define "ratify.cosignKeyless" -}}
+{{- $k := .Values.cosign.keyless -}}
+{{- if or $k.enabled $k.certificateIdentity $k.certificateIdentityRegExp $k.certificateOIDCIssuer $k.certificateOIDCIssuerRegExp -}}true{{- end -}}
+{{- end -}}
+
+{{- /* Ratify's logger.level names to ours. */ -}}
+{{- define "ratify.logLevel" -}}
+{{- $level := lower (toString (default "info" .Values.logger.level)) -}}
+{{- $map := dict "trace" "trace" "debug" "debug" "info" "info" "warn" "warning" "warning" "warning" "error" "error" "fatal" "error" "panic" "error" -}}
+{{- if not (hasKey $map $level) -}}
+{{- fail (printf "logger.level %q must be one of trace, debug, info, warn, warning, error, fatal, panic" $level) -}}
+{{- end -}}
+{{- index $map $level -}}
+{{- end -}}
+
+{{- /* The verifier's trust policies from notation.trustPolicies, and the trust stores they name
+(Ratify's verifier.yaml: `<type>:notationCerts[<i>]` becomes store cert-<n> of that type). */ -}}
+{{- define "ratify.notationVerifier" -}}
+{{- $fullname := include "ratify.fullname" . -}}
+{{- $certNames := include "ratify.notationCertNames" . | fromJsonArray -}}
+{{- $policies := .Values.notation.trustPolicies | default (list (dict "name" "default")) -}}
+{{- $stores := dict -}}
+{{- $out := list -}}
+{{- $index := 0 -}}
+{{- $legacy := and (eq (len $policies) 1) (eq (len ((index $policies 0).trustStores | default list)) 0) -}}
+{{- range $i, $p := $policies -}}
+{{- $trustStores := list -}}
+{{- if eq (len ($p.trustStores | default list)) 0 -}}
+{{- $trustStores = list "ca:certs" -}}
+{{- if not $legacy -}}{{- $_ := set $stores "certs" $certNames -}}{{- end -}}
+{{- else -}}
+{{- range $store := $p.trustStores -}}
+{{- $parts := splitList ":" $store -}}
+{{- if ne (len $parts) 2 -}}{{- fail (printf "notation.trustPolicies[%d].trustStores: %q must be <type>:notationCerts[<i>]" $i $store) -}}{{- end -}}
+{{- $type := index $parts 0 -}}
+{{- $ref := index $parts 1 -}}
+{{- if not (has $type (list "ca" "tsa" "signingAuthority")) -}}{{- fail (printf "Unknown certificate type: %s" $type) -}}{{- end -}}
+{{- if not (hasPrefix "notationcerts" (lower $ref)) -}}{{- fail (printf "Unknown trust store reference: %s" $ref) -}}{{- end -}}
+{{- $n := int (regexReplaceAll "[^0-9]" $ref "") -}}
+{{- if ge $n (len $.Values.notationCerts) -}}{{- fail (printf "trust store reference %s: notationCerts has %d entries" $ref (len $.Values.notationCerts)) -}}{{- end -}}
+{{- $name := printf "cert-%d" $index -}}
+{{- $index = add $index 1 -}}
+{{- $byType := get $stores $type | default dict -}}
+{{- $_ := set $byType $name (list (printf "%s-notation-inline-cert-%d" $fullname $n)) -}}
+{{- $_ := set $stores $type $byType -}}
+{{- $trustStores = append $trustStores (printf "%s:%s" $type $name) -}}
+{{- end -}}
+{{- end -}}
+{{- $level := $p.level | default (($p.signatureVerification | default dict).level) | default "strict" -}}
+{{- $verification := deepCopy ($p.signatureVerification | default dict) -}}
+{{- $_ := set $verification "level" $level -}}
+{{- $out = append $out (dict "name" ($p.name | default (printf "trustPolicy-%d" $i)) "registryScopes" ($p.registryScopes | default (list "*")) "signatureVerification" $verification "trustStores" $trustStores "trustedIdentities" ($p.trustedIdentities | default (list "*"))) -}}
+{{- end -}}
+{{- if $legacy -}}{{- $stores = dict "certs" $certNames -}}{{- end -}}
+{{- toJson (dict "verificationCertStores" $stores "trustPolicyDoc" (dict "version" "1.0" "trustPolicies" $out)) -}}
+{{- end -}}
+
+{{- /* Keys whose feature another open issue builds: refused, never silently dropped. */ -}}
+{{- define "ratify.refuseUnbuilt" -}}
+{{- $v := .Values -}}
+{{- $refused := list -}}
+{{- if $v.vulnerabilityreport.enabled }}{{ $refused = append $refused "vulnerabilityreport.enabled (issue: Beyond signatures)" }}{{ end -}}
+{{- if $v.sbom.enabled }}{{ $refused = append $refused "sbom.enabled (issue: Beyond signatures)" }}{{ end -}}
+{{- if $v.policy.useRego }}{{ $refused = append $refused "policy.useRego (issue: Rego policy provider)" }}{{ end -}}
+{{- if $v.featureFlags.RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY }}{{ $refused = append $refused "featureFlags.RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY (issue: Performance, scale and high availability)" }}{{ end -}}
+{{- if and $v.provider.cache.enabled (ne (toString $v.provider.cache.type) "ristretto") }}{{ $refused = append $refused (printf "provider.cache.type %s (issue: Performance, scale and high availability)" $v.provider.cache.type) }}{{ end -}}
+{{- if ne (toString $v.instrumentation.metricsType) "prometheus" }}{{ $refused = append $refused (printf "instrumentation.metricsType %s (prometheus only)" $v.instrumentation.metricsType) }}{{ end -}}
+{{- if $v.cosign.rekorURL }}{{ $refused = append $refused "cosign.rekorURL (issue: Sigstore trust that works out of the box)" }}{{ end -}}
+{{- range $key := list "azureWorkloadIdentityEnabled" "azureManagedIdentityEnabled" "awsEcrBasicEnabled" "alibabacloudAcrBasicEnabled" -}}
+{{- if index $v.oras.authProviders $key }}{{ $refused = append $refused (printf "oras.authProviders.%s (issue: Cloud identity)" $key) }}{{ end -}}
+{{- end -}}
+{{- if or $v.oras.authProviders.azureContainerRegistryEndpoints $v.oras.authProviders.awsApiOverride.enabled }}{{ $refused = append $refused "oras.authProviders.azureContainerRegistryEndpoints / awsApiOverride (issue: Cloud identity)" }}{{ end -}}
+{{- if or $v.azurekeyvault.enabled $v.akvCertConfig.enabled }}{{ $refused = append $refused "azurekeyvault.enabled / akvCertConfig.enabled (issue: Cloud identity)" }}{{ end -}}
+{{- if or $v.azureWorkloadIdentity.clientId $v.azureManagedIdentity.clientId $v.azureManagedIdentity.tenantId }}{{ $refused = append $refused "azureWorkloadIdentity / azureManagedIdentity (issue: Cloud identity)" }}{{ end -}}
+{{- if or $v.alibabacloudAcrConfig.defaultInstanceId $v.alibabacloudAcrConfig.acrInstancesConfig }}{{ $refused = append $refused "alibabacloudAcrConfig (issue: Cloud identity)" }}{{ end -}}
+{{- if $refused -}}
+{{- fail (printf "not available in this version of ratify (see charts/ratify/README.md): %s" (join ", " $refused)) -}}
 {{- end -}}
 {{- end -}}
