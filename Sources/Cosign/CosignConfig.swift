@@ -104,7 +104,13 @@ public struct CosignVerifierConfig: Sendable {
 
     /// Parses `verifier.plugins[i]`; errors name the path of the bad value, unknown keys come
     /// back as warnings.
-    public static func parse(_ value: JSONValue, path: String) throws(ConfigError) -> (CosignVerifierConfig, warnings: [String]) {
+    /// The sigstore trusted root of trust policies whose verifier names no `trustedRoot`, from
+    /// the environment (the deployment's choice, e.g. a private sigstore instance); unset, such
+    /// policies have no Rekor keys and `tLogVerify: true` cannot pass.
+    public static let defaultTrustedRootVariable = "RATIFY_COSIGN_TRUSTED_ROOT"
+
+    public static func parse(_ value: JSONValue, path: String,
+                             environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> (CosignVerifierConfig, warnings: [String]) {
         guard let object = value.objectValue else { throw ConfigError(path: path, "must be an object") }
         var warnings = object.keys.filter { !knownKeys.contains($0) && $0 != "tLogVerify" }.map { "\(path).\($0) is not a known cosign setting and is ignored" }
         // Ratify's cosign plugin has no verifier-level tLogVerify (Go's decoder drops it): in the
@@ -131,6 +137,10 @@ public struct CosignVerifierConfig: Sendable {
                 do { trustedRoot = try TrustedRoot.load(path: file) } catch {
                     throw ConfigError(path: "\(path).trustedRoot", error.description)
                 }
+            } else if let file = environment[defaultTrustedRootVariable], !file.isEmpty {
+                do { trustedRoot = try TrustedRoot.load(path: file) } catch {
+                    throw ConfigError(path: "\(path).trustedRoot", "(from \(defaultTrustedRootVariable)) \(error.description)")
+                }
             }
             var parsed: [CosignTrustPolicy] = []
             for (index, policy) in list.enumerated() {
@@ -143,7 +153,7 @@ public struct CosignVerifierConfig: Sendable {
             var config = CosignVerifierConfig(name: name, artifactTypes: artifactTypes, trustPolicies: parsed, legacy: false)
             config.trustedRoot = trustedRoot
             for (index, policy) in parsed.enumerated() where policy.tLogVerify && (config.trustedRoot?.logs.isEmpty ?? true) {
-                warnings.append("\(path).trustPolicies[\(index)] has tLogVerify true (the default) but no trustedRoot with Rekor keys is configured: its signatures cannot pass; set trustedRoot, or tLogVerify: false for key-only trust")
+                warnings.append("\(path).trustPolicies[\(index)] has tLogVerify true (the default) but no trustedRoot with Rekor keys is configured: its signatures cannot pass; set trustedRoot (or RATIFY_COSIGN_TRUSTED_ROOT), or tLogVerify: false for key-only trust")
             }
             return (config, warnings)
         }

@@ -243,6 +243,23 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
         registry.stop()
     }
 
+    /// A verifier applied without trustedRoot (e.g. Ratify's cosign page, kubectl-applied) uses
+    /// the deployment's RATIFY_COSIGN_TRUSTED_ROOT; a bad one is an error naming the variable.
+    @Test func trustPoliciesWithoutTrustedRootUseTheDeploymentsRoot() async throws {
+        let (registry, _, sigs) = try await setUp()
+        defer { registry.stop() }
+        let plugin = try JSONParser.parse(#"{"name":"cosign","trustPolicies":[{"name":"tlog","scopes":["*"],"keys":[{"file":"\#(sigs.key("ec256"))"}]}]}"#)
+        let root = sigs.directory.appendingPathComponent("trusted_root.json").path
+        let (config, warnings) = try CosignVerifierConfig.parse(plugin, path: "v", environment: ["RATIFY_COSIGN_TRUSTED_ROOT": root])
+        #expect(config.trustedRoot?.logs.isEmpty == false)
+        #expect(!warnings.contains { $0.contains("no trustedRoot") }, "\(warnings)")
+        let (without, noRootWarnings) = try CosignVerifierConfig.parse(plugin, path: "v", environment: [:])
+        #expect(without.trustedRoot == nil && noRootWarnings.contains { $0.contains("RATIFY_COSIGN_TRUSTED_ROOT") })
+        #expect { try CosignVerifierConfig.parse(plugin, path: "v", environment: ["RATIFY_COSIGN_TRUSTED_ROOT": "/nonexistent.json"]) } throws: {
+            ($0 as? ConfigError)?.path == "v.trustedRoot" && "\($0)".contains("from RATIFY_COSIGN_TRUSTED_ROOT")
+        }
+    }
+
     @Test func rekorBundlesAreVerifiedOfflineWhenTheLogIsRequired() async throws {
         let (registry, images, sigs) = try await setUp()
         let image = images["signed"]!
