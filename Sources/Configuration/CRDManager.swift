@@ -102,7 +102,7 @@ public final class CRDManager: @unchecked Sendable {
             case .failure(let error): secretProblems[object.key] = error.message
             }
         }
-        let (providers, kmpOutcomes) = InlineProviders.build(resources)
+        let (providers, kmpOutcomes) = InlineProviders.build(resources, ratifyNamespace: defaultNamespace)
         var outcomes = kmpOutcomes
         let pluginResults = await installPlugins(resources)
         // Each verifier, store and policy is checked on its own, so one bad resource is reported

@@ -191,12 +191,19 @@ public struct InlineProviders: KeyManagementProviders {
     let cluster: [String: Material]
     let namespaced: [String: [String: Material]]
     public let namespace: String?
+    let ratifyNamespace: String
 
-    /// Parses every KMP; returns the providers and each resource's outcome.
-    public static func build(_ resources: ResourceSet) -> (InlineProviders, [String: ResourceOutcome]) {
+    /// Parses every KMP; returns the providers and each resource's outcome. `ratifyNamespace`:
+    /// where ratify runs (RATIFY_NAMESPACE), whose CertificateStores cluster-wide verifiers name
+    /// without a namespace, as Ratify prepends it.
+    public static func build(_ resources: ResourceSet, ratifyNamespace: String = "gatekeeper-system") -> (InlineProviders, [String: ResourceOutcome]) {
         var cluster: [String: Material] = [:], namespaced: [String: [String: Material]] = [:]
         var outcomes: [String: ResourceOutcome] = [:]
-        for object in resources.objects.values where [.keymanagementproviders, .namespacedkeymanagementproviders, .certificatestores].contains(object.kind) {
+        // CertificateStores first: a KeyManagementProvider of the same name wins, as in Ratify.
+        let objects = resources.objects.values
+            .filter { [.keymanagementproviders, .namespacedkeymanagementproviders, .certificatestores].contains($0.kind) }
+            .sorted { ($0.kind == .certificatestores ? 0 : 1, $0.key) < ($1.kind == .certificatestores ? 0 : 1, $1.key) }
+        for object in objects {
             switch object.kind == .certificatestores ? parseCertificateStore(object) : parse(object) {
             case .success(let material):
                 let properties: JSONValue = material.certificates.isEmpty
@@ -204,9 +211,10 @@ public struct InlineProviders: KeyManagementProviders {
                     : ["certificates": .array(material.certificates.map { ["subject": .string($0.subjectRFC2253), "notAfter": .string(ISO8601DateFormatter().string(from: $0.notAfter))] })]
                 outcomes[object.key] = ResourceOutcome(error: nil, properties: properties)
                 if object.kind == .certificatestores {
-                    // Namespaced in Ratify, named by verifiers without a namespace: both views.
-                    cluster[object.name] = material
-                    if let namespace = object.namespace { namespaced[namespace, default: [:]][object.name] = material }
+                    // Namespaced in Ratify; named without a namespace, one in ratify's own.
+                    let namespace = object.namespace ?? ratifyNamespace
+                    namespaced[namespace, default: [:]][object.name] = material
+                    if namespace == ratifyNamespace { cluster[object.name] = material }
                 } else if object.kind == .namespacedkeymanagementproviders, let namespace = object.namespace {
                     namespaced[namespace, default: [:]][object.name] = material
                 } else {
@@ -216,14 +224,22 @@ public struct InlineProviders: KeyManagementProviders {
                 outcomes[object.key] = ResourceOutcome(error: error.message)
             }
         }
-        return (InlineProviders(cluster: cluster, namespaced: namespaced, namespace: nil), outcomes)
+        return (InlineProviders(cluster: cluster, namespaced: namespaced, namespace: nil, ratifyNamespace: ratifyNamespace), outcomes)
     }
 
     public func scoped(to namespace: String?) -> InlineProviders {
-        InlineProviders(cluster: cluster, namespaced: namespaced, namespace: namespace)
+        InlineProviders(cluster: cluster, namespaced: namespaced, namespace: namespace, ratifyNamespace: ratifyNamespace)
     }
 
+    /// `name`: the scope's namespace first, then cluster-wide. `namespace/name` (Ratify's form
+    /// for namespaced resources): a namespace's own only; from cluster scope, ratify's own
+    /// namespace only (admin-controlled) — never another tenant's.
     func material(_ provider: String) -> Material? {
+        if let slash = provider.firstIndex(of: "/") {
+            let owner = String(provider[..<slash]), name = String(provider[provider.index(after: slash)...])
+            guard owner == (namespace ?? ratifyNamespace) else { return nil }
+            return namespaced[owner]?[name] ?? (owner == ratifyNamespace ? cluster[name] : nil)
+        }
         if let namespace, let own = namespaced[namespace]?[provider] { return own }
         return cluster[provider]
     }
@@ -235,7 +251,6 @@ public struct InlineProviders: KeyManagementProviders {
     public func keys(provider: String) -> [ManagedKey]? {
         material(provider).flatMap { $0.keys.isEmpty ? nil : $0.keys }
     }
-
     /// CertificateStore `spec.provider: inline`, `spec.parameters.value`: PEM certificates.
     static func parseCertificateStore(_ object: ResourceObject) -> Result<Material, ResourceError> {
         let provider = object.spec["provider"]?.stringValue ?? ""
