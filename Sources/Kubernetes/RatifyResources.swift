@@ -12,7 +12,8 @@ public enum RatifyKind: String, CaseIterable, Sendable {
     public static let group = "config.ratify.deislabs.io"
     public static let version = "v1beta1"
 
-    public var isNamespaced: Bool { rawValue.hasPrefix("namespaced") }
+    /// The Namespaced* kinds, and CertificateStore (namespaced in Ratify's CRDs).
+    public var isNamespaced: Bool { rawValue.hasPrefix("namespaced") || self == .certificatestores }
 
     /// The collection across all namespaces (namespaced kinds) or the cluster collection.
     public var collectionPath: String { "/apis/\(Self.group)/\(Self.version)/\(rawValue)" }

@@ -221,8 +221,8 @@ import TestSupport
             try cluster.eventually([signed], [false], "the key provider deleted")
             try cluster.create("keymanagementproviders", "cosign-key", spec: Self.inlineKey(cluster.key))
             try cluster.eventually([signed], [true], "the key provider created again")
-            try cluster.create("certificatestores", "legacy", spec: ["provider": "inline", "parameters": [:]])
-            let legacy = try cluster.status("\(Self.group)/certificatestores/legacy")
+            try cluster.create("certificatestores", "legacy", namespace: "gatekeeper-system", spec: ["provider": "inline", "parameters": [:]])
+            let legacy = try cluster.status("\(Self.group)/namespaces/gatekeeper-system/certificatestores/legacy")
             #expect(legacy?["issuccess"] == false)
             #expect(legacy?["error"]?.stringValue?.contains("parameters.value must hold PEM certificates") == true, "\(String(describing: legacy))")
 

@@ -50,9 +50,14 @@ def record(event_type, plural, obj):
     lock.notify_all()
 
 
+def namespaced(plural):
+    """Ratify's Namespaced* kinds, and CertificateStore (namespaced too, as in Ratify's CRDs)."""
+    return plural.startswith("namespaced") or plural == "certificatestores"
+
+
 def object_key(target):
     """(plural, namespace, name): namespaced kinds are keyed by namespace, cluster kinds are not."""
-    return target and (target["plural"], target["namespace"] if target["plural"].startswith("namespaced") else None, target["name"])
+    return target and (target["plural"], target["namespace"] if namespaced(target["plural"]) else None, target["name"])
 
 
 def parse_path(path):
@@ -139,7 +144,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(404, status(404, "NotFound", "the server could not find the requested resource"))
         obj = self.body()
         name = obj.get("metadata", {}).get("name")
-        namespace = target["namespace"] if target["plural"].startswith("namespaced") else None
+        namespace = target["namespace"] if namespaced(target["plural"]) else None
         key = (target["plural"], namespace, name)
         with lock:
             if key in state["objects"]:
