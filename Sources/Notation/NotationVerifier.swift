@@ -143,7 +143,7 @@ public struct NotationVerifier: Verifier {
         let revocationAction = policy.action(for: .revocation)
         let capabilities = metadata.capabilities.filter { $0 != .revocationCheck || revocationAction != .skip }
         guard !capabilities.isEmpty else { return }
-        let request = VerificationPlugin.Request(envelope: envelope, trustedIdentities: policy.trustedIdentities.map(\.description),
+        let request = VerificationPlugin.Request(envelope: envelope, trustedIdentities: policy.writtenTrustedIdentities,
                                                  capabilities: capabilities)
         func fatal(_ message: String) {
             outcome.failures.append(NotationCheckFailure(check: .integrity, action: .enforce, reason: .verificationPluginFailure, message: message))

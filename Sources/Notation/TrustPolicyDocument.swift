@@ -98,6 +98,9 @@ public struct TrustPolicy: Sendable, Equatable {
     public var verifyTimestamp: TimestampPolicy
     public var trustStores: [TrustStore]
     public var trustedIdentities: [Identity]
+    /// The identities as the document writes them: what a verification plugin receives
+    /// (notation-go hands `trustPolicy.TrustedIdentities` over unparsed).
+    public var writtenTrustedIdentities: [String] = []
 
     /// The spec's level table, with the policy's overrides applied.
     public func action(for check: Check) -> Action {
@@ -221,8 +224,10 @@ public struct TrustPolicy: Sendable, Equatable {
             }
             identities.append(.x509Subject(name))
         }
-        return TrustPolicy(name: name, registryScopes: scopes, level: level, overrides: overrides, verifyTimestamp: verifyTimestamp,
+        var policy = TrustPolicy(name: name, registryScopes: scopes, level: level, overrides: overrides, verifyTimestamp: verifyTimestamp,
                            trustStores: stores, trustedIdentities: identities)
+        policy.writtenTrustedIdentities = identityValues.compactMap(\.stringValue)
+        return policy
     }
 
     /// Whether a signing certificate with this subject is trusted by the policy's identities.

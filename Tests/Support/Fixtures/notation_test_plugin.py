@@ -10,6 +10,9 @@ behaviour comes from `<executable>.json` next to it:
    "get-plugin-metadata": {"sleep": s, "exit": n, "stdout": "...", "stderr": "..."},
    "verify-signature": {...same overrides...}}
 
+Without that file (a plugin pulled as a dynamic plugin) it is the plugin `<name>` of its file name
+`notation-<name>`, with both capabilities, answering success.
+
 Each request it receives is written to `<executable>.<command>.request.json`."""
 import json
 import sys
@@ -17,8 +20,12 @@ import time
 
 executable = sys.argv[0]
 command = sys.argv[1] if len(sys.argv) > 1 else ""
-with open(executable + ".json") as f:
-    behavior = json.load(f)
+try:
+    with open(executable + ".json") as f:
+        behavior = json.load(f)
+except FileNotFoundError:
+    import os
+    behavior = {"name": os.path.basename(executable).removeprefix("notation-")}
 request = sys.stdin.read()
 with open(f"{executable}.{command}.request.json", "w") as f:
     f.write(request)
