@@ -23,7 +23,7 @@ public enum ExecutorFactory {
     public static func make(_ config: RatifyConfig, generation: UInt64, onRegistryRequest: StoreFactory.RequestObserver? = nil, logger: Logger,
                             mutationFormat: MutationExecutor.Format = .keepTag, providers: (any KeyManagementProviders)? = nil,
                             resultCache: ResultCacheSettings = ResultCacheSettings()) throws(ConfigurationError) -> any ProviderExecutor {
-        let store = try StoreFactory.makeStore(config.storeOptions, onRequest: onRegistryRequest)
+        let store = try StoreFactory.makeStore(for: config, onRequest: onRegistryRequest)
         return RoutingExecutor(verify: verifyExecutor(config, store: store, generation: generation, logger: logger, providers: providers, resultCache: resultCache),
                                mutate: MutationExecutor(store: store, format: mutationFormat))
     }

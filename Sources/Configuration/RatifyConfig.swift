@@ -17,6 +17,8 @@ public struct RatifyConfig: Sendable {
     public var crlCacheEnabled = true
     /// The `oras` store plugin's settings (defaults when the config has no store section).
     public var storeOptions = ORASStoreOptions()
+    /// A store that is not the built-in oras: a Ratify store plugin (then `storeOptions` is unused).
+    public var storePlugin: RatifyStorePluginConfig?
     /// `policy.plugin` (Ratify's configPolicy); `default: all` when absent.
     public var policy = ConfigPolicy()
     /// `verifier.plugins`, parsed (key files, trust stores and trusted roots read).
@@ -163,11 +165,19 @@ public struct RatifyConfig: Sendable {
             guard let name = plugin["name"]?.stringValue else {
                 throw ConfigurationError("\(source): \(path).name must be a string")
             }
-            guard name == "oras" else {
-                throw ConfigurationError("\(source): \(path).name \"\(name)\" is not supported; the built-in store is \"oras\"")
-            }
-            guard !found else { throw ConfigurationError("\(source): \(path): only one oras store may be configured") }
+            guard !found else { throw ConfigurationError("\(source): \(path): only one store may be configured") }
             found = true
+            guard name == "oras" else {
+                // Ratify: `store.pluginBinDirs`, else $RATIFY_CONFIG/plugins, else ~/.ratify/plugins.
+                let directory = plugin["address"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+                    ?? PluginDirectory.resolve(store["pluginBinDirs"]?.arrayValue?.first?.stringValue)
+                do throws(ConfigError) {
+                    storePlugin = try RatifyStorePluginConfig.parse(plugin, path: path, version: store["version"]?.stringValue ?? "1.0.0", directory: directory)
+                } catch {
+                    throw ConfigurationError(error, source: source)
+                }
+                continue
+            }
             do {
                 let (options, warnings) = try ORASStoreOptions.parse(plugin, path: path)
                 storeOptions = options
@@ -187,7 +197,7 @@ public struct RatifyConfig: Sendable {
         "executor": ["verificationRequestTimeout", "mutationRequestTimeout"],
         "logger": ["formatter", "requestHeaders"],
         "logger.requestHeaders": ["traceIDHeaderName"],
-        "store": ["version", "plugins"],
+        "store": ["version", "plugins", "pluginBinDirs"],
         "policy": ["version", "plugin"],
         "policy.plugin": ["name", "artifactVerificationPolicies"],
         "verifier": ["version", "plugins", "pluginBinDirs"],

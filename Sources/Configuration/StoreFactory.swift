@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Plugins
 import Registry
 
 /// Builds the referrer store a configuration asks for.
@@ -7,6 +8,12 @@ public enum StoreFactory {
     /// Called once per registry request with the host and the HTTP status (0 when no response
     /// arrived): the server counts them in `ratify_registry_request_count`.
     public typealias RequestObserver = @Sendable (_ host: String, _ status: Int) -> Void
+
+    /// The configured store: the oras store, or a Ratify store plugin.
+    public static func makeStore(for config: RatifyConfig, onRequest: RequestObserver? = nil) throws(ConfigurationError) -> any ReferrerStore {
+        if let plugin = config.storePlugin { return RatifyStorePlugin(config: plugin) }
+        return try makeStore(config.storeOptions, onRequest: onRequest)
+    }
 
     public static func makeStore(_ options: ORASStoreOptions, onRequest: RequestObserver? = nil) throws(ConfigurationError) -> ORASStore {
         var credentials: any CredentialProvider = AnonymousCredentials()

@@ -115,7 +115,14 @@ public struct ResourceSet: Sendable {
     /// Store CR → `store.plugins[]` entry (`spec.name`, oras by default, plus its parameters).
     public static func storePlugin(_ object: ResourceObject) -> JSONValue {
         var plugin = object.spec["parameters"]?.objectValue ?? JSONObject()
-        plugin["name"] = .string(object.spec["name"]?.stringValue ?? "oras")
+        let name = object.spec["name"]?.stringValue ?? "oras"
+        plugin["name"] = .string(name)
+        // A store plugin's directory (and where a dynamic one was downloaded from).
+        if name != "oras" {
+            for key in ["address", "source"] {
+                if let value = object.spec[key], !value.isNull, value.stringValue != "" { plugin[key] = value }
+            }
+        }
         return .object(plugin)
     }
 

@@ -25,11 +25,11 @@ struct Discover: AsyncParsableCommand {
         guard output == "tree" || output == "json" else { throw ValidationError("--output must be tree or json") }
         let reference: ImageReference
         do { reference = try ImageReference.parse(subject) } catch { throw ValidationError("--subject: \(error)") }
-        let store: ORASStore
+        let store: any ReferrerStore
         do {
             let config = try RatifyConfig.load(path: configPath)
             for warning in config.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
-            store = try StoreFactory.makeStore(config.storeOptions)
+            store = try StoreFactory.makeStore(for: config)
         } catch {
             throw ValidationError("\(error)")
         }

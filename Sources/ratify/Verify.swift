@@ -46,7 +46,7 @@ struct Verify: AsyncParsableCommand {
                 key = layout.key
             } else {
                 guard scope == nil else { usage("--scope applies to oci-layout: subjects only") }
-                store = try StoreFactory.makeStore(config.storeOptions)
+                store = try StoreFactory.makeStore(for: config)
             }
             executor = try ExecutorFactory.verifyExecutor(config, store: store, generation: 1, logger: Logger(label: "ratify-verify") { _ in SwiftLogNoOpLogHandler() })
         } catch {
