@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "ConformanceTests", dependencies: ["Notation", "Cosign", "Crypto", "Core", "Registry", "JSON", "Configuration", "TestSupport"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Plugins", "RatifyServer", "Core", "JSON", "TestSupport", "Observability", "Registry", "Kubernetes",
             .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "RatifyServerTests", dependencies: ["RatifyServer", "Core", "JSON", "TestSupport", "Observability", "Registry"]),
+        .testTarget(name: "RatifyServerTests", dependencies: ["RatifyServer", "Configuration", "Core", "JSON", "TestSupport", "Observability", "Registry"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -37,7 +37,7 @@ import Testing
         (#"{"executor":{"mutationRequestTimeout":-1}}"#, "executor.mutationRequestTimeout must be a positive whole number"),
         (#"{"logger":{"formatter":"xml"}}"#, "logger.formatter must be one of text, json, logstash"),
         (#"{"verifier":"x"}"#, "verifier must be an object"),
-        (#"{"verifier":{"plugins":[{"name":"sbom"}]}}"#, "verifier.plugins[0].name: verifier \"sbom\" is not built in"),
+        (#"{"verifier":{"plugins":[{"name":"sbom"}]}}"#, "verifier.plugins[0].name: verifier \"sbom\" is neither built in (cosign, notation) nor a plugin in"),
         (#"{"verifier":{"plugins":[{"name":"notation"}]}}"#, "verifier.plugins[0].trustPolicyDoc: is required"),
     ])
     func rejectsInvalidConfig(_ text: String, _ message: String) {

@@ -68,7 +68,7 @@ import TestSupport
     }
 
     @Test func aCosignSignatureServedByAStorePluginIsVerifiedThroughRatifysProtocol() async throws {
-        let setup = try Self.setUp()
+        let setup = try await offPool { try Self.setUp() }
         defer { try? FileManager.default.removeItem(at: setup.directory) }
         let result = try await Self.verify(setup, storeSettings: #", "pageSize": 1"#)
         #expect(result.isSuccess, "\(result.reports.map(\.message))")
@@ -90,7 +90,7 @@ import TestSupport
         (#", "corruptBlobs": true"#, "do not match its digest and size"),
     ])
     func everyFailureOfTheStorePluginFailsVerification(settings: String, message: String) async throws {
-        let setup = try Self.setUp()
+        let setup = try await offPool { try Self.setUp() }
         defer { try? FileManager.default.removeItem(at: setup.directory) }
         do {
             let result = try await Self.verify(setup, storeSettings: settings)

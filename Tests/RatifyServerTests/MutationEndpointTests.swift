@@ -43,10 +43,10 @@ import TestSupport
     }
 
     @Test(arguments: [
-        (#"{"store":{"plugins":[{"name":"azure"}]}}"#, #"store.plugins[0].name "azure" is not supported"#),
+        (#"{"store":{"plugins":[{"name":"azure"}]}}"#, #"store.plugins[0].name: store "azure" is neither built in (oras) nor a plugin in"#),
         (#"{"store":{"plugins":{"name":"oras"}}}"#, "store.plugins must be a list"),
         (#"{"store":{"plugins":[{"name":"oras","ttl":"10s"}]}}"#, "store.plugins[0].ttl must be a positive whole number"),
-        (#"{"store":{"plugins":[{"name":"oras"},{"name":"oras"}]}}"#, "only one oras store"),
+        (#"{"store":{"plugins":[{"name":"oras"},{"name":"oras"}]}}"#, "only one store may be configured"),
     ])
     func refusesBadStoreConfig(_ text: String, _ message: String) {
         do {
