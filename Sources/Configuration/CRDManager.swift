@@ -187,32 +187,39 @@ public final class CRDManager: @unchecked Sendable {
             }
             return results
         }
-        // Pulled with the cluster store's settings (plain HTTP, credentials), bounded for plugins.
-        var options = ORASStoreOptions()
-        if let store = resources.objects.values.first(where: { $0.kind == .stores }),
-           let parsed = try? ORASStoreOptions.parse(ResourceSet.storePlugin(store), path: "store").0 {
-            options = parsed
-        }
-        options.maxBlobBytes = DynamicPlugin.maxPluginBytes
-        options.cacheEnabled = false
-        options.contentCacheBytes = 0
-        let store: ORASStore
-        do { store = try StoreFactory.makeStore(options) } catch {
-            for object in sources { results[object.key] = .failure("cannot pull dynamic plugins: \(error.message)") }
-            return results
-        }
+        // Pulled with the cluster store's settings (plain HTTP, credentials), or the source's own authProvider.
+        let clusterStore = resources.objects.values.first(where: { $0.kind == .stores && ($0.spec["name"]?.stringValue ?? "oras") == "oras" })
+            .map(ResourceSet.storePlugin)
         for object in sources {
             let artifact = object.spec["source"]!["artifact"]!.stringValue!
             let isVerifier = object.kind == .verifiers || object.kind == .namespacedverifiers
             let name = (isVerifier ? object.spec["type"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } : nil) ?? object.spec["name"]?.stringValue ?? object.name
             let directory = object.spec["address"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? PluginDirectory.resolve(nil, environment: environment)
+            var authProvider = object.spec["source"]?["authProvider"]
+            if let provider = authProvider, provider["name"]?.stringValue == "k8Secrets",
+               let holder = ResourceObject(kind: object.kind, ["metadata": ["name": .string(object.name), "namespace": object.namespace.map { .string($0) } ?? .null],
+                                                                 "spec": ["parameters": ["authProvider": provider]]]) {
+                switch await resolveSecrets(holder) {
+                case .success(let resolved?): authProvider = resolved.spec["parameters"]?["authProvider"]
+                case .success(nil): break
+                case .failure(let error):
+                    results[object.key] = .failure("spec.source.authProvider: \(error.message)")
+                    continue
+                }
+            }
+            let options: ORASStoreOptions
+            do throws(ConfigurationError) { options = try PluginSources.pullOptions(store: clusterStore, authProvider: authProvider) } catch {
+                results[object.key] = .failure(error.message)
+                continue
+            }
             if let done = lock.withLock({ plugins[object.key] }), done.generation == object.generation, done.artifact == artifact,
                FileManager.default.fileExists(atPath: done.path) {
                 results[object.key] = .success((artifact, done.digest, done.path))
                 continue
             }
             do throws(DynamicPlugin.Failure) {
-                let installed = try await DynamicPlugin.install(artifact: artifact, as: name, into: directory, store: store, deadline: .now + .seconds(60))
+                let installed = try await PluginSources.install(PluginSources.Source(name: name, directory: directory, artifact: artifact, authProvider: authProvider,
+                                                                                      path: object.key), options: options, deadline: .now + .seconds(60))
                 lock.withLock { plugins[object.key] = (object.generation, artifact, installed.digest.description, installed.path) }
                 logger.info("downloaded \(isVerifier ? "verifier" : "store") plugin \(name) from \(artifact)@\(installed.digest) to \(installed.path)")
                 results[object.key] = .success((artifact, installed.digest.description, installed.path))

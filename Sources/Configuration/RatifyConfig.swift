@@ -50,6 +50,14 @@ public struct RatifyConfig: Sendable {
         return try read(Array(data), path: path)
     }
 
+    /// The file at `path` as a document, not yet interpreted (dynamic plugins are pulled from it
+    /// before its verifiers are resolved).
+    public static func rawDocument(path: String) throws(ConfigurationError) -> JSONValue {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ConfigurationError("cannot read config file \(path)") }
+        if path.hasSuffix(".yaml") || path.hasSuffix(".yml") { return try YAMLConfig.parse(String(decoding: data, as: UTF8.self), source: path) }
+        do { return try JSONParser.parse(Array(data)) } catch { throw ConfigurationError("\(path): \(error)") }
+    }
+
     /// A file's contents, JSON or — by its extension — YAML (start and reload alike).
     public static func read(_ bytes: [UInt8], path: String) throws(ConfigurationError) -> RatifyConfig {
         guard !bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) else {

@@ -133,7 +133,8 @@ public struct RatifyStorePluginConfig: Sendable {
         let executable = URL(fileURLWithPath: directory).appendingPathComponent(name).path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: executable, isDirectory: &isDirectory), !isDirectory.boolValue else {
-            throw ConfigError(path: "\(path).name", "store \"\(name)\" is neither built in (oras) nor a plugin in \(directory) (PLUGIN_NOT_FOUND)")
+            let hint = plugin["source"]?["artifact"]?.stringValue.map { "; its source \($0) is downloaded only with \(DynamicPlugin.featureFlag)=1" } ?? ""
+            throw ConfigError(path: "\(path).name", "store \"\(name)\" is neither built in (oras) nor a plugin in \(directory) (PLUGIN_NOT_FOUND)\(hint)")
         }
         return RatifyStorePluginConfig(name: name, version: version, executable: executable, document: plugin)
     }

@@ -98,7 +98,10 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let config: RatifyConfig
+        var pluginMessages: (installed: [String], warnings: [String]) = ([], [])
         do {
+            // Dynamic plugins named by the file are pulled before its verifiers are resolved.
+            if let configPath { pluginMessages = try await PluginSources.installAll(in: try RatifyConfig.rawDocument(path: configPath)) }
             config = try RatifyConfig.load(path: configPath)
         } catch {
             throw ValidationError("\(error)")
@@ -145,7 +148,8 @@ struct Serve: AsyncParsableCommand {
         guard let format = MutationExecutor.Format(flag: mutationFormat) else {
             throw ValidationError("--mutation-format must be keep-tag or strip-tag")
         }
-        for warning in config.warnings { logger.warning("\(warning)") }
+        for warning in config.warnings + pluginMessages.warnings { logger.warning("\(warning)") }
+        for installed in pluginMessages.installed { logger.info("downloaded plugin \(installed)") }
         let metrics = ServerMetrics()
         let server: RatifyServer
         let reloader: ConfigReloader?

@@ -30,12 +30,15 @@ struct Verify: AsyncParsableCommand {
     func run() async throws {
         guard output == "json" || output == "text" else { usage("--output must be json or text") }
         let config: RatifyConfig
+        var pluginWarnings: [String] = []
         do {
+            // Dynamic plugins named by the file are pulled before its verifiers are resolved.
+            if let configPath { pluginWarnings = try await PluginSources.installAll(in: try RatifyConfig.rawDocument(path: configPath)).warnings }
             config = try RatifyConfig.load(path: configPath)
         } catch {
             usage("\(error)")
         }
-        for warning in config.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+        for warning in config.warnings + pluginWarnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
         let budget: Duration = timeout.map { .milliseconds($0) } ?? config.verificationRequestTimeout ?? .milliseconds(2900)
         let executor: any ProviderExecutor
         var key = subject

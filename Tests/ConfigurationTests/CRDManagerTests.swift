@@ -235,25 +235,32 @@ import TestSupport
     }
 
     /// Ratify's dynamic plugins with the feature flag on: a Verifier naming `source.artifact` gets
-    /// its executable pulled from the registry (with the store's credentials) into the plugin
+    /// its executable pulled from another registry (with `source.authProvider`'s k8Secrets) into the plugin
     /// directory, pinned by digest, and run for the SBOM attached to an image; changing the
     /// resource takes effect.
-    @Test func dynamicPluginIsPulledWithTheStoresCredentialsAndRuns() async throws {
+    @Test func dynamicPluginIsPulledWithItsSourceCredentialsAndRuns() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the ratify binary first (make build)")
         let cluster = try await offPool { try Cluster(environment: ["RATIFY_EXPERIMENTAL_DYNAMIC_PLUGINS": "1"]) }
-        defer { cluster.stop() }
+        // The plugin lives in another registry, readable only with the source's own authProvider.
+        let pluginRegistry = try await offPool { try LocalRegistry(auth: .basic(user: "bob", password: "pl4gins")) }
+        defer { cluster.stop(); pluginRegistry.stop() }
         try await offPool {
             let host = cluster.registry.host
             let oci = OCIFixtures(pusher: cluster.registry, maintainTagSchema: true)
             let tool = try oci.pushImage("tool", tag: "v1")
             try oci.attach("tool", to: tool, artifactType: "application/spdx+json", layers: [(mediaType: "application/spdx+json", bytes: Array(#"{"spdxVersion":"SPDX-2.3"}"#.utf8))])
             let script = try Data(contentsOf: URL(fileURLWithPath: FixtureScripts.path("ratify_test_verifier.py")))
-            let plugin = try oci.pushArtifact("plugins/sbom", tag: "v1", artifactType: "application/vnd.ratify.plugin",
+            let plugin = try OCIFixtures(pusher: pluginRegistry, maintainTagSchema: false).pushArtifact("plugins/sbom", tag: "v1", artifactType: "application/vnd.ratify.plugin",
                                               layers: [(mediaType: "application/vnd.oci.image.layer.v1.tar", bytes: Array(script))])
             let auth = Data("alice:s3cret".utf8).base64EncodedString()
             let dockerConfig = Data(#"{"auths":{"\#(host)":{"auth":"\#(auth)"}}}"#.utf8).base64EncodedString()
             try cluster.api("POST", "/api/v1/namespaces/gatekeeper-system/secrets", ["metadata": ["name": "regcred"], "type": "kubernetes.io/dockerconfigjson",
                                                                                     "data": [".dockerconfigjson": .string(dockerConfig)]])
+            let pluginAuth = Data(#"{"auths":{"\#(pluginRegistry.host)":{"auth":"\#(Data("bob:pl4gins".utf8).base64EncodedString())"}}}"#.utf8).base64EncodedString()
+            try cluster.api("POST", "/api/v1/namespaces/gatekeeper-system/secrets", ["metadata": ["name": "plugincred"], "type": "kubernetes.io/dockerconfigjson",
+                                                                                    "data": [".dockerconfigjson": .string(pluginAuth)]])
+            let source: JSONValue = ["artifact": .string("\(pluginRegistry.host)/plugins/sbom:v1"),
+                                     "authProvider": ["name": "k8Secrets", "secrets": [["secretName": "plugincred"]]]]
             // The chart's oras.authProviders.k8secretsEnabled: the credentials are the imagePullSecrets
             // of ratify's service account.
             try cluster.api("POST", "/api/v1/namespaces/gatekeeper-system/serviceaccounts", ["metadata": ["name": "ratify-admin"], "imagePullSecrets": [["name": "regcred"]]])
@@ -262,7 +269,7 @@ import TestSupport
             try cluster.create("policies", "ratify-policy", spec: ["type": "config-policy", "parameters": ["artifactVerificationPolicies": ["application/spdx+json": "all"]]])
             let image = "\(host)/tool:v1"
             try cluster.create("verifiers", "verifier-sbom", spec: ["name": "sbom", "artifactTypes": "application/spdx+json",
-                "source": ["artifact": .string("\(host)/plugins/sbom:v1")], "parameters": ["behavior": "pass"]])
+                "source": source, "parameters": ["behavior": "pass"]])
             try cluster.eventually([image], [true], "the dynamic plugin installed and passing")
             let status = try cluster.status("\(Self.group)/verifiers/verifier-sbom")
             #expect(status?["issuccess"] == true, "\(String(describing: status))")
@@ -279,11 +286,11 @@ import TestSupport
 
             // Its settings changed: the plugin now fails the SBOM.
             try cluster.replace("verifiers", "verifier-sbom", spec: ["name": "sbom", "artifactTypes": "application/spdx+json",
-                "source": ["artifact": .string("\(host)/plugins/sbom:v1")], "parameters": ["behavior": "fail"]])
+                "source": source, "parameters": ["behavior": "fail"]])
             try cluster.eventually([image], [false], "the plugin's settings changed to fail")
             // An artifact that does not exist is reported on the resource.
             try cluster.replace("verifiers", "verifier-sbom", spec: ["name": "sbom", "artifactTypes": "application/spdx+json",
-                "source": ["artifact": .string("\(host)/plugins/missing:v1")]])
+                "source": ["artifact": .string("\(pluginRegistry.host)/plugins/missing:v1"), "authProvider": source["authProvider"]!]])
             let end = Date().addingTimeInterval(10)
             var missing: JSONValue?
             while Date() < end {

@@ -104,3 +104,57 @@ import TestSupport
         #expect(!DynamicPlugin.enabled([:]))
     }
 }
+
+/// Dynamic plugins in the file mode (`ratify verify -c config.json`, as `ratify serve` at start):
+/// a verifier with `source.artifact` is pulled from docker-registry — with the source's own
+/// `authProvider` (a docker config) from a registry that requires it — before the config is
+/// read, then runs for the image's SBOM. With the flag off the error says what to enable.
+@Suite(.serialized) struct DynamicPluginFileModeTests {
+    static let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".build/debug/ratify").path
+
+    @Test func aVerifierSourceIsPulledWithItsAuthProviderAndRuns() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the ratify binary first (make build)")
+        // Images in one registry (the store's credentials), the plugin in another that only the
+        // source's own authProvider can read.
+        let registry = try await offPool { try LocalRegistry(auth: .basic(user: "alice", password: "s3cret")) }
+        let pluginRegistry = try await offPool { try LocalRegistry(auth: .basic(user: "bob", password: "pl4gins")) }
+        defer { registry.stop(); pluginRegistry.stop() }
+        let work = registry.directory
+        try await offPool {
+            let oci = OCIFixtures(pusher: registry, maintainTagSchema: true)
+            let image = try oci.pushImage("tool", tag: "v1")
+            try oci.attach("tool", to: image, artifactType: "application/spdx+json", layers: [(mediaType: "application/spdx+json", bytes: Array("{}".utf8))])
+            let script = try Data(contentsOf: URL(fileURLWithPath: FixtureScripts.path("ratify_test_verifier.py")))
+            try OCIFixtures(pusher: pluginRegistry, maintainTagSchema: false).pushArtifact("plugins/license", tag: "v1", artifactType: "application/vnd.ratify.plugin",
+                                                                                           layers: [(mediaType: "application/vnd.oci.image.layer.v1.tar", bytes: Array(script))])
+        }
+        let storeConfig = work.appendingPathComponent("store-docker-config.json").path, sourceConfig = work.appendingPathComponent("source-docker-config.json").path
+        try #"{"auths":{"\#(registry.host)":{"auth":"\#(Data("alice:s3cret".utf8).base64EncodedString())"}}}"#.write(toFile: storeConfig, atomically: true, encoding: .utf8)
+        try #"{"auths":{"\#(pluginRegistry.host)":{"auth":"\#(Data("bob:pl4gins".utf8).base64EncodedString())"}}}"#.write(toFile: sourceConfig, atomically: true, encoding: .utf8)
+        let plugins = work.appendingPathComponent("plugins").path
+        let config = work.appendingPathComponent("config.json").path
+        try #"""
+        {"store": {"version": "1.0.0", "plugins": [{"name": "oras", "useHttp": true, "authProvider": {"name": "dockerConfig", "configPath": "\#(storeConfig)"}}]},
+         "policy": {"version": "1.0.0", "plugin": {"name": "configPolicy", "artifactVerificationPolicies": {"application/spdx+json": "all"}}},
+         "verifier": {"version": "1.0.0", "pluginBinDirs": ["\#(plugins)"], "plugins": [
+           {"name": "license", "type": "licensecheck", "artifactTypes": "application/spdx+json", "behavior": "pass",
+            "source": {"artifact": "\#(pluginRegistry.host)/plugins/license:v1", "authProvider": {"name": "dockerConfig", "configPath": "\#(sourceConfig)"}}}]}}
+        """#.write(toFile: config, atomically: true, encoding: .utf8)
+        let subject = "\(registry.host)/tool:v1"
+        let on = try await offPool { try ProcessRunner.run("/usr/bin/env", ["RATIFY_EXPERIMENTAL_DYNAMIC_PLUGINS=1", Self.binary, "verify", "-c", config, "-s", subject]) }
+        #expect(on.status == 0, "\(on.output)")
+        #expect(on.output.contains("\"isSuccess\": true") && on.output.contains("checked sha256:"), "\(on.output)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: plugins + "/licensecheck")) == Data(contentsOf: URL(fileURLWithPath: FixtureScripts.path("ratify_test_verifier.py"))))
+        // Flag off, plugin not yet there: the load error says what to enable.
+        try FileManager.default.removeItem(atPath: plugins)
+        let off = try await offPool { try ProcessRunner.run("/usr/bin/env", ["RATIFY_EXPERIMENTAL_DYNAMIC_PLUGINS=0", Self.binary, "verify", "-c", config, "-s", subject]) }
+        #expect(off.status != 0)
+        #expect(off.output.contains("PLUGIN_NOT_FOUND") && off.output.contains("downloaded only with RATIFY_EXPERIMENTAL_DYNAMIC_PLUGINS=1"), "\(off.output)")
+        // A source that does not exist fails the load with DOWNLOAD_PLUGIN_FAILURE.
+        try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "plugins/license:v1", with: "plugins/missing:v1")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let missing = try await offPool { try ProcessRunner.run("/usr/bin/env", ["RATIFY_EXPERIMENTAL_DYNAMIC_PLUGINS=1", Self.binary, "verify", "-c", config, "-s", subject]) }
+        #expect(missing.status != 0 && missing.output.contains("DOWNLOAD_PLUGIN_FAILURE") && missing.output.contains("verifier.plugins[0].source"), "\(missing.output)")
+    }
+}
