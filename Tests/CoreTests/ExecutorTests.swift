@@ -181,14 +181,14 @@ func context(_ seconds: Double = 5) -> ProviderContext {
     }
 
     @Test func slowRegistryGivesATimeoutNamingTheStage() async throws {
-        let registry = try ReferrersTestRegistry(delay: .seconds(3))
+        let registry = try ReferrersTestRegistry(delay: .seconds(30))
         try OCIFixtures(pusher: registry, maintainTagSchema: false).pushImage("app", tag: "v1")
         let executor = VerificationExecutor(store: orasStore(), verifiers: [LayerContentVerifier(artifactTypes: [signatureType])],
                                             policy: ConfigPolicy())
         let started = ContinuousClock.now
         let items = await executor.execute(["\(registry.host)/app:v1"], context: context(0.25))
-        // Answered at the 250 ms deadline, not after the registry's 3 s.
-        #expect(ContinuousClock.now - started < .milliseconds(2000))
+        // Answered at the 250 ms deadline, not after the registry's 30 s (not a latency bound).
+        #expect(ContinuousClock.now - started < .seconds(15))
         #expect(items[0].value == nil)
         // "resolve" normally; "queued" if a loaded machine had not started the key yet.
         let error = try #require(items[0].error)

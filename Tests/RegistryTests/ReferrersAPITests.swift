@@ -55,15 +55,15 @@ import TestSupport
 
     @Test func rateLimitBeyondTheDeadlineFailsAtOnce() async throws {
         let (registry, _, _, _) = try setUp()
-        registry.injectFaults(status: 429, count: 1, retryAfter: "30")
+        registry.injectFaults(status: 429, count: 1, retryAfter: "300")
         let store = makeStore()
         let started = ContinuousClock.now
         let reference = try ImageReference.parse("\(registry.host)/app:v1")
         await expectRegistryError(.rateLimited, containing: "past the request deadline") {
-            _ = try await store.resolveDescriptor(reference, deadline: soon(10))
+            _ = try await store.resolveDescriptor(reference, deadline: soon(60))
         }
-        // Neither the 30 s Retry-After nor the 10 s deadline was waited for.
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // Neither the 300 s Retry-After nor the 60 s deadline was waited for (not a latency bound).
+        #expect(ContinuousClock.now - started < .seconds(30))
         await registry.stop()
     }
 
