@@ -8,11 +8,27 @@ import JSON
 ///     {"SignedEntryTimestamp": "<base64>",
 ///      "Payload": {"body": "<base64 entry>", "integratedTime": 1700000000, "logIndex": 42, "logID": "<hex>"}}
 public struct RekorBundle: Sendable, Equatable {
+    /// The inclusion promise; empty when the entry carries only an inclusion proof.
     public var signedEntryTimestamp: [UInt8]
     public var body: String
+    /// Seconds since the epoch; trusted only when the promise verifies (it is what the SET signs).
     public var integratedTime: Int
     public var logIndex: Int
     public var logID: String
+    /// The inclusion proof of a Sigstore bundle's entry (Rekor v2 writes only this).
+    public var inclusionProof: InclusionProof? = nil
+
+    public init(signedEntryTimestamp: [UInt8], body: String, integratedTime: Int, logIndex: Int, logID: String, inclusionProof: InclusionProof? = nil) {
+        self.signedEntryTimestamp = signedEntryTimestamp
+        self.body = body
+        self.integratedTime = integratedTime
+        self.logIndex = logIndex
+        self.logID = logID
+        self.inclusionProof = inclusionProof
+    }
+
+    /// Whether the integrated time is vouched for by the log (an inclusion promise).
+    public var hasPromise: Bool { !signedEntryTimestamp.isEmpty }
 
     public static func parse(_ text: String) -> RekorBundle? {
         guard let document = try? JSONParser.parse(text), let payload = document["Payload"],
@@ -34,6 +50,22 @@ public struct RekorBundle: Sendable, Equatable {
     public func verify(signature: [UInt8], payload: [UInt8], key: PublicKey, certificate: Certificate? = nil, trustedRoot: TrustedRoot) -> String? {
         setProblem(trustedRoot: trustedRoot)
             ?? entryProblem(signature: signature, payloadHash: Digest.of(payload), key: key, certificate: certificate)
+    }
+
+    /// The entry must be proven by the trusted log `logID` names: its inclusion promise (SET)
+    /// when there is one, its inclusion proof when there is one — both when both are present, as
+    /// sigstore-go checks them.
+    public func logProblem(trustedRoot: TrustedRoot) -> String? {
+        guard hasPromise || inclusionProof != nil else { return "the transparency log entry has neither an inclusion promise nor an inclusion proof" }
+        if hasPromise, let problem = setProblem(trustedRoot: trustedRoot) { return problem }
+        if let proof = inclusionProof {
+            guard let logKey = trustedRoot.logs[logID.lowercased()], let id = Hash.bytes(hex: logID) else {
+                return "the inclusion proof names log \(logID), which is not in the trusted root"
+            }
+            guard let body = Base64.decode(body, .standard) else { return "the Rekor entry body is not base64" }
+            if let problem = proof.problem(body: Array(body), logKey: logKey, logID: id) { return problem }
+        }
+        return nil
     }
 
     /// The SignedEntryTimestamp must be a signature by the trusted log `logID` names.

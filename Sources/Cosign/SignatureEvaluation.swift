@@ -150,6 +150,7 @@ extension CosignVerifier {
         }
         if let problem = evidence.subjectProblem(digest) ?? evidence.annotationsProblem(policy.annotations) { return fail(problem) }
         var time = Date()
+        var timeFromTlog = false
         if policy.tLogVerify {
             // Fail closed: a policy that asks for the transparency log is satisfied only by a
             // signature whose Rekor entry verifies offline against a trusted log key.
@@ -160,15 +161,20 @@ extension CosignVerifier {
             guard let root = policy.keyless?.trust ?? config.trustedRoot, !root.logs.isEmpty else {
                 return fail("trust policy \(policy.name) requires a transparency log entry (tLogVerify) but no trustedRoot with Rekor keys is configured")
             }
-            if let problem = tlog.setProblem(trustedRoot: root)
+            if let problem = tlog.logProblem(trustedRoot: root)
                 ?? tlog.entryProblem(signature: evidence.signature, payloadHash: evidence.loggedPayloadHash, key: key, certificate: evidence.certificate) {
                 return fail(problem)
             }
             result.bundleVerified = true
-            time = Date(timeIntervalSince1970: TimeInterval(tlog.integratedTime))
+            // Only an inclusion promise vouches for the integrated time (an inclusion proof does
+            // not sign it): without one, certificates are checked now.
+            if tlog.hasPromise {
+                time = Date(timeIntervalSince1970: TimeInterval(tlog.integratedTime))
+                timeFromTlog = true
+            }
         }
         if let keyless = policy.keyless, let certificate = evidence.certificate {
-            switch Self.keylessProblem(certificate, supplied: evidence.chain, keyless: keyless, at: time, timeFromTlog: result.bundleVerified) {
+            switch Self.keylessProblem(certificate, supplied: evidence.chain, keyless: keyless, at: time, timeFromTlog: timeFromTlog) {
             case .failure(let message): return fail(message.text)
             case .success(let identity): result.identity = identity
             }

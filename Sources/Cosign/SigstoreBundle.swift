@@ -79,23 +79,38 @@ public struct SigstoreBundle: Sendable {
         }
         var tlog: RekorBundle?
         var tlogProblem: String?
-        // The first entry with an inclusion promise; sigstore-go requires a promise only in v0.1
-        // bundles, so an entry with only an inclusion proof (Rekor v2) leaves the bundle readable
-        // and fails only a policy that needs the log.
+        // The first entry with an inclusion promise or an inclusion proof (Rekor v2 writes only
+        // the proof); both are checked when both are there. sigstore-go requires a promise only
+        // in v0.1 bundles.
         let entries = material["tlogEntries"]?.arrayValue ?? []
-        if !entries.isEmpty, !entries.contains(where: { $0["inclusionPromise"].map { !$0.isNull } ?? false }) {
-            tlogProblem = "the bundle's transparency log entry carries an inclusion proof but no inclusion promise; offline verification of inclusion proofs (Rekor v2) is not built yet"
-        }
-        if let entry = entries.first(where: { $0["inclusionPromise"].map { !$0.isNull } ?? false }) {
-            guard let promise = entry["inclusionPromise"]?["signedEntryTimestamp"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }),
-                  // Rekor signed the body as standard base64 (sigstore-go re-encodes the decoded bytes).
-                  let body = entry["canonicalizedBody"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }).map({ Data($0).base64EncodedString() }),
-                  let time = entry["integratedTime"]?.stringValue.flatMap({ Int($0) }) ?? entry["integratedTime"]?.intValue,
+        func present(_ entry: JSONValue, _ key: String) -> Bool { entry[key].map { !$0.isNull } ?? false }
+        if let entry = entries.first(where: { present($0, "inclusionPromise") || present($0, "inclusionProof") }) {
+            guard let body = entry["canonicalizedBody"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }).map({ Data($0).base64EncodedString() }),
                   let index = entry["logIndex"]?.stringValue.flatMap({ Int($0) }) ?? entry["logIndex"]?.intValue,
                   let keyID = entry["logId"]?["keyId"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }) else {
-                throw CosignError("the Sigstore bundle's tlog entry needs inclusionPromise, canonicalizedBody, integratedTime, logIndex and logId (offline verification uses the inclusion promise)")
+                throw CosignError("the Sigstore bundle's tlog entry needs canonicalizedBody, logIndex and logId")
             }
-            tlog = RekorBundle(signedEntryTimestamp: Array(promise), body: body, integratedTime: time, logIndex: index, logID: Hash.hexString(Array(keyID)))
+            var promise: [UInt8] = [], time = 0
+            if present(entry, "inclusionPromise") {
+                // Rekor signed the body as standard base64 (sigstore-go re-encodes the decoded bytes).
+                guard let set = entry["inclusionPromise"]?["signedEntryTimestamp"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }),
+                      let integrated = entry["integratedTime"]?.stringValue.flatMap({ Int($0) }) ?? entry["integratedTime"]?.intValue else {
+                    throw CosignError("the Sigstore bundle's inclusionPromise needs a signedEntryTimestamp and the entry an integratedTime")
+                }
+                promise = Array(set)
+                time = integrated
+            }
+            var proof: InclusionProof?
+            if present(entry, "inclusionProof") {
+                guard let parsed = InclusionProof.parse(entry["inclusionProof"]!) else {
+                    throw CosignError("the Sigstore bundle's inclusionProof needs logIndex, treeSize, a 32-byte rootHash, 32-byte hashes and a checkpoint envelope")
+                }
+                proof = parsed
+            }
+            tlog = RekorBundle(signedEntryTimestamp: promise, body: body, integratedTime: time, logIndex: index, logID: Hash.hexString(Array(keyID)),
+                               inclusionProof: proof)
+        } else if !entries.isEmpty {
+            tlogProblem = "the bundle's transparency log entry has neither an inclusion promise nor an inclusion proof"
         }
         return SigstoreBundle(certificate: certificates.first, chain: Array(certificates.dropFirst()), content: content, tlog: tlog, tlogProblem: tlogProblem)
     }

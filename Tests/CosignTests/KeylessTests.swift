@@ -202,12 +202,22 @@ struct KeylessFixtures {
         let keyed = try await bundleVerdict(setup, fixtures, "keyed-message",
             config: #"{"name":"cosign","trustPolicies":[{"name":"k","scopes":["*"],"keys":[{"file":"\#(fixtures.keyedKey)"}],"tLogVerify":false}]}"#)
         #expect(keyed.isSuccess, "\(error(keyed))")
-        // An entry with only an inclusion proof (Rekor v2): readable without the log, refused with it.
+        // An entry with only an inclusion proof (Rekor v2): the RFC 6962 audit path to a root the
+        // log signed in its checkpoint proves it offline; each broken part is refused by name.
         let keyedConfig = { (tlog: Bool) in #"{"name":"cosign","trustedRoot":"\#(fixtures.directory.appendingPathComponent("trusted_root.json").path)","trustPolicies":[{"name":"k","scopes":["*"],"keys":[{"file":"\#(fixtures.keyedKey)"}],"tLogVerify":\#(tlog)}]}"# }
         let proofOnly = try await bundleVerdict(setup, fixtures, "keyed-message-proof-only", config: keyedConfig(false))
         #expect(proofOnly.isSuccess, "\(error(proofOnly))")
         let proofOnlyWithLog = try await bundleVerdict(setup, fixtures, "keyed-message-proof-only", config: keyedConfig(true))
-        #expect(error(proofOnlyWithLog).contains("inclusion proof but no inclusion promise"), "\(error(proofOnlyWithLog))")
+        #expect(proofOnlyWithLog.isSuccess, "\(error(proofOnlyWithLog))")
+        #expect(proofOnlyWithLog.reports.first?.extensions?["signatures"]?.arrayValue?.first?["verifications"]?.arrayValue?.first?["bundleVerified"] == true)
+        for (name, reason) in [("keyed-message-proof-bad-path", "does not lead from the entry to the proof's root hash"),
+                               ("keyed-message-proof-wrong-index", "audit path"),
+                               ("keyed-message-proof-forged-checkpoint", "checkpoint's signature is not a valid signature by log"),
+                               ("keyed-message-proof-other-root", "the log's checkpoint names root")] {
+            let broken = try await bundleVerdict(setup, fixtures, name, config: keyedConfig(true))
+            #expect(!broken.isSuccess, "\(name)")
+            #expect(error(broken).contains(reason), "\(name): \(error(broken))")
+        }
         // A SHA2_512 message digest is read (sigstore-go accepts it) and must be the image's digest.
         let sha512 = try await bundleVerdict(setup, fixtures, "keyed-message-sha512",
             config: #"{"name":"cosign","trustPolicies":[{"name":"k","scopes":["*"],"keys":[{"file":"\#(fixtures.keyedKey)"}],"tLogVerify":false}]}"#)

@@ -243,14 +243,72 @@ bundles = {
         {"messageSignature": {"messageDigest": {"algorithm": "SHA2_512", "digest": base64.b64encode(hashlib.sha512(b"ratify-swift sha512 subject").digest()).decode()},
                               "signature": base64.b64encode(keyed.sign(hashlib.sha512(b"ratify-swift sha512 subject").digest(), ec.ECDSA(Prehashed(hashes.SHA512())))).decode()}}),
 }
-# Rekor v2 writes entries with an inclusion proof and no promise: readable, but not a verified log entry offline.
-proof_only = json.loads(bundles["keyed-message"])
-proof_only["verificationMaterial"]["tlogEntries"] = [{"logIndex": "7", "logId": {"keyId": base64.b64encode(b"\x01" * 32).decode()},
-    "kindVersion": {"kind": "hashedrekord", "version": "0.0.2"}, "integratedTime": "0",
-    "inclusionProof": {"logIndex": "7", "rootHash": base64.b64encode(b"\x02" * 32).decode(), "treeSize": "8", "hashes": [],
-                       "checkpoint": {"envelope": "rekor.example - 1\n8\nAgICAg==\n"}},
-    "canonicalizedBody": base64.b64encode(b"{}").decode()}]
-bundles["keyed-message-proof-only"] = json.dumps(proof_only)
+# Rekor v2 writes entries with an inclusion proof and no promise: the entry is proven by the RFC
+# 6962 audit path to a root that the log signed in a checkpoint (a signed note:
+# transparency-dev/formats log/README.md, "— <name> base64(keyhint || signature)", keyhint the
+# first 4 bytes of the log ID). The tree here has 11 leaves, the entry at index 6.
+def merkle_leaf(data):
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def merkle_node(left, right):
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def mth(leaves):
+    """RFC 6962 §2.1 MTH over leaf hashes."""
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return merkle_node(mth(leaves[:k]), mth(leaves[k:]))
+
+
+def audit_path(m, leaves):
+    """RFC 6962 §2.1.1 PATH(m, D[n])."""
+    if len(leaves) == 1:
+        return []
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return audit_path(m, leaves[:k]) + [mth(leaves[k:])] if m < k else audit_path(m - k, leaves[k:]) + [mth(leaves[:k])]
+
+
+def checkpoint(root, size, signer, hint_key):
+    note = f"rekor.test - 4242\n{size}\n{base64.b64encode(root).decode()}\n"
+    hint = hashlib.sha256(spki(hint_key)).digest()[:4]
+    signature = signer.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
+    return note + "\n\u2014 rekor.test " + base64.b64encode(hint + signature).decode() + "\n"
+
+
+keyed_message = json.loads(bundles["keyed-message"])
+keyed_signature = keyed_message["messageSignature"]["signature"]
+keyed_pem = keyed.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+keyed_body = json.dumps({"apiVersion": "0.0.2", "kind": "hashedrekord",
+                         "spec": {"data": {"hash": {"algorithm": "sha256", "value": manifest_digest.hex()}},
+                                  "signature": {"content": keyed_signature, "publicKey": {"content": base64.b64encode(keyed_pem).decode()}}}},
+                        separators=(",", ":")).encode()
+leaves = [merkle_leaf(os.urandom(40)) for _ in range(11)]
+leaves[6] = merkle_leaf(keyed_body)
+tree_root = mth(leaves)
+
+
+def proof_bundle(index=6, hashes_=None, envelope=None, root_hash=tree_root):
+    bundle = json.loads(bundles["keyed-message"])
+    bundle["verificationMaterial"]["tlogEntries"] = [{
+        "logIndex": "1006", "logId": {"keyId": base64.b64encode(hashlib.sha256(spki(rekor_key)).digest()).decode()},
+        "kindVersion": {"kind": "hashedrekord", "version": "0.0.2"},
+        "inclusionProof": {"logIndex": str(index), "rootHash": base64.b64encode(root_hash).decode(), "treeSize": "11",
+                           "hashes": [base64.b64encode(h).decode() for h in (hashes_ if hashes_ is not None else audit_path(6, leaves))],
+                           "checkpoint": {"envelope": envelope or checkpoint(tree_root, 11, rekor_key, rekor_key)}},
+        "canonicalizedBody": base64.b64encode(keyed_body).decode()}]
+    return json.dumps(bundle)
+
+
+tampered_path = audit_path(6, leaves)
+tampered_path[1] = bytes([tampered_path[1][0] ^ 1]) + tampered_path[1][1:]
+bundles["keyed-message-proof-only"] = proof_bundle()
+bundles["keyed-message-proof-bad-path"] = proof_bundle(hashes_=tampered_path)
+bundles["keyed-message-proof-wrong-index"] = proof_bundle(index=5)
+bundles["keyed-message-proof-forged-checkpoint"] = proof_bundle(envelope=checkpoint(tree_root, 11, other_rekor_key, rekor_key))
+bundles["keyed-message-proof-other-root"] = proof_bundle(envelope=checkpoint(mth(leaves[:10]), 10, rekor_key, rekor_key))
 with open(os.path.join(out, "bundles.json"), "w") as f:
     json.dump(bundles, f, indent=1)
 
