@@ -26,6 +26,8 @@ VALUE_SETS = {
     "cosign keys + mutation, file mode": {**FILE_MODE, "cosignKeys": [KEY, KEY], "provider": {"enableMutation": True, "mutationFormat": "keep-tag"}},
     "notation certs + given TLS, no mTLS, file mode": {**FILE_MODE, "notationCerts": [CERT], "cosign": {"enabled": False},
                                                        "provider": {"tls": {"crt": CERT, "key": "k", "cabundle": CERT, "disableMutualTLS": True}}},
+    "file mode, Ratify trust stores by notationCerts index": {**FILE_MODE, "notationCerts": [CERT, CERT], "notation": {"trustPolicies": [
+        {"name": "prod", "registryScopes": ["*"], "trustStores": ["ca:notationCerts[0]", "tsa:notationCerts[1]"]}]}},
     "notation trust policies, file mode": {**FILE_MODE, "notationCerts": [CERT], "notation": {"trustPolicies": [
         {"name": "prod", "registryScopes": ["registry.example.com/prod/app"], "trustedIdentities": ["x509.subject: C=US, ST=WA, O=acme"]},
         {"signatureVerification": {"level": "audit"}}]}},
@@ -136,13 +138,20 @@ def main():
         check(f"[{name}] feature flags as 1/0 and the namespace in the environment",
               env.get("RATIFY_EXPERIMENTAL_DYNAMIC_PLUGINS") in ("0", "1") and env.get("RATIFY_CERT_ROTATION") in ("0", "1")
               and "RATIFY_NAMESPACE" in env and env.get("RATIFY_CONFIG") == "/.ratify", env)
+        if not crd_mode:
+            items = next((v["secret"].get("items") for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "notation-certs"), None)
+            policies = values.get("notation", {}).get("trustPolicies") or [{}]
+            if items is not None and any(p.get("trustStores") for p in policies):
+                check(f"[{name}] file mode: each certificate only in the trust stores its policy names",
+                      all(i["path"].startswith(("x509/ca/", "x509/tsa/", "x509/signingAuthority/")) for i in items), items)
         if values.get("notationCerts") and not crd_mode:
             notation = next(p for p in parsed["verifier"]["plugins"] if p["name"] == "notation")
             policies = notation["trustPolicyDoc"]["trustPolicies"]
             wanted = values.get("notation", {}).get("trustPolicies") or [{}]
             check(f"[{name}] notation trust policies rendered with defaults",
-                  len(policies) == len(wanted) and all(p["trustStores"] == ["ca:certs"] and "level" in p["signatureVerification"] for p in policies)
-                  and all(all(policy[k] == v for k, v in given.items() if k != "signatureVerification") for policy, given in zip(policies, wanted)), policies)
+                  len(policies) == len(wanted) and all((p["trustStores"] == ["ca:certs"] or w.get("trustStores")) and "level" in p["signatureVerification"]
+                                                       for p, w in zip(policies, wanted))
+                  and all(all(policy[k] == v for k, v in given.items() if k not in ("signatureVerification", "trustStores")) for policy, given in zip(policies, wanted)), policies)
         if crd_mode:
             kmps = {d["metadata"]["name"] for d in docs if d["kind"] == "KeyManagementProvider"}
             notation = next((d for d in docs if d["kind"] == "Verifier" and d["metadata"]["name"] == "verifier-notation"), None)
@@ -154,7 +163,15 @@ def main():
                         named |= set(entry)
             if cosign and "keys" in cosign["spec"]["parameters"]["trustPolicies"][0]:
                 named |= {k["provider"] for k in cosign["spec"]["parameters"]["trustPolicies"][0]["keys"]}
-            check(f"[{name}] CRD mode: verifiers name exactly the rendered key management providers", named == kmps, (kmps, named))
+            # With no certificate (no key), the verifier still exists, as in Ratify's chart, naming the
+            # provider notationCerts[0] (cosignKeys[0]) would create: those signatures fail, never go unverified.
+            placeholders = set()
+            if not (values.get("notationCerts") or values.get("notationCert")):
+                placeholders.add("ratify-notation-inline-cert-0")
+            if not (values.get("cosignKeys") or values.get("cosign", {}).get("key") or values.get("cosign", {}).get("keyless", {}).get("enabled")):
+                placeholders.add("ratify-cosign-inline-key-0")
+            check(f"[{name}] CRD mode: verifiers name exactly the rendered key management providers (or the one a first certificate/key would create)",
+                  named == kmps | placeholders and notation is not None and cosign is not None, (kmps, named))
             hooks = [d for d in docs if d["apiVersion"].startswith("config.ratify.deislabs.io")]
             check(f"[{name}] CRD mode: resources are pre-install hooks, as in Ratify",
                   all(d["metadata"].get("annotations", {}).get("helm.sh/hook") == "pre-install,pre-upgrade" for d in hooks)

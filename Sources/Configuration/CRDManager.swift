@@ -33,7 +33,7 @@ public final class CRDManager: @unchecked Sendable {
     public private(set) var rebuilds = 0
     /// Dynamic plugins installed, per resource: the (generation, artifact) they came from and
     /// the digest pulled — a resource is pulled again only when it changes.
-    private var plugins: [String: (generation: Int, artifact: String, digest: String, path: String)] = [:]
+    private var plugins: [String: (generation: Int, artifact: String, digest: String, path: String, fileHash: String)] = [:]
     private let environment: [String: String]
 
     public init(client: KubeClient, base: JSONValue, holder: ExecutorHolder, logger: Logger,
@@ -157,8 +157,19 @@ public final class CRDManager: @unchecked Sendable {
         do throws(ConfigurationError) {
             let cluster = try build(try configuration(nil), providers, generation)
             var tenants: [String: any ProviderExecutor] = [:]
+            // One namespace's unusable resources must not freeze the others (nor the cluster's):
+            // that namespace fails closed, its resources say why, the rest is rebuilt.
             for namespace in valid.tenantNamespaces {
-                tenants[namespace] = try build(try configuration(namespace), providers.scoped(to: namespace), generation)
+                do throws(ConfigurationError) {
+                    tenants[namespace] = try build(try configuration(namespace), providers.scoped(to: namespace), generation)
+                } catch {
+                    tenants[namespace] = UnconfiguredExecutor(reason: "the resources of namespace \(namespace) give no usable configuration (\(error.message))")
+                    for object in valid.objects.values where object.namespace == namespace
+                        && [.namespacedverifiers, .namespacedstores, .namespacedpolicies].contains(object.kind) {
+                        outcomes[object.key] = ResourceOutcome(error: "namespace \(namespace) has no usable configuration: \(error.message)")
+                    }
+                    logger.error("namespace \(namespace) fails closed: its resources give no usable configuration", metadata: ["error": "\(error)"])
+                }
             }
             holder.replace(with: NamespaceRoutingExecutor(cluster: cluster, namespaces: tenants))
             lock.withLock { rebuilds += 1 }
@@ -181,8 +192,13 @@ public final class CRDManager: @unchecked Sendable {
             [.verifiers, .namespacedverifiers, .stores, .namespacedstores].contains($0.kind) && !($0.spec["source"]?["artifact"]?.stringValue ?? "").isEmpty
         }
         guard !sources.isEmpty else { return results }
+        // Plugins live in one directory for the whole process: a namespace must not be able to
+        // put (or replace) an executable there that the cluster's verifiers then run.
+        for object in sources where object.kind == .namespacedverifiers || object.kind == .namespacedstores {
+            results[object.key] = .failure("spec.source is not accepted on \(object.kind.rawValue): plugins are shared by the whole cluster; a cluster administrator installs them with a Verifier or Store")
+        }
         guard DynamicPlugin.enabled(environment) else {
-            for object in sources {
+            for object in sources where results[object.key] == nil {
                 results[object.key] = .failure("spec.source.artifact names a dynamic plugin, and dynamic plugins are disabled: set featureFlags.\(DynamicPlugin.featureFlag)=true (env \(DynamicPlugin.featureFlag)=1)")
             }
             return results
@@ -190,11 +206,18 @@ public final class CRDManager: @unchecked Sendable {
         // Pulled with the cluster store's settings (plain HTTP, credentials), or the source's own authProvider.
         let clusterStore = resources.objects.values.first(where: { $0.kind == .stores && ($0.spec["name"]?.stringValue ?? "oras") == "oras" })
             .map(ResourceSet.storePlugin)
-        for object in sources {
+        var owners: [String: String] = [:]
+        for object in sources.sorted(by: { $0.key < $1.key }) where results[object.key] == nil {
             let artifact = object.spec["source"]!["artifact"]!.stringValue!
             let isVerifier = object.kind == .verifiers || object.kind == .namespacedverifiers
             let name = (isVerifier ? object.spec["type"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } : nil) ?? object.spec["name"]?.stringValue ?? object.name
             let directory = object.spec["address"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? PluginDirectory.resolve(nil, environment: environment)
+            let target = URL(fileURLWithPath: directory).appendingPathComponent(name).path
+            if let owner = owners[target] {
+                results[object.key] = .failure("\(owner) already installs the plugin \(target); two resources cannot install the same executable")
+                continue
+            }
+            owners[target] = object.key
             var authProvider = object.spec["source"]?["authProvider"]
             if let provider = authProvider, provider["name"]?.stringValue == "k8Secrets",
                let holder = ResourceObject(kind: object.kind, ["metadata": ["name": .string(object.name), "namespace": object.namespace.map { .string($0) } ?? .null],
@@ -212,15 +235,17 @@ public final class CRDManager: @unchecked Sendable {
                 results[object.key] = .failure(error.message)
                 continue
             }
+            // Installed before and still the same bytes on disk: nothing to pull.
             if let done = lock.withLock({ plugins[object.key] }), done.generation == object.generation, done.artifact == artifact,
-               FileManager.default.fileExists(atPath: done.path) {
+               let onDisk = FileManager.default.contents(atPath: done.path), Digest.of(Array(onDisk)).hex == done.fileHash {
                 results[object.key] = .success((artifact, done.digest, done.path))
                 continue
             }
             do throws(DynamicPlugin.Failure) {
                 let installed = try await PluginSources.install(PluginSources.Source(name: name, directory: directory, artifact: artifact, authProvider: authProvider,
-                                                                                      path: object.key), options: options, deadline: .now + .seconds(60))
-                lock.withLock { plugins[object.key] = (object.generation, artifact, installed.digest.description, installed.path) }
+                                                                                      path: object.key), options: options, deadline: .now + .seconds(30))
+                let fileHash = FileManager.default.contents(atPath: installed.path).map { Digest.of(Array($0)).hex } ?? ""
+                lock.withLock { plugins[object.key] = (object.generation, artifact, installed.digest.description, installed.path, fileHash) }
                 logger.info("downloaded \(isVerifier ? "verifier" : "store") plugin \(name) from \(artifact)@\(installed.digest) to \(installed.path)")
                 results[object.key] = .success((artifact, installed.digest.description, installed.path))
             } catch {
@@ -231,45 +256,57 @@ public final class CRDManager: @unchecked Sendable {
     }
 
     /// `authProvider: {name: k8Secrets, serviceAccountName, secrets: [{secretName, namespace}]}`
-    /// (Ratify's k8Secrets provider): the `imagePullSecrets` of the service account (named, else
-    /// ratify's own `ratify-admin` when no secrets are listed — the chart's
-    /// `oras.authProviders.k8secretsEnabled`) and the listed `kubernetes.io/dockerconfigjson`
-    /// secrets, read through the API (namespace defaults to the store's own, else ratify's),
-    /// decoded into `authProvider.resolved` for the store.
+    /// (Ratify's k8Secrets provider): the listed `kubernetes.io/dockerconfigjson` secrets (a
+    /// missing one is skipped, as Ratify skips it), then the `imagePullSecrets` of the service
+    /// account (`serviceAccountName`, else `default`; the chart's `k8secretsEnabled` names
+    /// ratify's), read through the API and decoded into `authProvider.resolved` for the store.
+    /// Secrets and the account are read in ratify's namespace — or, for a NamespacedStore, only
+    /// in its own namespace: a tenant never reaches another namespace's credentials.
     func resolveSecrets(_ store: ResourceObject) async -> Result<ResourceObject?, ResourceError> {
         guard let auth = store.spec["parameters"]?["authProvider"], auth["name"]?.stringValue == "k8Secrets" else { return .success(nil) }
-        var names: [(name: String, namespace: String)] = []
-        let listed = auth["secrets"]?.arrayValue ?? []
-        let namedAccount = auth["serviceAccountName"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
-        if namedAccount != nil || listed.isEmpty {
-            let account = namedAccount ?? "ratify-admin"
-            let namespace = store.namespace ?? defaultNamespace
-            do throws(KubeError) {
-                let object = try await client.get("/api/v1/namespaces/\(namespace)/serviceaccounts/\(account)")
-                for reference in object["imagePullSecrets"]?.arrayValue ?? [] {
-                    if let name = reference["name"]?.stringValue { names.append((name, namespace)) }
-                }
-            } catch {
-                // Ratify's default account without pull secrets is no error; a named one must exist.
-                if namedAccount != nil { return .failure(ResourceError("cannot read service account \(namespace)/\(account): \(error.message)")) }
-            }
-        }
-        for entry in listed {
+        let tenant = store.kind.isNamespaced ? store.namespace : nil
+        let home = tenant ?? defaultNamespace
+        var names: [(name: String, namespace: String, fromAccount: Bool)] = []
+        for entry in auth["secrets"]?.arrayValue ?? [] {
             guard let name = entry["secretName"]?.stringValue else { return .failure(ResourceError("authProvider.secrets[] needs secretName")) }
-            names.append((name, entry["namespace"]?.stringValue ?? store.namespace ?? defaultNamespace))
+            let namespace = entry["namespace"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? home
+            if let tenant, namespace != tenant {
+                return .failure(ResourceError("authProvider.secrets: secret \(namespace)/\(name) is outside namespace \(tenant); a namespaced resource reads only its own namespace's secrets"))
+            }
+            names.append((name, namespace, false))
+        }
+        let namedAccount = auth["serviceAccountName"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        let account = namedAccount ?? "default"
+        do throws(KubeError) {
+            let object = try await client.get("/api/v1/namespaces/\(home)/serviceaccounts/\(account)")
+            for reference in object["imagePullSecrets"]?.arrayValue ?? [] {
+                if let name = reference["name"]?.stringValue { names.append((name, home, true)) }
+            }
+        } catch {
+            // A named account must exist; the implicit `default` one may not be readable.
+            if namedAccount != nil { return .failure(ResourceError("cannot read service account \(home)/\(account): \(error.message)")) }
         }
         var resolved: [JSONValue] = []
-        for (name, namespace) in names {
+        for (name, namespace, fromAccount) in names {
             let secret: JSONValue
             do throws(KubeError) { secret = try await client.get("/api/v1/namespaces/\(namespace)/secrets/\(name)") } catch {
+                if error.status == 404 {
+                    logger.warning("registry secret \(namespace)/\(name) not found; skipped", metadata: ["store": "\(store.key)"])
+                    continue
+                }
                 return .failure(ResourceError("cannot read secret \(namespace)/\(name): \(error.message)"))
             }
-            guard secret["type"]?.stringValue == "kubernetes.io/dockerconfigjson",
-                  let encoded = secret["data"]?[".dockerconfigjson"]?.stringValue, let bytes = Data(base64Encoded: encoded),
-                  let document = try? JSONParser.parse(Array(bytes)) else {
+            let type = secret["type"]?.stringValue
+            if type == "kubernetes.io/dockerconfigjson", let encoded = secret["data"]?[".dockerconfigjson"]?.stringValue,
+               let bytes = Data(base64Encoded: encoded), let document = try? JSONParser.parse(Array(bytes)) {
+                resolved.append(document)
+            } else if fromAccount, type == "kubernetes.io/dockercfg", let encoded = secret["data"]?[".dockercfg"]?.stringValue,
+                      let bytes = Data(base64Encoded: encoded), let legacy = try? JSONParser.parse(Array(bytes)), legacy.objectValue != nil {
+                // The legacy ~/.dockercfg form is the `auths` map itself.
+                resolved.append(["auths": legacy])
+            } else {
                 return .failure(ResourceError("secret \(namespace)/\(name) is not a kubernetes.io/dockerconfigjson secret"))
             }
-            resolved.append(document)
         }
         var spec = store.spec.objectValue ?? JSONObject()
         var parameters = spec["parameters"]?.objectValue ?? JSONObject()

@@ -91,6 +91,8 @@ public enum GoDuration {
             rest = rest.dropFirst(unit.0.count)
             seconds += value * unit.1
         }
-        return .milliseconds(Int((seconds * 1000).rounded()))
+        // Beyond a century is a typo, not a TTL; a positive value under a millisecond is one.
+        guard seconds <= 3_155_760_000 else { return nil }
+        return .milliseconds(seconds > 0 ? max(1, Int((seconds * 1000).rounded())) : 0)
     }
 }

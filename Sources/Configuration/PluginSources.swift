@@ -40,7 +40,14 @@ public enum PluginSources {
     /// never cached.
     public static func pullOptions(store: JSONValue?, authProvider: JSONValue?) throws(ConfigurationError) -> ORASStoreOptions {
         var document = store?.objectValue ?? ["name": "oras"]
-        if let authProvider, !authProvider.isNull { document["authProvider"] = authProvider }
+        if let authProvider, !authProvider.isNull {
+            // k8Secrets is read through the Kubernetes API (the CRD manager resolves it); a config
+            // file cannot use it, and pulling anonymously instead would hide the mistake.
+            if authProvider["name"]?.stringValue == "k8Secrets", authProvider["resolved"] == nil {
+                throw ConfigurationError("source.authProvider k8Secrets is read through the Kubernetes API (--enable-crd-manager); in a config file use dockerConfig")
+            }
+            document["authProvider"] = authProvider
+        }
         var options: ORASStoreOptions
         do { options = try ORASStoreOptions.parse(.object(document), path: "source").0 } catch {
             throw ConfigurationError("cannot pull dynamic plugins: \(error.message)")

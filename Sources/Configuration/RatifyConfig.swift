@@ -151,7 +151,7 @@ public struct RatifyConfig: Sendable {
             }
         }
         // A plugin verifier builds its own store from the configured one (Ratify's storeConfig).
-        let storePlugin = root["store"]?["plugins"]?.arrayValue?.first ?? ["name": "oras"]
+        let storePlugin = Self.withoutCredentials(root["store"]?["plugins"]?.arrayValue?.first ?? ["name": "oras"])
         let storeConfig: JSONValue = ["version": .string(root["store"]?["version"]?.stringValue ?? "1.0.0"), "pluginBinDirs": .null, "store": storePlugin]
         config.verifiers = config.verifiers.map { verifier in
             guard case .plugin(var plugin) = verifier else { return verifier }
@@ -180,7 +180,7 @@ public struct RatifyConfig: Sendable {
                 let directory = plugin["address"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
                     ?? PluginDirectory.resolve(store["pluginBinDirs"]?.arrayValue?.first?.stringValue)
                 do throws(ConfigError) {
-                    storePlugin = try RatifyStorePluginConfig.parse(plugin, path: path, version: store["version"]?.stringValue ?? "1.0.0", directory: directory)
+                    storePlugin = try RatifyStorePluginConfig.parse(Self.withoutCredentials(plugin), path: path, version: store["version"]?.stringValue ?? "1.0.0", directory: directory)
                 } catch {
                     throw ConfigurationError(error, source: source)
                 }
@@ -194,6 +194,16 @@ public struct RatifyConfig: Sendable {
                 throw ConfigurationError("\(source): \(error.message)")
             }
         }
+    }
+
+    /// A store's settings as plugins may see them: the registry credentials the CRD manager read
+    /// from secrets (`authProvider.resolved`) are removed — Ratify hands plugins the store's
+    /// configuration, never the secrets' contents.
+    public static func withoutCredentials(_ store: JSONValue) -> JSONValue {
+        guard var object = store.objectValue, var provider = object["authProvider"]?.objectValue, provider["resolved"] != nil else { return store }
+        provider["resolved"] = nil
+        object["authProvider"] = .object(provider)
+        return .object(object)
     }
 
     /// Every key Ratify's config.json may hold that we read or deliberately accept, by path;

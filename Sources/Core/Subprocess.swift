@@ -72,8 +72,14 @@ public struct ProcessSubprocessRunner: SubprocessRunning {
                 try? stdin.fileHandleForWriting.write(contentsOf: Data(input))
                 try? stdin.fileHandleForWriting.close()
                 process.waitUntilExit()
-                group.wait()
+                // Cancelled as soon as the process is reaped: its pid may be reused.
                 DeadlineTimer.shared.cancel(timer)
+                // The output is read to its end, but not past the deadline: a child the plugin
+                // left behind can hold the pipes open, and must not hold the verification.
+                let left = max(deadline - .now, .milliseconds(200))
+                if group.wait(timeout: .now() + .milliseconds(Int(left / .milliseconds(1)))) == .timedOut {
+                    state.mark(.timedOut)
+                }
                 continuation.resume(returning: state.outcome(status: process.terminationStatus))
             }
         }

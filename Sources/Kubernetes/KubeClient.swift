@@ -45,7 +45,9 @@ public struct KubeError: Error, Equatable, CustomStringConvertible, Sendable {
     }
     public let code: Code
     public let message: String
-    public init(_ code: Code, _ message: String) { self.code = code; self.message = message }
+    /// The HTTP status of a `.status` error (404: the object does not exist).
+    public var status: Int? = nil
+    public init(_ code: Code, _ message: String, status: Int? = nil) { self.code = code; self.message = message; self.status = status }
     public var description: String { "\(code.rawValue): \(message)" }
 }
 
@@ -85,7 +87,7 @@ public struct KubeClient: Sendable {
         if response.status == 410 { throw KubeError(.gone, "\(request.url): 410 Gone") }
         guard (200..<300).contains(response.status) else {
             let detail = (try? JSONParser.parse(response.body))?["message"]?.stringValue ?? String(decoding: response.body.prefix(300), as: UTF8.self)
-            throw KubeError(.status, "\(request.method) \(request.url): HTTP \(response.status): \(detail)")
+            throw KubeError(.status, "\(request.method) \(request.url): HTTP \(response.status): \(detail)", status: response.status)
         }
         return response
     }

@@ -60,9 +60,13 @@ public enum DynamicPlugin {
         }
         let target = URL(fileURLWithPath: directory).appendingPathComponent(name).path
         let temporary = URL(fileURLWithPath: directory).appendingPathComponent(".\(name).download-\(UUID().uuidString)").path
-        guard files.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o700]) else {
-            throw Failure("cannot write \(temporary)")
+        guard !bytes.isEmpty else { throw Failure("\(artifact)'s plugin layer is empty") }
+        // Written from the pulled bytes without another in-memory copy (plugins are large).
+        let written = bytes.withUnsafeBytes { buffer in
+            files.createFile(atPath: temporary, contents: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: buffer.baseAddress!), count: buffer.count, deallocator: .none),
+                             attributes: [.posixPermissions: 0o700])
         }
+        guard written else { throw Failure("cannot write \(temporary)") }
         guard rename(temporary, target) == 0 else {
             let reason = String(cString: strerror(errno))
             try? files.removeItem(atPath: temporary)

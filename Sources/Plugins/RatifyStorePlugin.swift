@@ -57,10 +57,16 @@ public struct RatifyStorePlugin: ReferrerStore {
         }
     }
 
+    /// The answer: stdout as one JSON document, or — Ratify's parsePluginOutput — the one line of
+    /// stdout that is a JSON object among the plugin's log lines.
     func json(_ bytes: [UInt8], _ what: String) throws(Failure) -> JSONValue {
-        do { return try JSONParser.parse(bytes) } catch {
-            throw Failure(message: "store plugin \(config.name) answered \(what) that is not JSON: \(String(decoding: bytes.prefix(200), as: UTF8.self))")
+        if let whole = try? JSONParser.parse(bytes) { return whole }
+        let objects = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
+            .filter { $0.contains("{") }.compactMap { try? JSONParser.parse(String($0)) }.filter { $0.objectValue != nil }
+        guard objects.count == 1, let answer = objects.first else {
+            throw Failure(message: "store plugin \(config.name) answered \(what) that is not one JSON document (\(objects.count) JSON lines): \(String(decoding: bytes.prefix(200), as: UTF8.self))")
         }
+        return answer
     }
 
     public func resolve(_ reference: ImageReference, deadline: ContinuousClock.Instant) async throws -> Descriptor {
@@ -105,8 +111,9 @@ public struct RatifyStorePlugin: ReferrerStore {
         guard descriptor.size <= Self.maxBlobBytes else {
             throw Failure(message: "blob \(descriptor.digest) is \(descriptor.size) bytes; the limit is \(Self.maxBlobBytes)")
         }
+        // The blob on stdout, and room for the plugin's log on stderr; exactly the blob's bytes are kept.
         let bytes = try await run("GETBLOB", subject: repository, arguments: [("digest", descriptor.digest.description)], deadline: deadline,
-                                  maxBytes: descriptor.size + 1)
+                                  maxBytes: descriptor.size + Self.maxAnswerBytes)
         guard bytes.count == descriptor.size, Digest.of(bytes, algorithm: descriptor.digest.algorithm) == descriptor.digest else {
             throw Failure(message: "store plugin \(config.name) answered \(bytes.count) bytes for blob \(descriptor.digest) that do not match its digest and size")
         }

@@ -73,8 +73,9 @@ import TestSupport
             guard result.status == 201 else { throw TestFailure("create \(plural)/\(name): HTTP \(result.status)") }
         }
 
-        func replace(_ plural: String, _ name: String, spec: JSONValue) throws {
-            let result = try api("PUT", "\(group)/\(plural)/\(name)", ["metadata": ["name": .string(name)], "spec": spec])
+        func replace(_ plural: String, _ name: String, namespace: String? = nil, spec: JSONValue) throws {
+            let collection = namespace.map { "\(group)/namespaces/\($0)/\(plural)" } ?? "\(group)/\(plural)"
+            let result = try api("PUT", "\(collection)/\(name)", ["metadata": ["name": .string(name)], "spec": spec])
             guard result.status == 200 else { throw TestFailure("replace \(plural)/\(name): HTTP \(result.status)") }
         }
 
@@ -202,9 +203,30 @@ import TestSupport
             try cluster.eventually(["[team-d]\(signed)", signed], [false, true], "team-d's own policy")
             try cluster.api("DELETE", "\(Self.group)/namespaces/team-d/namespacedpolicies/ratify-policy")
             try cluster.eventually(["[team-d]\(signed)"], [true], "team-d's policy deleted")
+            // A namespace's store reads only its own namespace's secrets.
             try cluster.create("namespacedstores", "store-oras", namespace: "team-d", spec: ["name": "oras", "parameters": ["useHttp": true, "cosignEnabled": false,
                 "authProvider": ["name": "k8Secrets", "secrets": [["secretName": "regcred", "namespace": "gatekeeper-system"]]]]])
+            let borrowed = try cluster.status("\(Self.group)/namespaces/team-d/namespacedstores/store-oras")
+            #expect(borrowed?["issuccess"] == false)
+            #expect(borrowed?["error"]?.stringValue?.contains("is outside namespace team-d") == true, "\(String(describing: borrowed))")
+            try cluster.api("POST", "/api/v1/namespaces/team-d/secrets", ["metadata": ["name": "regcred"], "type": "kubernetes.io/dockerconfigjson",
+                                                                           "data": [".dockerconfigjson": .string(dockerConfig)]])
+            try cluster.replace("namespacedstores", "store-oras", namespace: "team-d", spec: ["name": "oras", "parameters": ["useHttp": true, "cosignEnabled": false,
+                "authProvider": ["name": "k8Secrets", "secrets": [["secretName": "regcred"]]]]])
             try cluster.eventually(["[team-d]\(signed)", signed], [false, true], "team-d's store without cosign signatures")
+            // A namespace cannot install plugins (they are shared by the whole cluster).
+            try cluster.create("namespacedverifiers", "sneaky", namespace: "team-d", spec: ["name": "notation-venafi-csp", "source": ["artifact": .string("\(host)/plugins/x:v1")]])
+            let sneaky = try cluster.status("\(Self.group)/namespaces/team-d/namespacedverifiers/sneaky")
+            #expect(sneaky?["issuccess"] == false)
+            #expect(sneaky?["error"]?.stringValue?.contains("spec.source is not accepted on namespacedverifiers") == true, "\(String(describing: sneaky))")
+            // A namespace whose resources give no usable configuration fails closed on its own;
+            // the other namespaces and the cluster keep being rebuilt (the steps below).
+            for store in ["one", "two"] {
+                try cluster.create("namespacedstores", store, namespace: "team-x", spec: ["name": "oras", "parameters": ["useHttp": true]])
+            }
+            try cluster.eventually(["[team-x]\(signed)"], [false], "team-x with two stores fails closed")
+            let two = try cluster.status("\(Self.group)/namespaces/team-x/namespacedstores/two")
+            #expect(two?["error"]?.stringValue?.contains("namespace team-x has no usable configuration") == true, "\(String(describing: two))")
             // ...the cluster store updated, a verifier updated, a key provider deleted, and a
             // (deprecated, still read) CertificateStore without certificates reported as such.
             try cluster.replace("stores", "store-oras", spec: ["name": "oras", "parameters": ["useHttp": true, "cosignEnabled": false,

@@ -63,6 +63,23 @@ import TestSupport
         #expect(request["stdin"]?["referenceDesc"]?["artifactType"] == "application/spdx+json")
     }
 
+    /// Registry credentials the CRD manager read from secrets never reach a plugin.
+    @Test func pluginsNeverSeeResolvedRegistryCredentials() async throws {
+        let directory = try Self.pluginDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let document = #"""
+        {"store": {"version": "1.0.0", "plugins": [{"name": "oras", "useHttp": true,
+                   "authProvider": {"name": "k8Secrets", "secrets": [{"secretName": "regcred"}], "resolved": [{"auths": {"r.example": {"auth": "YWxpY2U6czNjcmV0"}}}]}}]},
+         "verifier": {"version": "1.0.0", "pluginBinDirs": ["\#(directory.path)"],
+                      "plugins": [{"name": "license", "type": "licensecheck", "artifactTypes": "application/spdx+json"}]}}
+        """#
+        let config = try RatifyConfig.read(Array(document.utf8), path: "config.json")
+        guard case .plugin(let plugin)? = config.verifiers.first else { throw TestFailure("not a plugin") }
+        _ = await RatifyPluginVerifier(config: plugin).verify(subject: Self.subject, referrer: Self.sbom, store: MemoryStore(), deadline: .now + .seconds(10))
+        let recorded = try String(contentsOf: directory.appendingPathComponent("licensecheck.request.json"), encoding: .utf8)
+        #expect(recorded.contains("\"secretName\": \"regcred\"") && !recorded.contains("resolved") && !recorded.contains("YWxpY2U6czNjcmV0"), "\(recorded)")
+    }
+
     @Test func logLinesAroundTheResultAreSkipped() async throws {
         #expect(try await Self.run("log").0.isSuccess)
     }
@@ -73,9 +90,11 @@ import TestSupport
         ("nojson", "answered 0 JSON results"),
         ("twojson", "answered 2 JSON results"),
         ("hang", "did not answer within the verification deadline"),
+        // A child left holding the pipes cannot hold the verification past its deadline.
+        ("orphan", "did not answer within the verification deadline"),
     ])
     func everyFailureOfThePluginIsAFailedReport(behavior: String, message: String) async throws {
-        let (report, _) = try await Self.run(behavior, seconds: behavior == "hang" ? 1 : 10)
+        let (report, _) = try await Self.run(behavior, seconds: ["hang", "orphan"].contains(behavior) ? 1 : 10)
         #expect(!report.isSuccess)
         #expect(report.errorReason == "VERIFY_PLUGIN_FAILURE")
         #expect(report.message.contains(message), "\(report.message)")

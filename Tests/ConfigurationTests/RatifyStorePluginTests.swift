@@ -84,6 +84,15 @@ import TestSupport
         #expect(calls.contains { $0["env"]?["RATIFY_STORE_ARGS"]?.stringValue?.hasPrefix("digest=sha256:") == true })
     }
 
+    /// Log lines on stderr and around JSON answers on stdout are tolerated, as Ratify's
+    /// parsePluginOutput tolerates them; a blob is still exactly its bytes.
+    @Test func aChattyStorePluginStillWorks() async throws {
+        let setup = try await offPool { try Self.setUp() }
+        defer { try? FileManager.default.removeItem(at: setup.directory) }
+        let result = try await Self.verify(setup, storeSettings: #", "chatty": true"#)
+        #expect(result.isSuccess, "\(result.reports.map(\.message))")
+    }
+
     @Test(arguments: [
         (#", "fail": "GETBLOB""#, "exit status 1"),
         (#", "fail": "LISTREFERRERS""#, "registry unavailable"),

@@ -7,7 +7,8 @@ It serves what the file named by the setting `content` holds:
   {"subjects": {"<reference>": descriptor}, "referrers": {"<subject digest>": [descriptor, ...]},
    "manifests": {"<digest>": reference manifest}, "blobs": {"<digest>": "<base64>"}}
 Settings: `pageSize` (LISTREFERRERS answers in pages with nextToken), `fail` (a command that
-exits 1 with a message on stderr), `corruptBlobs` (GETBLOB answers other bytes).
+exits 1 with a message on stderr), `corruptBlobs` (GETBLOB answers other bytes), `chatty` (log
+lines on stderr, and on stdout around JSON answers, as Ratify plugins may write).
 Every call is appended to <executable>.calls.jsonl as {"env": {...}, "config": {...}}.
 """
 import base64
@@ -26,6 +27,11 @@ if config.get("fail") == command:
     sys.exit(1)
 with open(config["content"]) as f:
     content = json.load(f)
+chatty = config.get("chatty")
+if chatty:
+    sys.stderr.write("level=info msg=plugin starting\n" * 50)
+    if command != "GETBLOB":
+        print("level=debug msg=answering " + str(command))
 
 if command == "GETSUBJECTDESCRIPTOR":
     descriptor = content["subjects"].get(subject)

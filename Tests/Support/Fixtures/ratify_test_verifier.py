@@ -11,6 +11,7 @@ What it answers comes from the verifier's own config (`behavior`), so one copy s
   twojson  prints two results
   hang     sleeps far past any deadline
   log      log lines on stderr before the result on stdout (Ratify reads both)
+  orphan   leaves a child behind that holds stdout open for a minute, then answers and exits
 Every request is recorded next to the executable as <exe>.request.json.
 """
 import json
@@ -46,6 +47,9 @@ elif behavior == "twojson":
     print(json.dumps(result))
 elif behavior == "hang":
     time.sleep(600)
+elif behavior == "orphan":
+    import subprocess
+    subprocess.Popen(["sleep", "60"], stdout=sys.stdout, stderr=sys.stderr)
 elif behavior == "log":
     sys.stderr.write("level=info msg=reading sbom\n")
 print(json.dumps(result))

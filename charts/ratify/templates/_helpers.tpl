@@ -88,6 +88,21 @@ without cosignKeys). */ -}}
 {{- toJson $keys -}}
 {{- end -}}
 
+{{- /* The cosign trust policy's keys: the inline providers, or (no key, not keyless) the provider
+cosignKeys[0] would create, so the verifier exists and every cosign signature fails until a key
+is applied — Ratify's chart likewise always renders verifier-cosign. */ -}}
+{{- define "ratify.cosignKeyProviders" -}}
+{{- $fullname := include "ratify.fullname" . -}}
+{{- $providers := list -}}
+{{- range $i, $key := include "ratify.cosignKeyList" . | fromJsonArray -}}
+{{- $providers = append $providers (dict "provider" (printf "%s-cosign-inline-key-%d" $fullname $i)) -}}
+{{- end -}}
+{{- if and (not $providers) (not (include "ratify.cosignKeyless" .)) -}}
+{{- $providers = list (dict "provider" (printf "%s-cosign-inline-key-0" $fullname)) -}}
+{{- end -}}
+{{- toJson $providers -}}
+{{- end -}}
+
 {{- define "ratify.cosignKeyless" -}}
 {{- $k := .Values.cosign.keyless -}}
 {{- if or $k.enabled $k.certificateIdentity $k.certificateIdentityRegExp $k.certificateOIDCIssuer $k.certificateOIDCIssuerRegExp -}}true{{- end -}}
@@ -108,6 +123,9 @@ without cosignKeys). */ -}}
 {{- define "ratify.notationVerifier" -}}
 {{- $fullname := include "ratify.fullname" . -}}
 {{- $certNames := include "ratify.notationCertNames" . | fromJsonArray -}}
+{{- /* No certificate given: the store names the provider notationCerts[0] would create, so the
+verifier exists (as in Ratify) and every notation signature fails until one is applied. */ -}}
+{{- if not $certNames -}}{{- $certNames = list (printf "%s-notation-inline-cert-0" $fullname) -}}{{- end -}}
 {{- $policies := .Values.notation.trustPolicies | default (list (dict "name" "default")) -}}
 {{- $stores := dict -}}
 {{- $out := list -}}
@@ -166,4 +184,25 @@ without cosignKeys). */ -}}
 {{- if $refused -}}
 {{- fail (printf "not available in this version of ratify (see charts/ratify/README.md): %s" (join ", " $refused)) -}}
 {{- end -}}
+{{- end -}}
+
+{{- /* File mode: the notation-certs secret's items in notation's trust store layout
+(x509/<type>/<store>/<file>), from the same mapping the Verifier resource gets, so a certificate
+fills only the stores the trust policies give it (a TSA root never becomes a signing CA). */ -}}
+{{- define "ratify.notationCertItems" -}}
+{{- $fullname := include "ratify.fullname" . -}}
+{{- $stores := (include "ratify.notationVerifier" . | fromJson).verificationCertStores -}}
+{{- $typed := $stores -}}
+{{- if hasKey $stores "certs" -}}{{- $typed = dict "ca" (dict "certs" $stores.certs) -}}{{- end -}}
+{{- $items := list -}}
+{{- range $type, $named := $typed -}}
+{{- range $store, $names := $named -}}
+{{- range $name := $names -}}
+{{- $key := "cert.crt" -}}
+{{- if ne $name (printf "%s-notation-inline-cert" $fullname) -}}{{- $key = printf "cert-%s.crt" (trimPrefix (printf "%s-notation-inline-cert-" $fullname) $name) -}}{{- end -}}
+{{- $items = append $items (dict "key" $key "path" (printf "x509/%s/%s/%s" $type $store $key)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $items -}}
 {{- end -}}
