@@ -12,6 +12,9 @@ public struct CosignVerifier: Verifier {
     public static let bundleAnnotation = "dev.sigstore.cosign/bundle"
     public static let certificateAnnotation = "dev.sigstore.cosign/certificate"
     public static let chainAnnotation = "dev.sigstore.cosign/chain"
+    /// cosign's `--timestamp-server-url` result: `{"SignedRFC3161Timestamp": "<base64 DER>"}`, a
+    /// TSA's RFC 3161 token over the signature bytes.
+    public static let timestampAnnotation = "dev.sigstore.cosign/rfc3161timestamp"
     public static let simpleSigningMediaType = "application/vnd.dev.cosign.simplesigning.v1+json"
 
     public let config: CosignVerifierConfig

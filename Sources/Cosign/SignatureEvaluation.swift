@@ -1,6 +1,7 @@
 import Core
 import Crypto
 import Foundation
+import JSON
 
 /// One signature as the trust checks see it, whatever carried it (a `.sig` layer with its
 /// annotations, or a Sigstore bundle).
@@ -25,6 +26,8 @@ struct SignatureEvidence {
     /// dsse/intoto `payloadHash`).
     var loggedPayloadHash = Digest.of([])
     var signature: [UInt8] = []
+    /// RFC 3161 tokens (DER) over the signature bytes.
+    var timestamps: [[UInt8]] = []
 }
 
 struct SignatureResult {
@@ -33,6 +36,7 @@ struct SignatureResult {
     var error: String?
     var key: String?
     var bundleVerified = false
+    var timestampVerified = false
     /// Keyless: the SAN that matched and the certificate's OIDC issuer.
     var identity: (subject: String, issuer: String)?
 }
@@ -85,6 +89,14 @@ extension CosignVerifier {
             }
             evidence.tlog = bundle
         }
+        if let text = layer.annotations[Self.timestampAnnotation] {
+            guard let document = try? JSONParser.parse(text), let encoded = document["SignedRFC3161Timestamp"]?.stringValue,
+                  let token = Base64.decode(encoded, .standard) else {
+                evidence.unreadable = "annotation \(Self.timestampAnnotation) is not {\"SignedRFC3161Timestamp\": <base64>}"
+                return evidence
+            }
+            evidence.timestamps = [Array(token)]
+        }
         return evidence
     }
 
@@ -110,6 +122,7 @@ extension CosignVerifier {
         evidence.tlog = bundle.tlog
         evidence.tlogProblem = bundle.tlogProblem
         evidence.loggedPayloadHash = bundle.loggedPayloadHash
+        evidence.timestamps = bundle.timestamps
         return evidence
     }
 
@@ -173,8 +186,32 @@ extension CosignVerifier {
                 timeFromTlog = true
             }
         }
+        // RFC 3161 timestamps over the signature, from TSAs of the trusted root: each must verify
+        // (as sigstore-go requires); the first gives the signing time when the log gives none.
+        var timeSource = timeFromTlog ? " (the Rekor integratedTime)" : ""
+        if !evidence.timestamps.isEmpty, let root = policy.keyless?.trust ?? config.trustedRoot, !root.timestampAuthorities.isEmpty {
+            for (index, der) in evidence.timestamps.enumerated() {
+                let token: TimestampToken
+                // sigstore's `signedTimestamp` and cosign's `SignedRFC3161Timestamp` hold the TSA's
+                // DER TimeStampResp (RFC 3161 §2.4.2); a bare TimeStampToken is read too.
+                do { token = try TimestampToken.parse(response: der) } catch {
+                    do { token = try TimestampToken.parse(der) } catch { return fail("RFC 3161 timestamp \(index + 1) is neither a TimeStampResp nor a TimeStampToken: \(error.message)") }
+                }
+                // The chains' self-signed roots are the anchors; their other certificates (the
+                // TSA's own, which tokens often leave out) help build the path.
+                if case .failure(let error) = token.verify(message: evidence.signature, roots: root.timestampAuthorities.filter(\.isSelfIssued),
+                                                           certificates: root.timestampAuthorities.filter { !$0.isSelfIssued }) {
+                    return fail("RFC 3161 timestamp \(index + 1) does not verify against the trusted root's timestamp authorities: \(error.message)")
+                }
+                if !timeFromTlog && index == 0 {
+                    time = token.time
+                    timeSource = " (the RFC 3161 timestamp)"
+                }
+            }
+            result.timestampVerified = true
+        }
         if let keyless = policy.keyless, let certificate = evidence.certificate {
-            switch Self.keylessProblem(certificate, supplied: evidence.chain, keyless: keyless, at: time, timeFromTlog: timeFromTlog) {
+            switch Self.keylessProblem(certificate, supplied: evidence.chain, keyless: keyless, at: time, timeSource: timeSource) {
             case .failure(let message): return fail(message.text)
             case .success(let identity): result.identity = identity
             }
@@ -189,10 +226,10 @@ extension CosignVerifier {
     /// valid tlog entry), code signing, SAN identity, OIDC issuer, and an embedded SCT from a
     /// trusted CT log when ctLogVerify.
     static func keylessProblem(_ leaf: Certificate, supplied: [Certificate], keyless: KeylessPolicy, at time: Date,
-                               timeFromTlog: Bool) -> Result<(subject: String, issuer: String), Message> {
+                               timeSource: String) -> Result<(subject: String, issuer: String), Message> {
         let intermediates = supplied.filter { !$0.isSelfIssued } + keyless.trust.intermediates
         if case .failure(let error) = CertificateChain.verify(leaf: leaf, intermediates: intermediates, roots: keyless.trust.roots, at: time) {
-            return .failure(Message(text: "the certificate does not chain to a trusted Fulcio root at \(ISO8601DateFormatter().string(from: time))\(timeFromTlog ? " (the Rekor integratedTime)" : ""): \(error.message)"))
+            return .failure(Message(text: "the certificate does not chain to a trusted Fulcio root at \(ISO8601DateFormatter().string(from: time))\(timeSource): \(error.message)"))
         }
         guard leaf.allowsCodeSigning else { return .failure(Message(text: "the certificate's extendedKeyUsage does not allow code signing")) }
         // sigstore's GetSubjectAlternateNames: DNS, email, IP, URI, and the one otherName Fulcio

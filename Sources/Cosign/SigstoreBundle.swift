@@ -30,6 +30,9 @@ public struct SigstoreBundle: Sendable {
     public let tlog: RekorBundle?
     /// Why the bundle's tlog entries cannot be verified offline, when it has some but none usable.
     public var tlogProblem: String? = nil
+    /// `verificationMaterial.timestampVerificationData.rfc3161Timestamps[].signedTimestamp`: RFC
+    /// 3161 tokens (DER) over the signature.
+    public var timestamps: [[UInt8]] = []
 
     public var signature: [UInt8] {
         switch content {
@@ -112,7 +115,16 @@ public struct SigstoreBundle: Sendable {
         } else if !entries.isEmpty {
             tlogProblem = "the bundle's transparency log entry has neither an inclusion promise nor an inclusion proof"
         }
-        return SigstoreBundle(certificate: certificates.first, chain: Array(certificates.dropFirst()), content: content, tlog: tlog, tlogProblem: tlogProblem)
+        var timestamps: [[UInt8]] = []
+        for (index, entry) in (material["timestampVerificationData"]?["rfc3161Timestamps"]?.arrayValue ?? []).enumerated() {
+            guard let token = entry["signedTimestamp"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }) else {
+                throw CosignError("the Sigstore bundle's rfc3161Timestamps[\(index)].signedTimestamp is not base64")
+            }
+            timestamps.append(Array(token))
+        }
+        var bundle = SigstoreBundle(certificate: certificates.first, chain: Array(certificates.dropFirst()), content: content, tlog: tlog, tlogProblem: tlogProblem)
+        bundle.timestamps = timestamps
+        return bundle
     }
 
     /// DSSE's pre-authentication encoding: "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body.

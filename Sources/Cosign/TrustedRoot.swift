@@ -15,6 +15,9 @@ public struct TrustedRoot: Sendable {
     public var roots: [Certificate]
     /// CA certificates that are not self-signed.
     public var intermediates: [Certificate]
+    /// The certificates of the timestamp authorities (`timestampAuthorities[].certChain`): RFC
+    /// 3161 tokens must chain to them.
+    public var timestampAuthorities: [Certificate] = []
 
     public init(logs: [String: PublicKey] = [:], ctLogs: [String: PublicKey] = [:], roots: [Certificate] = [], intermediates: [Certificate] = []) {
         self.logs = logs
@@ -46,6 +49,15 @@ public struct TrustedRoot: Sendable {
                 // even when it is not self-signed — and the others its intermediates.
                 let certificate = try Certificate.der(Array(der), source: source)
                 if position == certificates.count - 1 { root.roots.append(certificate) } else { root.intermediates.append(certificate) }
+            }
+        }
+        for (index, authority) in (document["timestampAuthorities"]?.arrayValue ?? []).enumerated() {
+            for (position, entry) in (authority["certChain"]?["certificates"]?.arrayValue ?? []).enumerated() {
+                let source = "\(path) timestampAuthorities[\(index)].certChain.certificates[\(position)]"
+                guard let raw = entry["rawBytes"]?.stringValue, let der = Base64.decode(raw, .protobufJSON) else {
+                    throw CryptoError(.invalidKey, "\(source).rawBytes is missing or not base64")
+                }
+                root.timestampAuthorities.append(try Certificate.der(Array(der), source: source))
             }
         }
         // An empty trusted root is valid (sigstore-go loads one; cosign's blob tests use it with

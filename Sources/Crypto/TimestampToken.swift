@@ -75,19 +75,21 @@ public struct TimestampToken: Sendable {
     /// Checks that the token timestamps `message` (its imprint is the hash of `message`) and
     /// that its signature verifies, with the TSA's certificate chaining to one of `roots` with
     /// the timeStamping purpose at the token's own time.
+    /// `certificates`: the TSA's certificates known from elsewhere (a sigstore trusted root's
+    /// `timestampAuthorities` chain), for tokens that do not embed their signer's.
     @discardableResult
-    public func verify(message: [UInt8], roots: [Certificate]) -> Result<[Certificate], CryptoError> {
+    public func verify(message: [UInt8], roots: [Certificate], certificates: [Certificate] = []) -> Result<[Certificate], CryptoError> {
         guard let imprintAlgorithm else {
             return .failure(CryptoError(.invalidTimestamp, "the timestamp's message imprint uses an unsupported hash (SHA-256/384/512 are accepted)"))
         }
-        return verify(messageDigest: Hash.digest(imprintAlgorithm, message), algorithm: imprintAlgorithm, roots: roots)
+        return verify(messageDigest: Hash.digest(imprintAlgorithm, message), algorithm: imprintAlgorithm, roots: roots, certificates: certificates)
     }
 
     /// As `verify(message:roots:)`, for a message known by its digest. On success, the TSA's
     /// certificate chain from its signing certificate to the trusted root (what notation checks
     /// against the timestamping certificate requirements).
     @discardableResult
-    public func verify(messageDigest: [UInt8], algorithm: HashAlgorithm, roots: [Certificate]) -> Result<[Certificate], CryptoError> {
+    public func verify(messageDigest: [UInt8], algorithm: HashAlgorithm, roots: [Certificate], certificates: [Certificate] = []) -> Result<[Certificate], CryptoError> {
         guard let imprintAlgorithm, imprintAlgorithm == algorithm else {
             return .failure(CryptoError(.invalidTimestamp, "the timestamp's message imprint uses \(imprintAlgorithm.map { "\($0)" } ?? "an unsupported hash"), not \(algorithm)"))
         }
@@ -104,6 +106,14 @@ public struct TimestampToken: Sendable {
         for root in roots { X509_STORE_add_cert(store, root.pointer) }
         if let parameters = X509_STORE_get0_param(store) { X509_VERIFY_PARAM_set_time(parameters, time_t(time.timeIntervalSince1970)) }
         TS_VERIFY_CTX_set_store(context, store)
+        if !certificates.isEmpty, let extra = OPENSSL_sk_new_null() {
+            // The context owns the stack and frees each certificate: each is up-ref'd.
+            for certificate in certificates {
+                X509_up_ref(certificate.pointer)
+                OPENSSL_sk_push(extra, UnsafeRawPointer(certificate.pointer))
+            }
+            TS_VERIFY_CTX_set_certs(context, extra)
+        }
         TS_VERIFY_CTX_set_flags(context, Int32(TS_VFY_SIGNATURE | TS_VFY_VERSION))
         // tspclient-go (notation's TSA client) accepts SignerInfo version 1 only and requires
         // the ESS SigningCertificateV2 attribute (RFC 5816): a token that names its signing
@@ -120,13 +130,20 @@ public struct TimestampToken: Sendable {
         guard TS_RESP_verify_token(context, token) == 1 else {
             return .failure(CryptoError(.invalidTimestamp, "the timestamp's signature does not verify against the TSA trust store: \(OpenSSLErrorQueue.reason())"))
         }
-        return signerChain(token, store: store)
+        return signerChain(token, store: store, extra: certificates)
     }
 
     /// The chain OpenSSL built for the token's signer (signer first, trusted root last), built
     /// again with the same store and time as the verification that just passed.
-    private func signerChain(_ token: UnsafeMutablePointer<PKCS7>, store: OpaquePointer) -> Result<[Certificate], CryptoError> {
-        let certificates = token.pointee.d.sign.pointee.cert
+    private func signerChain(_ token: UnsafeMutablePointer<PKCS7>, store: OpaquePointer, extra: [Certificate]) -> Result<[Certificate], CryptoError> {
+        // The token's certificates, and those known from elsewhere (not owned: freed shallowly).
+        guard let certificates = OPENSSL_sk_new_null() else { return .failure(CryptoError(.invalidTimestamp, "out of memory")) }
+        defer { OPENSSL_sk_free(certificates) }
+        let embeddedStack: OpaquePointer? = token.pointee.d.sign.pointee.cert
+        if let embedded = embeddedStack {
+            for index in 0..<OPENSSL_sk_num(embedded) { OPENSSL_sk_push(certificates, OPENSSL_sk_value(embedded, index)) }
+        }
+        for certificate in extra { OPENSSL_sk_push(certificates, UnsafeRawPointer(certificate.pointer)) }
         guard let signers = PKCS7_get0_signers(token, certificates, 0) else {
             return .failure(CryptoError(.invalidTimestamp, "the timestamp's signing certificate is not in the token"))
         }

@@ -21,7 +21,7 @@ import TestSupport
     func problem(_ certificate: Certificate, identity: String) -> String? {
         let policy = KeylessPolicy(identity: .exact(identity), issuer: .exact("https://issuer.example"), ctLogVerify: false,
                                    trust: TrustedRoot(roots: [certificate]))
-        switch CosignVerifier.keylessProblem(certificate, supplied: [], keyless: policy, at: Date(), timeFromTlog: false) {
+        switch CosignVerifier.keylessProblem(certificate, supplied: [], keyless: policy, at: Date(), timeSource: "") {
         case .success: return nil
         case .failure(let message): return message.text
         }

@@ -16,6 +16,7 @@ struct KeylessFixtures {
         let certificate: String
         let chain: String?
         let bundle: String?
+        var timestamp: String? = nil
     }
     let directory: URL
     let cases: [String: Case]
@@ -34,7 +35,8 @@ struct KeylessFixtures {
         for member in document.objectValue!.members {
             let value = member.value
             cases[member.key] = Case(payload: Array(Data(base64Encoded: value["payload"]!.stringValue!)!), signature: value["signature"]!.stringValue!,
-                                     certificate: value["certificate"]!.stringValue!, chain: value["chain"]?.stringValue, bundle: value["bundle"]?.stringValue)
+                                     certificate: value["certificate"]!.stringValue!, chain: value["chain"]?.stringValue, bundle: value["bundle"]?.stringValue,
+                                     timestamp: value["timestamp"]?.stringValue)
         }
         self.cases = cases
         let bundleDocument = try JSONParser.parse(Array(try Data(contentsOf: directory.appendingPathComponent("bundles.json"))))
@@ -46,6 +48,7 @@ struct KeylessFixtures {
         var annotations = [CosignVerifier.signatureAnnotation: entry.signature, CosignVerifier.certificateAnnotation: entry.certificate]
         if let chain = entry.chain { annotations[CosignVerifier.chainAnnotation] = chain }
         if let bundle = entry.bundle { annotations[CosignVerifier.bundleAnnotation] = bundle }
+        if let timestamp = entry.timestamp { annotations[CosignVerifier.timestampAnnotation] = timestamp }
         return (entry.payload, annotations)
     }
 }
@@ -129,6 +132,24 @@ struct KeylessFixtures {
         #expect(error(unknownLog).contains("which is not in the trusted root"), "\(error(unknownLog))")
         let afterExpiry = try await verdict(setup, fixtures, "bundle-after-expiry", config: Self.keyless(fixtures))
         #expect(error(afterExpiry).contains("(the Rekor integratedTime)"), "\(error(afterExpiry))")
+    }
+
+    /// cosign's RFC 3161 timestamp annotation: with no Rekor entry, an expired Fulcio certificate
+    /// is checked at the genTime of a timestamp from a TSA of the trusted root.
+    @Test func anRFC3161TimestampGivesTheSigningTimeWithoutTheLog() async throws {
+        let (setup, fixtures) = try await Self.setUp()
+        defer { setup.registry.stop() }
+        let inside = try await verdict(setup, fixtures, "ts-inside", config: Self.keyless(fixtures, tLog: false))
+        #expect(inside.isSuccess, "\(error(inside))")
+        let after = try await verdict(setup, fixtures, "ts-after-expiry", config: Self.keyless(fixtures, tLog: false))
+        #expect(error(after).contains("(the RFC 3161 timestamp)") && error(after).contains("certificate has expired"), "\(error(after))")
+        let rogue = try await verdict(setup, fixtures, "ts-rogue-tsa", config: Self.keyless(fixtures, tLog: false))
+        #expect(error(rogue).contains("does not verify against the trusted root's timestamp authorities"), "\(error(rogue))")
+        let other = try await verdict(setup, fixtures, "ts-other-signature", config: Self.keyless(fixtures, tLog: false))
+        #expect(error(other).contains("message imprint does not match"), "\(error(other))")
+        // A timestamp is not a transparency log entry: tLogVerify still needs one.
+        let withLog = try await verdict(setup, fixtures, "ts-inside", config: Self.keyless(fixtures))
+        #expect(error(withLog).contains("requires a transparency log entry"), "\(error(withLog))")
     }
 
     @Test func ctLogVerifyRequiresAnSCTFromATrustedLog() async throws {

@@ -21,6 +21,10 @@ Every payload is cosign's simple-signing document naming DIGEST. Cases:
   bundle-after-expiry  like email, but integratedTime is after the certificate expired
   untrusted-ca     issued by a CA outside the trusted root; valid now
   private-pki      issued by the private PKI root (private-roots.pem); valid now, no SCT, no bundle
+  ts-inside        like email, no bundle, an RFC 3161 timestamp (TSA in the trusted root) inside the validity
+  ts-after-expiry  the timestamp is after the certificate expired
+  ts-rogue-tsa     the timestamp is by a TSA outside the trusted root
+  ts-other-signature  the timestamp is over other bytes
 
 and sigstore bundles v0.3 (cosign BUNDLE_SPEC.md, attached as OCI referrers) in bundles.json:
   message          keyless messageSignature over the image manifest (messageDigest = DIGEST), hashedrekord tlog entry
@@ -168,14 +172,66 @@ integrated_inside = int((NOW - 15 * MINUTE).timestamp())
 cases = {}
 
 
+# A timestamp authority (RFC 3161, its chain in the trusted root's timestampAuthorities) and a
+# rogue one; tokens are built field by field with asn1crypto (RFC 3161 §2.4.2, RFC 5816 ESSCertIDv2).
+def tsa_pair(name, issuer=None, issuer_key=None):
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer.subject if issuer else subject)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(NOW - 3650 * 24 * 60 * MINUTE).not_valid_after(NOW + 3650 * 24 * 60 * MINUTE))
+    if issuer is None:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    else:
+        builder = (builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True))
+    return key, builder.sign(issuer_key or key, hashes.SHA256())
+
+
+tsa_root_key, tsa_root = tsa_pair("test-tsa-root")
+tsa_key, tsa_cert = tsa_pair("test-tsa", tsa_root, tsa_root_key)
+rogue_tsa_root_key, rogue_tsa_root = tsa_pair("rogue-tsa-root")
+rogue_tsa_key, rogue_tsa_cert = tsa_pair("rogue-tsa", rogue_tsa_root, rogue_tsa_root_key)
+
+
+def rfc3161(message, gen_time, signer_key=None, signer=None):
+    from asn1crypto import cms, core, tsp
+    from asn1crypto import x509 as asn1_x509
+    signer_key, signer = signer_key or tsa_key, signer or tsa_cert
+    der = lambda c: c.public_bytes(serialization.Encoding.DER)
+    info = tsp.TSTInfo({"version": "v1", "policy": "1.2.3.4.1",
+                        "message_imprint": {"hash_algorithm": {"algorithm": "sha256"}, "hashed_message": hashlib.sha256(message).digest()},
+                        "serial_number": int.from_bytes(os.urandom(8), "big"), "gen_time": gen_time})
+    content = info.dump()
+    asn_signer = asn1_x509.Certificate.load(der(signer))
+    attributes = cms.CMSAttributes([
+        cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
+        cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(content).digest()]}),
+        cms.CMSAttribute({"type": "signing_certificate_v2", "values": [tsp.SigningCertificateV2({"certs": [{"cert_hash": hashlib.sha256(der(signer)).digest()}]})]}),
+    ])
+    signer_info = cms.SignerInfo({
+        "version": "v1", "sid": cms.SignerIdentifier({"issuer_and_serial_number": {"issuer": asn_signer.issuer, "serial_number": asn_signer.serial_number}}),
+        "digest_algorithm": {"algorithm": "sha256"}, "signed_attrs": attributes, "signature_algorithm": {"algorithm": "sha256_ecdsa"},
+        "signature": signer_key.sign(attributes.dump(), ec.ECDSA(hashes.SHA256()))})
+    signed = cms.SignedData({"version": "v3", "digest_algorithms": [{"algorithm": "sha256"}],
+                             "encap_content_info": {"content_type": "tst_info", "content": core.ParsableOctetString(content)},
+                             "certificates": [asn1_x509.Certificate.load(der(signer))], "signer_infos": [signer_info]})
+    token = cms.ContentInfo({"content_type": "signed_data", "content": signed})
+    # What a TSA answers and cosign stores: the whole TimeStampResp (status granted).
+    response = tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
+    return json.dumps({"SignedRFC3161Timestamp": base64.b64encode(response).decode()})
+
+
 def case(name, san, oidc_issuer, window, issuer=intermediate, issuer_key=intermediate_key, log_key=ct_key,
-         rekor=rekor_key, integrated=None, chain=(intermediate, root), issuer_v1=True):
+         rekor=rekor_key, integrated=None, chain=(intermediate, root), issuer_v1=True, timestamp=None):
     key = ec.generate_private_key(ec.SECP256R1())
     cert = leaf(key, issuer, issuer_key, san, oidc_issuer, *window, log_key=log_key, issuer_v1=issuer_v1)
-    signature = base64.b64encode(key.sign(payload, ec.ECDSA(hashes.SHA256()))).decode()
+    raw_signature = key.sign(payload, ec.ECDSA(hashes.SHA256()))
+    signature = base64.b64encode(raw_signature).decode()
     cases[name] = {"payload": base64.b64encode(payload).decode(), "signature": signature, "certificate": pem(cert),
                    "chain": "".join(pem(c) for c in chain) if chain else None,
-                   "bundle": bundle(rekor, signature, cert, integrated) if rekor and integrated else None}
+                   "bundle": bundle(rekor, signature, cert, integrated) if rekor and integrated else None,
+                   "timestamp": timestamp(raw_signature) if timestamp else None}
 
 
 case("email", EMAIL, GOOGLE, expired_window, integrated=integrated_inside)
@@ -187,6 +243,12 @@ case("bundle-unknown-log", EMAIL, GOOGLE, expired_window, rekor=other_rekor_key,
 case("bundle-after-expiry", EMAIL, GOOGLE, expired_window, integrated=int((NOW - 5 * MINUTE).timestamp()))
 case("untrusted-ca", EMAIL, GOOGLE, current_window, issuer=rogue, issuer_key=rogue_key, chain=(rogue,), integrated=int(NOW.timestamp()))
 case("private-pki", EMAIL, GOOGLE, current_window, issuer=private_root, issuer_key=private_key, log_key=None, rekor=None, chain=None)
+# RFC 3161 timestamps (cosign --timestamp-server-url), no Rekor entry: an expired certificate is
+# checked at the timestamp's genTime.
+case("ts-inside", EMAIL, GOOGLE, expired_window, rekor=None, timestamp=lambda s: rfc3161(s, NOW - 15 * MINUTE))
+case("ts-after-expiry", EMAIL, GOOGLE, expired_window, rekor=None, timestamp=lambda s: rfc3161(s, NOW - 5 * MINUTE))
+case("ts-rogue-tsa", EMAIL, GOOGLE, expired_window, rekor=None, timestamp=lambda s: rfc3161(s, NOW - 15 * MINUTE, rogue_tsa_key, rogue_tsa_cert))
+case("ts-other-signature", EMAIL, GOOGLE, expired_window, rekor=None, timestamp=lambda s: rfc3161(b"another signature", NOW - 15 * MINUTE))
 
 def sigstore_bundle(material, content, body=None, integrated_time=None):
     """A bundle v0.3 in protobuf-specs' JSON form."""
@@ -325,6 +387,10 @@ trusted_root = {
     "tlogs": [{"baseUrl": "https://rekor.example", "hashAlgorithm": "SHA2_256",
                "publicKey": {"rawBytes": raw(rekor_key), "keyDetails": "PKIX_ECDSA_P256_SHA_256"},
                "logId": {"keyId": base64.b64encode(hashlib.sha256(spki(rekor_key)).digest()).decode()}}],
+    "timestampAuthorities": [{"subject": {"organization": "sigstore.dev", "commonName": "test-tsa"}, "uri": "https://tsa.example",
+                              "certChain": {"certificates": [{"rawBytes": base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()}
+                                                             for c in (tsa_cert, tsa_root)]},
+                              "validFor": {"start": (NOW - 365 * 24 * 60 * MINUTE).isoformat()}}],
 }
 with open(os.path.join(out, "trusted_root.json"), "w") as f:
     json.dump(trusted_root, f, indent=1)
