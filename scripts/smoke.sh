@@ -93,6 +93,7 @@ check "version prints" bash -c "'$bin' version | grep -q ratify-swift"
 layouts="$(cd "$(dirname "$0")/.." && pwd)/Tests/Conformance/notation-go"
 bin="$(realpath "$bin")"
 check "ratify verify passes a signed OCI layout" bash -c "cd '$layouts' && '$bin' verify -c derived/oci-layout/config-alpine.json -s oci-layout:derived/oci-layout-jws-signed:v2 | grep -q '\"isSuccess\": true'"
+check "ratify trust names the embedded public-good root and its expiry" bash -c "'$bin' trust | grep -q 'root-signing targets/trusted_root.json@' && '$bin' trust | grep -q '^  expires: 2031'"
 check "ratify verify fails an unsigned OCI layout (exit 1)" bash -c "cd '$layouts'; '$bin' verify -c derived/oci-layout/config-alpine.json -s oci-layout:internal/testdata/oci-layout:v2 >/dev/null; test \$? = 1"
 check "ratify verify names a missing layout tag" bash -c "cd '$layouts'; '$bin' verify -c derived/oci-layout/config-alpine.json -s oci-layout:internal/testdata/oci-layout:nope 2>&1 | grep -q 'no manifest is tagged \"nope\"'"
 

@@ -98,6 +98,9 @@ public struct CosignVerifierConfig: Sendable {
     public var legacy: Bool
     /// Rekor log keys for `tLogVerify` (sigstore trusted_root.json, `trustedRoot` in config).
     public var trustedRoot: TrustedRoot? = nil
+    /// Where `trustedRoot` came from: the verifier's file, RATIFY_COSIGN_TRUSTED_ROOT, or the
+    /// embedded public-good root (what `ratify trust` reports).
+    public var trustedRootSource: String? = nil
 
     static let knownKeys: Set<String> = ["name", "type", "artifactTypes", "key", "rekorURL", "trustPolicies", "nestedReferences", "source", "trustedRoot", "version", "address"]
     static let policyKeys: Set<String> = ["name", "version", "scopes", "keys", "keyless", "tLogVerify", "rekorURL", "annotations"]
@@ -105,8 +108,8 @@ public struct CosignVerifierConfig: Sendable {
     /// Parses `verifier.plugins[i]`; errors name the path of the bad value, unknown keys come
     /// back as warnings.
     /// The sigstore trusted root of trust policies whose verifier names no `trustedRoot`, from
-    /// the environment (the deployment's choice, e.g. a private sigstore instance); unset, such
-    /// policies have no Rekor keys and `tLogVerify: true` cannot pass.
+    /// the environment (the deployment's choice, e.g. a private sigstore instance); unset, the
+    /// embedded public-good root (PublicGoodTrustedRoot).
     public static let defaultTrustedRootVariable = "RATIFY_COSIGN_TRUSTED_ROOT"
 
     public static func parse(_ value: JSONValue, path: String,
@@ -132,26 +135,37 @@ public struct CosignVerifierConfig: Sendable {
                 throw ConfigError(path: "\(path).trustPolicies", "must be a non-empty list")
             }
             var trustedRoot: TrustedRoot?
+            var trustedRootSource: String?
             if let rootPath = object["trustedRoot"], !rootPath.isNull {
                 guard let file = rootPath.stringValue else { throw ConfigError(path: "\(path).trustedRoot", "must be a path to a sigstore trusted_root.json") }
                 do { trustedRoot = try TrustedRoot.load(path: file) } catch {
                     throw ConfigError(path: "\(path).trustedRoot", error.description)
                 }
+                trustedRootSource = file
             } else if let file = environment[defaultTrustedRootVariable], !file.isEmpty {
                 do { trustedRoot = try TrustedRoot.load(path: file) } catch {
                     throw ConfigError(path: "\(path).trustedRoot", "(from \(defaultTrustedRootVariable)) \(error.description)")
                 }
+                trustedRootSource = "\(file) (\(defaultTrustedRootVariable))"
+            }
+            // Nothing configured: sigstore's public-good instance, as cosign and Ratify trust it
+            // by default (embedded; keyless policies with their own rootCertificates excepted).
+            let configuredRoot = trustedRoot
+            if trustedRoot == nil {
+                trustedRoot = PublicGoodTrustedRoot.root
+                trustedRootSource = "embedded public-good (\(PublicGoodTrustedRoot.source), \(PublicGoodTrustedRoot.date))"
             }
             var parsed: [CosignTrustPolicy] = []
             for (index, policy) in list.enumerated() {
                 let policyPath = "\(path).trustPolicies[\(index)]"
-                let (trustPolicy, policyWarnings) = try parsePolicy(policy, path: policyPath, trustedRoot: trustedRoot)
+                let (trustPolicy, policyWarnings) = try parsePolicy(policy, path: policyPath, trustedRoot: configuredRoot)
                 warnings += policyWarnings
                 parsed.append(trustPolicy)
             }
             try ScopeSet.validate(parsed.map { ($0.name, $0.scopes) }, path: "\(path).trustPolicies")
             var config = CosignVerifierConfig(name: name, artifactTypes: artifactTypes, trustPolicies: parsed, legacy: false)
             config.trustedRoot = trustedRoot
+            config.trustedRootSource = trustedRootSource
             for (index, policy) in parsed.enumerated() where policy.tLogVerify && (config.trustedRoot?.logs.isEmpty ?? true) {
                 warnings.append("\(path).trustPolicies[\(index)] has tLogVerify true (the default) but no trustedRoot with Rekor keys is configured: its signatures cannot pass; set trustedRoot (or RATIFY_COSIGN_TRUSTED_ROOT), or tLogVerify: false for key-only trust")
             }
@@ -250,7 +264,8 @@ public struct CosignVerifierConfig: Sendable {
             guard let bool = flag.boolValue else { throw ConfigError(path: "\(path).ctLogVerify", "must be true or false") }
             ctLogVerify = bool
         }
-        var trust = trustedRoot ?? TrustedRoot()
+        // No trusted root configured: the public-good one — unless the policy brings its own PKI.
+        var trust = trustedRoot ?? (object["rootCertificates"].map { $0.isNull } ?? true ? PublicGoodTrustedRoot.root : nil) ?? TrustedRoot()
         if let file = object["rootCertificates"], !file.isNull {
             guard let text = file.stringValue else { throw ConfigError(path: "\(path).rootCertificates", "must be a path to a PEM bundle of CA certificates") }
             do { try trust.addPEM(file: text) } catch { throw ConfigError(path: "\(path).rootCertificates", error.description) }

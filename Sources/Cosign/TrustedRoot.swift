@@ -30,7 +30,12 @@ public struct TrustedRoot: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CryptoError(.invalidKey, "cannot read trusted root \(path)")
         }
-        guard let document = try? JSONParser.parse(Array(data)), document.objectValue != nil else {
+        return try parse(Array(data), source: path)
+    }
+
+    /// A trusted_root.json's bytes; `path` names it in errors.
+    public static func parse(_ data: [UInt8], source path: String) throws(CryptoError) -> TrustedRoot {
+        guard let document = try? JSONParser.parse(data), document.objectValue != nil else {
             throw CryptoError(.invalidKey, "\(path) is not a sigstore trusted_root.json (JSON object)")
         }
         var root = TrustedRoot()

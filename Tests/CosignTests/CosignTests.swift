@@ -253,8 +253,8 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
         let (config, warnings) = try CosignVerifierConfig.parse(plugin, path: "v", environment: ["RATIFY_COSIGN_TRUSTED_ROOT": root])
         #expect(config.trustedRoot?.logs.isEmpty == false)
         #expect(!warnings.contains { $0.contains("no trustedRoot") }, "\(warnings)")
-        let (without, noRootWarnings) = try CosignVerifierConfig.parse(plugin, path: "v", environment: [:])
-        #expect(without.trustedRoot == nil && noRootWarnings.contains { $0.contains("RATIFY_COSIGN_TRUSTED_ROOT") })
+        let (without, _) = try CosignVerifierConfig.parse(plugin, path: "v", environment: [:])
+        #expect(without.trustedRoot?.logs.keys.sorted() == PublicGoodTrustedRoot.root?.logs.keys.sorted(), "unset: the public-good root")
         #expect { try CosignVerifierConfig.parse(plugin, path: "v", environment: ["RATIFY_COSIGN_TRUSTED_ROOT": "/nonexistent.json"]) } throws: {
             ($0 as? ConfigError)?.path == "v.trustedRoot" && "\($0)".contains("from RATIFY_COSIGN_TRUSTED_ROOT")
         }
@@ -353,11 +353,20 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
         #expect(policies == ["v.tLogVerify is ignored at the verifier level, as Ratify ignores it: set tLogVerify in each of trustPolicies"])
     }
 
-    @Test func tLogWithoutATrustedRootIsWarnedAbout() async throws {
+    /// No trustedRoot: the embedded public-good one (Rekor keys, Fulcio, CT logs, TSA), as cosign
+    /// and Ratify trust it by default — so tLogVerify (the default) can pass with public-good entries.
+    @Test func withoutATrustedRootThePublicGoodOneIsUsed() async throws {
         let sigs = try await SignatureFixtures.shared.value
         let value = try JSONParser.parse(#"{"name":"cosign","trustPolicies":[{"name":"a","scopes":["*"],"keys":[{"file":"\#(sigs.key("ec256"))"}]}]}"#)
-        let (_, warnings) = try CosignVerifierConfig.parse(value, path: "verifier.plugins[0]")
-        #expect(warnings.contains { $0.hasPrefix("verifier.plugins[0].trustPolicies[0] has tLogVerify true (the default) but no trustedRoot") })
+        let (config, warnings) = try CosignVerifierConfig.parse(value, path: "verifier.plugins[0]", environment: [:])
+        #expect(!warnings.contains { $0.contains("no trustedRoot") }, "\(warnings)")
+        let root = try #require(PublicGoodTrustedRoot.root)
+        #expect(config.trustedRoot?.logs.keys.sorted() == root.logs.keys.sorted())
+        // rekor.sigstore.dev's log ID, two Fulcio chains, the two CT logs, the sigstore TSA.
+        #expect(root.logs["c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"] != nil)
+        #expect(root.roots.count == 2 && root.ctLogs.count == 2 && !root.timestampAuthorities.isEmpty)
+        // What is compiled in is what the generator recorded (the literal drops the file's final newline).
+        #expect(Hash.hex(.sha256, Array((PublicGoodTrustedRoot.json + "\n").utf8)) == PublicGoodTrustedRoot.sha256)
         #expect(try await configError(#"{"name":"cosign","trustedRoot":"/nonexistent.json","trustPolicies":[{"name":"a","scopes":["*"],"keys":[{"file":"\#(sigs.key("ec256"))"}]}]}"#)?.path
             == "verifier.plugins[1].trustedRoot")
     }

@@ -188,7 +188,8 @@ struct KeylessFixtures {
             == "set certificateIdentity or certificateIdentityRegExp, not both")
         #expect(refusal(policy(#"{"certificateIdentityRegExp":"(","certificateOIDCIssuer":"https://x"}"#))?.path
             == "verifier.plugins[0].trustPolicies[0].keyless.certificateIdentityRegExp")
-        #expect(refusal(policy(#"{"certificateIdentity":"a","certificateOIDCIssuer":"https://x"}"#))?.message.hasPrefix("keyless verification needs Fulcio root certificates") == true)
+        // No trustedRoot and no rootCertificates: the public-good Fulcio (not a refusal any more).
+        #expect(refusal(policy(#"{"certificateIdentity":"a","certificateOIDCIssuer":"https://x"}"#)) == nil)
     }
 
     /// cosign 3's default: a Sigstore bundle v0.3 attached as an OCI 1.1 referrer — here through
