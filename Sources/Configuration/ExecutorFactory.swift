@@ -1,4 +1,5 @@
 import Core
+import Cosign
 import Foundation
 import HTTPClient
 import JSON
@@ -12,6 +13,8 @@ public enum ExecutorFactory {
     /// One revocation checker for the process: its CRL cache outlives configuration rebuilds
     /// (every CRD change or config reload builds new verifiers).
     static let revocation = X509RevocationChecker(fetcher: CurlFetcher())
+    /// One Rekor client for the process: entries it found stay cached across rebuilds.
+    static let rekor = RekorLookup(fetcher: CurlFetcher())
     /// For `crl.cache.enabled: false`.
     static let uncachedRevocation = X509RevocationChecker(fetcher: CurlFetcher(), cacheCRLs: false)
 

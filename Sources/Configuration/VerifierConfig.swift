@@ -38,7 +38,7 @@ public enum VerifierConfig: Sendable {
     /// The verifier, resolving key management providers at verification time through `providers`.
     public func make(providers: (any KeyManagementProviders)?, revocation: any RevocationChecking) -> any Verifier {
         switch self {
-        case .cosign(let config): CosignVerifier(config: config, providers: providers)
+        case .cosign(let config): CosignVerifier(config: config, providers: providers, rekor: ExecutorFactory.rekor)
         case .notation(let config): NotationVerifier(config: config, providers: providers, revocation: revocation)
         case .plugin(let config): RatifyPluginVerifier(config: config)
         }

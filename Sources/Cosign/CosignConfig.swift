@@ -17,6 +17,9 @@ public struct CosignTrustPolicy: Sendable {
     public var keyless: KeylessPolicy? = nil
     /// Annotations the signed payload must carry (`cosign verify -a key=value`; our addition).
     public var annotations: [String: String] = [:]
+    /// Where a Rekor entry is looked up when a signature carries none (Ratify's `rekorURL`,
+    /// default the public-good instance).
+    public var rekorURL: String? = nil
 }
 
 /// `keys: [{provider, name, version}]`: a key of a KeyManagementProvider; `name` / `version`
@@ -175,13 +178,18 @@ public struct CosignVerifierConfig: Sendable {
             throw ConfigError(path: path, "set key (a PEM public key file) or trustPolicies; keyless without trust policies is not supported")
         }
         let key = try loadKey(file: keyPath, path: "\(path).key")
-        // Legacy mode verifies signatures against the key; a transparency log is consulted only
-        // when rekorURL is set, which needs Rekor support (not built yet).
-        if object["rekorURL"] != nil {
-            throw ConfigError(path: "\(path).rekorURL", "Rekor lookups are not supported yet; remove rekorURL for key-only verification")
+        // Legacy mode verifies signatures against the key; the transparency log is consulted
+        // when rekorURL is set (Ratify's legacy verifier), against the public-good log keys.
+        var policy = CosignTrustPolicy(name: "legacy", scopes: ["*"], keys: [(keyPath, key)], tLogVerify: false)
+        var config = CosignVerifierConfig(name: name, artifactTypes: artifactTypes, trustPolicies: [], legacy: true)
+        if let url = object["rekorURL"], !url.isNull, url.stringValue != "" {
+            policy.rekorURL = try rekorURL(url, path: "\(path).rekorURL")
+            policy.tLogVerify = true
+            config.trustedRoot = PublicGoodTrustedRoot.root
+            config.trustedRootSource = "embedded public-good (\(PublicGoodTrustedRoot.source), \(PublicGoodTrustedRoot.date))"
         }
-        let policy = CosignTrustPolicy(name: "legacy", scopes: ["*"], keys: [(keyPath, key)], tLogVerify: false)
-        return (CosignVerifierConfig(name: name, artifactTypes: artifactTypes, trustPolicies: [policy], legacy: true), warnings)
+        config.trustPolicies = [policy]
+        return (config, warnings)
     }
 
     static func parsePolicy(_ value: JSONValue, path: String, trustedRoot: TrustedRoot? = nil) throws(ConfigError) -> (CosignTrustPolicy, [String]) {
@@ -214,10 +222,9 @@ public struct CosignVerifierConfig: Sendable {
         if let keylessValue = object["keyless"], !keylessValue.isNull {
             let (keyless, keylessWarnings) = try parseKeyless(keylessValue, path: "\(path).keyless", trustedRoot: trustedRoot)
             warnings += keylessWarnings
-            if object["rekorURL"] != nil {
-                warnings.append("\(path).rekorURL is not contacted: verification is offline, so signatures must carry a Rekor bundle when tLogVerify is true")
-            }
-            return (CosignTrustPolicy(name: name, scopes: scopes, keys: [], tLogVerify: tLogVerify, keyless: keyless, annotations: annotations), warnings)
+            var policy = CosignTrustPolicy(name: name, scopes: scopes, keys: [], tLogVerify: tLogVerify, keyless: keyless, annotations: annotations)
+            if let url = object["rekorURL"], !url.isNull, url.stringValue != "" { policy.rekorURL = try rekorURL(url, path: "\(path).rekorURL") }
+            return (policy, warnings)
         }
         guard let keyValues = object["keys"]?.arrayValue, !keyValues.isEmpty else {
             throw ConfigError(path: "\(path).keys", "must be a non-empty list of {file: …} or {provider: …}")
@@ -235,7 +242,17 @@ public struct CosignVerifierConfig: Sendable {
             guard let file = entry["file"]?.stringValue else { throw ConfigError(path: "\(keyPath).file", "must be a path to a PEM public key (or set provider)") }
             keys.append((file, try loadKey(file: file, path: "\(keyPath).file")))
         }
-        return (CosignTrustPolicy(name: name, scopes: scopes, keys: keys, providerKeys: providerKeys, tLogVerify: tLogVerify, annotations: annotations), warnings)
+        var policy = CosignTrustPolicy(name: name, scopes: scopes, keys: keys, providerKeys: providerKeys, tLogVerify: tLogVerify, annotations: annotations)
+        if let url = object["rekorURL"], !url.isNull, url.stringValue != "" { policy.rekorURL = try rekorURL(url, path: "\(path).rekorURL") }
+        return (policy, warnings)
+    }
+
+    /// An http(s) URL of a Rekor instance.
+    static func rekorURL(_ value: JSONValue, path: String) throws(ConfigError) -> String {
+        guard let text = value.stringValue, let url = URL(string: text), ["https", "http"].contains(url.scheme ?? ""), url.host != nil else {
+            throw ConfigError(path: path, "must be the http(s) URL of a Rekor instance, such as https://rekor.sigstore.dev")
+        }
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
     }
 
     static let keylessKeys: Set<String> = ["certificateIdentity", "certificateIdentityRegExp", "certificateOIDCIssuer",

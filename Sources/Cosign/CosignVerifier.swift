@@ -28,10 +28,13 @@ public struct CosignVerifier: Verifier {
 
     /// Key management providers for `keys: [{provider: …}]`.
     public let providers: (any KeyManagementProviders)?
+    /// Rekor lookups for signatures that carry no entry (nil: never looked up).
+    public let rekor: RekorLookup?
 
-    public init(config: CosignVerifierConfig, providers: (any KeyManagementProviders)? = nil) {
+    public init(config: CosignVerifierConfig, providers: (any KeyManagementProviders)? = nil, rekor: RekorLookup? = nil) {
         self.config = config
         self.providers = providers
+        self.rekor = rekor
     }
 
     public func verify(subject: ImageReference, referrer: Descriptor, store: any ReferrerStore,
@@ -71,8 +74,19 @@ public struct CosignVerifier: Verifier {
         }
         var results: [SignatureResult] = []
         for layer in layers {
-            let evidence = await (isBundle ? bundleEvidence(layer, subject: subject, store: store, deadline: deadline)
+            var evidence = await (isBundle ? bundleEvidence(layer, subject: subject, store: store, deadline: deadline)
                                            : layerEvidence(layer, subject: subject, store: store, deadline: deadline))
+            // The log is required and the signature carries no entry: ask Rekor (Ratify's rekorURL).
+            if policy.tLogVerify, evidence.tlog == nil, evidence.tlogProblem == nil, evidence.unreadable == nil, !evidence.signature.isEmpty, let rekor {
+                let base = policy.rekorURL ?? RekorLookup.publicGood
+                switch await rekor.find(base: base, signature: evidence.signature, payloadHash: evidence.loggedPayloadHash, deadline: deadline) {
+                case .found(let entry):
+                    evidence.tlog = entry
+                    evidence.tlogSource = "looked up in Rekor at \(base)"
+                case .notFound(let reason):
+                    evidence.tlogProblem = reason
+                }
+            }
             results.append(evaluate(evidence, digest: digest, policy: policy))
         }
         let passed = results.contains { $0.error == nil }
@@ -108,7 +122,7 @@ public struct CosignVerifier: Verifier {
             }
             var summary: [JSONValue] = result.error == nil
                 ? [result.identity == nil ? "signature verified with key" : "signature verified with a Fulcio certificate", "payload names the image digest"] : []
-            if result.bundleVerified { summary.append("Rekor bundle verified offline") }
+            if result.bundleVerified { summary.append(.string(result.tlogSource.map { "Rekor entry \($0) and verified" } ?? "Rekor bundle verified offline")) }
             verification["summary"] = .array(summary)
             return ["signature": .string(result.signature), "verifications": .array([.object(verification)])]
         }), "trustPolicy": .string(policy.name)]

@@ -82,8 +82,32 @@ public struct RekorBundle: Sendable, Equatable {
     /// The logged entry must hold this signature, by this key or certificate, over content whose
     /// digest is `payloadHash`.
     public func entryProblem(signature: [UInt8], payloadHash: Digest, key: PublicKey, certificate: Certificate?) -> String? {
+        let pemBase64: String
+        switch loggedVerifier(signature: signature, payloadHash: payloadHash) {
+        case .failure(let reason): return reason.text
+        case .success(let verifier): pemBase64 = verifier
+        }
+        guard let pem = Base64.decode(pemBase64, .standard) else {
+            return "the Rekor entry names no public key or certificate"
+        }
+        // Keyless entries log the signing certificate; keyed ones the public key.
+        if let loggedCertificate = try? Certificate.pemChain(Array(pem), source: "Rekor entry").first {
+            guard let certificate, loggedCertificate == certificate else { return "the Rekor entry was logged for another certificate" }
+            return nil
+        }
+        guard let loggedKey = try? PublicKey.pem(Array(pem), source: "Rekor entry"), loggedKey.derBytes == key.derBytes else {
+            return "the Rekor entry was logged for another key"
+        }
+        return nil
+    }
+
+    struct Reason: Error { let text: String }
+
+    /// The entry's record of this signature over content hashed to `payloadHash`: the base64 PEM
+    /// of the key or certificate it was logged with, or why the entry is about something else.
+    func loggedVerifier(signature: [UInt8], payloadHash: Digest) -> Result<String, Reason> {
         guard let bodyBytes = Base64.decode(body, .standard), let entry = try? JSONParser.parse(Array(bodyBytes)), let spec = entry["spec"] else {
-            return "the Rekor entry body is not JSON"
+            return .failure(Reason(text: "the Rekor entry body is not JSON"))
         }
         // The entry kinds cosign and sigstore-go read: `hashedrekord` and the older `rekord`
         // (the same paths), `dsse`, and `intoto` v0.0.2 (npm and GitHub provenance), whose
@@ -101,25 +125,15 @@ public struct RekorBundle: Sendable, Equatable {
                 (decoded(logged["sig"]).flatMap { Base64.decode($0, .standard) }, logged["publicKey"]?.stringValue)
             })
         case let kind:
-            return "the Rekor entry kind \(kind.map { "\"\($0)\"" } ?? "(none)") is not hashedrekord, rekord, dsse or intoto"
+            return .failure(Reason(text: "the Rekor entry kind \(kind.map { "\"\($0)\"" } ?? "(none)") is not hashedrekord, rekord, dsse or intoto"))
         }
         guard logged.hash?["algorithm"]?.stringValue == payloadHash.algorithm.rawValue, logged.hash?["value"]?.stringValue == payloadHash.hex else {
-            return "the Rekor entry is for another payload"
+            return .failure(Reason(text: "the Rekor entry is for another payload"))
         }
         guard let match = logged.signatures.first(where: { $0.signature == signature }) else {
-            return "the Rekor entry holds another signature"
+            return .failure(Reason(text: "the Rekor entry holds another signature"))
         }
-        guard let pemBase64 = match.verifier, let pem = Base64.decode(pemBase64, .standard) else {
-            return "the Rekor entry names no public key or certificate"
-        }
-        // Keyless entries log the signing certificate; keyed ones the public key.
-        if let loggedCertificate = try? Certificate.pemChain(Array(pem), source: "Rekor entry").first {
-            guard let certificate, loggedCertificate == certificate else { return "the Rekor entry was logged for another certificate" }
-            return nil
-        }
-        guard let loggedKey = try? PublicKey.pem(Array(pem), source: "Rekor entry"), loggedKey.derBytes == key.derBytes else {
-            return "the Rekor entry was logged for another key"
-        }
-        return nil
+        guard let verifier = match.verifier else { return .failure(Reason(text: "the Rekor entry names no public key or certificate")) }
+        return .success(verifier)
     }
 }

@@ -28,6 +28,8 @@ struct SignatureEvidence {
     var signature: [UInt8] = []
     /// RFC 3161 tokens (DER) over the signature bytes.
     var timestamps: [[UInt8]] = []
+    /// Where the tlog entry came from when it was not carried by the signature.
+    var tlogSource: String?
 }
 
 struct SignatureResult {
@@ -37,6 +39,7 @@ struct SignatureResult {
     var key: String?
     var bundleVerified = false
     var timestampVerified = false
+    var tlogSource: String?
     /// Keyless: the SAN that matched and the certificate's OIDC issuer.
     var identity: (subject: String, issuer: String)?
 }
@@ -179,6 +182,7 @@ extension CosignVerifier {
                 return fail(problem)
             }
             result.bundleVerified = true
+            result.tlogSource = evidence.tlogSource
             // Only an inclusion promise vouches for the integrated time (an inclusion proof does
             // not sign it): without one, certificates are checked now.
             if tlog.hasPromise {

@@ -173,7 +173,6 @@ verifier exists (as in Ratify) and every notation signature fails until one is a
 {{- if $v.featureFlags.RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY }}{{ $refused = append $refused "featureFlags.RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY (issue: Performance, scale and high availability)" }}{{ end -}}
 {{- if and $v.provider.cache.enabled (ne (toString $v.provider.cache.type) "ristretto") }}{{ $refused = append $refused (printf "provider.cache.type %s (issue: Performance, scale and high availability)" $v.provider.cache.type) }}{{ end -}}
 {{- if ne (toString $v.instrumentation.metricsType) "prometheus" }}{{ $refused = append $refused (printf "instrumentation.metricsType %s (prometheus only)" $v.instrumentation.metricsType) }}{{ end -}}
-{{- if $v.cosign.rekorURL }}{{ $refused = append $refused "cosign.rekorURL (issue: Sigstore trust that works out of the box)" }}{{ end -}}
 {{- range $key := list "azureWorkloadIdentityEnabled" "azureManagedIdentityEnabled" "awsEcrBasicEnabled" "alibabacloudAcrBasicEnabled" -}}
 {{- if index $v.oras.authProviders $key }}{{ $refused = append $refused (printf "oras.authProviders.%s (issue: Cloud identity)" $key) }}{{ end -}}
 {{- end -}}
