@@ -62,6 +62,10 @@ public struct RekorBundle: Sendable, Equatable {
             guard let logKey = trustedRoot.logs[logID.lowercased()], let id = Hash.bytes(hex: logID) else {
                 return "the inclusion proof names log \(logID), which is not in the trusted root"
             }
+            // A proof carries no time: without a promise, the log must be trusted now.
+            if !hasPromise, let window = trustedRoot.logWindows[logID.lowercased()], !window.contains(Date()) {
+                return "the trusted root trusts log \(logID) only from \(window)"
+            }
             guard let body = Base64.decode(body, .standard) else { return "the Rekor entry body is not base64" }
             if let problem = proof.problem(body: Array(body), logKey: logKey, logID: id) { return problem }
         }
@@ -72,6 +76,10 @@ public struct RekorBundle: Sendable, Equatable {
     public func setProblem(trustedRoot: TrustedRoot) -> String? {
         guard let logKey = trustedRoot.logs[logID.lowercased()] else {
             return "the Rekor bundle names log \(logID), which is not in the trusted root"
+        }
+        let integrated = Date(timeIntervalSince1970: TimeInterval(integratedTime))
+        if let window = trustedRoot.logWindows[logID.lowercased()], !window.contains(integrated) {
+            return "the trusted root trusts log \(logID) from \(window); the entry was integrated at \(ISO8601DateFormatter().string(from: integrated))"
         }
         guard logKey.verify(signature: signedEntryTimestamp, message: canonicalPayload, hash: logKey.sigstoreHash) else {
             return "the Rekor bundle's SignedEntryTimestamp is not a valid signature by log \(logID)"

@@ -203,8 +203,9 @@ extension CosignVerifier {
                 }
                 // The chains' self-signed roots are the anchors; their other certificates (the
                 // TSA's own, which tokens often leave out) help build the path.
-                if case .failure(let error) = token.verify(message: evidence.signature, roots: root.timestampAuthorities.filter(\.isSelfIssued),
-                                                           certificates: root.timestampAuthorities.filter { !$0.isSelfIssued }) {
+                let authorities = root.timestampAuthorities(at: token.time)
+                if case .failure(let error) = token.verify(message: evidence.signature, roots: authorities.filter(\.isSelfIssued),
+                                                           certificates: authorities.filter { !$0.isSelfIssued }) {
                     return fail("RFC 3161 timestamp \(index + 1) does not verify against the trusted root's timestamp authorities: \(error.message)")
                 }
                 if !timeFromTlog && index == 0 {
@@ -231,8 +232,9 @@ extension CosignVerifier {
     /// trusted CT log when ctLogVerify.
     static func keylessProblem(_ leaf: Certificate, supplied: [Certificate], keyless: KeylessPolicy, at time: Date,
                                timeSource: String) -> Result<(subject: String, issuer: String), Message> {
-        let intermediates = supplied.filter { !$0.isSelfIssued } + keyless.trust.intermediates
-        if case .failure(let error) = CertificateChain.verify(leaf: leaf, intermediates: intermediates, roots: keyless.trust.roots, at: time) {
+        // Only the CAs whose trusted-root window includes the signing time (sigstore-go).
+        let intermediates = supplied.filter { !$0.isSelfIssued } + keyless.trust.intermediates(at: time)
+        if case .failure(let error) = CertificateChain.verify(leaf: leaf, intermediates: intermediates, roots: keyless.trust.roots(at: time), at: time) {
             return .failure(Message(text: "the certificate does not chain to a trusted Fulcio root at \(ISO8601DateFormatter().string(from: time))\(timeSource): \(error.message)"))
         }
         guard leaf.allowsCodeSigning else { return .failure(Message(text: "the certificate's extendedKeyUsage does not allow code signing")) }
@@ -264,7 +266,10 @@ extension CosignVerifier {
                 return .failure(Message(text: "the certificate's issuer is not known, so its SCT cannot be checked"))
             }
             let verified = timestamps.contains { sct in
-                keyless.trust.ctLogs[Hash.hexString(sct.logID)].map { sct.verify(certificate: leaf, issuer: issuerCertificate, logKey: $0) } ?? false
+                let id = Hash.hexString(sct.logID)
+                let when = Date(timeIntervalSince1970: TimeInterval(sct.timestamp) / 1000)
+                guard keyless.trust.ctLogWindows[id]?.contains(when) ?? true else { return false }
+                return keyless.trust.ctLogs[id].map { sct.verify(certificate: leaf, issuer: issuerCertificate, logKey: $0) } ?? false
             }
             guard verified else {
                 return .failure(Message(text: "no embedded SCT verifies with a CT log of the trusted root (log IDs \(timestamps.map { Hash.hexString($0.logID).prefix(16) + "…" }.joined(separator: ", ")))"))

@@ -18,6 +18,40 @@ public struct TrustedRoot: Sendable {
     /// The certificates of the timestamp authorities (`timestampAuthorities[].certChain`): RFC
     /// 3161 tokens must chain to them.
     public var timestampAuthorities: [Certificate] = []
+    /// `validFor` of each log key (by log ID), CA and TSA certificate (by DER): sigstore-go trusts
+    /// a key or authority only for what happened inside its window (retired ones stay listed).
+    public var logWindows: [String: Window] = [:]
+    public var ctLogWindows: [String: Window] = [:]
+    public var certificateWindows: [[UInt8]: Window] = [:]
+
+    /// A `validFor` period; an open end is unbounded.
+    public struct Window: Sendable, Equatable, CustomStringConvertible {
+        public var start: Date?
+        public var end: Date?
+        public func contains(_ date: Date) -> Bool { (start.map { date >= $0 } ?? true) && (end.map { date <= $0 } ?? true) }
+        public var description: String {
+            let format = ISO8601DateFormatter()
+            return "\(start.map(format.string(from:)) ?? "the beginning") to \(end.map(format.string(from:)) ?? "no end")"
+        }
+
+        static func parse(_ value: JSONValue?) -> Window? {
+            guard let value, value.objectValue != nil else { return nil }
+            func date(_ text: String?) -> Date? {
+                guard let text else { return nil }
+                let precise = ISO8601DateFormatter()
+                precise.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+                return precise.date(from: text) ?? ISO8601DateFormatter().date(from: text)
+            }
+            return Window(start: date(value["start"]?.stringValue), end: date(value["end"]?.stringValue))
+        }
+    }
+
+    /// The CA certificates whose authority's window includes `time`.
+    public func roots(at time: Date) -> [Certificate] { roots.filter { certificateWindows[$0.derBytes]?.contains(time) ?? true } }
+    public func intermediates(at time: Date) -> [Certificate] { intermediates.filter { certificateWindows[$0.derBytes]?.contains(time) ?? true } }
+    public func timestampAuthorities(at time: Date) -> [Certificate] {
+        timestampAuthorities.filter { certificateWindows[$0.derBytes]?.contains(time) ?? true }
+    }
 
     public init(logs: [String: PublicKey] = [:], ctLogs: [String: PublicKey] = [:], roots: [Certificate] = [], intermediates: [Certificate] = []) {
         self.logs = logs
@@ -39,8 +73,8 @@ public struct TrustedRoot: Sendable {
             throw CryptoError(.invalidKey, "\(path) is not a sigstore trusted_root.json (JSON object)")
         }
         var root = TrustedRoot()
-        root.logs = try logKeys(document["tlogs"], field: "tlogs", path: path)
-        root.ctLogs = try logKeys(document["ctlogs"], field: "ctlogs", path: path)
+        (root.logs, root.logWindows) = try logKeys(document["tlogs"], field: "tlogs", path: path)
+        (root.ctLogs, root.ctLogWindows) = try logKeys(document["ctlogs"], field: "ctlogs", path: path)
         for (index, authority) in (document["certificateAuthorities"]?.arrayValue ?? []).enumerated() {
             guard let certificates = authority["certChain"]?["certificates"]?.arrayValue, !certificates.isEmpty else {
                 throw CryptoError(.invalidKey, "\(path): certificateAuthorities[\(index)].certChain.certificates is missing")
@@ -53,6 +87,7 @@ public struct TrustedRoot: Sendable {
                 // sigstore-go: the last certificate of a CA's chain is its root — a trust anchor
                 // even when it is not self-signed — and the others its intermediates.
                 let certificate = try Certificate.der(Array(der), source: source)
+                if let window = Window.parse(authority["validFor"]) { root.certificateWindows[certificate.derBytes] = window }
                 if position == certificates.count - 1 { root.roots.append(certificate) } else { root.intermediates.append(certificate) }
             }
         }
@@ -62,7 +97,9 @@ public struct TrustedRoot: Sendable {
                 guard let raw = entry["rawBytes"]?.stringValue, let der = Base64.decode(raw, .protobufJSON) else {
                     throw CryptoError(.invalidKey, "\(source).rawBytes is missing or not base64")
                 }
-                root.timestampAuthorities.append(try Certificate.der(Array(der), source: source))
+                let certificate = try Certificate.der(Array(der), source: source)
+                if let window = Window.parse(authority["validFor"]) { root.certificateWindows[certificate.derBytes] = window }
+                root.timestampAuthorities.append(certificate)
             }
         }
         // An empty trusted root is valid (sigstore-go loads one; cosign's blob tests use it with
@@ -80,15 +117,17 @@ public struct TrustedRoot: Sendable {
         if certificate.isSelfIssued { roots.append(certificate) } else { intermediates.append(certificate) }
     }
 
-    static func logKeys(_ value: JSONValue?, field: String, path: String) throws(CryptoError) -> [String: PublicKey] {
-        var keys: [String: PublicKey] = [:]
+    static func logKeys(_ value: JSONValue?, field: String, path: String) throws(CryptoError) -> ([String: PublicKey], [String: Window]) {
+        var keys: [String: PublicKey] = [:], windows: [String: Window] = [:]
         for (index, log) in (value?.arrayValue ?? []).enumerated() {
             guard let raw = log["publicKey"]?["rawBytes"]?.stringValue, let der = Base64.decode(raw, .protobufJSON) else {
                 throw CryptoError(.invalidKey, "\(path): \(field)[\(index)].publicKey.rawBytes is missing or not base64")
             }
             let key = try PublicKey.der(Array(der), source: "\(path) \(field)[\(index)]")
-            keys[Hash.hex(.sha256, key.derBytes)] = key
+            let id = Hash.hex(.sha256, key.derBytes)
+            keys[id] = key
+            if let window = Window.parse(log["publicKey"]?["validFor"]) { windows[id] = window }
         }
-        return keys
+        return (keys, windows)
     }
 }

@@ -58,6 +58,20 @@ import Testing
         #expect(other.logProblem(trustedRoot: root)?.contains("not in the trusted root") == true)
     }
 
+    /// `validFor` windows: a retired log key, CA or CT log is trusted only for what happened
+    /// inside its window (sigstore-go) — the embedded public-good root lists retired ones.
+    @Test func trustedRootWindowsBoundWhatEachKeyVouchesFor() throws {
+        let (tlog, publicGood) = try Self.publicGood()
+        var root = publicGood
+        #expect(tlog.logProblem(trustedRoot: root) == nil)
+        root.logWindows[tlog.logID] = TrustedRoot.Window(start: nil, end: Date(timeIntervalSince1970: 1_672_531_200))  // 2023-01-01
+        #expect(tlog.logProblem(trustedRoot: root)?.contains("the entry was integrated at 2023-08-18") == true, "\(String(describing: tlog.logProblem(trustedRoot: root)))")
+        let embedded = try #require(PublicGoodTrustedRoot.root)
+        let mid2022 = Date(timeIntervalSince1970: 1_654_041_600), y2024 = Date(timeIntervalSince1970: 1_704_067_200)
+        #expect(embedded.roots(at: mid2022).count == 2 && embedded.roots(at: y2024).count == 1, "the first Fulcio root retired at the end of 2022")
+        #expect(embedded.ctLogWindows.values.contains { $0.end != nil && !$0.contains(y2024) }, "ctfe.sigstore.dev/test retired in 2022")
+    }
+
     /// RFC 9162's algorithm against a tree built here for every size and index up to 17.
     @Test func auditPathsOfEveryShape() {
         func leaf(_ i: Int) -> [UInt8] { InclusionProof.leafHash(Array("leaf \(i)".utf8)) }
