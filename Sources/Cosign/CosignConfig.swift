@@ -169,7 +169,7 @@ public struct CosignVerifierConfig: Sendable {
             var config = CosignVerifierConfig(name: name, artifactTypes: artifactTypes, trustPolicies: parsed, legacy: false)
             config.trustedRoot = trustedRoot
             config.trustedRootSource = trustedRootSource
-            for (index, policy) in parsed.enumerated() where policy.tLogVerify && (config.trustedRoot?.logs.isEmpty ?? true) {
+            for (index, policy) in parsed.enumerated() where policy.tLogVerify && ((policy.keyless?.trust ?? config.trustedRoot)?.logs.isEmpty ?? true) {
                 warnings.append("\(path).trustPolicies[\(index)] has tLogVerify true (the default) but no trustedRoot with Rekor keys is configured: its signatures cannot pass; set trustedRoot (or RATIFY_COSIGN_TRUSTED_ROOT), or tLogVerify: false for key-only trust")
             }
             return (config, warnings)
@@ -185,8 +185,14 @@ public struct CosignVerifierConfig: Sendable {
         if let url = object["rekorURL"], !url.isNull, url.stringValue != "" {
             policy.rekorURL = try rekorURL(url, path: "\(path).rekorURL")
             policy.tLogVerify = true
-            config.trustedRoot = PublicGoodTrustedRoot.root
-            config.trustedRootSource = "embedded public-good (\(PublicGoodTrustedRoot.source), \(PublicGoodTrustedRoot.date))"
+            // The log keys: the verifier's trustedRoot, else RATIFY_COSIGN_TRUSTED_ROOT, else public-good.
+            if let file = object["trustedRoot"]?.stringValue ?? environment[defaultTrustedRootVariable].flatMap({ $0.isEmpty ? nil : $0 }) {
+                do { config.trustedRoot = try TrustedRoot.load(path: file) } catch { throw ConfigError(path: "\(path).trustedRoot", error.description) }
+                config.trustedRootSource = file
+            } else {
+                config.trustedRoot = PublicGoodTrustedRoot.root
+                config.trustedRootSource = "embedded public-good (\(PublicGoodTrustedRoot.source), \(PublicGoodTrustedRoot.date))"
+            }
         }
         config.trustPolicies = [policy]
         return (config, warnings)

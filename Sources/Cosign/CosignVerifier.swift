@@ -76,18 +76,28 @@ public struct CosignVerifier: Verifier {
         for layer in layers {
             var evidence = await (isBundle ? bundleEvidence(layer, subject: subject, store: store, deadline: deadline)
                                            : layerEvidence(layer, subject: subject, store: store, deadline: deadline))
-            // The log is required and the signature carries no entry: ask Rekor (Ratify's rekorURL).
-            if policy.tLogVerify, evidence.tlog == nil, evidence.tlogProblem == nil, evidence.unreadable == nil, !evidence.signature.isEmpty, let rekor {
+            var result = evaluate(evidence, digest: digest, policy: policy)
+            // Every local check passed and only the log entry is missing: ask Rekor (Ratify's
+            // rekorURL). Only an entry by a trusted log that records this signature, by this key
+            // or certificate, over this content, is taken.
+            if let pending = result.pendingLookup, let rekor {
                 let base = policy.rekorURL ?? RekorLookup.publicGood
-                switch await rekor.find(base: base, signature: evidence.signature, payloadHash: evidence.loggedPayloadHash, deadline: deadline) {
+                let signature = evidence.signature, payloadHash = evidence.loggedPayloadHash
+                let binding = Hash.hex(.sha256, pending.certificate?.derBytes ?? pending.key.derBytes) + "|" + pending.root.logs.keys.sorted().joined(separator: ",")
+                let outcome = await rekor.find(base: base, signature: signature, payloadHash: payloadHash, binding: binding, deadline: deadline) { candidate in
+                    candidate.logProblem(trustedRoot: pending.root)
+                        ?? candidate.entryProblem(signature: signature, payloadHash: payloadHash, key: pending.key, certificate: pending.certificate)
+                }
+                switch outcome {
                 case .found(let entry):
                     evidence.tlog = entry
                     evidence.tlogSource = "looked up in Rekor at \(base)"
                 case .notFound(let reason):
                     evidence.tlogProblem = reason
                 }
+                result = evaluate(evidence, digest: digest, policy: policy)
             }
-            results.append(evaluate(evidence, digest: digest, policy: policy))
+            results.append(result)
         }
         let passed = results.contains { $0.error == nil }
         let extensions = config.legacy ? legacyExtensions(results) : policyExtensions(results, policy: policy)

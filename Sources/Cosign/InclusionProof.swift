@@ -78,6 +78,9 @@ public struct InclusionProof: Sendable, Equatable {
             return "the inclusion proof's checkpoint is malformed: \(reason.text)"
         case .success(let signed):
             if let reason = signed.signatureProblem(logKey: logKey, logID: logID) { return reason }
+            guard signed.treeSize == treeSize else {
+                return "the log's checkpoint is for a tree of \(signed.treeSize), not the proof's \(treeSize)"
+            }
             guard signed.rootHash == rootHash else {
                 return "the log's checkpoint names root \(Hash.hexString(signed.rootHash)), not the proof's \(Hash.hexString(rootHash))"
             }

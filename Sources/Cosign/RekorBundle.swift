@@ -103,6 +103,9 @@ public struct RekorBundle: Sendable, Equatable {
             guard let certificate, loggedCertificate == certificate else { return "the Rekor entry was logged for another certificate" }
             return nil
         }
+        // A keyless signature's entry must log its certificate (sigstore-go): a bare key would not
+        // bind the identity the policy checks.
+        guard certificate == nil else { return "the Rekor entry logged a public key, not the signing certificate" }
         guard let loggedKey = try? PublicKey.pem(Array(pem), source: "Rekor entry"), loggedKey.derBytes == key.derBytes else {
             return "the Rekor entry was logged for another key"
         }

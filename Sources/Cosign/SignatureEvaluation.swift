@@ -32,6 +32,13 @@ struct SignatureEvidence {
     var tlogSource: String?
 }
 
+/// What a looked-up Rekor entry must be bound to.
+struct PendingLookup {
+    let key: PublicKey
+    let certificate: Certificate?
+    let root: TrustedRoot
+}
+
 struct SignatureResult {
     var digest: String
     var signature: String
@@ -40,6 +47,8 @@ struct SignatureResult {
     var bundleVerified = false
     var timestampVerified = false
     var tlogSource: String?
+    /// Set when the signature passed every local check and only lacks its Rekor entry.
+    var pendingLookup: PendingLookup?
     /// Keyless: the SAN that matched and the certificate's OIDC issuer.
     var identity: (subject: String, issuer: String)?
 }
@@ -170,12 +179,14 @@ extension CosignVerifier {
         if policy.tLogVerify {
             // Fail closed: a policy that asks for the transparency log is satisfied only by a
             // signature whose Rekor entry verifies offline against a trusted log key.
-            guard let tlog = evidence.tlog else {
-                if let problem = evidence.tlogProblem { return fail("trust policy \(policy.name) requires a transparency log entry (tLogVerify): \(problem)") }
-                return fail("trust policy \(policy.name) requires a transparency log entry (tLogVerify) and the signature has no Rekor bundle")
-            }
             guard let root = policy.keyless?.trust ?? config.trustedRoot, !root.logs.isEmpty else {
                 return fail("trust policy \(policy.name) requires a transparency log entry (tLogVerify) but no trustedRoot with Rekor keys is configured")
+            }
+            guard let tlog = evidence.tlog else {
+                if let problem = evidence.tlogProblem { return fail("trust policy \(policy.name) requires a transparency log entry (tLogVerify): \(problem)") }
+                // Everything local holds: the entry may be looked up (the caller's next step).
+                result.pendingLookup = PendingLookup(key: key, certificate: evidence.certificate, root: root)
+                return fail("trust policy \(policy.name) requires a transparency log entry (tLogVerify) and the signature has no Rekor bundle")
             }
             if let problem = tlog.logProblem(trustedRoot: root)
                 ?? tlog.entryProblem(signature: evidence.signature, payloadHash: evidence.loggedPayloadHash, key: key, certificate: evidence.certificate) {

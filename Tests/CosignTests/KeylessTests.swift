@@ -235,7 +235,8 @@ struct KeylessFixtures {
         for (name, reason) in [("keyed-message-proof-bad-path", "does not lead from the entry to the proof's root hash"),
                                ("keyed-message-proof-wrong-index", "audit path"),
                                ("keyed-message-proof-forged-checkpoint", "checkpoint's signature is not a valid signature by log"),
-                               ("keyed-message-proof-other-root", "the log's checkpoint names root")] {
+                               ("keyed-message-proof-other-root", "the log's checkpoint names root"),
+                               ("keyed-message-proof-other-size", "the log's checkpoint is for a tree of 10, not the proof's 11")] {
             let broken = try await bundleVerdict(setup, fixtures, name, config: keyedConfig(true))
             #expect(!broken.isSuccess, "\(name)")
             #expect(error(broken).contains(reason), "\(name): \(error(broken))")

@@ -24,15 +24,28 @@ import TestSupport
         return ("http://127.0.0.1:\(port)", children)
     }
 
-    func verdict(_ sigs: SignatureFixtures, registry: LocalRegistry, image: PushedContent, base: String, seconds: Int = 10) async throws -> VerificationResult {
+    /// Counts what reaches Rekor.
+    final class CountingFetcher: HTTPFetching, @unchecked Sendable {
+        let inner = CurlFetcher()
+        private let lock = NSLock()
+        private var count = 0
+        var calls: Int { lock.withLock { count } }
+        func fetch(_ url: String, body: [UInt8]?, contentType: String?, timeout: Duration, maxBytes: Int) async throws -> [UInt8] {
+            lock.withLock { count += 1 }
+            return try await inner.fetch(url, body: body, contentType: contentType, timeout: timeout, maxBytes: maxBytes)
+        }
+    }
+
+    func verdict(_ sigs: SignatureFixtures, registry: LocalRegistry, image: PushedContent, base: String, seconds: Int = 10,
+                 keyFile: String? = nil, fetcher: any HTTPFetching = CurlFetcher()) async throws -> VerificationResult {
         let fixtures = OCIFixtures(pusher: registry, maintainTagSchema: true)
         // The signature travels without its bundle: only Rekor knows the entry.
         try await offPool {
             try fixtures.pushCosignSignatures("app", for: image, layers: [(payload: sigs.payload, annotations: [
                 CosignVerifier.signatureAnnotation: sigs.signatures["ec256"]!])])
         }
-        let config = #"{"name":"cosign","trustedRoot":"\#(sigs.directory.appendingPathComponent("trusted_root.json").path)","trustPolicies":[{"name":"tlog","scopes":["*"],"keys":[{"file":"\#(sigs.key("ec256"))"}],"tLogVerify":true,"rekorURL":"\#(base)"}]}"#
-        let cosign = CosignVerifier(config: try CosignVerifierConfig.parse(try JSONParser.parse(config), path: "v").0, rekor: RekorLookup(fetcher: CurlFetcher()))
+        let config = #"{"name":"cosign","trustedRoot":"\#(sigs.directory.appendingPathComponent("trusted_root.json").path)","trustPolicies":[{"name":"tlog","scopes":["*"],"keys":[{"file":"\#(keyFile ?? sigs.key("ec256"))"}],"tLogVerify":true,"rekorURL":"\#(base)"}]}"#
+        let cosign = CosignVerifier(config: try CosignVerifierConfig.parse(try JSONParser.parse(config), path: "v").0, rekor: RekorLookup(fetcher: fetcher))
         let executor = VerificationExecutor(store: cosignStore(), verifiers: [cosign], policy: ConfigPolicy())
         return try await executor.verify(key: "\(registry.host)/app:signed", deadline: .now + .seconds(seconds))
     }
@@ -61,6 +74,20 @@ import TestSupport
         defer { rogueServer.stopAll() }
         let untrusted = try await verdict(sigs, registry: registry, image: images["signed"]!, base: rogue)
         #expect(!untrusted.isSuccess && (untrusted.reports.first?.message.contains("not in the trusted root") ?? false), "\(untrusted.reports.first?.message ?? "")")
+    }
+
+    /// Rekor is asked only for a signature that passed every local check: a signature by an
+    /// untrusted key never costs a lookup (nor leaks its hash to the log).
+    @Test func onlyLocallyValidSignaturesAreLookedUp() async throws {
+        let (registry, images, sigs) = try await CosignVerifierTests().setUp()
+        defer { registry.stop() }
+        let (base, children) = try Self.rekor(sigs, bundles: [sigs.bundles["valid"]!])
+        defer { children.stopAll() }
+        let counting = CountingFetcher()
+        let untrusted = try await verdict(sigs, registry: registry, image: images["signed"]!, base: base, keyFile: sigs.directory.appendingPathComponent("other.pub").path, fetcher: counting)
+        #expect(!untrusted.isSuccess && counting.calls == 0, "\(counting.calls) Rekor calls")
+        let trusted = try await verdict(sigs, registry: registry, image: images["signed"]!, base: base, fetcher: counting)
+        #expect(trusted.isSuccess && counting.calls == 2, "search + one entry: \(counting.calls)")
     }
 
     @Test func aLookupThatOutlivesTheDeadlineFailsClosed() async throws {

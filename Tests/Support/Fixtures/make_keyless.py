@@ -370,7 +370,8 @@ bundles["keyed-message-proof-only"] = proof_bundle()
 bundles["keyed-message-proof-bad-path"] = proof_bundle(hashes_=tampered_path)
 bundles["keyed-message-proof-wrong-index"] = proof_bundle(index=5)
 bundles["keyed-message-proof-forged-checkpoint"] = proof_bundle(envelope=checkpoint(tree_root, 11, other_rekor_key, rekor_key))
-bundles["keyed-message-proof-other-root"] = proof_bundle(envelope=checkpoint(mth(leaves[:10]), 10, rekor_key, rekor_key))
+bundles["keyed-message-proof-other-root"] = proof_bundle(envelope=checkpoint(mth(leaves[:10] + [merkle_leaf(b"another entry")]), 11, rekor_key, rekor_key))
+bundles["keyed-message-proof-other-size"] = proof_bundle(envelope=checkpoint(mth(leaves[:10]), 10, rekor_key, rekor_key))
 with open(os.path.join(out, "bundles.json"), "w") as f:
     json.dump(bundles, f, indent=1)
 
