@@ -59,13 +59,14 @@ public enum MediaType {
     public static let dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
     public static let dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
     public static let ociEmpty = "application/vnd.oci.empty.v1+json"
+    public static let ociArtifactManifest = "application/vnd.oci.artifact.manifest.v1+json"
     /// Ratify's artifact type for cosign signatures found through the `.sig` tag.
     public static let cosignSignatureArtifact = "application/vnd.dev.cosign.artifact.sig.v1+json"
     public static let notarySignature = "application/vnd.cncf.notary.signature"
 
     /// Everything a resolve or manifest fetch accepts; distribution refuses an OCI manifest to
     /// a client whose Accept does not name the OCI type.
-    public static let manifestAccept = [ociManifest, ociIndex, dockerManifest, dockerManifestList]
+    public static let manifestAccept = [ociManifest, ociIndex, dockerManifest, dockerManifestList, ociArtifactManifest]
 }
 
 /// An image or artifact manifest, or an index, reduced to what discovery needs.
@@ -102,7 +103,9 @@ public struct Manifest: Sendable, Equatable {
             mediaType: mediaType,
             artifactType: object["artifactType"]?.stringValue,
             config: try object["config"].map { (v) throws(ManifestError) in try Descriptor.parse(v, path: "config") },
-            layers: try list("layers"),
+            // The OCI 1.1 release candidates' artifact manifest (ORAS 0.16–1.0 pushed it; Ratify
+            // reads it) lists its content as `blobs`.
+            layers: mediaType == MediaType.ociArtifactManifest && object["layers"] == nil ? try list("blobs") : try list("layers"),
             manifests: try list("manifests"),
             subject: try object["subject"].map { (v) throws(ManifestError) in try Descriptor.parse(v, path: "subject") },
             annotations: annotations)
