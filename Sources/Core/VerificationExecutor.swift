@@ -208,9 +208,17 @@ public final class VerificationExecutor: ProviderExecutor {
         return await boundedMap(jobs.indices.map { $0 }, concurrency: 4) { index in
             let (verifier, referrer) = jobs[index]
             var report = await verifier.verify(subject: subject, referrer: referrer, store: self.store, deadline: deadline)
-            if !verifier.nestedReferences.isEmpty, depth < self.options.maxNestingDepth {
-                report = await self.attachNested(report, verifier: verifier, referrer: referrer, of: subject,
-                                                 depth: depth, deadline: deadline)
+            if !verifier.nestedReferences.isEmpty {
+                if depth < self.options.maxNestingDepth {
+                    report = await self.attachNested(report, verifier: verifier, referrer: referrer, of: subject,
+                                                     depth: depth, deadline: deadline)
+                } else {
+                    // Fail closed: what the verifier requires below this level is not verified.
+                    report.isSuccess = false
+                    report.errorReason = ExecutorReason.nestedDepthExceeded.rawValue
+                    report.message += (report.message.isEmpty ? "" : "; ") + "the \(verifier.nestedReferences.joined(separator: ", ")) attached to \(referrer.digest) would be nested deeper than \(self.options.maxNestingDepth) levels and are not verified"
+                    report.remediation = "attach the required artifacts closer to the image, or raise the nesting limit"
+                }
             }
             return report
         }
@@ -228,12 +236,12 @@ public final class VerificationExecutor: ProviderExecutor {
             report.nestedResults = nestedReports
             if nestedReports.isEmpty {
                 report.isSuccess = false
-                report.errorReason = report.errorReason ?? "NESTED_VERIFICATION_MISSING"
+                report.errorReason = report.errorReason ?? ExecutorReason.nestedVerificationMissing.rawValue
                 report.message += (report.message.isEmpty ? "" : "; ") + "no verified \(verifier.nestedReferences.joined(separator: ", ")) attached to \(referrer.digest)"
                 report.remediation = report.remediation ?? "sign the \(referrer.artifactType ?? "artifact") \(referrer.digest) and push the signature"
             } else if !policy.isSuccess(nestedReports) {
                 report.isSuccess = false
-                report.errorReason = report.errorReason ?? "NESTED_VERIFICATION_FAILED"
+                report.errorReason = report.errorReason ?? ExecutorReason.nestedVerificationFailed.rawValue
                 report.remediation = report.remediation ?? "see nestedResults for the artifact attached to \(referrer.digest)"
             }
         } catch {

@@ -67,4 +67,8 @@ public struct VerifierReport: Sendable, Equatable {
 public enum ExecutorReason: String, Sendable, CaseIterable {
     case referrersNotFound = "REFERRERS_NOT_FOUND"
     case noVerifierReport = "NO_VERIFIER_REPORT"
+    case nestedVerificationMissing = "NESTED_VERIFICATION_MISSING"
+    case nestedVerificationFailed = "NESTED_VERIFICATION_FAILED"
+    /// Nested references deeper than the executor verifies: never passed unchecked.
+    case nestedDepthExceeded = "NESTED_DEPTH_EXCEEDED"
 }

@@ -256,6 +256,35 @@ func context(_ seconds: Double = 5) -> ProviderContext {
         return subject
     }
 
+    /// A verifier whose nested references lie past the nesting cap fails with its own reason: a
+    /// chain of signatures-of-signatures deeper than the cap is never passed unchecked.
+    @Test func nestedReferencesPastTheDepthCapFailClosed() async throws {
+        let store = MemoryStore()
+        var subject = image(store, tag: "deep", signatures: [])
+        for _ in 0..<4 {  // image <- sig <- sig <- sig <- sig, every one "valid"
+            let layer = store.putBlob(Array("valid".utf8))
+            let manifest = store.putManifest(Array(JSONWriter.encodeString(["schemaVersion": 2, "mediaType": .string(MediaType.ociManifest),
+                "artifactType": .string(signatureType), "config": store.putBlob(Array("{}".utf8), mediaType: MediaType.ociEmpty).json(),
+                "layers": .array([layer.json()]), "subject": subject.json()]).utf8), mediaType: MediaType.ociManifest, artifactType: signatureType)
+            store.addReferrer(manifest, to: subject.digest)
+            subject = manifest
+        }
+        let verifier = LayerContentVerifier(artifactTypes: [signatureType], nestedReferences: [signatureType])
+        var options = VerificationExecutor.Options()
+        options.maxNestingDepth = 2
+        let capped = VerificationExecutor(store: store, verifiers: [verifier], policy: ConfigPolicy(), options: options)
+        let result = try await capped.verify(key: "registry.test/app:deep", deadline: .now + .seconds(5))
+        #expect(!result.isSuccess)
+        func deepest(_ report: VerifierReport) -> VerifierReport { report.nestedResults.first.map(deepest) ?? report }
+        let bottom = try #require(result.reports.first.map(deepest))
+        #expect(bottom.errorReason == ExecutorReason.nestedDepthExceeded.rawValue && bottom.message.contains("deeper than 2 levels"), "\(bottom.message)")
+        options.maxNestingDepth = 8
+        // With room for the whole chain the last signature has nothing attached: missing, not passed either.
+        let roomy = try await VerificationExecutor(store: store, verifiers: [verifier], policy: ConfigPolicy(), options: options)
+            .verify(key: "registry.test/app:deep", deadline: .now + .seconds(5))
+        #expect(!roomy.isSuccess && roomy.reports.first.map(deepest)?.errorReason == ExecutorReason.nestedVerificationMissing.rawValue)
+    }
+
     @Test func anyAndAllOverAnInMemoryStore() async throws {
         let store = MemoryStore()
         _ = image(store, tag: "mixed", signatures: ["valid", "forged"])
