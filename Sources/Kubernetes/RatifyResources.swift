@@ -73,12 +73,14 @@ public struct ResourceOutcome: Sendable, Equatable {
 
     /// Ratify's status fields: issuccess, error, brieferror (at most 30 characters), lastfetchedtime, properties.
     public func status(at time: Date) -> JSONValue {
-        var status: JSONObject = ["issuccess": .bool(error == nil), "lastfetchedtime": .string(ISO8601DateFormatter().string(from: time))]
+        // A JSON merge patch (RFC 7386): null removes what an earlier status said, so a repaired
+        // resource does not keep its old error (or stale properties).
+        var status: JSONObject = ["issuccess": .bool(error == nil), "lastfetchedtime": .string(ISO8601DateFormatter().string(from: time)),
+                                  "error": .null, "brieferror": .null, "properties": properties ?? .null]
         if let error {
             status["error"] = .string(error)
             status["brieferror"] = .string(error.count > 30 ? String(error.prefix(27)) + "..." : error)
         }
-        if let properties { status["properties"] = properties }
         return .object(status)
     }
 }

@@ -178,6 +178,17 @@ import TestSupport
             #expect(bad?["issuccess"] == false)
             #expect(bad?["error"]?.stringValue?.contains("verifier \"sbom\" is neither built in (cosign, notation) nor a plugin in \(cluster.work.path)/plugins") == true, "\(String(describing: bad))")
             #expect(bad?["brieferror"]?.stringValue?.count ?? 99 <= 30)
+            // Repaired, its status no longer carries the old error (merge patch with nulls).
+            try cluster.replace("verifiers", "verifier-sbom", spec: Self.cosignVerifier(provider: "cosign-key"))
+            let repairEnd = Date().addingTimeInterval(10)
+            var repaired: JSONValue?
+            while Date() < repairEnd {
+                repaired = try cluster.api("GET", "\(Self.group)/verifiers/verifier-sbom").body?["status"]
+                if repaired?["issuccess"] == true { break }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            #expect(repaired?["issuccess"] == true && repaired?["error"] == nil && repaired?["brieferror"] == nil, "\(String(describing: repaired))")
+            try cluster.delete("verifiers", "verifier-sbom")
             try cluster.eventually([signed], [true], "with a bad verifier next to a good one")
             // A dynamic plugin with the feature flag off is refused with that reason.
             try cluster.create("verifiers", "verifier-dynamic", spec: ["name": "sbom", "source": ["artifact": .string("\(host)/plugins/sbom:v1")]])

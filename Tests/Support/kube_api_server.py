@@ -50,6 +50,20 @@ def record(event_type, plural, obj):
     lock.notify_all()
 
 
+def merge_patch(target, patch):
+    """RFC 7386 JSON merge patch, as the API server applies application/merge-patch+json:
+    objects merge recursively, null removes a member, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
 def namespaced(plural):
     """Ratify's Namespaced* kinds, and CertificateStore (namespaced too, as in Ratify's CRDs)."""
     return plural.startswith("namespaced") or plural == "certificatestores"
@@ -191,7 +205,7 @@ class Handler(BaseHTTPRequestHandler):
             if not key:
                 return
             current = state["objects"][key]
-            current["status"] = {**current.get("status", {}), **self.body().get("status", {})}
+            current["status"] = merge_patch(current.get("status", {}), self.body().get("status", {}))
             record("MODIFIED", target["plural"], current)
             return self.send_json(200, current)
 
