@@ -105,11 +105,21 @@ extension ORASStore {
         }
     }
 
+    /// A token realm must not be plain http for an https registry: the credentials sent to it
+    /// would travel in clear. (A registry configured as plain HTTP already accepts that.)
+    public static func realmProblem(scheme: String?, realm: String, registry: String, registryIsPlainHTTP: Bool) -> String? {
+        guard scheme == "http", !registryIsPlainHTTP else { return nil }
+        return "\(registry) named the token realm \(realm), plain http for an https registry: credentials would travel in clear, so it is not used"
+    }
+
     private func fetchToken(_ challenge: AuthChallenge, reference: ImageReference, credential: RegistryCredential?,
                             deadline: ContinuousClock.Instant) async throws(RegistryError) -> (token: String, lifetime: Duration) {
         guard let realm = challenge.parameters["realm"], var components = URLComponents(string: realm),
               components.scheme == "https" || components.scheme == "http", let realmHost = components.host else {
             throw RegistryError(.unauthorized, "\(reference.registry) sent a bearer challenge without a valid realm")
+        }
+        if let problem = Self.realmProblem(scheme: components.scheme, realm: realm, registry: reference.registry, registryIsPlainHTTP: options.useHttp) {
+            throw RegistryError(.unauthorized, problem)
         }
         let scope = challenge.parameters["scope"] ?? "repository:\(reference.repository):pull"
         let service = challenge.parameters["service"]
@@ -117,14 +127,18 @@ extension ORASStore {
         guard remaining > .zero else { throw RegistryError(.timeout, "deadline passed before fetching a token from \(realmHost)") }
         var request: TransportRequest
         if let token = credential?.identityToken {
-            // OAuth2 refresh-token grant (docker/distribution token spec, "oauth.md"). The token
-            // travels in the query here because our transport sends no bodies; it is sent to
-            // the realm only, over TLS when the realm is https.
-            var query = [URLQueryItem(name: "grant_type", value: "refresh_token"), URLQueryItem(name: "refresh_token", value: token),
-                         URLQueryItem(name: "client_id", value: "ratify"), URLQueryItem(name: "scope", value: scope)]
-            if let service { query.append(URLQueryItem(name: "service", value: service)) }
-            components.queryItems = (components.queryItems ?? []) + query
-            request = TransportRequest(method: "GET", url: components.string ?? realm)
+            // OAuth2 refresh-token grant (docker/distribution token spec, "oauth.md"): a POST of
+            // an application/x-www-form-urlencoded form — the token never goes in a URL (URLs
+            // end up in logs and proxies).
+            var form = URLComponents()
+            form.queryItems = [URLQueryItem(name: "grant_type", value: "refresh_token"), URLQueryItem(name: "refresh_token", value: token),
+                               URLQueryItem(name: "client_id", value: "ratify"), URLQueryItem(name: "scope", value: scope)]
+                + (service.map { [URLQueryItem(name: "service", value: $0)] } ?? [])
+            // `+` is not escaped by URLComponents but means a space in a form body.
+            let body = (form.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
+            request = TransportRequest(method: "POST", url: realm)
+            request.headers.append((name: "Content-Type", value: "application/x-www-form-urlencoded"))
+            request.body = Array(body.utf8)
         } else {
             var query = [URLQueryItem(name: "scope", value: scope)]
             if let service { query.insert(URLQueryItem(name: "service", value: service), at: 0) }

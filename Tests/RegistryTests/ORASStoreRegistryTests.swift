@@ -220,6 +220,14 @@ let sbomType = "application/spdx+json"
         #expect(tokenCalls.count == 1, "the token is cached for the repository")
         #expect(tokenCalls.first?.contains("scope=repository:team/app:pull") == true)
         #expect(tokenCalls.first?.contains("service=test-registry") == true)
+        // An identity (refresh) token is exchanged in a POSTed form, never in the URL.
+        let refreshing = makeStore(credentials: DockerConfigCredentials(entries: [registry.host: RegistryCredential(username: "00000000-0000-0000-0000-000000000000", password: "", identityToken: "pw")]))
+        let before = registry.tokenRequests.count
+        #expect(try await refreshing.resolveDescriptor(reference, deadline: soon()).digest.description == image.digest)
+        let refreshCalls = registry.tokenRequests.dropFirst(before)
+        #expect(refreshCalls.count == 1 && refreshCalls.first?.hasPrefix("POST /token grant_type=refresh_token scope=repository:team/app:pull content-type=application/x-www-form-urlencoded") == true,
+                "\(Array(refreshCalls))")
+        #expect(!refreshCalls.contains { $0.contains("pw") })
         // Wrong password: the token service refuses, and the error says so.
         let wrong = makeStore(credentials: DockerConfigCredentials(entries: [registry.host: RegistryCredential(username: "bob", password: "nope")]))
         await expectRegistryError(.unauthorized, containing: "token service 127.0.0.1", excluding: "nope") {

@@ -18,6 +18,16 @@ import Testing
     }
 }
 
+/// A plain-http token realm for an https registry would carry credentials in clear: refused.
+@Suite struct TokenRealmTests {
+    @Test func anHTTPRealmIsRefusedForAnHTTPSRegistry() {
+        #expect(ORASStore.realmProblem(scheme: "http", realm: "http://auth.example/token", registry: "r.example", registryIsPlainHTTP: false)?
+            .contains("credentials would travel in clear") == true)
+        #expect(ORASStore.realmProblem(scheme: "https", realm: "https://auth.example/token", registry: "r.example", registryIsPlainHTTP: false) == nil)
+        #expect(ORASStore.realmProblem(scheme: "http", realm: "http://127.0.0.1:5001/token", registry: "127.0.0.1:5000", registryIsPlainHTTP: true) == nil)
+    }
+}
+
 @Suite struct DockerConfigTests {
     @Test func readsAuthUsernamePasswordAndIdentityTokens() async throws {
         let config = #"""

@@ -42,6 +42,20 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def do_POST(self):
+        """The OAuth2 refresh-token grant (distribution's oauth.md): a form with grant_type,
+        refresh_token (here: the PASSWORD), client_id, scope and service."""
+        form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
+        with open(count_file, "a") as f:
+            f.write(f"POST {self.path} grant_type={form.get('grant_type', [''])[0]} scope={form.get('scope', [''])[0]} "
+                    f"content-type={self.headers.get('Content-Type')}\n")
+        if urlparse(self.path).path != "/token" or form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [password]:
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.issue(form.get("scope", []), form.get("service", [service])[0])
+
     def do_GET(self):
         with open(count_file, "a") as f:
             f.write(self.path + "\n")
@@ -56,12 +70,15 @@ class Handler(BaseHTTPRequestHandler):
                 self.end_headers()
                 return
         query = parse_qs(url.query)
+        self.issue(query.get("scope", []), query.get("service", [service])[0])
+
+    def issue(self, scopes, audience):
         access = []
-        for scope in query.get("scope", []):
+        for scope in scopes:
             kind, name, actions = scope.split(":")
             access.append({"type": kind, "name": name, "actions": actions.split(",")})
         now = int(time.time())
-        claims = {"iss": issuer, "sub": user or "anonymous", "aud": query.get("service", [service])[0],
+        claims = {"iss": issuer, "sub": user or "anonymous", "aud": audience,
                   "exp": now + 300, "nbf": now - 10, "iat": now, "jti": str(uuid.uuid4()), "access": access}
         body = json.dumps({"token": sign(claims), "expires_in": 300}).encode()
         self.send_response(200)
