@@ -38,7 +38,8 @@ public struct RekorLookup: Sendable {
         let outcome = await search(base: base, signature: signature, payloadHash: payloadHash, deadline: deadline, accept: accept)
         switch outcome {
         case .found(let entry): found.put(cacheKey, entry)
-        case .notFound(let reason): if deadline > .now { missed.put(cacheKey, reason) }  // a deadline is this request's, not the entry's
+        // Running out of time is this request's problem, not the entry's: not remembered.
+        case .notFound(let reason): if ContinuousClock.now + .milliseconds(250) < deadline { missed.put(cacheKey, reason) }
         }
         return outcome
     }
@@ -50,13 +51,15 @@ public struct RekorLookup: Sendable {
             return left > .milliseconds(10) ? left : nil
         }
         let late = "Rekor at \(base) did not answer before the verification deadline"
+        // Each request's timeout is the time left: one that fails at (about) the deadline ran out of it.
+        func outOfTime() -> Bool { ContinuousClock.now + .milliseconds(250) >= deadline }
         guard let timeout = budget() else { return .notFound(late) }
         let search: [UInt8]
         do {
             search = try await fetcher.fetch("\(base)/api/v1/index/retrieve", body: JSONWriter.encode(["hash": .string(payloadHash.description)]),
                                              contentType: "application/json", timeout: timeout, maxBytes: 1 << 20)
         } catch {
-            return .notFound(deadline <= .now ? late : "Rekor at \(base) could not be searched: \(error)")
+            return .notFound(outOfTime() ? late : "Rekor at \(base) could not be searched: \(error)")
         }
         guard let uuids = (try? JSONParser.parse(search))?.arrayValue?.compactMap(\.stringValue) else {
             return .notFound("Rekor at \(base) answered the search with something other than a list of entry UUIDs")
@@ -71,7 +74,7 @@ public struct RekorLookup: Sendable {
             guard let timeout = budget() else { return .notFound(late) }
             let bytes: [UInt8]
             do { bytes = try await fetcher.fetch("\(base)/api/v1/log/entries/\(uuid)", body: nil, contentType: nil, timeout: timeout, maxBytes: 4 << 20) } catch {
-                if deadline <= .now { return .notFound(late) }
+                if outOfTime() { return .notFound(late) }
                 problems.append("\(uuid.prefix(16))…: \(error)")
                 continue
             }
