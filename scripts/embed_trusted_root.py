@@ -15,6 +15,8 @@ import sys
 git_dir, commit = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else "HEAD")
 commit = subprocess.run(["git", "-C", git_dir, "rev-parse", commit], check=True, capture_output=True, text=True).stdout.strip()
 data = subprocess.run(["git", "-C", git_dir, "show", f"{commit}:targets/trusted_root.json"], check=True, capture_output=True).stdout
+tuf_root = subprocess.run(["git", "-C", git_dir, "show", f"{commit}:metadata/root.json"], check=True, capture_output=True).stdout
+assert b'"""' not in tuf_root
 date = subprocess.run(["git", "-C", git_dir, "log", "-1", "--format=%cs", commit, "--", "targets/trusted_root.json"],
                       check=True, capture_output=True, text=True).stdout.strip()
 assert b'"""' not in data
@@ -33,6 +35,11 @@ public enum PublicGoodTrustedRoot {{
     public static let sha256 = "{hashlib.sha256(data).hexdigest()}"
     public static let json = #"""
 {data.decode()}"""#
+    /// The TUF root (metadata/root.json at the same commit) a TUF refresh starts from when no
+    /// other is given: the trust anchor of sigstore's repository.
+    public static let tufRoot = #"""
+{tuf_root.decode().rstrip(chr(10))}
+"""#
     /// Parsed once; nil only if the embedded data could not be read (a test catches that).
     public static let root: TrustedRoot? = try? TrustedRoot.parse(Array(json.utf8), source: "the embedded public-good trusted root")
 }}

@@ -38,6 +38,7 @@ VALUE_SETS = {
                                                "oras": {"authProviders": {"dockerConfigSecret": "regcred"}}},
     "CRD mode, Ratify trust stores by notationCerts index": {"notationCerts": [CERT, CERT], "notation": {"trustPolicies": [
         {"name": "prod", "registryScopes": ["*"], "trustStores": ["ca:notationCerts[0]", "tsa:notationCerts[1]"], "level": "permissive"}]}},
+    "TUF refresh from a mirror with its own root": {"cosign": {"tuf": {"mirror": "https://tuf.example.com", "root": '{"signed": {}}', "refreshIntervalSeconds": 600}}},
     "cert-manager TLS": {"provider": {"tls": {"cabundle": CERT, "certManager": {"enabled": True, "issuerRef": {"name": "ratify-ca", "kind": "ClusterIssuer"}}}}},
     "registry auth, 2 replicas, json logs, this chart's old timeout keys": {
         **FILE_MODE, "oras": {"authProviders": {"dockerConfigSecret": "regcred"}, "useHttp": True},
@@ -135,6 +136,9 @@ def main():
         check(f"[{name}] config.json has the executor and logger (and in file mode Ratify's other sections)",
               {"executor", "logger", "crl"} <= parsed.keys() and (crd_mode or {"store", "policy", "verifier"} <= parsed.keys()), parsed.keys())
         check(f"[{name}] --enable-crd-manager exactly in CRD mode", ("--enable-crd-manager" in args) == crd_mode, args)
+        if values.get("cosign", {}).get("tuf", {}).get("mirror"):
+            check(f"[{name}] TUF flags rendered", {"--tuf-mirror=https://tuf.example.com", "--tuf-cache=/.ratify/tuf", "--tuf-refresh-interval=600",
+                                                    "--tuf-root=/usr/local/ratify-certs/cosign/tuf_root.json"} <= set(args), args)
         check(f"[{name}] feature flags as 1/0 and the namespace in the environment",
               env.get("RATIFY_EXPERIMENTAL_DYNAMIC_PLUGINS") in ("0", "1") and env.get("RATIFY_CERT_ROTATION") in ("0", "1")
               and "RATIFY_NAMESPACE" in env and env.get("RATIFY_CONFIG") == "/.ratify", env)

@@ -155,8 +155,9 @@ public struct CosignVerifierConfig: Sendable {
             // by default (embedded; keyless policies with their own rootCertificates excepted).
             let configuredRoot = trustedRoot
             if trustedRoot == nil {
-                trustedRoot = PublicGoodTrustedRoot.root
-                trustedRootSource = "embedded public-good (\(PublicGoodTrustedRoot.source), \(PublicGoodTrustedRoot.date))"
+                let fallback = DefaultTrust.current
+                trustedRoot = fallback.root
+                trustedRootSource = fallback.source
             }
             var parsed: [CosignTrustPolicy] = []
             for (index, policy) in list.enumerated() {
@@ -190,8 +191,9 @@ public struct CosignVerifierConfig: Sendable {
                 do { config.trustedRoot = try TrustedRoot.load(path: file) } catch { throw ConfigError(path: "\(path).trustedRoot", error.description) }
                 config.trustedRootSource = file
             } else {
-                config.trustedRoot = PublicGoodTrustedRoot.root
-                config.trustedRootSource = "embedded public-good (\(PublicGoodTrustedRoot.source), \(PublicGoodTrustedRoot.date))"
+                let fallback = DefaultTrust.current
+                config.trustedRoot = fallback.root
+                config.trustedRootSource = fallback.source
             }
         }
         config.trustPolicies = [policy]
@@ -288,7 +290,7 @@ public struct CosignVerifierConfig: Sendable {
             ctLogVerify = bool
         }
         // No trusted root configured: the public-good one — unless the policy brings its own PKI.
-        var trust = trustedRoot ?? (object["rootCertificates"].map { $0.isNull } ?? true ? PublicGoodTrustedRoot.root : nil) ?? TrustedRoot()
+        var trust = trustedRoot ?? (object["rootCertificates"].map { $0.isNull } ?? true ? DefaultTrust.current.root : nil) ?? TrustedRoot()
         if let file = object["rootCertificates"], !file.isNull {
             guard let text = file.stringValue else { throw ConfigError(path: "\(path).rootCertificates", "must be a path to a PEM bundle of CA certificates") }
             do { try trust.addPEM(file: text) } catch { throw ConfigError(path: "\(path).rootCertificates", error.description) }

@@ -84,6 +84,18 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Watch Ratify's Verifier/Store/Policy/KeyManagementProvider resources (and Namespaced variants) through the Kubernetes API; the config file then supplies only executor and logger settings.")
     var enableCrdManager = false
 
+    @Option(help: "TUF mirror of the sigstore trust (e.g. https://tuf-repo-cdn.sigstore.dev): trusted_root.json is refreshed through it at start and periodically; unset, the root compiled into the binary.")
+    var tufMirror: String?
+
+    @Option(help: "TUF root.json the mirror's trust starts from (default: sigstore's, compiled in).")
+    var tufRoot: String?
+
+    @Option(help: "Directory for verified TUF metadata (default: $RATIFY_CONFIG/tuf, else ~/.ratify/tuf).")
+    var tufCache: String?
+
+    @Option(help: "Seconds between TUF refreshes.")
+    var tufRefreshInterval: Double = 3600
+
     @Option(help: "Kubernetes API server URL for --enable-crd-manager outside a cluster (default: $KUBECONFIG / --kubeconfig, else the in-cluster service account).")
     var kubeApiServer: String?
 
@@ -97,7 +109,7 @@ struct Serve: AsyncParsableCommand {
     var kubeCaFile: String?
 
     func run() async throws {
-        let config: RatifyConfig
+        var config: RatifyConfig
         var pluginMessages: (installed: [String], warnings: [String]) = ([], [])
         do {
             // Dynamic plugins named by the file are pulled before its verifiers are resolved.
@@ -140,6 +152,24 @@ struct Serve: AsyncParsableCommand {
         } else if kubeApiServer != nil || kubeTokenFile != nil || kubeCaFile != nil || kubeconfig != nil {
             throw ValidationError("--kube-api-server, --kube-token-file, --kube-ca-file and --kubeconfig need --enable-crd-manager")
         }
+        let metrics = ServerMetrics()
+        // The sigstore trust through TUF: refreshed before the verifiers are built, then kept current.
+        var refresher: TrustRefresher?
+        if let tufMirror {
+            guard tufRefreshInterval > 0 else { throw ValidationError("--tuf-refresh-interval must be positive") }
+            var initial: [UInt8]?
+            if let tufRoot {
+                guard let data = FileManager.default.contents(atPath: tufRoot) else { throw ValidationError("--tuf-root: cannot read \(tufRoot)") }
+                initial = Array(data)
+            }
+            let home = ProcessInfo.processInfo.environment["RATIFY_CONFIG"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.ratify")
+            let trust = TrustRefresher(mirror: tufMirror, initialRoot: initial, cacheDirectory: tufCache ?? home + "/tuf", logger: logger,
+                                       onResult: { metrics.tufRefreshes.increment([$0 ? "success" : "failure"]) })
+            if await trust.refreshOnce() {
+                do { config = try RatifyConfig.load(path: configPath) } catch { throw ValidationError("\(error)") }
+            }
+            refresher = trust
+        }
         let options = try makeOptions(config: config)
         let resultCache: ResultCacheSettings
         do { resultCache = try ResultCacheSettings.parse(enabled: cacheEnabled, type: cacheType, sizeMB: cacheSize, ttl: cacheTtl) } catch {
@@ -150,7 +180,6 @@ struct Serve: AsyncParsableCommand {
         }
         for warning in config.warnings + pluginMessages.warnings { logger.warning("\(warning)") }
         for installed in pluginMessages.installed { logger.info("downloaded plugin \(installed)") }
-        let metrics = ServerMetrics()
         let server: RatifyServer
         let reloader: ConfigReloader?
         var manager: CRDManager?
@@ -179,6 +208,18 @@ struct Serve: AsyncParsableCommand {
         }
         reloader?.start(interval: .milliseconds(Int(configWatchInterval * 1000)))
         manager?.start()
+        // A new sigstore root applies through a rebuild: of the resources, or of the file.
+        let rebuildManager = manager, path = configPath, holderForTrust = server.executor
+        refresher?.start(interval: .milliseconds(Int(tufRefreshInterval * 1000))) { [logger] in
+            if let rebuildManager { await rebuildManager.rebuild(); return }
+            do {
+                let fresh = try RatifyConfig.load(path: path)
+                holderForTrust.replace(with: try ExecutorFactory.make(fresh, generation: holderForTrust.generation + 1, onRegistryRequest: { host, status in
+                    metrics.registryRequests.increment([String(status), host]) }, logger: logger, mutationFormat: format, resultCache: resultCache))
+            } catch {
+                logger.error("cannot rebuild with the refreshed sigstore trusted root; still serving the previous configuration", metadata: ["error": "\(error)"])
+            }
+        }
         if options.tls == nil {
             logger.warning("serving plain HTTP: Gatekeeper requires HTTPS; pass --cert-dir or --tls-cert-file/--tls-key-file")
         }
@@ -193,6 +234,7 @@ struct Serve: AsyncParsableCommand {
         logger.info("received \(signal), shutting down gracefully")
         reloader?.stop()
         manager?.stop()
+        refresher?.stop()
         await server.shutdown(gracePeriod: .seconds(10))
         logger.info("server stopped")
     }

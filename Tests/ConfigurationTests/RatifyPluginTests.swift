@@ -177,3 +177,40 @@ import TestSupport
         #expect(missing.status != 0 && missing.output.contains("DOWNLOAD_PLUGIN_FAILURE") && missing.output.contains("verifier.plugins[0].source"), "\(missing.output)")
     }
 }
+
+/// `ratify serve --tuf-mirror`: the sigstore trusted root is refreshed through TUF before the
+/// verifiers are built (a python-tuf repository laid out as sigstore's CDN); an unreachable or
+/// refusing mirror keeps the embedded root, with a warning and a failed-refresh count.
+@Suite(.serialized) struct TUFServeTests {
+    static let binary = DynamicPluginFileModeTests.binary
+
+    func serve(_ arguments: [String], work: URL) throws -> (log: String, metrics: String) {
+        let http = try freePort(), health = try freePort(), metrics = try freePort()
+        let children = ChildProcesses(), log = work.appendingPathComponent("serve-\(UUID().uuidString).log").path
+        try children.start(Self.binary, ["serve", "--http", "127.0.0.1:\(http)", "--health-port", "127.0.0.1:\(health)",
+                                         "--metrics-port", "127.0.0.1:\(metrics)"] + arguments, log: log)
+        defer { children.stopAll() }
+        try waitForPort(health)
+        let body = try CurlSession().perform(HTTPClientRequest(url: "http://127.0.0.1:\(metrics)/metrics")).bodyText
+        return (try String(contentsOfFile: log, encoding: .utf8), body)
+    }
+
+    @Test func theTrustedRootIsRefreshedThroughTUFOrKeptWithAWarning() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the ratify binary first (make build)")
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-tuf-serve-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        try await offPool { try ProcessRunner.python(FixtureScripts.path("make_tuf_repo.py"), [work.path]) }
+        let port = try freePort(), mirror = ChildProcesses()
+        try mirror.start("/usr/bin/env", ["python3", "-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", work.path])
+        defer { mirror.stopAll() }
+        try waitForPort(port)
+        let root = work.appendingPathComponent("root.json").path
+        let good = try await offPool { try self.serve(["--tuf-mirror", "http://127.0.0.1:\(port)/cdn", "--tuf-root", root, "--tuf-cache", work.appendingPathComponent("cache").path], work: work) }
+        #expect(good.log.contains("sigstore trusted root refreshed through TUF"), "\(good.log)")
+        #expect(good.metrics.contains(#"ratify_tuf_refresh_total{result="success"} 1"#), "\(good.metrics)")
+        #expect(FileManager.default.fileExists(atPath: work.appendingPathComponent("cache/trusted_root.json").path))
+        let stale = try await offPool { try self.serve(["--tuf-mirror", "http://127.0.0.1:\(port)/expired", "--tuf-root", root, "--tuf-cache", work.appendingPathComponent("cache2").path], work: work) }
+        #expect(stale.log.contains("TUF refresh from http://127.0.0.1:\(port)/expired failed; keeping embedded public-good") && stale.log.contains("TUF_"), "\(stale.log)")
+        #expect(stale.metrics.contains(#"ratify_tuf_refresh_total{result="failure"} 1"#), "\(stale.metrics)")
+    }
+}

@@ -14,6 +14,7 @@ hash-prefixed target names), all sharing one initial root (OUT/root.json, what t
   truncated        the target is shorter than targets.json says
   oversized        the target is longer than targets.json says
   expired-root     root v2 has expired
+  cdn              good, laid out as sigstore's TUF CDN (metadata at the top, targets/ below)
 
 usage: make_tuf_repo.py OUT_DIR
 """
@@ -90,3 +91,7 @@ publish(os.path.join(out, "mix-and-match"), 2, snapshot_served=other_snapshot)
 publish(os.path.join(out, "truncated"), 2, target=TARGET[:-10])
 publish(os.path.join(out, "oversized"), 2, target=TARGET + b" " * 64)
 publish(os.path.join(out, "expired-root"), 2, root2_expires=PAST)
+# The layout of sigstore's TUF CDN (what --tuf-mirror names): metadata at the mirror's root,
+# targets under targets/.
+shutil.copytree(os.path.join(out, "good", "metadata"), os.path.join(out, "cdn"))
+shutil.copytree(os.path.join(out, "good", "targets"), os.path.join(out, "cdn", "targets"))
