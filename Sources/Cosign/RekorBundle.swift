@@ -90,35 +90,72 @@ public struct RekorBundle: Sendable, Equatable {
     /// The logged entry must hold this signature, by this key or certificate, over content whose
     /// digest is `payloadHash`.
     public func entryProblem(signature: [UInt8], payloadHash: Digest, key: PublicKey, certificate: Certificate?) -> String? {
-        let pemBase64: String
+        let logged: LoggedVerifier
         switch loggedVerifier(signature: signature, payloadHash: payloadHash) {
         case .failure(let reason): return reason.text
-        case .success(let verifier): pemBase64 = verifier
-        }
-        guard let pem = Base64.decode(pemBase64, .standard) else {
-            return "the Rekor entry names no public key or certificate"
+        case .success(let verifier): logged = verifier
         }
         // Keyless entries log the signing certificate; keyed ones the public key.
-        if let loggedCertificate = try? Certificate.pemChain(Array(pem), source: "Rekor entry").first {
+        let loggedCertificate: Certificate?, loggedKey: PublicKey?
+        switch logged {
+        case .pemBase64(let text):
+            guard let pem = Base64.decode(text, .standard) else { return "the Rekor entry names no public key or certificate" }
+            loggedCertificate = try? Certificate.pemChain(Array(pem), source: "Rekor entry").first
+            loggedKey = loggedCertificate == nil ? try? PublicKey.pem(Array(pem), source: "Rekor entry") : nil
+        case .certificateDER(let der):
+            loggedCertificate = try? Certificate.der(der, source: "Rekor entry")
+            loggedKey = nil
+        case .publicKeyDER(let der):
+            loggedCertificate = nil
+            loggedKey = try? PublicKey.der(der, source: "Rekor entry")
+        }
+        if let loggedCertificate {
             guard let certificate, loggedCertificate == certificate else { return "the Rekor entry was logged for another certificate" }
             return nil
         }
         // A keyless signature's entry must log its certificate (sigstore-go): a bare key would not
         // bind the identity the policy checks.
         guard certificate == nil else { return "the Rekor entry logged a public key, not the signing certificate" }
-        guard let loggedKey = try? PublicKey.pem(Array(pem), source: "Rekor entry"), loggedKey.derBytes == key.derBytes else {
+        guard let loggedKey, loggedKey.derBytes == key.derBytes else {
             return "the Rekor entry was logged for another key"
         }
         return nil
+    }
+
+    /// What an entry says signed: base64 PEM (Rekor v1 bodies) or DER (Rekor v2's v0.0.2).
+    enum LoggedVerifier {
+        case pemBase64(String)
+        case certificateDER([UInt8])
+        case publicKeyDER([UInt8])
     }
 
     struct Reason: Error { let text: String }
 
     /// The entry's record of this signature over content hashed to `payloadHash`: the base64 PEM
     /// of the key or certificate it was logged with, or why the entry is about something else.
-    func loggedVerifier(signature: [UInt8], payloadHash: Digest) -> Result<String, Reason> {
+    func loggedVerifier(signature: [UInt8], payloadHash: Digest) -> Result<LoggedVerifier, Reason> {
         guard let bodyBytes = Base64.decode(body, .standard), let entry = try? JSONParser.parse(Array(bodyBytes)), let spec = entry["spec"] else {
             return .failure(Reason(text: "the Rekor entry body is not JSON"))
+        }
+        // Rekor v2 (rekor-tiles) writes only hashedrekord v0.0.2: the digest and the verifier in
+        // protobuf JSON (base64 bytes, DER key or certificate).
+        if let v2 = spec["hashedRekordV002"] {
+            let algorithms: [String: HashAlgorithm] = ["SHA2_256": .sha256, "SHA2_384": .sha384, "SHA2_512": .sha512]
+            guard entry["kind"]?.stringValue == "hashedrekord", entry["apiVersion"]?.stringValue == "0.0.2" else {
+                return .failure(Reason(text: "the Rekor v2 entry is not hashedrekord 0.0.2"))
+            }
+            guard let algorithm = v2["data"]?["algorithm"]?.stringValue.flatMap({ algorithms[$0] }),
+                  let digest = v2["data"]?["digest"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }),
+                  algorithm == payloadHash.algorithm, Hash.hexString(Array(digest)) == payloadHash.hex else {
+                return .failure(Reason(text: "the Rekor entry is for another payload"))
+            }
+            guard v2["signature"]?["content"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }).map({ Array($0) }) == signature else {
+                return .failure(Reason(text: "the Rekor entry holds another signature"))
+            }
+            let verifier = v2["signature"]?["verifier"]
+            if let der = verifier?["x509Certificate"]?["rawBytes"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }) { return .success(.certificateDER(Array(der))) }
+            if let der = verifier?["publicKey"]?["rawBytes"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }) { return .success(.publicKeyDER(Array(der))) }
+            return .failure(Reason(text: "the Rekor entry names no public key or certificate"))
         }
         // The entry kinds cosign and sigstore-go read: `hashedrekord` and the older `rekord`
         // (the same paths), `dsse`, and `intoto` v0.0.2 (npm and GitHub provenance), whose
@@ -145,6 +182,6 @@ public struct RekorBundle: Sendable, Equatable {
             return .failure(Reason(text: "the Rekor entry holds another signature"))
         }
         guard let verifier = match.verifier else { return .failure(Reason(text: "the Rekor entry names no public key or certificate")) }
-        return .success(verifier)
+        return .success(.pemBase64(verifier))
     }
 }

@@ -124,9 +124,16 @@ public struct TrustedRoot: Sendable {
                 throw CryptoError(.invalidKey, "\(path): \(field)[\(index)].publicKey.rawBytes is missing or not base64")
             }
             let key = try PublicKey.der(Array(der), source: "\(path) \(field)[\(index)]")
-            let id = Hash.hex(.sha256, key.derBytes)
-            keys[id] = key
-            if let window = Window.parse(log["publicKey"]?["validFor"]) { windows[id] = window }
+            // Rekor v1 and CT logs are named by the SHA-256 of their key; Rekor v2 (C2SP signed
+            // notes) by SHA-256(origin || "\n" || key type || key), the entry's declared logId.
+            var ids = [Hash.hex(.sha256, key.derBytes)]
+            if let declared = log["logId"]?["keyId"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }), declared.count == 32 {
+                ids.append(Hash.hexString(Array(declared)))
+            }
+            for id in ids {
+                keys[id] = key
+                if let window = Window.parse(log["publicKey"]?["validFor"]) { windows[id] = window }
+            }
         }
         return (keys, windows)
     }

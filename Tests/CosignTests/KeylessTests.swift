@@ -241,6 +241,9 @@ struct KeylessFixtures {
             #expect(!broken.isSuccess, "\(name)")
             #expect(error(broken).contains(reason), "\(name): \(error(broken))")
         }
+        // Rekor v2: an Ed25519 log named by its C2SP key ID, a hashedrekord v0.0.2 entry.
+        let rekorV2 = try await bundleVerdict(setup, fixtures, "keyed-message-rekor-v2", config: keyedConfig(true))
+        #expect(rekorV2.isSuccess, "\(error(rekorV2))")
         // A SHA2_512 message digest is read (sigstore-go accepts it) and must be the image's digest.
         let sha512 = try await bundleVerdict(setup, fixtures, "keyed-message-sha512",
             config: #"{"name":"cosign","trustPolicies":[{"name":"k","scopes":["*"],"keys":[{"file":"\#(fixtures.keyedKey)"}],"tLogVerify":false}]}"#)

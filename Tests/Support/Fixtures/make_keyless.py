@@ -371,6 +371,30 @@ bundles["keyed-message-proof-bad-path"] = proof_bundle(hashes_=tampered_path)
 bundles["keyed-message-proof-wrong-index"] = proof_bundle(index=5)
 bundles["keyed-message-proof-forged-checkpoint"] = proof_bundle(envelope=checkpoint(tree_root, 11, other_rekor_key, rekor_key))
 bundles["keyed-message-proof-other-root"] = proof_bundle(envelope=checkpoint(mth(leaves[:10] + [merkle_leaf(b"another entry")]), 11, rekor_key, rekor_key))
+# Rekor v2 (rekor-tiles): an Ed25519 log named by its C2SP key ID, SHA-256(origin || "\n" ||
+# 0x01 || key), which is also the checkpoint's key hint; hashedrekord v0.0.2 body (digest and DER
+# verifier in protobuf JSON, as sigstore-go's tests show it); no promise, no integrated time.
+from cryptography.hazmat.primitives.asymmetric import ed25519 as ed
+v2_key = ed.Ed25519PrivateKey.generate()
+v2_origin = "log2025-test.rekor.example"
+v2_raw = v2_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+v2_id = hashlib.sha256(v2_origin.encode() + b"\n" + b"\x01" + v2_raw).digest()
+v2_body = json.dumps({"apiVersion": "0.0.2", "kind": "hashedrekord", "spec": {"hashedRekordV002": {
+    "data": {"algorithm": "SHA2_256", "digest": base64.b64encode(manifest_digest).decode()},
+    "signature": {"content": keyed_signature, "verifier": {"keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                  "publicKey": {"rawBytes": base64.b64encode(keyed.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()}}}}}},
+    separators=(",", ":")).encode()
+v2_leaves = [merkle_leaf(os.urandom(40)) for _ in range(5)] + [merkle_leaf(v2_body)]
+v2_root = mth(v2_leaves)
+v2_note = f"{v2_origin}\n6\n{base64.b64encode(v2_root).decode()}\n"
+v2_checkpoint = v2_note + "\n\u2014 " + v2_origin + " " + base64.b64encode(v2_id[:4] + v2_key.sign(v2_note.encode())).decode() + "\n"
+v2_bundle = json.loads(bundles["keyed-message"])
+v2_bundle["verificationMaterial"]["tlogEntries"] = [{
+    "logIndex": "5", "logId": {"keyId": base64.b64encode(v2_id).decode()}, "kindVersion": {"kind": "hashedrekord", "version": "0.0.2"},
+    "inclusionProof": {"logIndex": "5", "rootHash": base64.b64encode(v2_root).decode(), "treeSize": "6",
+                       "hashes": [base64.b64encode(h).decode() for h in audit_path(5, v2_leaves)], "checkpoint": {"envelope": v2_checkpoint}},
+    "canonicalizedBody": base64.b64encode(v2_body).decode()}]
+bundles["keyed-message-rekor-v2"] = json.dumps(v2_bundle)
 bundles["keyed-message-proof-other-size"] = proof_bundle(envelope=checkpoint(mth(leaves[:10]), 10, rekor_key, rekor_key))
 with open(os.path.join(out, "bundles.json"), "w") as f:
     json.dump(bundles, f, indent=1)
@@ -387,7 +411,11 @@ trusted_root = {
                 "logId": {"keyId": base64.b64encode(hashlib.sha256(spki(ct_key)).digest()).decode()}}],
     "tlogs": [{"baseUrl": "https://rekor.example", "hashAlgorithm": "SHA2_256",
                "publicKey": {"rawBytes": raw(rekor_key), "keyDetails": "PKIX_ECDSA_P256_SHA_256"},
-               "logId": {"keyId": base64.b64encode(hashlib.sha256(spki(rekor_key)).digest()).decode()}}],
+               "logId": {"keyId": base64.b64encode(hashlib.sha256(spki(rekor_key)).digest()).decode()}},
+              {"baseUrl": "https://" + v2_origin, "hashAlgorithm": "SHA2_256",
+               "publicKey": {"rawBytes": base64.b64encode(v2_key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode(),
+                             "keyDetails": "PKIX_ED25519", "validFor": {"start": (NOW - 24 * 60 * MINUTE).isoformat()}},
+               "logId": {"keyId": base64.b64encode(v2_id).decode()}}],
     "timestampAuthorities": [{"subject": {"organization": "sigstore.dev", "commonName": "test-tsa"}, "uri": "https://tsa.example",
                               "certChain": {"certificates": [{"rawBytes": base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()}
                                                              for c in (tsa_cert, tsa_root)]},
