@@ -17,8 +17,10 @@ public enum TrustReport {
             lines += describe(root).map { "  " + $0 }
         }
         if lines.isEmpty {
-            lines.append("no cosign verifier configured; the embedded public-good root (\(PublicGoodTrustedRoot.source), \(PublicGoodTrustedRoot.date)):")
-            if let root = PublicGoodTrustedRoot.root { lines += describe(root).map { "  " + $0 } }
+            // The default a cosign verifier would get: the TUF-refreshed root, else the embedded one.
+            let fallback = DefaultTrust.current
+            lines.append("no cosign verifier configured; the default sigstore trusted root is \(fallback.source):")
+            if let root = fallback.root { lines += describe(root).map { "  " + $0 } }
         }
         return lines
     }

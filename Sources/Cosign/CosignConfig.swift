@@ -153,16 +153,16 @@ public struct CosignVerifierConfig: Sendable {
             }
             // Nothing configured: sigstore's public-good instance, as cosign and Ratify trust it
             // by default (embedded; keyless policies with their own rootCertificates excepted).
-            let configuredRoot = trustedRoot
+            // The default is read once, so one parse never mixes two refreshes' roots.
+            let configuredRoot = trustedRoot, fallback = DefaultTrust.current
             if trustedRoot == nil {
-                let fallback = DefaultTrust.current
                 trustedRoot = fallback.root
                 trustedRootSource = fallback.source
             }
             var parsed: [CosignTrustPolicy] = []
             for (index, policy) in list.enumerated() {
                 let policyPath = "\(path).trustPolicies[\(index)]"
-                let (trustPolicy, policyWarnings) = try parsePolicy(policy, path: policyPath, trustedRoot: configuredRoot)
+                let (trustPolicy, policyWarnings) = try parsePolicy(policy, path: policyPath, trustedRoot: configuredRoot, defaultRoot: fallback.root)
                 warnings += policyWarnings
                 parsed.append(trustPolicy)
             }
@@ -200,7 +200,8 @@ public struct CosignVerifierConfig: Sendable {
         return (config, warnings)
     }
 
-    static func parsePolicy(_ value: JSONValue, path: String, trustedRoot: TrustedRoot? = nil) throws(ConfigError) -> (CosignTrustPolicy, [String]) {
+    static func parsePolicy(_ value: JSONValue, path: String, trustedRoot: TrustedRoot? = nil,
+                            defaultRoot: TrustedRoot? = DefaultTrust.current.root) throws(ConfigError) -> (CosignTrustPolicy, [String]) {
         guard let object = value.objectValue else { throw ConfigError(path: path, "must be an object") }
         var warnings = object.keys.filter { !policyKeys.contains($0) }.map { "\(path).\($0) is not a known trust policy setting and is ignored" }
         guard let name = object["name"]?.stringValue, !name.isEmpty else { throw ConfigError(path: "\(path).name", "must be a non-empty string") }
@@ -228,7 +229,7 @@ public struct CosignVerifierConfig: Sendable {
             for member in members { annotations[member.key] = member.value.stringValue! }
         }
         if let keylessValue = object["keyless"], !keylessValue.isNull {
-            let (keyless, keylessWarnings) = try parseKeyless(keylessValue, path: "\(path).keyless", trustedRoot: trustedRoot)
+            let (keyless, keylessWarnings) = try parseKeyless(keylessValue, path: "\(path).keyless", trustedRoot: trustedRoot, defaultRoot: defaultRoot)
             warnings += keylessWarnings
             var policy = CosignTrustPolicy(name: name, scopes: scopes, keys: [], tLogVerify: tLogVerify, keyless: keyless, annotations: annotations)
             if let url = object["rekorURL"], !url.isNull, url.stringValue != "" { policy.rekorURL = try rekorURL(url, path: "\(path).rekorURL") }
@@ -270,7 +271,7 @@ public struct CosignVerifierConfig: Sendable {
     /// certificateOIDCIssuerRegExp, ctLogVerify, rootCertificates}` — exactly one of each pair,
     /// as cosign requires. Trust comes from the plugin's `trustedRoot` (Fulcio CAs, CT logs) and
     /// `rootCertificates` (a PEM bundle, for a private PKI); nothing is fetched from the network.
-    static func parseKeyless(_ value: JSONValue, path: String, trustedRoot: TrustedRoot?) throws(ConfigError) -> (KeylessPolicy, [String]) {
+    static func parseKeyless(_ value: JSONValue, path: String, trustedRoot: TrustedRoot?, defaultRoot: TrustedRoot?) throws(ConfigError) -> (KeylessPolicy, [String]) {
         guard let object = value.objectValue else { throw ConfigError(path: path, "must be an object") }
         var warnings = object.keys.filter { !keylessKeys.contains($0) }.map { "\(path).\($0) is not a known keyless setting and is ignored" }
         func matcher(_ exact: String, _ regex: String) throws(ConfigError) -> KeylessPolicy.Matcher {
@@ -290,7 +291,7 @@ public struct CosignVerifierConfig: Sendable {
             ctLogVerify = bool
         }
         // No trusted root configured: the public-good one — unless the policy brings its own PKI.
-        var trust = trustedRoot ?? (object["rootCertificates"].map { $0.isNull } ?? true ? DefaultTrust.current.root : nil) ?? TrustedRoot()
+        var trust = trustedRoot ?? (object["rootCertificates"].map { $0.isNull } ?? true ? defaultRoot : nil) ?? TrustedRoot()
         if let file = object["rootCertificates"], !file.isNull {
             guard let text = file.stringValue else { throw ConfigError(path: "\(path).rootCertificates", "must be a path to a PEM bundle of CA certificates") }
             do { try trust.addPEM(file: text) } catch { throw ConfigError(path: "\(path).rootCertificates", error.description) }

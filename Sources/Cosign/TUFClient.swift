@@ -127,19 +127,22 @@ struct TUFRole {
         self.threshold = threshold
     }
 
-    /// TUF 5.3.4/5.4.2/…: at least `threshold` distinct keys of the role signed `signed`.
+    /// TUF 5.3.4/5.4.2/…: at least `threshold` distinct keys of the role signed `signed` — keys,
+    /// not key IDs: one key listed under several IDs counts once.
     func check(_ metadata: TUFMetadata, signatures: [(keyid: String, sig: [UInt8])], role: String) throws(TUFError) {
         let message = CanonicalJSON.encode(metadata.signed)
-        var valid = Set<String>()
-        for signature in signatures where !valid.contains(signature.keyid) {
-            guard let (key, scheme) = keys[signature.keyid] else { continue }
-            let ok: Bool = switch scheme {
-            case "ed25519": key.verify(signature: signature.sig, message: message, hash: nil)
-            case "rsassa-pss-sha256": key.verify(signature: signature.sig, message: message, scheme: .rsaPSSAnySalt(.sha256))
-            case "ecdsa-sha2-nistp384": key.verify(signature: signature.sig, message: message, hash: .sha384)
-            default: key.verify(signature: signature.sig, message: message, hash: .sha256)  // ecdsa-sha2-nistp256
+        var valid = Set<[UInt8]>()
+        for signature in signatures {
+            guard let (key, scheme) = keys[signature.keyid], !valid.contains(key.derBytes) else { continue }
+            // The scheme must be the key's kind; an unknown scheme verifies nothing.
+            let ok: Bool = switch (scheme, key.kind) {
+            case ("ed25519", .ed25519): key.verify(signature: signature.sig, message: message, hash: nil)
+            case ("rsassa-pss-sha256", .rsa(_)): key.verify(signature: signature.sig, message: message, scheme: .rsaPSSAnySalt(.sha256))
+            case ("ecdsa-sha2-nistp256", .ecdsa(curve: "prime256v1")): key.verify(signature: signature.sig, message: message, hash: .sha256)
+            case ("ecdsa-sha2-nistp384", .ecdsa(curve: "secp384r1")): key.verify(signature: signature.sig, message: message, hash: .sha384)
+            default: false
             }
-            if ok { valid.insert(signature.keyid) }
+            if ok { valid.insert(key.derBytes) }
         }
         guard valid.count >= threshold else {
             throw TUFError(.signatures, "\(role) metadata v\(metadata.version) has \(valid.count) valid signature(s) of the \(threshold) its role requires")
@@ -200,7 +203,12 @@ public struct TUFClient: Sendable {
     }
 
     func updatedRoot(deadline: ContinuousClock.Instant) async throws(TUFError) -> TUFMetadata {
-        var (root, _) = try TUFMetadata.parse(cached("root.json") ?? initialRoot, role: "root")
+        var (root, _) = try TUFMetadata.parse(initialRoot, role: "root")
+        // A cached root counts only if it is newer and signed by its own root role's threshold.
+        if let bytes = cached("root.json"), let (cachedRoot, signatures) = try? TUFMetadata.parse(bytes, role: "root"), cachedRoot.version > root.version,
+           (try? TUFRole(cachedRoot.signed, name: "root").check(cachedRoot, signatures: signatures, role: "cached root")) != nil {
+            root = cachedRoot
+        }
         for _ in 0..<Self.maxRootRotations {
             let next = root.version + 1
             guard let bytes = try await fetch("\(metadataURL)/\(next).root.json", maxBytes: Self.maxMetadataBytes, deadline: deadline) else { break }
@@ -256,7 +264,10 @@ public struct TUFClient: Sendable {
         guard snapshot.version == snapshotVersion else {
             throw TUFError(.mixAndMatch, "snapshot is v\(snapshot.version), the timestamp names v\(snapshotVersion)")
         }
-        if let bytes = cached("snapshot.json"), let (trusted, _) = try? TUFMetadata.parse(bytes, role: "snapshot") {
+        // The trusted snapshot, if it still verifies with the current root's snapshot role (after a
+        // key rotation an old one is dropped, spec 5.3.11).
+        if let bytes = cached("snapshot.json"), let (trusted, trustedSignatures) = try? TUFMetadata.parse(bytes, role: "snapshot"),
+           (try? TUFRole(root.signed, name: "snapshot").check(trusted, signatures: trustedSignatures, role: "snapshot")) != nil {
             for member in trusted.signed["meta"]?.objectValue?.members ?? [] {
                 let old = member.value["version"]?.intValue ?? 0
                 guard let new = snapshot.signed["meta"]?[member.key]?["version"]?.intValue else {
@@ -286,11 +297,18 @@ public struct TUFClient: Sendable {
               let hashes = info["hashes"]?.objectValue, !hashes.members.isEmpty else {
             throw TUFError(.target, "targets v\(targets.version) does not list \(target)\(targets.signed["delegations"] != nil ? " (delegated targets are not supported)" : "")")
         }
-        let name = consistent ? "\(hashes["sha256"]?.stringValue ?? hashes.members[0].value.stringValue ?? "").\(target)" : target
+        var name = target
+        if consistent {
+            // TUF 5.7.3: with consistent snapshots a target is fetched as `<hash>.<name>`.
+            guard let sha256 = hashes["sha256"]?.stringValue?.lowercased(), sha256.count == 64, sha256.allSatisfy(\.isHexDigit) else {
+                throw TUFError(.target, "targets v\(targets.version) gives \(target) no SHA-256 to fetch it by")
+            }
+            name = "\(sha256).\(target)"
+        }
         guard let bytes = try await fetch("\(targetsURL)/\(name)", maxBytes: length + 1, deadline: deadline) else {
             throw TUFError(.target, "\(name) is not on the mirror")
         }
-        try Self.checkDescribed(bytes, length: length, hashes: hashes, what: target)
+        try Self.checkDescribed(bytes, length: length, hashes: hashes, what: target, requireHash: true)
         store(bytes, as: target)
         return bytes
     }
@@ -309,14 +327,19 @@ public struct TUFClient: Sendable {
         return bytes
     }
 
-    static func checkDescribed(_ bytes: [UInt8], length: Int?, hashes: JSONObject?, what: String) throws(TUFError) {
+    /// Length and hashes as the describing metadata gives them. `requireHash`: at least one hash
+    /// we compute must be there (a target is only as good as its hash).
+    static func checkDescribed(_ bytes: [UInt8], length: Int?, hashes: JSONObject?, what: String, requireHash: Bool = false) throws(TUFError) {
         if let length, bytes.count != length { throw TUFError(.length, "\(what) is \(bytes.count) bytes, its metadata says \(length)") }
+        var checked = 0
         for member in hashes?.members ?? [] {
             let algorithm: HashAlgorithm? = switch member.key { case "sha256": .sha256; case "sha384": .sha384; case "sha512": .sha512; default: nil }
             guard let algorithm else { continue }
             guard Hash.hex(algorithm, bytes) == member.value.stringValue?.lowercased() else {
                 throw TUFError(.mixAndMatch, "\(what)'s \(member.key) is not the one its metadata gives")
             }
+            checked += 1
         }
+        if requireHash && checked == 0 { throw TUFError(.target, "\(what) has no SHA-256/384/512 hash in its metadata") }
     }
 }

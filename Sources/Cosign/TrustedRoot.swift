@@ -126,15 +126,29 @@ public struct TrustedRoot: Sendable {
             let key = try PublicKey.der(Array(der), source: "\(path) \(field)[\(index)]")
             // Rekor v1 and CT logs are named by the SHA-256 of their key; Rekor v2 (C2SP signed
             // notes) by SHA-256(origin || "\n" || key type || key), the entry's declared logId.
+            // A declared logId is an alias only where it is derived from this very key, so a wrong
+            // logId entry cannot lend one log's key to another's entries; CT logs have no alias.
             var ids = [Hash.hex(.sha256, key.derBytes)]
-            if let declared = log["logId"]?["keyId"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }), declared.count == 32 {
-                ids.append(Hash.hexString(Array(declared)))
+            if field == "tlogs", let declared = log["logId"]?["keyId"]?.stringValue.flatMap({ Base64.decode($0, .protobufJSON) }),
+               let alias = signedNoteID(key: key, baseURL: log["baseUrl"]?.stringValue), Array(declared) == alias {
+                ids.append(Hash.hexString(alias))
             }
             for id in ids {
+                // One ID never names two keys: the first log listed under an ID keeps it.
+                if let existing = keys[id], existing.derBytes != key.derBytes {
+                    throw CryptoError(.invalidKey, "\(path): \(field)[\(index)] reuses log ID \(id) of another key")
+                }
                 keys[id] = key
                 if let window = Window.parse(log["publicKey"]?["validFor"]) { windows[id] = window }
             }
         }
         return (keys, windows)
+    }
+
+    /// C2SP signed-note key ID for an Ed25519 log key: SHA-256(origin || "\n" || 0x01 || raw key),
+    /// origin being the log's host (Rekor v2 checkpoints are named so; c2sp.org/signed-note).
+    static func signedNoteID(key: PublicKey, baseURL: String?) -> [UInt8]? {
+        guard key.kind == .ed25519, key.derBytes.count == 44, let baseURL, let host = URL(string: baseURL)?.host, !host.isEmpty else { return nil }
+        return Hash.digest(.sha256, Array(host.utf8) + [0x0A, 0x01] + Array(key.derBytes.suffix(32)))
     }
 }

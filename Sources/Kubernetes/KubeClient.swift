@@ -181,9 +181,9 @@ extension KubeConnection {
         } else if let data = cluster["certificate-authority-data"]?.stringValue {
             guard let pem = Data(base64Encoded: data) else { throw KubeError(.configuration, "\(source): certificate-authority-data is not base64") }
             // curl reads CAs from a file: keep the decoded bundle next to the process, named by
-            // its content (two kubeconfigs read at once must not overwrite each other's CA).
+            // its content (two kubeconfigs read at once must not overwrite each other's CA). Written atomically: a reader never sees it half-written.
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-kube-ca-\(Hash.hex(.sha256, Array(pem)).prefix(16)).pem")
-            do { try pem.write(to: file) } catch { throw KubeError(.configuration, "cannot write the cluster CA to \(file.path)") }
+            do { try pem.write(to: file, options: .atomic) } catch { throw KubeError(.configuration, "cannot write the cluster CA to \(file.path)") }
             connection.caFile = file.path
         }
         if let userName = context["user"]?.stringValue, let user = named("users", userName)?["user"] {

@@ -165,8 +165,9 @@ struct Serve: AsyncParsableCommand {
             let home = ProcessInfo.processInfo.environment["RATIFY_CONFIG"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.ratify")
             let trust = TrustRefresher(mirror: tufMirror, initialRoot: initial, cacheDirectory: tufCache ?? home + "/tuf", logger: logger,
                                        onResult: { metrics.tufRefreshes.increment([$0 ? "success" : "failure"]) })
-            if await trust.refreshOnce() {
+            if let digest = await trust.refreshOnce() {
                 do { config = try RatifyConfig.load(path: configPath) } catch { throw ValidationError("\(error)") }
+                trust.markApplied(digest)
             }
             refresher = trust
         }
@@ -211,13 +212,16 @@ struct Serve: AsyncParsableCommand {
         // A new sigstore root applies through a rebuild: of the resources, or of the file.
         let rebuildManager = manager, path = configPath, holderForTrust = server.executor
         refresher?.start(interval: .milliseconds(Int(tufRefreshInterval * 1000))) { [logger] in
-            if let rebuildManager { await rebuildManager.rebuild(); return }
+            // The manager reports a resource the new root breaks on that resource, as any rebuild.
+            if let rebuildManager { await rebuildManager.rebuild(); return true }
             do {
                 let fresh = try RatifyConfig.load(path: path)
                 holderForTrust.replace(with: try ExecutorFactory.make(fresh, generation: holderForTrust.generation + 1, onRegistryRequest: { host, status in
                     metrics.registryRequests.increment([String(status), host]) }, logger: logger, mutationFormat: format, resultCache: resultCache))
+                return true
             } catch {
                 logger.error("cannot rebuild with the refreshed sigstore trusted root; still serving the previous configuration", metadata: ["error": "\(error)"])
+                return false
             }
         }
         if options.tls == nil {

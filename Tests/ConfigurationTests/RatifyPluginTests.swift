@@ -2,7 +2,9 @@ import Configuration
 import Core
 import Foundation
 import JSON
+import Logging
 import Plugins
+import Synchronization
 import Testing
 import TestSupport
 
@@ -195,15 +197,21 @@ import TestSupport
         return (try String(contentsOfFile: log, encoding: .utf8), body)
     }
 
+    /// python-tuf repositories (make_tuf_repo.py) in `work`, served on loopback.
+    static func mirror(_ work: URL) async throws -> (UInt16, ChildProcesses) {
+        try await offPool { try ProcessRunner.python(FixtureScripts.path("make_tuf_repo.py"), [work.path]) }
+        let port = try freePort(), mirror = ChildProcesses()
+        try mirror.start("/usr/bin/env", ["python3", "-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", work.path])
+        do { try waitForPort(port) } catch { mirror.stopAll(); throw error }
+        return (port, mirror)
+    }
+
     @Test func theTrustedRootIsRefreshedThroughTUFOrKeptWithAWarning() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the ratify binary first (make build)")
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-tuf-serve-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: work) }
-        try await offPool { try ProcessRunner.python(FixtureScripts.path("make_tuf_repo.py"), [work.path]) }
-        let port = try freePort(), mirror = ChildProcesses()
-        try mirror.start("/usr/bin/env", ["python3", "-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", work.path])
+        let (port, mirror) = try await Self.mirror(work)
         defer { mirror.stopAll() }
-        try waitForPort(port)
         let root = work.appendingPathComponent("root.json").path
         let good = try await offPool { try self.serve(["--tuf-mirror", "http://127.0.0.1:\(port)/cdn", "--tuf-root", root, "--tuf-cache", work.appendingPathComponent("cache").path], work: work) }
         #expect(good.log.contains("sigstore trusted root refreshed through TUF"), "\(good.log)")
@@ -212,5 +220,26 @@ import TestSupport
         let stale = try await offPool { try self.serve(["--tuf-mirror", "http://127.0.0.1:\(port)/expired", "--tuf-root", root, "--tuf-cache", work.appendingPathComponent("cache2").path], work: work) }
         #expect(stale.log.contains("TUF refresh from http://127.0.0.1:\(port)/expired failed; keeping embedded public-good") && stale.log.contains("TUF_"), "\(stale.log)")
         #expect(stale.metrics.contains(#"ratify_tuf_refresh_total{result="failure"} 1"#), "\(stale.metrics)")
+    }
+
+    /// A refreshed root counts as applied only once the rebuild with it worked: until then each
+    /// refresh offers it again (a failed rebuild is retried), afterwards the same root is no news.
+    @Test func aRootIsOfferedUntilItsRebuildSucceeds() async throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-tuf-apply-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let (port, mirror) = try await Self.mirror(work)
+        defer { mirror.stopAll() }
+        let installed = Mutex<[String]>([])
+        let refresher = TrustRefresher(mirror: "http://127.0.0.1:\(port)/cdn", initialRoot: Array(try Data(contentsOf: work.appendingPathComponent("root.json"))),
+                                       cacheDirectory: work.appendingPathComponent("cache").path, logger: Logger(label: "test"),
+                                       currentSource: { installed.withLock { $0.last ?? "embedded" } },
+                                       install: { _, source in installed.withLock { $0.append(source) } })
+        let first = try #require(await refresher.refreshOnce())
+        #expect(installed.withLock { $0.count } == 1 && installed.withLock { $0[0] }.contains(first))
+        // The rebuild failed (nothing marked): the same root is offered again, not installed twice.
+        #expect(await refresher.refreshOnce() == first)
+        #expect(installed.withLock { $0.count } == 1)
+        refresher.markApplied(first)
+        #expect(await refresher.refreshOnce() == nil)
     }
 }

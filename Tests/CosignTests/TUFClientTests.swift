@@ -59,6 +59,8 @@ import TestSupport
     @Test(arguments: [
         ("expired", TUFError.Code.expired, "timestamp v2 has expired"),
         ("expired-root", .expired, "the trusted root (v2) expired"),
+        // One key listed under two key IDs is one signature, not the two the new root asks for.
+        ("duplicate-keyid", .signatures, "has 1 valid signature(s) of the 2"),
         ("rotation-unsigned", .signatures, "root v2 (by the trusted root) metadata v2 has 0 valid signature(s)"),
         // Another snapshot than the timestamp describes: its length, or else its hash, gives it away.
         ("mix-and-match", .mixAndMatch, "2.snapshot.json"),
@@ -71,6 +73,24 @@ import TestSupport
         let error = try await Self.refused(mirror, scenario)
         let codes: [TUFError.Code] = code == .mixAndMatch ? [.mixAndMatch, .length] : [code]
         #expect(error.map { codes.contains($0.code) } == true && error?.message.contains(message) == true, "\(scenario): \(String(describing: error))")
+    }
+
+    /// A root in the cache is trusted only if its own root role signed it: a tampered cached
+    /// root (a higher version, its signature no longer matching) is passed over, and the update
+    /// starts from the initial root again.
+    @Test func aTamperedCachedRootIsNotTrusted() async throws {
+        let mirror = try await offPool { try Mirror() }
+        defer { mirror.stop() }
+        let cache = mirror.freshCache()
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        var object = try JSONParser.parse(Array(try Data(contentsOf: mirror.directory.appendingPathComponent("root.json")))).objectValue!
+        var signed = object["signed"]!.objectValue!
+        signed["version"] = .number("9")
+        object["signed"] = .object(signed)
+        try Data(JSONWriter.encode(.object(object))).write(to: URL(fileURLWithPath: cache + "/root.json"))
+        #expect(try await Self.refused(mirror, "good", cache: cache) == nil)
+        let cachedRoot = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: cache + "/root.json"))))
+        #expect(cachedRoot["signed"]?["version"] == 2, "the verified chain replaced the tampered root")
     }
 
     /// sigstore's real root history (sigstore/root-signing metadata/root_history 1–15, in

@@ -26,6 +26,7 @@ import shutil
 import sys
 
 from securesystemslib.signer import CryptoSigner
+from securesystemslib.signer import Signature
 from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 
@@ -57,13 +58,13 @@ def root(version, root_signer, expires=LATER):
 
 
 def publish(directory, version, target=TARGET, timestamp_expires=LATER, root2_signers=(root1_key, root2_key), root2_expires=LATER,
-            snapshot_served=None):
+            snapshot_served=None, root2_served=None):
     meta, targets_dir = os.path.join(directory, "metadata"), os.path.join(directory, "targets")
     os.makedirs(meta, exist_ok=True)
     os.makedirs(targets_dir, exist_ok=True)
     write = lambda path, data: open(path, "wb").write(data)
     write(os.path.join(meta, "1.root.json"), signed(root(1, root1_key), root1_key))
-    write(os.path.join(meta, "2.root.json"), signed(root(2, root2_key, root2_expires), *root2_signers))
+    write(os.path.join(meta, "2.root.json"), root2_served or signed(root(2, root2_key, root2_expires), *root2_signers))
     digest = hashlib.sha256(TARGET).hexdigest()
     targets = Targets(version=version, expires=LATER)
     targets.targets["trusted_root.json"] = TargetFile(length=len(TARGET), hashes={"sha256": digest}, path="trusted_root.json")
@@ -91,6 +92,24 @@ publish(os.path.join(out, "mix-and-match"), 2, snapshot_served=other_snapshot)
 publish(os.path.join(out, "truncated"), 2, target=TARGET[:-10])
 publish(os.path.join(out, "oversized"), 2, target=TARGET + b" " * 64)
 publish(os.path.join(out, "expired-root"), 2, root2_expires=PAST)
+
+
+def root2_one_key_twice():
+    """Root v2 wants 2 root signatures and lists root2's key under two key IDs, signed by it once
+    under each: one key, so one signature (TUF counts keys, not key IDs)."""
+    r = root(2, root2_key)
+    pk = root2_key.public_key
+    alias = type(pk)(pk.keyid[::-1], pk.keytype, pk.scheme, pk.keyval)
+    r.add_key(alias, "root")
+    r.roles["root"].threshold = 2
+    metadata = Metadata(r)
+    metadata.sign(root1_key, append=True)
+    metadata.sign(root2_key, append=True)
+    metadata.signatures[alias.keyid] = Signature(alias.keyid, metadata.signatures[pk.keyid].signature)
+    return metadata.to_bytes(serializer)
+
+
+publish(os.path.join(out, "duplicate-keyid"), 2, root2_served=root2_one_key_twice())
 # The layout of sigstore's TUF CDN (what --tuf-mirror names): metadata at the mirror's root,
 # targets under targets/.
 shutil.copytree(os.path.join(out, "good", "metadata"), os.path.join(out, "cdn"))
