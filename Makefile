@@ -9,7 +9,7 @@ HEALTH   ?= :9099
 METRICS  ?= :8888
 IMAGE    ?= ratify-swift:dev
 
-.PHONY: deps build release run test lint-chart bench image clean
+.PHONY: deps build release run test lint-chart bench mutate image clean
 
 FUZZ_SECONDS ?= 60
 
@@ -50,6 +50,9 @@ bench: release   ## HTTPS keep-alive load with wrk at 1/16/256 connections: req/
 
 fuzz: deps       ## libFuzzer on the CBOR decoder and the JWS / COSE envelope parsers, seeded with generated fixtures (FUZZ_SECONDS each)
 	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+mutate: deps     ## disable each trust check listed in scripts/mutations/*.json in turn; its tests must fail (prints CAUGHT/MISSED)
+	for f in scripts/mutations/*.json; do python3 scripts/mutate.py $$f; done
 
 image:           ## container image (needs a Docker engine; none on the CI machines)
 	docker build -t $(IMAGE) .

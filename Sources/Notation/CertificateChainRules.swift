@@ -60,15 +60,16 @@ enum CertificateChainRules {
     }
 
     /// "For RSA public key, the key length MUST be 2048 bits or higher. For ECDSA public key,
-    /// the key length MUST be 256 bits or higher." (Applied to every certificate; notation-go
-    /// checks only the leaf's key — see docs/compatibility.md.)
+    /// the key length MUST be 256 bits or higher." The sizes are enforced where keys are read
+    /// (`PublicKey`: RSA ≥ 2048, P-256/384/521 only), whose reason is passed on. (Applied to
+    /// every certificate; notation-go checks only the leaf's key — see docs/compatibility.md.)
     static func keyProblem(_ certificate: Certificate) -> String? {
-        guard let key = try? certificate.publicKey() else { return "certificate \"\(certificate.subject)\" has an unsupported or unreadable public key" }
-        switch key.kind {
-        case .rsa(let bits) where bits < 2048: return "certificate \"\(certificate.subject)\" has an RSA key of \(bits) bits (at least 2048 are required)"
-        case .ed25519: return "certificate \"\(certificate.subject)\" has an Ed25519 key, which notary signatures do not allow"
-        default: return nil
+        let key: PublicKey
+        do { key = try certificate.publicKey() } catch {
+            return "certificate \"\(certificate.subject)\" has an unusable public key: \(error.message)"
         }
+        if key.kind == .ed25519 { return "certificate \"\(certificate.subject)\" has an Ed25519 key, which notary signatures do not allow" }
+        return nil
     }
 
     static func leafProblem(_ certificate: Certificate, purpose: Purpose) -> String? {

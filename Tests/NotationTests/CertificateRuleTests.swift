@@ -1,0 +1,48 @@
+import Crypto
+import Foundation
+import JSON
+import Testing
+import TestSupport
+@testable import Notation
+
+/// Each Notary Project certificate rule on a chain that breaks only that rule (make_chain_rules.py,
+/// Python `cryptography` and the OpenSSL CLI): refused with the rule's own reason, while the good
+/// code signing and timestamping chains pass — so removing any one check fails its case.
+struct CertificateRuleTests {
+    struct Case: Sendable, CustomStringConvertible {
+        let name: String
+        let purpose: CertificateChainRules.Purpose
+        let chain: [Certificate]
+        let reason: String?
+        var description: String { name }
+    }
+
+    static let cases: [Case] = {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-chain-rules-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        do {
+            try ProcessRunner.python(FixtureScripts.path("make_chain_rules.py"), [directory.path])
+            let document = try JSONParser.parse(Array(try Data(contentsOf: directory.appendingPathComponent("cases.json"))))
+            return try document.arrayValue!.map { value in
+                let pems = value["chain"]!.arrayValue!.map { $0.stringValue! }.joined()
+                return Case(name: value["name"]!.stringValue!, purpose: value["purpose"]?.stringValue == "timestamping" ? .timestamping : .codeSigning,
+                            chain: try Certificate.pemChain(Array(pems.utf8), source: value["name"]!.stringValue!), reason: value["reason"]?.stringValue)
+            }
+        } catch {
+            Issue.record("cannot make the chain fixtures: \(error)")
+            return []
+        }
+    }()
+
+    @Test func theFixturesCoverEveryRule() { #expect(Self.cases.count == 13) }
+
+    @Test(arguments: cases)
+    func eachRuleRefusesItsChainWithItsReason(_ rule: Case) {
+        let violation = CertificateChainRules.violation(rule.chain, purpose: rule.purpose, signingTime: Date())
+        if let reason = rule.reason {
+            #expect(violation?.contains(reason) == true, "\(rule.name): \(violation ?? "accepted")")
+        } else {
+            #expect(violation == nil, "\(rule.name): \(violation ?? "")")
+        }
+    }
+}
