@@ -121,6 +121,22 @@ struct KeylessFixtures {
         #expect(error(issuer) == #"the certificate's OIDC issuer "https://accounts.example.com" does not match certificateOIDCIssuer "https://accounts.google.com""#)
     }
 
+    /// A Fulcio certificate must allow code signing, and its Rekor entry (a valid SET) must log
+    /// this payload and this very certificate — not another one, not the bare key.
+    @Test func keylessEvidenceMustBeAboutThisSignature() async throws {
+        let (setup, fixtures) = try await Self.setUp()
+        defer { setup.registry.stop() }
+        let good = try await verdict(setup, fixtures, "othername", config: Self.keyless(fixtures, identity: #""certificateIdentity":"octocat""#))
+        #expect(good.isSuccess, "\(error(good))")
+        for (name, reason) in [("no-code-signing", "the certificate's extendedKeyUsage does not allow code signing"),
+                               ("bundle-other-payload", "the Rekor entry is for another payload"),
+                               ("bundle-other-certificate", "the Rekor entry was logged for another certificate"),
+                               ("bundle-logs-a-key", "the Rekor entry logged a public key, not the signing certificate")] {
+            let refused = try await verdict(setup, fixtures, name, config: Self.keyless(fixtures))
+            #expect(!refused.isSuccess && error(refused).contains(reason), "\(name): \(error(refused))")
+        }
+    }
+
     @Test func anExpiredFulcioCertificatePassesOnlyWithAValidTlogEntry() async throws {
         let (setup, fixtures) = try await Self.setUp()
         defer { setup.registry.stop() }
@@ -244,6 +260,8 @@ struct KeylessFixtures {
         // Rekor v2: an Ed25519 log named by its C2SP key ID, a hashedrekord v0.0.2 entry.
         let rekorV2 = try await bundleVerdict(setup, fixtures, "keyed-message-rekor-v2", config: keyedConfig(true))
         #expect(rekorV2.isSuccess, "\(error(rekorV2))")
+        let rekorV2Other = try await bundleVerdict(setup, fixtures, "keyed-message-rekor-v2-other-payload", config: keyedConfig(true))
+        #expect(!rekorV2Other.isSuccess && error(rekorV2Other).contains("the Rekor entry is for another payload"), "\(error(rekorV2Other))")
         // A SHA2_512 message digest is read (sigstore-go accepts it) and must be the image's digest.
         let sha512 = try await bundleVerdict(setup, fixtures, "keyed-message-sha512",
             config: #"{"name":"cosign","trustPolicies":[{"name":"k","scopes":["*"],"keys":[{"file":"\#(fixtures.keyedKey)"}],"tLogVerify":false}]}"#)

@@ -105,7 +105,7 @@ def sct_list(tbs, issuer_key, log_key, timestamp_ms):
     return header + tls
 
 
-def leaf(key, issuer, issuer_key, san, oidc_issuer, not_before, not_after, log_key=None, issuer_v1=True):
+def leaf(key, issuer, issuer_key, san, oidc_issuer, not_before, not_after, log_key=None, issuer_v1=True, eku=(ExtendedKeyUsageOID.CODE_SIGNING,)):
     """A Fulcio-shaped certificate; with log_key, an embedded SCT made over its precertificate TBS."""
     serial = x509.random_serial_number()
 
@@ -115,7 +115,7 @@ def leaf(key, issuer, issuer_key, san, oidc_issuer, not_before, not_after, log_k
              .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
                                           data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
                                           encipher_only=False, decipher_only=False), critical=True)
-             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+             .add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
              .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
              .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
              .add_extension(x509.SubjectAlternativeName([san]), critical=True))
@@ -145,8 +145,10 @@ def log_entry(log_key, body, integrated_time):
     return entry, base64.b64encode(log_key.sign(canonical, ec.ECDSA(hashes.SHA256()))).decode()
 
 
-def bundle(log_key, signature_b64, cert, integrated_time):
-    entry, promise = log_entry(log_key, hashedrekord(signature_b64, cert, hashlib.sha256(payload).hexdigest()), integrated_time)
+def bundle(log_key, signature_b64, cert, integrated_time, logged=None):
+    """`logged`: what the entry's body says instead (signature, cert, payload hash) → body."""
+    body = (logged or hashedrekord)(signature_b64, cert, hashlib.sha256(payload).hexdigest())
+    entry, promise = log_entry(log_key, body, integrated_time)
     return json.dumps({"SignedEntryTimestamp": promise, "Payload": entry})
 
 
@@ -223,14 +225,15 @@ def rfc3161(message, gen_time, signer_key=None, signer=None):
 
 
 def case(name, san, oidc_issuer, window, issuer=intermediate, issuer_key=intermediate_key, log_key=ct_key,
-         rekor=rekor_key, integrated=None, chain=(intermediate, root), issuer_v1=True, timestamp=None):
+         rekor=rekor_key, integrated=None, chain=(intermediate, root), issuer_v1=True, timestamp=None, eku=(ExtendedKeyUsageOID.CODE_SIGNING,),
+         logged=None):
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = leaf(key, issuer, issuer_key, san, oidc_issuer, *window, log_key=log_key, issuer_v1=issuer_v1)
+    cert = leaf(key, issuer, issuer_key, san, oidc_issuer, *window, log_key=log_key, issuer_v1=issuer_v1, eku=eku)
     raw_signature = key.sign(payload, ec.ECDSA(hashes.SHA256()))
     signature = base64.b64encode(raw_signature).decode()
     cases[name] = {"payload": base64.b64encode(payload).decode(), "signature": signature, "certificate": pem(cert),
                    "chain": "".join(pem(c) for c in chain) if chain else None,
-                   "bundle": bundle(rekor, signature, cert, integrated) if rekor and integrated else None,
+                   "bundle": bundle(rekor, signature, cert, integrated, logged) if rekor and integrated else None,
                    "timestamp": timestamp(raw_signature) if timestamp else None}
 
 
@@ -242,6 +245,16 @@ case("sct-unknown-log", EMAIL, GOOGLE, current_window, log_key=other_ct_key, int
 case("bundle-unknown-log", EMAIL, GOOGLE, expired_window, rekor=other_rekor_key, integrated=integrated_inside)
 case("bundle-after-expiry", EMAIL, GOOGLE, expired_window, integrated=int((NOW - 5 * MINUTE).timestamp()))
 case("untrusted-ca", EMAIL, GOOGLE, current_window, issuer=rogue, issuer_key=rogue_key, chain=(rogue,), integrated=int(NOW.timestamp()))
+case("no-code-signing", EMAIL, GOOGLE, current_window, integrated=int(NOW.timestamp()), eku=(ExtendedKeyUsageOID.SERVER_AUTH,))
+# Rekor entries (with valid SETs) that log something other than this signature by this certificate.
+other_cert = leaf(ec.generate_private_key(ec.SECP256R1()), intermediate, intermediate_key, EMAIL, GOOGLE, *current_window)
+case("bundle-other-payload", EMAIL, GOOGLE, current_window, integrated=int(NOW.timestamp()),
+     logged=lambda sig, cert, sha: hashedrekord(sig, cert, hashlib.sha256(b"another payload").hexdigest()))
+case("bundle-other-certificate", EMAIL, GOOGLE, current_window, integrated=int(NOW.timestamp()),
+     logged=lambda sig, cert, sha: hashedrekord(sig, other_cert, sha))
+case("bundle-logs-a-key", EMAIL, GOOGLE, current_window, integrated=int(NOW.timestamp()),
+     logged=lambda sig, cert, sha: {"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {"data": {"hash": {"algorithm": "sha256", "value": sha}},
+         "signature": {"content": sig, "publicKey": {"content": base64.b64encode(cert.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()}}}})
 case("private-pki", EMAIL, GOOGLE, current_window, issuer=private_root, issuer_key=private_key, log_key=None, rekor=None, chain=None)
 # RFC 3161 timestamps (cosign --timestamp-server-url), no Rekor entry: an expired certificate is
 # checked at the timestamp's genTime.
@@ -379,22 +392,29 @@ v2_key = ed.Ed25519PrivateKey.generate()
 v2_origin = "log2025-test.rekor.example"
 v2_raw = v2_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 v2_id = hashlib.sha256(v2_origin.encode() + b"\n" + b"\x01" + v2_raw).digest()
-v2_body = json.dumps({"apiVersion": "0.0.2", "kind": "hashedrekord", "spec": {"hashedRekordV002": {
-    "data": {"algorithm": "SHA2_256", "digest": base64.b64encode(manifest_digest).decode()},
-    "signature": {"content": keyed_signature, "verifier": {"keyDetails": "PKIX_ECDSA_P256_SHA_256",
-                  "publicKey": {"rawBytes": base64.b64encode(keyed.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()}}}}}},
-    separators=(",", ":")).encode()
-v2_leaves = [merkle_leaf(os.urandom(40)) for _ in range(5)] + [merkle_leaf(v2_body)]
-v2_root = mth(v2_leaves)
-v2_note = f"{v2_origin}\n6\n{base64.b64encode(v2_root).decode()}\n"
-v2_checkpoint = v2_note + "\n\u2014 " + v2_origin + " " + base64.b64encode(v2_id[:4] + v2_key.sign(v2_note.encode())).decode() + "\n"
-v2_bundle = json.loads(bundles["keyed-message"])
-v2_bundle["verificationMaterial"]["tlogEntries"] = [{
-    "logIndex": "5", "logId": {"keyId": base64.b64encode(v2_id).decode()}, "kindVersion": {"kind": "hashedrekord", "version": "0.0.2"},
-    "inclusionProof": {"logIndex": "5", "rootHash": base64.b64encode(v2_root).decode(), "treeSize": "6",
-                       "hashes": [base64.b64encode(h).decode() for h in audit_path(5, v2_leaves)], "checkpoint": {"envelope": v2_checkpoint}},
-    "canonicalizedBody": base64.b64encode(v2_body).decode()}]
-bundles["keyed-message-rekor-v2"] = json.dumps(v2_bundle)
+def rekor_v2_bundle(logged_digest):
+    """The keyed-message bundle with a Rekor v2 entry logging `logged_digest` as the signed digest."""
+    v2_body = json.dumps({"apiVersion": "0.0.2", "kind": "hashedrekord", "spec": {"hashedRekordV002": {
+        "data": {"algorithm": "SHA2_256", "digest": base64.b64encode(logged_digest).decode()},
+        "signature": {"content": keyed_signature, "verifier": {"keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                      "publicKey": {"rawBytes": base64.b64encode(keyed.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()}}}}}},
+        separators=(",", ":")).encode()
+    v2_leaves = [merkle_leaf(os.urandom(40)) for _ in range(5)] + [merkle_leaf(v2_body)]
+    v2_root = mth(v2_leaves)
+    v2_note = f"{v2_origin}\n6\n{base64.b64encode(v2_root).decode()}\n"
+    v2_checkpoint = v2_note + "\n\u2014 " + v2_origin + " " + base64.b64encode(v2_id[:4] + v2_key.sign(v2_note.encode())).decode() + "\n"
+    v2_bundle = json.loads(bundles["keyed-message"])
+    v2_bundle["verificationMaterial"]["tlogEntries"] = [{
+        "logIndex": "5", "logId": {"keyId": base64.b64encode(v2_id).decode()}, "kindVersion": {"kind": "hashedrekord", "version": "0.0.2"},
+        "inclusionProof": {"logIndex": "5", "rootHash": base64.b64encode(v2_root).decode(), "treeSize": "6",
+                           "hashes": [base64.b64encode(h).decode() for h in audit_path(5, v2_leaves)], "checkpoint": {"envelope": v2_checkpoint}},
+        "canonicalizedBody": base64.b64encode(v2_body).decode()}]
+    return json.dumps(v2_bundle)
+
+
+bundles["keyed-message-rekor-v2"] = rekor_v2_bundle(manifest_digest)
+# A valid proof of an entry that logged another digest: the log vouches for something else.
+bundles["keyed-message-rekor-v2-other-payload"] = rekor_v2_bundle(hashlib.sha256(b"another payload").digest())
 bundles["keyed-message-proof-other-size"] = proof_bundle(envelope=checkpoint(mth(leaves[:10]), 10, rekor_key, rekor_key))
 with open(os.path.join(out, "bundles.json"), "w") as f:
     json.dump(bundles, f, indent=1)
