@@ -151,14 +151,15 @@ func context(_ seconds: Double = 5) -> ProviderContext {
 
     @Test func sameSubjectIsVerifiedOnceAndCachedByGeneration() async throws {
         let registry = try await offPool { try LocalRegistry() }
-        _ = try await offPool { try pushScenario(registry) }
+        let images = try await offPool { try pushScenario(registry) }
         let observed = Observed()
         let store = orasStore()
         let verifier = LayerContentVerifier(artifactTypes: [signatureType])
         let executor = VerificationExecutor(store: store, verifiers: [verifier], policy: ConfigPolicy(), observe: observed.record)
         let key = "\(registry.host)/app:signed"
-        let pinned = try #require(try await executor.verify(key: key, deadline: .now + .seconds(5)).subject.split(separator: ":").last)
-        _ = pinned
+        // The tag is resolved to the digest that was pushed, and the subject names it.
+        let subject = try await executor.verify(key: key, deadline: .now + .seconds(5)).subject
+        #expect(subject.hasSuffix("@\(try #require(images["signed"]).digest)"), "\(subject)")
         #expect(observed.count == 1)
         let items = await executor.execute([key, key, "[team-a]\(key)"], context: context())
         #expect(items.map(\.key) == [key, key, "[team-a]\(key)"])
@@ -232,7 +233,8 @@ func context(_ seconds: Double = 5) -> ProviderContext {
     }
 
     @Test func parsesMultiTenantKeys() {
-        #expect(ProviderKey("[team-a]ghcr.io/x:1") == ProviderKey.init("[team-a]ghcr.io/x:1"))
+        #expect(ProviderKey("[team-a]ghcr.io/x:1") != ProviderKey("[team-b]ghcr.io/x:1"), "the namespace is part of the key")
+        #expect(ProviderKey("[team-a]ghcr.io/x:1") != ProviderKey("ghcr.io/x:1"))
         #expect(ProviderKey("[team-a]ghcr.io/x:1").namespace == "team-a")
         #expect(ProviderKey("[team-a]ghcr.io/x:1").image == "ghcr.io/x:1")
         #expect(ProviderKey("ghcr.io/x:1").namespace == nil)
