@@ -136,6 +136,10 @@ def main():
         check(f"[{name}] config.json has the executor and logger (and in file mode Ratify's other sections)",
               {"executor", "logger", "crl"} <= parsed.keys() and (crd_mode or {"store", "policy", "verifier"} <= parsed.keys()), parsed.keys())
         check(f"[{name}] --enable-crd-manager exactly in CRD mode", ("--enable-crd-manager" in args) == crd_mode, args)
+        # Gatekeeper's client certificate is required (mTLS) unless provider.tls.disableMutualTLS.
+        mtls = not values.get("provider", {}).get("tls", {}).get("disableMutualTLS", False)
+        check(f"[{name}] --ca-cert-file (mutual TLS) exactly when disableMutualTLS is unset",
+              ("--ca-cert-file=/usr/local/tls/client-ca/ca.crt" in args) == mtls, args)
         if values.get("cosign", {}).get("tuf", {}).get("mirror"):
             check(f"[{name}] TUF flags rendered", {"--tuf-mirror=https://tuf.example.com", "--tuf-cache=/.ratify/tuf", "--tuf-refresh-interval=600",
                                                     "--tuf-root=/usr/local/ratify-certs/cosign/tuf_root.json"} <= set(args), args)

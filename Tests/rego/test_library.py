@@ -119,6 +119,15 @@ def main():
                 oci_push.cosign_signatures(base, "app", digest, payload,
                                            [base64.b64encode(key.sign(payload, ec.ECDSA(hashes.SHA256()))).decode()])
             images[name] = f"{host}/app:{name}"
+        # A notation-signed image: JWS ES256 envelope and trust store from make_notation_fixtures.py.
+        notation_image = oci_push.image(base, "notation", "signed")
+        notation_dir = os.path.join(work, "notation")
+        subprocess.run([sys.executable, os.path.join(ROOT, "Tests", "Support", "Fixtures", "make_notation_fixtures.py"), notation_dir,
+                        oci_push.OCI_MANIFEST, notation_image["digest"], str(notation_image["size"])], check=True, capture_output=True)
+        with open(os.path.join(notation_dir, "jws-es256.jws"), "rb") as f:
+            oci_push.attach(base, "notation", notation_image["digest"], "application/vnd.cncf.notary.signature", f.read(),
+                            layer_media_type="application/jose+json")
+        images["notation"] = f"{host}/notation:signed"
         images["unknown"] = f"{host}/app:does-not-exist"
         # A registry that accepts connections and never answers: the key times out.
         import socket
@@ -134,7 +143,12 @@ def main():
                        "verifier": {"version": "1.0.0", "plugins": [{
                            "name": "cosign", "artifactTypes": "application/vnd.dev.cosign.artifact.sig.v1+json",
                            "trustPolicies": [{"name": "default", "scopes": ["*"],
-                                              "keys": [{"file": os.path.join(work, "trusted.pub")}], "tLogVerify": False}]}]}}, f)
+                                              "keys": [{"file": os.path.join(work, "trusted.pub")}], "tLogVerify": False}]}, {
+                           "name": "notation", "artifactTypes": "application/vnd.cncf.notary.signature",
+                           "verificationCerts": [os.path.join(notation_dir, "truststore")],
+                           "trustPolicyDoc": {"version": "1.0", "trustPolicies": [{
+                               "name": "default", "registryScopes": ["*"], "signatureVerification": {"level": "strict"},
+                               "trustStores": ["ca:wabbit"], "trustedIdentities": ["*"]}]}}]}}, f)
         http_port, health = free_port(), free_port()
         server = subprocess.Popen([BINARY, "serve", "--http", f"127.0.0.1:{http_port}", "--health-port", f"127.0.0.1:{health}",
                                    "--metrics-port", "off", "--cert-dir", os.path.join(work, "certs"), "-c", config],
@@ -185,6 +199,19 @@ def main():
               len(got) == 1 and "has no accepted notation signature" in got[0], got)
         got = evaluate("notation-validation", pod(signed), {"issuers": ["CN=Example CA,O=Example,C=US"]})
         check("notation-validation: the issuer list appears in the denial", len(got) == 1 and "from issuers" in got[0], got)
+        notation = images["notation"]
+        got = evaluate("notation-validation", pod(notation))
+        check("notation-validation: a notation-signed image is admitted", got == [], got)
+        issuer = next((r.get("extensions", {}).get("Issuer") for r in ask([notation])["responses"][0][1]["verifierReports"]
+                       if r.get("verifierType") == "notation"), None)
+        check("notation-validation: the report names the signing certificate's issuer", bool(issuer), issuer)
+        got = evaluate("notation-validation", pod(notation), {"issuers": [issuer, "CN=Other CA"]})
+        check("notation-validation: an issuer on the list is admitted", got == [], got)
+        got = evaluate("notation-validation", pod(notation), {"issuers": ["CN=Other CA,O=Example,C=US"]})
+        check("notation-validation: an issuer not on the list is denied",
+              len(got) == 1 and "has no accepted notation signature from issuers" in got[0], got)
+        got = evaluate("cosign-validation", pod(notation))
+        check("cosign-validation: a notation-only image has no cosign signature", len(got) == 1, got)
 
         got = evaluate("default", pod(images["timeout"]))
         check("default: an image whose registry never answers is denied once, with the timeout",
@@ -206,6 +233,15 @@ def main():
             check(f"ratify {name}: a system error denies", len(got) >= 1, got)
         got = evaluate("ratify:default", pod(signed))
         check("ratify default: a cosign-signed image is admitted", got == [], got)
+        # Each template also admits what it is meant to admit (a test of denials alone would pass
+        # if everything were denied). sbom/vulnerability/nested need artifacts of later issues.
+        for name, image, params, tenant in [("notation-validation", notation, None, False),
+                                            ("notation-issuer-validation", notation, {"issuer": issuer}, False),
+                                            ("multi-tenancy-validation", signed, None, True)]:
+            got = evaluate(f"ratify:{name}", pod(image), params, tenant=tenant)
+            check(f"ratify {name}: a correctly signed image is admitted", got == [], got)
+        got = evaluate("ratify:notation-issuer-validation", pod(notation), {"issuer": "CN=Other CA,O=Example,C=US"})
+        check("ratify notation-issuer-validation: another issuer is denied", len(got) >= 1 and "CN=Other CA" in got[0], got)
         answer = ask([unknown])
         check("an unresolvable key is answered with the item error, then a failing value (for templates reading only responses)",
               answer["errors"] and answer["errors"][0][0] == unknown and answer["responses"] and answer["responses"][0][0] == unknown
