@@ -53,6 +53,48 @@ import TestSupport
         await registry.stop()
     }
 
+    /// A registry that keeps answering 429 is given up on after `maxAttempts` requests, with
+    /// the reason, well before the deadline.
+    @Test func aRegistryThatKeepsRateLimitingIsGivenUpOn() async throws {
+        let (registry, _, _, _) = try setUp()
+        registry.injectFaults(status: 429, count: 50, retryAfter: "0")
+        let log = RequestLog()
+        let store = makeStore(log: log)
+        await expectRegistryError(.rateLimited, containing: "still rate-limits manifests/v1 after \(ORASStore.maxAttempts) attempts") {
+            _ = try await store.resolveDescriptor(try ImageReference.parse("\(registry.host)/app:v1"), deadline: soon(30))
+        }
+        #expect(log.statuses == Array(repeating: 429, count: ORASStore.maxAttempts))
+        await registry.stop()
+    }
+
+    /// Pagination is bounded: a referrers list longer than 50 pages is refused, not followed on.
+    @Test func referrersPaginationStopsAtFiftyPages() async throws {
+        let (registry, fixtures, image, _) = try setUp(pageSize: 1)
+        for i in 5..<52 {
+            _ = try fixtures.attach("app", to: image, artifactType: sbomType, layers: [(mediaType: "application/octet-stream", bytes: Array("artifact-\(i)".utf8))])
+        }
+        let store = makeStore()
+        let subject = try ImageReference.parse("\(registry.host)/app@\(image.digest)")
+        await expectRegistryError(.invalidResponse, containing: "more than 50 pages") {
+            _ = try await store.referrerDescriptors(of: subject, artifactTypes: nil, deadline: soon(30))
+        }
+        #expect(registry.requests.filter { $0.contains("/referrers/") }.count == 50)
+        await registry.stop()
+    }
+
+    /// Content whose digest matches but whose length is not the descriptor's is refused (a
+    /// descriptor is digest and size together).
+    @Test func contentOfAnotherSizeThanItsDescriptorIsRefused() async throws {
+        let (registry, _, image, _) = try setUp()
+        let store = makeStore()
+        let reference = try ImageReference.parse("\(registry.host)/app@\(image.digest)")
+        let lying = Descriptor(mediaType: MediaType.ociManifest, digest: try Digest.parse(image.digest), size: image.size + 1)
+        await expectRegistryError(.digestMismatch, containing: "its descriptor says \(image.size + 1)") {
+            _ = try await store.manifest(lying, in: reference, deadline: soon())
+        }
+        await registry.stop()
+    }
+
     @Test func rateLimitBeyondTheDeadlineFailsAtOnce() async throws {
         let (registry, _, _, _) = try setUp()
         registry.injectFaults(status: 429, count: 1, retryAfter: "300")
