@@ -2,11 +2,15 @@ import Foundation
 import HTTPServer
 import TLS
 
-/// Echoes what it received; `/sleep/<ms>` answers after that many milliseconds.
+/// Echoes what it received; `/sleep/<ms>` answers after that many milliseconds, `/big/<n>` with
+/// n bytes.
 struct EchoHandler: HTTPHandler {
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
         if request.path.hasPrefix("/sleep/"), let ms = Int(request.path.dropFirst("/sleep/".count)) {
             try? await Task.sleep(for: .milliseconds(ms))
+        }
+        if request.path.hasPrefix("/big/"), let bytes = Int(request.path.dropFirst("/big/".count)) {
+            return .text(.ok, String(repeating: "x", count: bytes))
         }
         return .text(.ok, "\(request.method) \(request.target) \(request.body.count)")
     }

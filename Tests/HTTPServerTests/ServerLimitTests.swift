@@ -1,0 +1,90 @@
+import Foundation
+import HTTPServer
+import Synchronization
+import Testing
+import TestSupport
+import TLS
+
+/// Each connection limit of the server with a client that provokes it: a TLS handshake that never
+/// comes, a keep-alive connection left idle, a response the client never reads, one connection
+/// more than `maxConnections`. Each is closed (and reported) — not kept open.
+@Suite struct ServerLimitTests {
+    final class Events: Sendable {
+        let list = Mutex<[String]>([])
+        func record(_ event: HTTPServerEvent) {
+            let text: String = switch event {
+            case .timedOut(let stage): "timedOut \(stage)"
+            case .connectionRefused(let reason): "refused \(reason)"
+            case .handshakeFailed: "handshakeFailed"
+            case .requestRejected: "rejected"
+            }
+            list.withLock { $0.append(text) }
+        }
+        func contains(_ text: String) -> Bool { list.withLock { $0.contains(text) } }
+    }
+
+    func start(tls: ReloadingTLSContext? = nil, _ configure: (inout HTTPServerConfiguration) -> Void) throws -> (HTTPServer, Events) {
+        var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, tls: tls)
+        configure(&configuration)
+        let events = Events()
+        return (try HTTPServer(configuration: configuration, handler: EchoHandler(), onEvent: { events.record($0) }), events)
+    }
+
+    /// Polls (the server closes on its own loop); false if `condition` never held.
+    func eventually(_ condition: () -> Bool) async -> Bool {
+        for _ in 0..<200 {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(25))
+        }
+        return condition()
+    }
+
+    @Test func aTLSHandshakeThatNeverComesIsClosed() async throws {
+        let pki = TestPKI.shared
+        let tls = try ReloadingTLSContext(configuration: TLSServerConfiguration(certificateChainFile: pki.path("server.crt"), privateKeyFile: pki.path("server.key")))
+        let (server, events) = try start(tls: tls) { $0.readTimeout = .milliseconds(300) }
+        let client = try RawClient(port: server.port, receiveTimeout: 10)
+        #expect(await eventually { server.openConnections == 1 })
+        let answer = try await offPool { client.receiveAll() }
+        #expect(answer.isEmpty)
+        #expect(events.contains("timedOut handshake"))
+        #expect(await eventually { server.openConnections == 0 }, "the silent connection is closed")
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func anIdleKeepAliveConnectionIsClosed() async throws {
+        let (server, _) = try start { $0.idleTimeout = .milliseconds(300) }
+        let client = try RawClient(port: server.port, receiveTimeout: 10)
+        try client.send("GET /x HTTP/1.1\r\n\r\n")
+        let answer = try await offPool { client.receiveAll() }
+        #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n") && answer.hasSuffix("GET /x 0"), "\(answer)")
+        #expect(await eventually { server.openConnections == 0 }, "closed after the idle timeout")
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func aResponseTheClientNeverReadsTimesOut() async throws {
+        let (server, events) = try start { $0.writeTimeout = .milliseconds(300) }
+        let client = try RawClient(port: server.port, receiveTimeout: 10)
+        // 64 MiB never read: the socket buffers fill and the write stalls.
+        try client.send("GET /big/67108864 HTTP/1.1\r\n\r\n")
+        #expect(await eventually { events.contains("timedOut write") })
+        #expect(await eventually { server.openConnections == 0 }, "the stalled connection is closed")
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func connectionsPastMaxConnectionsAreRefused() async throws {
+        let (server, events) = try start { $0.maxConnections = 2; $0.eventLoops = 1 }
+        let first = try RawClient(port: server.port), second = try RawClient(port: server.port)
+        #expect(await eventually { server.openConnections == 2 })
+        let third = try RawClient(port: server.port, receiveTimeout: 10)
+        try? third.send("GET /third HTTP/1.1\r\n\r\n")
+        let refused = try await offPool { third.receiveAll() }
+        #expect(refused.isEmpty, "\(refused)")
+        #expect(events.contains("refused more than 2 open connections"))
+        // The two admitted connections are still served.
+        try first.send("GET /first HTTP/1.1\r\nConnection: close\r\n\r\n")
+        #expect(try await offPool { first.receiveAll() }.hasSuffix("GET /first 0"))
+        _ = second
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+}
