@@ -77,6 +77,26 @@ import TLS
         await server.shutdown(gracePeriod: .seconds(1))
     }
 
+    /// Rotating the client CA file (Gatekeeper's CA renewed): after the reload, clients of the
+    /// new CA are accepted and those of the old one refused, without a restart.
+    @Test func aRotatedClientCAIsEnforcedAfterReload() async throws {
+        let (rotating, _) = try Self.certificateDirectory()
+        let caFile = rotating.path("client-ca-in-use.crt")
+        try FileManager.default.copyItem(atPath: pki.path("gatekeeper-ca.crt"), toPath: caFile)
+        let tls = try ReloadingTLSContext(configuration: TLSServerConfiguration(
+            certificateChainFile: rotating.path("server.crt"), privateKeyFile: rotating.path("server.key"), clientCAFile: caFile))
+        let server = try startServer(tls: tls)
+        let old = HTTPClientTLSOptions(caFile: rotating.path("server-ca.crt"), clientCertificateFile: pki.path("gatekeeper.crt"), clientKeyFile: pki.path("gatekeeper.key"))
+        let new = HTTPClientTLSOptions(caFile: rotating.path("server-ca.crt"), clientCertificateFile: pki.path("rogue.crt"), clientKeyFile: pki.path("rogue.key"))
+        #expect(try await get(server.port, old).status == 200)
+        await #expect(throws: HTTPClientError.self) { try await get(server.port, new) }
+        try Data(contentsOf: URL(fileURLWithPath: pki.path("rogue-ca.crt"))).write(to: URL(fileURLWithPath: caFile), options: .atomic)
+        #expect(tls.reloadIfChanged(), "a new client CA is a change")
+        #expect(try await get(server.port, new).status == 200)
+        await #expect(throws: HTTPClientError.self) { try await get(server.port, old) }
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
     @Test func rejectsMismatchedKeyAndMissingFilesWithClearErrors() throws {
         let pki = try TestPKI()
         try pki.makeCA("server-ca")
