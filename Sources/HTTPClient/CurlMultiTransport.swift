@@ -172,10 +172,13 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
         let ms = max(1, Int(request.timeout.components.seconds * 1000 + request.timeout.components.attoseconds / 1_000_000_000_000_000))
         _ = Shim_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, ms)
         _ = Shim_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(ms, 5000))
-        // At most 3 redirects, and only to http(s): blob downloads are redirected to storage.
+        // At most 3 redirects, and only to http(s): blob downloads are redirected to storage. A
+        // request made over https is never redirected to plain http (the answer would travel,
+        // and could be altered, in clear). libcurl sends a custom Authorization header to the
+        // original host and port only (CURLOPT_UNRESTRICTED_AUTH stays off).
         _ = Shim_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 1)
         _ = Shim_curl_easy_setopt_long(easy, CURLOPT_MAXREDIRS, 3)
-        _ = Shim_curl_easy_setopt_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+        _ = Shim_curl_easy_setopt_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, request.url.lowercased().hasPrefix("https://") ? "https" : "http,https")
         _ = Shim_curl_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https")
         _ = Shim_curl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
         _ = Shim_curl_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")

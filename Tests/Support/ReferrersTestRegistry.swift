@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import HTTPServer
+import TLS
 import JSON
 import Synchronization
 
@@ -15,6 +16,10 @@ public final class ReferrersTestRegistry: ContentPusher, HTTPHandler, @unchecked
         var manifests: [String: [String: StoredManifest]] = [:]  // repository → reference (tag or digest)
         var requests: [String] = []
         var faults: [(status: Int, retryAfter: String?)] = []
+        /// Path → Location: answered 307 (blob downloads redirected to storage).
+        var redirects: [String: String] = [:]
+        /// Each request's Authorization header, nil when absent.
+        var authorizations: [String?] = []
     }
 
     private let state = Mutex(State())
@@ -26,12 +31,22 @@ public final class ReferrersTestRegistry: ContentPusher, HTTPHandler, @unchecked
 
     public var port: UInt16 { server.port }
     public var host: String { "127.0.0.1:\(port)" }
+    /// `Basic <base64>` the registry requires (401 with a Basic challenge otherwise); nil: open.
+    public let requiredAuthorization: String?
 
-    public init(pageSize: Int = 100, delay: Duration = .zero) throws {
+    /// `tls`: serve HTTPS with it (a registry behind a certificate).
+    public init(pageSize: Int = 100, delay: Duration = .zero, tls: ReloadingTLSContext? = nil, basicAuth: (user: String, password: String)? = nil) throws {
         self.pageSize = pageSize
         self.delay = delay
-        server = try HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoops: 1), handler: self)
+        requiredAuthorization = basicAuth.map { "Basic " + Data("\($0.user):\($0.password)".utf8).base64EncodedString() }
+        server = try HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0, tls: tls, eventLoops: 1), handler: self)
     }
+
+    /// Requests for `path` are answered `307 Temporary Redirect` to `location`.
+    public func redirect(_ path: String, to location: String) { state.withLock { $0.redirects[path] = location } }
+
+    /// The Authorization header of each request so far (nil where none was sent).
+    public var authorizations: [String?] { state.withLock { $0.authorizations } }
 
     public func stop() async { await server.shutdown(gracePeriod: .seconds(1)) }
 
@@ -74,7 +89,18 @@ public final class ReferrersTestRegistry: ContentPusher, HTTPHandler, @unchecked
         if delay > .zero { try? await Task.sleep(for: delay) }
         let fault: (status: Int, retryAfter: String?)? = state.withLock { s in
             s.requests.append("\(request.method) \(request.target)")
+            s.authorizations.append(request.headers["Authorization"])
             return s.faults.isEmpty ? nil : s.faults.removeFirst()
+        }
+        if let required = requiredAuthorization, request.headers["Authorization"] != required {
+            var response = HTTPResponse.json(HTTPStatus(401, "Unauthorized"), Array(#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#.utf8))
+            response.headers.add("WWW-Authenticate", #"Basic realm="test registry""#)
+            return response
+        }
+        if let location = state.withLock({ $0.redirects[String(request.path)] }) {
+            var response = HTTPResponse.text(HTTPStatus(307, "Temporary Redirect"), "")
+            response.headers.add("Location", location)
+            return response
         }
         if let fault {
             var response = HTTPResponse.json(HTTPStatus(fault.status, "Fault"), Array(#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#.utf8))
