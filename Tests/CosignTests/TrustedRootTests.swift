@@ -10,8 +10,8 @@ import TestSupport
 /// the declared `logId` when that ID is derived from the same key (Rekor v2's C2SP signed-note ID).
 /// A declared ID that is not the key's own cannot lend the key to another log's entries.
 struct TrustedRootTests {
-    static func document() throws -> (JSONObject, [String: PublicKey]) {
-        let fixtures = try KeylessFixtures(digest: "sha256:" + String(repeating: "ab", count: 32))
+    static func document() async throws -> (JSONObject, [String: PublicKey]) {
+        let fixtures = try await offPool { try KeylessFixtures(digest: "sha256:" + String(repeating: "ab", count: 32)) }
         defer { try? FileManager.default.removeItem(at: fixtures.directory) }
         let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: fixtures.trustedRoot)))
         return (try JSONParser.parse(bytes).objectValue!, try TrustedRoot.parse(bytes, source: "fixture").logs)
@@ -23,8 +23,8 @@ struct TrustedRootTests {
         try TrustedRoot.parse(Array(JSONWriter.encodeString(.object(object)).utf8), source: "edited fixture")
     }
 
-    @Test func aDeclaredLogIDIsAnAliasOnlyWhenDerivedFromItsKey() throws {
-        let (document, logs) = try Self.document()
+    @Test func aDeclaredLogIDIsAnAliasOnlyWhenDerivedFromItsKey() async throws {
+        let (document, logs) = try await Self.document()
         let tlogs = document["tlogs"]!.arrayValue!
         let v2 = tlogs.first { $0["baseUrl"]?.stringValue?.contains("log2025-test") == true }!
         let v2ID = Self.declaredID(v2)

@@ -10,8 +10,9 @@ import TLS
 /// insecureSkipVerify is set, an https registry cannot redirect to http, and credentials never
 /// follow a redirect to another host.
 @Suite struct RegistryTLSTests {
-    static func tlsRegistry(basicAuth: (user: String, password: String)? = nil) throws -> ReferrersTestRegistry {
-        let pki = TestPKI.shared
+    static func tlsRegistry(basicAuth: (user: String, password: String)? = nil) async throws -> ReferrersTestRegistry {
+        // TestPKI.shared runs openssl once: off the cooperative pool, which other tests need.
+        let pki = try await offPool { TestPKI.shared }
         let tls = try ReloadingTLSContext(configuration: TLSServerConfiguration(certificateChainFile: pki.path("server.crt"), privateKeyFile: pki.path("server.key")))
         return try ReferrersTestRegistry(tls: tls, basicAuth: basicAuth)
     }
@@ -23,7 +24,7 @@ import TLS
     }
 
     @Test func anUnknownCAIsRefusedUnlessInsecureSkipVerify() async throws {
-        let registry = try Self.tlsRegistry()
+        let registry = try await Self.tlsRegistry()
         let image = try OCIFixtures(pusher: registry, maintainTagSchema: false).pushImage("app", tag: "v1")
         let reference = try ImageReference.parse("\(registry.host)/app:v1")
         await expectRegistryError(.connection) {
@@ -36,7 +37,7 @@ import TLS
     }
 
     @Test func anHTTPSRegistryCannotRedirectToPlainHTTP() async throws {
-        let registry = try Self.tlsRegistry(), plain = try ReferrersTestRegistry()
+        let registry = try await Self.tlsRegistry(), plain = try ReferrersTestRegistry()
         let fixtures = OCIFixtures(pusher: registry, maintainTagSchema: false)
         let image = try fixtures.pushImage("app", tag: "v1")
         let blob = try registry.pushBlob("app", Array("layer".utf8))
