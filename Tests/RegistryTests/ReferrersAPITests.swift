@@ -95,6 +95,36 @@ import TestSupport
         await registry.stop()
     }
 
+    /// As distribution does: blobs belong to their repository, an unknown repository is
+    /// NAME_UNKNOWN and an unknown manifest MANIFEST_UNKNOWN — all "not found" to us.
+    @Test func unknownNamesManifestsAndOtherRepositoriesBlobsAreNotFound() async throws {
+        let (registry, _, image, _) = try setUp()
+        let store = makeStore()
+        let blob = try registry.pushBlob("app", Array("only in app".utf8))
+        let descriptor = Descriptor(mediaType: "application/octet-stream", digest: try Digest.parse(blob.digest), size: blob.size)
+        #expect(try await store.blob(descriptor, in: try ImageReference.parse("\(registry.host)/app@\(image.digest)"), deadline: soon()) == Array("only in app".utf8))
+        await expectRegistryError(.notFound) {
+            _ = try await store.blob(descriptor, in: try ImageReference.parse("\(registry.host)/other@\(image.digest)"), deadline: soon())
+        }
+        await expectRegistryError(.notFound) { _ = try await store.resolveDescriptor(try ImageReference.parse("\(registry.host)/nowhere:v1"), deadline: soon()) }
+        await expectRegistryError(.notFound) { _ = try await store.resolveDescriptor(try ImageReference.parse("\(registry.host)/app:v404"), deadline: soon()) }
+        await registry.stop()
+    }
+
+    /// "If the registry returns a 404 … the client MUST fallback to the tag schema": a 200 that is
+    /// not an image index means the same (a registry front page answering every path).
+    @Test func aReferrersAnswerThatIsNotAnIndexFallsBackToTheTagSchema() async throws {
+        let registry = try ReferrersTestRegistry()
+        let fixtures = OCIFixtures(pusher: registry, maintainTagSchema: true)
+        let image = try fixtures.pushImage("app", tag: "v1")
+        let attached = try fixtures.attach("app", to: image, artifactType: notation, layers: [(mediaType: "application/octet-stream", bytes: Array("sig".utf8))])
+        registry.referrersAnswerNonIndex = true
+        let found = try await makeStore().referrerDescriptors(of: try ImageReference.parse("\(registry.host)/app@\(image.digest)"), artifactTypes: nil, deadline: soon())
+        #expect(found.map(\.digest.description) == [attached.digest])
+        #expect(registry.requests.contains { $0.contains("/manifests/sha256-") }, "the tag schema was read")
+        await registry.stop()
+    }
+
     @Test func rateLimitBeyondTheDeadlineFailsAtOnce() async throws {
         let (registry, _, _, _) = try setUp()
         registry.injectFaults(status: 429, count: 1, retryAfter: "300")

@@ -26,6 +26,8 @@ public final class ReferrersTestRegistry: ContentPusher, HTTPHandler, @unchecked
     public var pageSize: Int
     /// Answer HEAD on manifests without `Docker-Content-Digest`, as some registries do.
     public var omitDigestOnHead = false
+    /// Answer the referrers API with a 200 that is not an image index (clients must fall back).
+    public var referrersAnswerNonIndex = false
     public let delay: Duration
     private var server: HTTPServer!
 
@@ -61,7 +63,7 @@ public final class ReferrersTestRegistry: ContentPusher, HTTPHandler, @unchecked
 
     public func pushBlob(_ repository: String, _ bytes: [UInt8]) throws -> PushedContent {
         let digest = "sha256:" + Hash.hex(.sha256, bytes)
-        state.withLock { $0.blobs[digest] = bytes }
+        state.withLock { $0.blobs["\(repository)@\(digest)"] = bytes }
         return PushedContent(digest: digest, size: bytes.count, mediaType: "application/octet-stream")
     }
 
@@ -80,7 +82,9 @@ public final class ReferrersTestRegistry: ContentPusher, HTTPHandler, @unchecked
 
     /// Overwrites stored blob bytes without changing the digest they are served under.
     public func corruptBlob(_ digest: String, with bytes: [UInt8]) {
-        state.withLock { $0.blobs[digest] = bytes }
+        state.withLock { s in
+            for key in s.blobs.keys where key.hasSuffix("@\(digest)") { s.blobs[key] = bytes }
+        }
     }
 
     // MARK: HTTP
@@ -116,26 +120,40 @@ public final class ReferrersTestRegistry: ContentPusher, HTTPHandler, @unchecked
             let repository = String(rest[..<range.lowerBound]), reference = String(rest[range.upperBound...])
             switch kind {
             case "/manifests/": return manifest(repository, reference, head: request.method == "HEAD")
-            case "/blobs/": return blob(reference)
-            default: return referrers(repository, reference, query: query(request.target))
+            case "/blobs/": return blob(repository, reference)
+            default:
+                // Some registries answer unknown API paths with a 200 page that is not an index.
+                if referrersAnswerNonIndex { return .text(.ok, "<html>registry front page</html>") }
+                return referrers(repository, reference, query: query(request.target))
             }
         }
         return notFound()
     }
 
-    private func notFound() -> HTTPResponse {
-        .json(.notFound, Array(#"{"errors":[{"code":"NOT_FOUND","message":"not found"}]}"#.utf8))
+    /// Distribution spec error codes: NAME_UNKNOWN (no such repository), MANIFEST_UNKNOWN,
+    /// BLOB_UNKNOWN; NOT_FOUND for any other path.
+    private func notFound(_ code: String = "NOT_FOUND") -> HTTPResponse {
+        .json(.notFound, Array(#"{"errors":[{"code":"\#(code)","message":"\#(code.lowercased().replacingOccurrences(of: "_", with: " "))"}]}"#.utf8))
+    }
+
+    private func repositoryExists(_ repository: String) -> Bool {
+        state.withLock { s in s.manifests[repository] != nil || s.blobs.keys.contains { $0.hasPrefix("\(repository)@") } }
     }
 
     private func manifest(_ repository: String, _ reference: String, head: Bool) -> HTTPResponse {
-        guard let stored = state.withLock({ $0.manifests[repository]?[reference] }) else { return notFound() }
+        guard let stored = state.withLock({ $0.manifests[repository]?[reference] }) else {
+            return notFound(repositoryExists(repository) ? "MANIFEST_UNKNOWN" : "NAME_UNKNOWN")
+        }
         var headers = HTTPHeaders([(name: "Content-Type", value: stored.mediaType)])
         if !(head && omitDigestOnHead) { headers.add("Docker-Content-Digest", "sha256:" + Hash.hex(.sha256, stored.bytes)) }
         return HTTPResponse(status: .ok, headers: headers, body: stored.bytes)
     }
 
-    private func blob(_ digest: String) -> HTTPResponse {
-        guard let bytes = state.withLock({ $0.blobs[digest] }) else { return notFound() }
+    /// Blobs belong to a repository: one pushed to another repository is unknown here.
+    private func blob(_ repository: String, _ digest: String) -> HTTPResponse {
+        guard let bytes = state.withLock({ $0.blobs["\(repository)@\(digest)"] }) else {
+            return notFound(repositoryExists(repository) ? "BLOB_UNKNOWN" : "NAME_UNKNOWN")
+        }
         return HTTPResponse(status: .ok, headers: HTTPHeaders([(name: "Content-Type", value: "application/octet-stream")]), body: bytes)
     }
 
