@@ -13,6 +13,9 @@ real wire format for the config.ratify.deislabs.io/v1beta1 resources (and core/v
   PATCH  <collection>/<name>/status                             JSON merge patch of .status (generation unchanged)
   GET    <collection>/<name>, /api/v1/namespaces/<ns>/secrets/<name>; POST /api/v1/namespaces/<ns>/secrets
   POST   /__compact        drop the event history: a watch resuming from any version seen so far gets 410
+                            (?status=1: as the HTTP status of the watch request, else as an ERROR event)
+  A watch without resourceVersion (or 0) starts with ADDED events for the existing objects; events
+  are streamed several to a chunk and split across chunks.
   POST   /__close-watches  end every open watch stream (clients must reconnect)
 
 Every request must carry `Authorization: Bearer <token>` (401 otherwise). Lists, objects and
@@ -35,7 +38,7 @@ KINDS = {"verifiers": "Verifier", "stores": "Store", "policies": "Policy", "keym
          "namespacedpolicies": "NamespacedPolicy", "namespacedkeymanagementproviders": "NamespacedKeyManagementProvider"}
 
 lock = threading.Condition()
-state = {"rv": 100, "objects": {}, "events": [], "oldest": 100, "generation": 0}   # objects: (plural, ns, name) -> object
+state = {"rv": 100, "objects": {}, "events": [], "oldest": 100, "generation": 0, "gone_as_status": False}   # objects: (plural, ns, name) -> object
 
 
 def status(code, reason, message):
@@ -132,6 +135,9 @@ class Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         if url.path == "/__compact":
             with lock:
+                # ?status=1: a watch from a compacted version is refused with HTTP 410 itself (as
+                # the API server does when it knows before streaming), else with an ERROR event.
+                state["gone_as_status"] = parse_qs(url.query).get("status", ["0"])[0] == "1"
                 # Everything up to now is compacted: resuming a watch from any version seen so far
                 # gets 410; a fresh list hands out a version at the new horizon.
                 state["events"].clear()
@@ -242,6 +248,10 @@ class Handler(BaseHTTPRequestHandler):
                 obj = state["objects"].get(object_key(target))
             return self.send_json(200, obj) if obj else self.send_json(404, status(404, "NotFound", "not found"))
         if query.get("watch", ["0"])[0] in ("1", "true"):
+            with lock:
+                gone = state["gone_as_status"] and 0 < int(query.get("resourceVersion", ["0"])[0] or 0) < state["oldest"]
+            if gone:
+                return self.send_json(410, status(410, "Expired", "too old resource version"))
             return self.watch(plural, matches, int(query.get("resourceVersion", ["0"])[0] or 0),
                               query.get("allowWatchBookmarks", ["false"])[0] == "true", int(query.get("timeoutSeconds", ["300"])[0]))
         with lock:
@@ -255,14 +265,29 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
 
-        def send(event):
-            data = json.dumps(event).encode() + b"\n"
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        def send_all(events):
+            """As a real API server's stream may arrive: several events in one chunk, and an
+            event split across two chunks (clients must not assume one event per chunk)."""
+            data = b"".join(json.dumps(event).encode() + b"\n" for event in events)
+            half = max(1, len(data) // 2)
+            for part in (data[:half], data[half:]):
+                if part:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
             self.wfile.flush()
+
+        def send(event):
+            send_all([event])
 
         deadline = time.time() + timeout
         with lock:
             generation = state["generation"]
+            if since == 0:
+                # No resourceVersion ("start at most recent" / "any"): synthetic ADDED events for
+                # every existing object, then changes from the current version.
+                existing = [obj for key, obj in sorted(state["objects"].items(), key=lambda kv: str(kv[0])) if matches(key)]
+                since = state["rv"]
+                if existing:
+                    send_all([{"type": "ADDED", "object": obj} for obj in existing])
             if since < state["oldest"]:
                 send({"type": "ERROR", "object": status(410, "Expired", f"too old resource version: {since} ({state['oldest']})")})
                 self.wfile.write(b"0\r\n\r\n")
@@ -281,9 +306,9 @@ class Handler(BaseHTTPRequestHandler):
                     pending = ours()
                     closed = state["generation"] != generation
                     newest = state["rv"]
-                for rv, kind, _, obj in pending:
-                    send({"type": kind, "object": obj})
-                    since = rv
+                if pending:
+                    send_all([{"type": kind, "object": obj} for rv, kind, _, obj in pending])
+                    since = pending[-1][0]
                 if closed:
                     break
                 if bookmarks and time.time() - last_bookmark > 1:
