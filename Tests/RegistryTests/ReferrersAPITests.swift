@@ -46,7 +46,7 @@ import TestSupport
         let log = RequestLog()
         let store = makeStore(log: log)
         let started = ContinuousClock.now
-        let descriptor = try await store.resolveDescriptor(try ImageReference.parse("\(registry.host)/app:v1"), deadline: soon(5))
+        let descriptor = try await store.resolveDescriptor(try ImageReference.parse("\(registry.host)/app:v1"), deadline: soon(30))
         #expect(descriptor.mediaType == MediaType.ociManifest)
         #expect(log.statuses == [429, 503, 200])
         #expect(ContinuousClock.now - started >= .seconds(1), "Retry-After: 1 was honoured")
