@@ -89,6 +89,15 @@ import TestSupport
         }
         #expect(seen.count == 1)
 
+        // Optimistic concurrency as the API server has it: a PUT naming a stale resourceVersion
+        // is a 409 Conflict; the current one is accepted.
+        let current = try await client.list(path).items.first { $0["metadata"]?["name"]?.stringValue == "second" }
+        let version = try #require(current?["metadata"]?["resourceVersion"]?.stringValue)
+        let stale = try await offPool { try api.call("PUT", "\(path)/second", #"{"metadata":{"name":"second","resourceVersion":"1"},"spec":{"name":"notation"}}"#) }
+        #expect(stale == 409)
+        let fresh = try await offPool { try api.call("PUT", "\(path)/second", #"{"metadata":{"name":"second","resourceVersion":"\#(version)"},"spec":{"name":"notation"}}"#) }
+        #expect(fresh == 200)
+
         // Without the token the API refuses, and the client says so.
         let anonymous = KubeClient(connection: KubeConnection(server: "http://127.0.0.1:\(api.port)"))
         do {

@@ -8,6 +8,7 @@ real wire format for the config.ratify.deislabs.io/v1beta1 resources (and core/v
          chunked newline-delimited events {"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": ...};
          a resourceVersion older than the retained history gets an ERROR event with a 410 Status
   POST   <collection>                                           create (201; 409 when it exists)
+  PUT    <object> with metadata.resourceVersion                409 Conflict unless it is the current one
   PUT    <collection>/<name>                                    replace (generation +1 when the spec changes)
   DELETE <collection>/<name>                                    delete
   PATCH  <collection>/<name>/status                             JSON merge patch of .status (generation unchanged)
@@ -194,6 +195,11 @@ class Handler(BaseHTTPRequestHandler):
             if not key:
                 return
             current, obj = state["objects"][key], self.body()
+            # Optimistic concurrency: an update naming another resourceVersion than the current
+            # one is refused with 409 Conflict (none named: unconditional, as the API allows).
+            given = obj.get("metadata", {}).get("resourceVersion")
+            if given and given != current["metadata"]["resourceVersion"]:
+                return self.send_json(409, status(409, "Conflict", f'Operation cannot be fulfilled on {target["plural"]}.{GROUP} "{current["metadata"]["name"]}": the object has been modified; please apply your changes to the latest version and try again'))
             if obj.get("spec") != current.get("spec"):
                 current["metadata"]["generation"] += 1
             current["spec"] = obj.get("spec")
