@@ -19,10 +19,12 @@ public struct KubeConnection: Sendable {
         self.insecureSkipVerify = insecureSkipVerify
     }
 
-    static let serviceAccount = "/var/run/secrets/kubernetes.io/serviceaccount"
+    public static let serviceAccount = "/var/run/secrets/kubernetes.io/serviceaccount"
 
     /// The pod's view: `KUBERNETES_SERVICE_HOST`/`_PORT`, the mounted token and CA.
-    public static func inCluster(environment: [String: String] = ProcessInfo.processInfo.environment) throws(KubeError) -> KubeConnection {
+    /// `serviceAccount`: where the pod's token and CA are mounted (a test points elsewhere).
+    public static func inCluster(environment: [String: String] = ProcessInfo.processInfo.environment,
+                                 serviceAccount: String = Self.serviceAccount) throws(KubeError) -> KubeConnection {
         guard let host = environment["KUBERNETES_SERVICE_HOST"], let port = environment["KUBERNETES_SERVICE_PORT"] else {
             throw KubeError(.configuration, "not running in a cluster (KUBERNETES_SERVICE_HOST/PORT unset); pass --kube-api-server for a local run")
         }

@@ -108,3 +108,44 @@ import TestSupport
         }
     }
 }
+
+/// The in-cluster path as a pod runs it: KUBERNETES_SERVICE_HOST/PORT, the mounted service
+/// account token and CA, against the API double served over TLS. A CA that did not issue the
+/// server's certificate and a wrong token are each refused.
+@Suite struct InClusterConnectionTests {
+    @Test func theInClusterPathSpeaksTLSWithTheMountedCAAndToken() async throws {
+        let pki = try await offPool { TestPKI.shared }
+        let port = try freePort(), children = ChildProcesses()
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Support/kube_api_server.py").path
+        try children.start("/usr/bin/env", ["python3", script, String(port), "pod-token", pki.path("server.crt"), pki.path("server.key")])
+        defer { children.stopAll() }
+        try waitForPort(port)
+        func mount(token: String, ca: String) throws -> String {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-sa-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try "\(token)\n".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
+            try FileManager.default.copyItem(atPath: pki.path(ca), toPath: dir + "/ca.crt")
+            return dir
+        }
+        let environment = ["KUBERNETES_SERVICE_HOST": "localhost", "KUBERNETES_SERVICE_PORT": String(port)]
+        let path = "/apis/config.ratify.deislabs.io/v1beta1/verifiers"
+        let good = try KubeConnection.inCluster(environment: environment, serviceAccount: try mount(token: "pod-token", ca: "server-ca.crt"))
+        #expect(good.server == "https://localhost:\(port)")
+        #expect(try await KubeClient(connection: good).list(path).items.isEmpty)
+        let otherCA = try KubeConnection.inCluster(environment: environment, serviceAccount: try mount(token: "pod-token", ca: "rogue-ca.crt"))
+        do {
+            _ = try await KubeClient(connection: otherCA).list(path)
+            Issue.record("a server certificate the mounted CA did not issue was accepted")
+        } catch {
+            #expect(error.code == .transport, "\(error)")
+        }
+        let wrongToken = try KubeConnection.inCluster(environment: environment, serviceAccount: try mount(token: "stolen", ca: "server-ca.crt"))
+        do {
+            _ = try await KubeClient(connection: wrongToken).list(path)
+            Issue.record("a wrong token was accepted")
+        } catch {
+            #expect(error.message.contains("HTTP 401"), "\(error)")
+        }
+    }
+}

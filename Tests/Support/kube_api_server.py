@@ -32,7 +32,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-PORT, TOKEN = int(sys.argv[1]), sys.argv[2]
+PORT, TOKEN = int(sys.argv[1]), sys.argv[2]  # [argv[3] cert, argv[4] key: serve TLS]
 GROUP, VERSION = "config.ratify.deislabs.io", "v1beta1"
 KINDS = {"verifiers": "Verifier", "stores": "Store", "policies": "Policy", "keymanagementproviders": "KeyManagementProvider",
          "certificatestores": "CertificateStore", "namespacedverifiers": "NamespacedVerifier", "namespacedstores": "NamespacedStore",
@@ -328,4 +328,11 @@ class Handler(BaseHTTPRequestHandler):
 
 
 ThreadingHTTPServer.daemon_threads = True
-ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
+server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+if len(sys.argv) > 4:
+    # TLS, as the API server always speaks it in a cluster: argv[3] certificate chain, argv[4] key.
+    import ssl
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[3], sys.argv[4])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
