@@ -121,8 +121,10 @@ import TestSupport
         try children.start("/usr/bin/env", ["python3", script, String(port), "pod-token", pki.path("server.crt"), pki.path("server.key")])
         defer { children.stopAll() }
         try waitForPort(port)
+        let mounts = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-sa-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: mounts) }
         func mount(token: String, ca: String) throws -> String {
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-sa-\(UUID().uuidString)").path
+            let dir = mounts.appendingPathComponent(UUID().uuidString).path
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             try "\(token)\n".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
             try FileManager.default.copyItem(atPath: pki.path(ca), toPath: dir + "/ca.crt")
