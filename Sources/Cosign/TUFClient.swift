@@ -235,14 +235,8 @@ public struct TUFClient: Sendable {
         guard let timestampBytes = try await fetch("\(metadataURL)/timestamp.json", maxBytes: 1 << 20, deadline: deadline) else {
             throw TUFError(.fetch, "timestamp.json is not on the mirror")
         }
-        let (timestamp, timestampSignatures) = try TUFMetadata.parse(timestampBytes, role: "timestamp")
-        try TUFRole(root.signed, name: "timestamp").check(timestamp, signatures: timestampSignatures, role: "timestamp")
-        let trustedTimestamp = cached("timestamp.json").flatMap { bytes -> TUFMetadata? in
-            guard let (metadata, signatures) = try? TUFMetadata.parse(bytes, role: "timestamp"),
-                  (try? TUFRole(root.signed, name: "timestamp").check(metadata, signatures: signatures, role: "timestamp")) != nil else { return nil }
-            return metadata
-        }
-        if let trusted = trustedTimestamp {
+        let timestamp = try Self.verified(timestampBytes, role: "timestamp", by: root)
+        if let trusted = trustedCached("timestamp.json", role: "timestamp", by: root) {
             guard timestamp.version >= trusted.version else {
                 throw TUFError(.rollback, "timestamp v\(timestamp.version) is older than the trusted v\(trusted.version)")
             }
@@ -259,15 +253,11 @@ public struct TUFClient: Sendable {
             throw TUFError(.malformed, "timestamp does not describe snapshot.json")
         }
         let snapshotBytes = try await described("snapshot.json", meta: snapshotMeta, consistent: consistent, deadline: deadline)
-        let (snapshot, snapshotSignatures) = try TUFMetadata.parse(snapshotBytes, role: "snapshot")
-        try TUFRole(root.signed, name: "snapshot").check(snapshot, signatures: snapshotSignatures, role: "snapshot")
+        let snapshot = try Self.verified(snapshotBytes, role: "snapshot", by: root)
         guard snapshot.version == snapshotVersion else {
             throw TUFError(.mixAndMatch, "snapshot is v\(snapshot.version), the timestamp names v\(snapshotVersion)")
         }
-        // The trusted snapshot, if it still verifies with the current root's snapshot role (after a
-        // key rotation an old one is dropped, spec 5.3.11).
-        if let bytes = cached("snapshot.json"), let (trusted, trustedSignatures) = try? TUFMetadata.parse(bytes, role: "snapshot"),
-           (try? TUFRole(root.signed, name: "snapshot").check(trusted, signatures: trustedSignatures, role: "snapshot")) != nil {
+        if let trusted = trustedCached("snapshot.json", role: "snapshot", by: root) {
             for member in trusted.signed["meta"]?.objectValue?.members ?? [] {
                 let old = member.value["version"]?.intValue ?? 0
                 guard let new = snapshot.signed["meta"]?[member.key]?["version"]?.intValue else {
@@ -284,8 +274,7 @@ public struct TUFClient: Sendable {
             throw TUFError(.malformed, "snapshot does not describe targets.json")
         }
         let targetsBytes = try await described("targets.json", meta: targetsMeta, consistent: consistent, deadline: deadline)
-        let (targets, targetsSignatures) = try TUFMetadata.parse(targetsBytes, role: "targets")
-        try TUFRole(root.signed, name: "targets").check(targets, signatures: targetsSignatures, role: "targets")
+        let targets = try Self.verified(targetsBytes, role: "targets", by: root)
         guard targets.version == targetsVersion else {
             throw TUFError(.mixAndMatch, "targets is v\(targets.version), the snapshot names v\(targetsVersion)")
         }
@@ -325,6 +314,19 @@ public struct TUFClient: Sendable {
         if let length { try Self.checkDescribed(bytes, length: length, hashes: meta["hashes"]?.objectValue, what: name) }
         else if let hashes = meta["hashes"]?.objectValue { try Self.checkDescribed(bytes, length: nil, hashes: hashes, what: name) }
         return bytes
+    }
+
+    /// `bytes` parsed as `role` metadata, signed by the threshold of that role's keys in `root`.
+    static func verified(_ bytes: [UInt8], role: String, by root: TUFMetadata) throws(TUFError) -> TUFMetadata {
+        let (metadata, signatures) = try TUFMetadata.parse(bytes, role: role)
+        try TUFRole(root.signed, name: role).check(metadata, signatures: signatures, role: role)
+        return metadata
+    }
+
+    /// The cached copy of `file` if it still verifies with `root`'s keys for `role`; after a key
+    /// rotation an old one no longer counts (spec 5.3.11) and sets no rollback floor.
+    func trustedCached(_ file: String, role: String, by root: TUFMetadata) -> TUFMetadata? {
+        cached(file).flatMap { try? Self.verified($0, role: role, by: root) }
     }
 
     /// Length and hashes as the describing metadata gives them. `requireHash`: at least one hash

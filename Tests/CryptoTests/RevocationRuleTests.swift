@@ -13,21 +13,15 @@ struct RevocationRuleTests {
         var description: String { name }
     }
 
-    /// Made off the cooperative pool: python runs for a second or two.
     static func fixtures() async throws -> (root: Certificate, leaf: Certificate, cases: [Case]) {
-        try await offPool {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-revocation-rules-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: directory) }
-            try ProcessRunner.python(FixtureScripts.path("make_revocation_rules.py"), [directory.path])
-            let document = try JSONParser.parse(Array(try Data(contentsOf: directory.appendingPathComponent("cases.json"))))
-            let decode = { (text: String?) in Array(Data(base64Encoded: text ?? "") ?? Data()) }
-            return (try Certificate.der(decode(document["root"]?.stringValue), source: "root"),
-                    try Certificate.der(decode(document["leaf"]?.stringValue), source: "leaf"),
-                    document["cases"]!.arrayValue!.map { value in
-                        Case(name: value["name"]!.stringValue!, kind: value["kind"]!.stringValue!, data: decode(value["data"]?.stringValue),
-                             status: value["status"]!.stringValue!, reason: value["reason"]?.stringValue)
-                    })
-        }
+        let document = try await FixtureScripts.cases("make_revocation_rules.py")
+        let decode = { (text: String?) in Array(Data(base64Encoded: text ?? "") ?? Data()) }
+        return (try Certificate.der(decode(document["root"]?.stringValue), source: "root"),
+                try Certificate.der(decode(document["leaf"]?.stringValue), source: "leaf"),
+                document["cases"]!.arrayValue!.map { value in
+                    Case(name: value["name"]!.stringValue!, kind: value["kind"]!.stringValue!, data: decode(value["data"]?.stringValue),
+                         status: value["status"]!.stringValue!, reason: value["reason"]?.stringValue)
+                })
     }
 
     @Test func eachResponseIsReadForWhatItProves() async throws {

@@ -17,18 +17,11 @@ struct CertificateRuleTests {
         var description: String { name }
     }
 
-    /// Made off the cooperative pool: python runs for a second or two.
     static func cases() async throws -> [Case] {
-        try await offPool {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-chain-rules-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: directory) }
-            try ProcessRunner.python(FixtureScripts.path("make_chain_rules.py"), [directory.path])
-            let document = try JSONParser.parse(Array(try Data(contentsOf: directory.appendingPathComponent("cases.json"))))
-            return try document.arrayValue!.map { value in
-                let pems = value["chain"]!.arrayValue!.map { $0.stringValue! }.joined()
-                return Case(name: value["name"]!.stringValue!, purpose: value["purpose"]?.stringValue == "timestamping" ? .timestamping : .codeSigning,
-                            chain: try Certificate.pemChain(Array(pems.utf8), source: value["name"]!.stringValue!), reason: value["reason"]?.stringValue)
-            }
+        try await FixtureScripts.cases("make_chain_rules.py").arrayValue!.map { value in
+            let pems = value["chain"]!.arrayValue!.map { $0.stringValue! }.joined()
+            return Case(name: value["name"]!.stringValue!, purpose: value["purpose"]?.stringValue == "timestamping" ? .timestamping : .codeSigning,
+                        chain: try Certificate.pemChain(Array(pems.utf8), source: value["name"]!.stringValue!), reason: value["reason"]?.stringValue)
         }
     }
 

@@ -17,10 +17,9 @@ import TLS
         return try ReferrersTestRegistry(tls: tls, basicAuth: basicAuth)
     }
 
-    func secureStore(insecureSkipVerify: Bool, credentials: any CredentialProvider = AnonymousCredentials()) -> ORASStore {
-        var options = ORASStoreOptions()
-        options.insecureSkipVerify = insecureSkipVerify
-        return ORASStore(options: options, credentials: credentials)
+    /// An https store (the suite's `makeStore` with plain HTTP turned off).
+    func secureStore(insecureSkipVerify: Bool) -> ORASStore {
+        makeStore { $0.useHttp = false; $0.insecureSkipVerify = insecureSkipVerify }
     }
 
     @Test func anUnknownCAIsRefusedUnlessInsecureSkipVerify() async throws {
