@@ -1,10 +1,10 @@
 # Multi-stage build: the official Swift image compiles a release binary with the Swift runtime
-# linked in; the runtime image carries only OpenSSL, libcurl and CA certificates.
+# linked in; the runtime image carries only OpenSSL, libcurl, hiredis and CA certificates.
 # Build with `make image` (needs a Docker engine).
 ARG SWIFT_VERSION=6.1
 FROM swift:${SWIFT_VERSION}-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libssl-dev libcurl4-openssl-dev zlib1g-dev pkg-config \
+ && apt-get install -y --no-install-recommends libssl-dev libcurl4-openssl-dev zlib1g-dev libhiredis-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -15,7 +15,7 @@ RUN swift build -c release --product ratify --static-swift-stdlib \
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libssl3 libcurl4 ca-certificates \
+ && apt-get install -y --no-install-recommends libssl3 libcurl4 libhiredis0.14 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 65532 --no-create-home --shell /usr/sbin/nologin ratify
 COPY --from=build /out/ratify /usr/local/bin/ratify

@@ -34,13 +34,14 @@ run: release     ## dev CA + certs under .state/certs, then `ratify serve` on th
 	.build/release/ratify serve --http $(HTTP) --health-port $(HEALTH) --metrics-port $(METRICS) \
 	  --cert-dir $(CERTS) --ca-cert-file $(CERTS)/client-ca.crt
 
-test: build      ## module imports vs docs/architecture.md, unit + loopback integration tests, the CLI smoke test, the library/ rego tests, the chart lint, the seed walk-throughs
+test: build      ## module imports vs docs/architecture.md, unit + loopback integration tests, the CLI smoke test, the library/ rego tests, the chart lint, the seed walk-throughs, three replicas on one Redis
 	python3 scripts/check_imports.py
 	swift test
 	scripts/smoke.sh .build/debug/ratify
 	python3 Tests/rego/test_library.py .build/debug/ratify
 	python3 scripts/lint_chart.py
 	python3 Tests/seeds/test_seeds.py .build/debug/ratify
+	python3 Tests/ha/test_ha.py .build/debug/ratify
 
 lint-chart: deps ## helm lint + render (Helm v4 engine, offline) for several value sets; kubernetes-validate every manifest
 	python3 scripts/lint_chart.py

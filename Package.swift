@@ -22,6 +22,8 @@ let package = Package(
                        providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis",
+                       providers: [.apt(["libhiredis-dev"])]),
         .target(name: "CShims", dependencies: ["COpenSSL", "CCurl"]),
         .target(name: "JSON"),
         .target(name: "TLS", dependencies: ["CShims", "Crypto", "Core"]),
@@ -35,6 +37,8 @@ let package = Package(
         .target(name: "Registry", dependencies: ["Core", "JSON", "Crypto", "HTTPClient"]),
         .target(name: "Cosign", dependencies: ["Core", "JSON", "Crypto", "HTTPClient"]),
         .target(name: "CBOR"),
+        // The cache replicas share (Redis through hiredis), behind Core's SharedCache protocol.
+        .target(name: "SharedCache", dependencies: ["Core", "Crypto", "CHiredis"]),
         .target(name: "Notation", dependencies: ["Core", "JSON", "Crypto", "CBOR", "HTTPClient"]),
         .target(name: "Kubernetes", dependencies: ["Core", "JSON", "Crypto", "HTTPClient"]),
         // Ratify's plugins: external verifiers (its plugin protocol) and dynamic plugin downloads.
@@ -52,7 +56,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "ratify", dependencies: [
-            "Configuration", "RatifyServer", "Kubernetes", "Observability", "Core", "Registry", "JSON", "TLS",
+            "Configuration", "RatifyServer", "Kubernetes", "Observability", "Core", "Registry", "JSON", "TLS", "SharedCache",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -65,6 +69,7 @@ let package = Package(
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "TestSupport"]),
         .testTarget(name: "CoreTests", dependencies: ["Core", "JSON", "Registry", "TestSupport"]),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
+        .testTarget(name: "SharedCacheTests", dependencies: ["SharedCache", "Core", "Crypto", "JSON", "Registry", "TestSupport"]),
         .testTarget(name: "CosignTests", dependencies: ["Cosign", "Core", "Registry", "JSON", "Crypto", "TestSupport", "HTTPClient"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport", "JSON"]),
         .testTarget(name: "NotationTests", dependencies: ["Notation", "Core", "JSON", "Crypto", "CBOR", "Registry", "HTTPClient", "TestSupport"]),

@@ -3,7 +3,7 @@
 # so it is cheap to run before every make target. Needs root (or sudo) the first time.
 set -euo pipefail
 
-packages=(libssl-dev libcurl4-openssl-dev zlib1g-dev pkg-config openssl curl wrk python3 docker-registry apache2-utils)
+packages=(libssl-dev libcurl4-openssl-dev zlib1g-dev libhiredis-dev pkg-config openssl curl wrk python3 docker-registry apache2-utils redis-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -25,22 +25,26 @@ public enum ExecutorFactory {
 
     public static func make(_ config: RatifyConfig, generation: UInt64, onRegistryRequest: StoreFactory.RequestObserver? = nil, logger: Logger,
                             mutationFormat: MutationExecutor.Format = .keepTag, providers: (any KeyManagementProviders)? = nil,
-                            resultCache: ResultCacheSettings = ResultCacheSettings()) throws(ConfigurationError) -> any ProviderExecutor {
-        let store = try StoreFactory.makeStore(for: config, onRequest: onRegistryRequest)
-        return RoutingExecutor(verify: verifyExecutor(config, store: store, generation: generation, logger: logger, providers: providers, resultCache: resultCache),
+                            resultCache: ResultCacheSettings = ResultCacheSettings(), shared: (any SharedCache)? = nil) throws(ConfigurationError) -> any ProviderExecutor {
+        let store = try StoreFactory.makeStore(for: config, onRequest: onRegistryRequest, shared: shared)
+        return RoutingExecutor(verify: verifyExecutor(config, store: store, generation: generation, logger: logger, providers: providers,
+                                                      resultCache: resultCache, shared: shared),
                                mutate: MutationExecutor(store: store, format: mutationFormat))
     }
 
     public static func verifyExecutor(_ config: RatifyConfig, store: any ReferrerStore, generation: UInt64,
                                       logger: Logger, providers: (any KeyManagementProviders)? = nil,
-                                      resultCache: ResultCacheSettings = ResultCacheSettings()) -> any ProviderExecutor {
+                                      resultCache: ResultCacheSettings = ResultCacheSettings(), shared: (any SharedCache)? = nil) -> any ProviderExecutor {
         var options = VerificationExecutor.Options()
+        if shared != nil { options.sharedConfiguration = ConfigFingerprint.of(config, providers: providers) }
         options.generation = generation
         options.cacheEnabled = resultCache.enabled
         options.successTTL = resultCache.ttl
         options.failureTTL = min(options.failureTTL, resultCache.ttl)
         options.maxCachedResults = resultCache.maxEntries
-        return VerificationExecutor(store: store, verifiers: verifiers(config, providers: providers), policy: config.policy, options: options) { subject, value, requestID in
+        options.stopWhenSettled = !config.verifyEverySignature
+        return VerificationExecutor(store: store, verifiers: verifiers(config, providers: providers), policy: config.policy, options: options,
+                                    shared: shared) { subject, value, requestID in
             var log = logger
             if !requestID.isEmpty { log[metadataKey: "trace-id"] = "\(requestID)" }
             // The line Ratify users grep for in `kubectl logs`.
@@ -56,24 +60,28 @@ public struct ResultCacheSettings: Sendable, Equatable {
     public var enabled = true
     public var ttl: Duration = .seconds(10)
     public var maxEntries = 10_000
-    public init(enabled: Bool = true, ttl: Duration = .seconds(10), maxEntries: Int = 10_000) {
+    /// Replicas share the cache through Redis (`--cache-type redis`, or Ratify's `dapr`).
+    public var shared = false
+    public init(enabled: Bool = true, ttl: Duration = .seconds(10), maxEntries: Int = 10_000, shared: Bool = false) {
         self.enabled = enabled
         self.ttl = ttl
         self.maxEntries = maxEntries
+        self.shared = shared
     }
 
-    /// The flags as Ratify takes them. `type`: ristretto (in-process; the only one built here) —
-    /// Ratify's dapr/redis cache is refused, never silently replaced. `sizeMB`: at ~4 KiB a result.
-    /// `ttl`: a Go duration (`10s`, `1m30s`, `500ms`).
+    /// The flags as Ratify takes them. `type`: ristretto (in-process), or redis / dapr (Ratify's
+    /// name for its Redis-backed cache): in-process plus a Redis every replica shares
+    /// (`--redis-address`). `sizeMB`: at ~4 KiB a result. `ttl`: a Go duration (`10s`, `1m30s`, `500ms`).
     public static func parse(enabled: Bool, type: String, sizeMB: Int, ttl: String) throws(ConfigurationError) -> ResultCacheSettings {
-        guard type == "ristretto" || type == "memory" else {
-            throw ConfigurationError("--cache-type \"\(type)\" is not supported: use ristretto (the in-process cache)")
+        guard ["ristretto", "memory", "redis", "dapr"].contains(type) else {
+            throw ConfigurationError("--cache-type \"\(type)\" is not supported: use ristretto (in-process), or redis (dapr) to share the cache between replicas")
         }
         guard sizeMB > 0 else { throw ConfigurationError("--cache-size must be a positive number of megabytes") }
         guard let duration = GoDuration.parse(ttl), duration >= .zero else {
             throw ConfigurationError("--cache-ttl \"\(ttl)\" is not a duration such as 10s, 1m or 500ms")
         }
-        return ResultCacheSettings(enabled: enabled && duration > .zero, ttl: duration, maxEntries: sizeMB * 256)
+        return ResultCacheSettings(enabled: enabled && duration > .zero, ttl: duration, maxEntries: sizeMB * 256,
+                                   shared: enabled && duration > .zero && (type == "redis" || type == "dapr"))
     }
 }
 

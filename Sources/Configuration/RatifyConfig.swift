@@ -11,6 +11,10 @@ import Registry
 public struct RatifyConfig: Sendable {
     public var verificationRequestTimeout: Duration?
     public var mutationRequestTimeout: Duration?
+    /// (ours) `executor.verifyEverySignature`: verify every signature even when an `any` rule is
+    /// already satisfied (templates that read a particular signature's report, such as an issuer
+    /// check, may want them all). Off: the rest are reported VERIFICATION_NOT_NEEDED.
+    public var verifyEverySignature = false
     public var logFormatter: String?
     public var traceIDHeaderNames: [String] = []
     /// Ratify's `crl.cache.enabled` (default true): keep downloaded CRLs until their nextUpdate.
@@ -93,6 +97,12 @@ public struct RatifyConfig: Sendable {
             }
             config.verificationRequestTimeout = try milliseconds(object["verificationRequestTimeout"], path: "executor.verificationRequestTimeout", source: source)
             config.mutationRequestTimeout = try milliseconds(object["mutationRequestTimeout"], path: "executor.mutationRequestTimeout", source: source)
+            if let every = object["verifyEverySignature"], !every.isNull {
+                guard let flag = every.boolValue else {
+                    throw ConfigurationError("\(source): executor.verifyEverySignature must be true or false, found \(every.typeName)")
+                }
+                config.verifyEverySignature = flag
+            }
         }
         if let logger = root["logger"] {
             guard let object = logger.objectValue else {
@@ -212,7 +222,7 @@ public struct RatifyConfig: Sendable {
         "": ["version", "executor", "store", "policy", "verifier", "logger", "cache", "metrics", "crl"],
         "crl": ["cache"],
         "crl.cache": ["enabled"],
-        "executor": ["verificationRequestTimeout", "mutationRequestTimeout"],
+        "executor": ["verificationRequestTimeout", "mutationRequestTimeout", "verifyEverySignature"],
         "logger": ["formatter", "requestHeaders"],
         "logger.requestHeaders": ["traceIDHeaderName"],
         "store": ["version", "plugins", "pluginBinDirs"],

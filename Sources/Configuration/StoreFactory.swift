@@ -10,12 +10,14 @@ public enum StoreFactory {
     public typealias RequestObserver = @Sendable (_ host: String, _ status: Int) -> Void
 
     /// The configured store: the oras store, or a Ratify store plugin.
-    public static func makeStore(for config: RatifyConfig, onRequest: RequestObserver? = nil) throws(ConfigurationError) -> any ReferrerStore {
+    public static func makeStore(for config: RatifyConfig, onRequest: RequestObserver? = nil,
+                                 shared: (any SharedCache)? = nil) throws(ConfigurationError) -> any ReferrerStore {
         if let plugin = config.storePlugin { return RatifyStorePlugin(config: plugin) }
-        return try makeStore(config.storeOptions, onRequest: onRequest)
+        return try makeStore(config.storeOptions, onRequest: onRequest, shared: shared, sharedScope: shared == nil ? "" : ConfigFingerprint.store(config))
     }
 
-    public static func makeStore(_ options: ORASStoreOptions, onRequest: RequestObserver? = nil) throws(ConfigurationError) -> ORASStore {
+    public static func makeStore(_ options: ORASStoreOptions, onRequest: RequestObserver? = nil,
+                                 shared: (any SharedCache)? = nil, sharedScope: String = "") throws(ConfigurationError) -> ORASStore {
         var credentials: any CredentialProvider = AnonymousCredentials()
         var entries: [String: RegistryCredential] = [:]
         do {
@@ -29,6 +31,7 @@ public enum StoreFactory {
             throw ConfigurationError(error.message)
         }
         if !entries.isEmpty { credentials = DockerConfigCredentials(entries: entries) }
-        return ORASStore(options: options, credentials: credentials) { host, status in onRequest?(host, status) }
+        return ORASStore(options: options, credentials: credentials, onRequest: { host, status in onRequest?(host, status) },
+                         shared: shared, sharedScope: sharedScope)
     }
 }

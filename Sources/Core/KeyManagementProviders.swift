@@ -21,4 +21,10 @@ public struct ManagedKey: Sendable {
 public protocol KeyManagementProviders: Sendable {
     func certificates(provider: String) -> [Certificate]?
     func keys(provider: String) -> [ManagedKey]?
+    /// Changes whenever the material changes (shared-cache keys name the configuration by it).
+    var fingerprint: String { get }
+}
+
+extension KeyManagementProviders {
+    public var fingerprint: String { "" }
 }

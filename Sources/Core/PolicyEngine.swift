@@ -6,6 +6,13 @@ public protocol PolicyEngine: Sendable {
     /// The result version stamped on the verification response.
     var resultVersion: String { get }
     func isSuccess(_ reports: [VerifierReport]) -> Bool
+    /// True when one passing report of `artifactType` settles that type, whatever the other
+    /// reports of the type say (an `any` rule): the executor then stops verifying that type.
+    func isSettledByOneSuccess(artifactType: String) -> Bool
+}
+
+extension PolicyEngine {
+    public func isSettledByOneSuccess(artifactType: String) -> Bool { false }
 }
 
 /// Ratify's `configPolicy`: per artifact type, `any` (at least one report of that type
@@ -26,6 +33,8 @@ public struct ConfigPolicy: PolicyEngine, Equatable {
     }
 
     public var resultVersion: String { "0.2.0" }
+
+    public func isSettledByOneSuccess(artifactType: String) -> Bool { (rules[artifactType] ?? defaultRule) == .any }
 
     public func isSuccess(_ reports: [VerifierReport]) -> Bool {
         guard !reports.isEmpty else { return false }

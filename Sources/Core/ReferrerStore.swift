@@ -7,8 +7,20 @@ public protocol ReferrerStore: Sendable {
     /// Artifacts whose `subject` is `subject` (which must carry a digest), optionally only those
     /// of the given artifact types.
     func referrers(of subject: ImageReference, artifactTypes: [String]?, deadline: ContinuousClock.Instant) async throws -> [Descriptor]
+    /// `referrers(of:artifactTypes:)` for a caller whose verifiers handle only `verifiable`
+    /// artifact types (nil: every type): the store may skip lookups that could only find
+    /// other types (the registry store's cosign `.sig` tag).
+    func referrers(of subject: ImageReference, artifactTypes: [String]?, verifiable: Set<String>?,
+                   deadline: ContinuousClock.Instant) async throws -> [Descriptor]
     /// A manifest by digest, its bytes checked against the digest.
     func manifest(_ descriptor: Descriptor, in repository: ImageReference, deadline: ContinuousClock.Instant) async throws -> (Manifest, [UInt8])
     /// A blob by digest, its bytes checked against the digest and size.
     func blob(_ descriptor: Descriptor, in repository: ImageReference, deadline: ContinuousClock.Instant) async throws -> [UInt8]
+}
+
+extension ReferrerStore {
+    public func referrers(of subject: ImageReference, artifactTypes: [String]?, verifiable: Set<String>?,
+                          deadline: ContinuousClock.Instant) async throws -> [Descriptor] {
+        try await referrers(of: subject, artifactTypes: artifactTypes, deadline: deadline)
+    }
 }

@@ -25,10 +25,39 @@ public struct VerificationResult: Sendable, Equatable {
     public var isSuccess: Bool
     public var reports: [VerifierReport]
 
+    public init(subject: String, isSuccess: Bool, reports: [VerifierReport]) {
+        self.subject = subject
+        self.isSuccess = isSuccess
+        self.reports = reports
+    }
+
     /// Ratify v1.4's verification response, the item `value` Gatekeeper's rego reads.
     public func json(version: String, traceID: String, timestamp: String) -> JSONValue {
         ["version": .string(version), "isSuccess": .bool(isSuccess), "traceID": .string(traceID),
          "timestamp": .string(timestamp), "verifierReports": .array(reports.map { $0.json() })]
+    }
+}
+
+extension VerificationResult {
+    /// What the shared cache holds for a verdict.
+    public func sharedEncoding() -> [UInt8] {
+        Array(JSONWriter.encodeString(["subject": .string(subject), "isSuccess": .bool(isSuccess),
+                                        "verifierReports": .array(reports.map { $0.json() })]).utf8)
+    }
+
+    /// The inverse of `sharedEncoding()`; nil for anything else. The verdict must agree with
+    /// `policy` over its own reports: an entry whose `isSuccess` the reports do not support
+    /// is refused, whoever wrote it.
+    public init?(sharedEncoding bytes: [UInt8], policy: any PolicyEngine) {
+        guard let document = try? JSONParser.parse(bytes), let subject = document["subject"]?.stringValue,
+              let isSuccess = document["isSuccess"]?.boolValue, let list = document["verifierReports"]?.arrayValue else { return nil }
+        var reports: [VerifierReport] = []
+        for item in list {
+            guard let report = VerifierReport(json: item) else { return nil }
+            reports.append(report)
+        }
+        guard !isSuccess || policy.isSuccess(reports) else { return nil }
+        self.init(subject: subject, isSuccess: isSuccess, reports: reports)
     }
 }
 
@@ -69,8 +98,13 @@ public final class VerificationExecutor: ProviderExecutor {
         /// errors rather than the whole request failing.
         public var deadlineMargin: Duration = .milliseconds(50)
         public var maxNestingDepth = 3
+        /// Under an `any` rule, stop verifying an artifact type once one report of it passed.
+        public var stopWhenSettled = true
         /// Bumped by every configuration change; cached results of older generations never match.
         public var generation: UInt64 = 1
+        /// The configuration's fingerprint in shared-cache keys: the same on every replica with
+        /// the same configuration (generations are per process).
+        public var sharedConfiguration = ""
         public init() {}
     }
 
@@ -81,19 +115,26 @@ public final class VerificationExecutor: ProviderExecutor {
     public let verifiers: [any Verifier]
     public let policy: any PolicyEngine
     public let options: Options
+    /// Verdicts shared with other replicas (Redis); nil: this process only.
+    public let shared: (any SharedCache)?
     private let observe: ResultObserver
+    /// The artifact types some verifier handles, nil when one takes every type: the store may
+    /// skip lookups that could only find artifacts nobody verifies.
+    private let verifiableTypes: Set<String>?
     private let results: TTLCache<VerificationResult>
     private let inFlight = Coalescer<VerificationResult, VerificationError>(wrap: {
         VerificationError(code: .timeout, detail: "verification was interrupted: \($0)", remediation: "retry the request")
     })
 
     public init(store: any ReferrerStore, verifiers: [any Verifier], policy: any PolicyEngine, options: Options = Options(),
-                observe: @escaping ResultObserver = { _, _, _ in }) {
+                shared: (any SharedCache)? = nil, observe: @escaping ResultObserver = { _, _, _ in }) {
+        self.shared = shared
         self.store = store
         self.verifiers = verifiers
         self.policy = policy
         self.options = options
         self.observe = observe
+        verifiableTypes = verifiers.contains { $0.artifactTypes.contains("*") } ? nil : Set(verifiers.flatMap(\.artifactTypes))
         results = TTLCache(ttl: options.successTTL, maxEntries: max(1, options.maxCachedResults))
     }
 
@@ -147,22 +188,34 @@ public final class VerificationExecutor: ProviderExecutor {
             throw VerificationError(code: .invalidSubject, detail: "\(parsed.image): \(error)",
                                     remediation: "use a valid image reference such as registry.example.com/team/app:1.0")
         }
-        stage.enter("resolve")
-        let descriptor: Descriptor
-        do {
-            descriptor = try await store.resolve(reference, deadline: deadline)
-        } catch {
-            try Self.timeoutIfPast(deadline, key: key, stage: stage, cause: error)
-            throw VerificationError(code: .resolveFailed, detail: "cannot resolve \(reference): \(error)",
-                                    remediation: "check the image exists and the registry credentials allow pulling it")
+        let subject: ImageReference
+        if let digest = reference.digest {
+            // A digest-pinned key needs no resolve: the digest is the subject. (A verifier that
+            // needs the subject's descriptor, such as notation, resolves it alongside its work;
+            // an empty referrer list is resolved afterwards to tell a missing image apart.)
+            subject = reference.pinned(to: digest)
+        } else {
+            stage.enter("resolve")
+            subject = reference.pinned(to: try await resolveSubject(reference, key: key, stage: stage, deadline: deadline).digest)
         }
-        let subject = reference.pinned(to: descriptor.digest)
-        let cacheKey = "\(options.generation)|\(subject.name)@\(descriptor.digest)"
+        let descriptorDigest = subject.digest!
+        let cacheKey = "\(options.generation)|\(subject.name)@\(descriptorDigest)"
         if options.cacheEnabled, let cached = results.get(cacheKey) { return cached }
         return try await inFlight.run(cacheKey) { () throws(VerificationError) -> VerificationResult in
+            let sharedKey = SharedKey.verdict(configuration: self.options.sharedConfiguration, subject: "\(subject.name)@\(descriptorDigest)")
+            if self.options.cacheEnabled, let shared = self.shared,
+               let entry = await shared.get(sharedKey, deadline: min(deadline, .now + type(of: shared).lookupBudget)),
+               let result = VerificationResult(sharedEncoding: entry.value, policy: self.policy),
+               result.subject.hasSuffix("@\(descriptorDigest)") {
+                // Another replica verified it: reuse it here for what is left of its time.
+                self.results.put(cacheKey, result, ttl: min(entry.remaining, result.isSuccess ? self.options.successTTL : self.options.failureTTL))
+                return result
+            }
             let result = try await self.evaluate(subject, stage: stage, deadline: deadline)
             if self.options.cacheEnabled {
-                self.results.put(cacheKey, result, ttl: result.isSuccess ? self.options.successTTL : self.options.failureTTL)
+                let ttl = result.isSuccess ? self.options.successTTL : self.options.failureTTL
+                self.results.put(cacheKey, result, ttl: ttl)
+                self.shared?.put(sharedKey, result.sharedEncoding(), ttl: ttl)
             }
             self.observe(subject.description, result.json(version: self.policy.resultVersion, traceID: requestID,
                                                            timestamp: Self.timestamp()), requestID)
@@ -170,11 +223,22 @@ public final class VerificationExecutor: ProviderExecutor {
         }
     }
 
+    private func resolveSubject(_ reference: ImageReference, key: String, stage: StageTracker,
+                                deadline: ContinuousClock.Instant) async throws(VerificationError) -> Descriptor {
+        do {
+            return try await store.resolve(reference, deadline: deadline)
+        } catch {
+            try Self.timeoutIfPast(deadline, key: key, stage: stage, cause: error)
+            throw VerificationError(code: .resolveFailed, detail: "cannot resolve \(reference): \(error)",
+                                    remediation: "check the image exists and the registry credentials allow pulling it")
+        }
+    }
+
     private func evaluate(_ subject: ImageReference, stage: StageTracker, deadline: ContinuousClock.Instant) async throws(VerificationError) -> VerificationResult {
         stage.enter("referrers")
         let referrers: [Descriptor]
         do {
-            referrers = try await store.referrers(of: subject, artifactTypes: nil, deadline: deadline)
+            referrers = try await store.referrers(of: subject, artifactTypes: nil, verifiable: verifiableTypes, deadline: deadline)
         } catch {
             try Self.timeoutIfPast(deadline, key: subject.description, stage: stage, cause: error)
             throw VerificationError(code: .referrersFailed, detail: "cannot list referrers of \(subject): \(error)",
@@ -183,6 +247,8 @@ public final class VerificationExecutor: ProviderExecutor {
         stage.enter("verify")
         let reports = await verifyReferrers(referrers, of: subject, depth: 0, deadline: deadline)
         if referrers.isEmpty {
+            // Nothing attached: say so, unless the subject itself does not exist.
+            _ = try await resolveSubject(subject, key: subject.description, stage: stage, deadline: deadline)
             return VerificationResult(subject: subject.description, isSuccess: false, reports: [
                 .executorFailure(subject: subject.description, reason: .referrersNotFound,
                                  message: "no signatures or other artifacts are attached to \(subject)",
@@ -205,23 +271,60 @@ public final class VerificationExecutor: ProviderExecutor {
         let jobs: [(verifier: any Verifier, referrer: Descriptor)] = referrers.flatMap { referrer in
             verifiers.filter { $0.canVerify(referrer.artifactType) }.map { (verifier: $0, referrer: referrer) }
         }
-        return await boundedMap(jobs.indices.map { $0 }, concurrency: 4) { index in
-            let (verifier, referrer) = jobs[index]
-            var report = await verifier.verify(subject: subject, referrer: referrer, store: self.store, deadline: deadline)
-            if !verifier.nestedReferences.isEmpty {
-                if depth < self.options.maxNestingDepth {
-                    report = await self.attachNested(report, verifier: verifier, referrer: referrer, of: subject,
-                                                     depth: depth, deadline: deadline)
-                } else {
-                    // Fail closed: what the verifier requires below this level is not verified.
-                    report.isSuccess = false
-                    report.errorReason = ExecutorReason.nestedDepthExceeded.rawValue
-                    report.message += (report.message.isEmpty ? "" : "; ") + "the \(verifier.nestedReferences.joined(separator: ", ")) attached to \(referrer.digest) would be nested deeper than \(self.options.maxNestingDepth) levels and are not verified"
-                    report.remediation = "attach the required artifacts closer to the image, or raise the nesting limit"
-                }
+        // Ratify issue #790: under an `any` rule one passing report settles its artifact type, so
+        // the first job of such a type runs alone (alongside the other types' jobs) and the rest
+        // of the type run only if it failed; once settled they are reported as not verified.
+        var firstWave: [Int] = [], secondWave: [Int] = []
+        var anyTypesSeen = Set<String>()
+        for (index, job) in jobs.enumerated() {
+            let type = job.referrer.artifactType ?? ""
+            if options.stopWhenSettled, policy.isSettledByOneSuccess(artifactType: type), !anyTypesSeen.insert(type).inserted {
+                secondWave.append(index)
+            } else {
+                firstWave.append(index)
             }
-            return report
         }
+        let run: @Sendable (Int) async -> VerifierReport = { index in
+            await self.runJob(verifier: jobs[index].verifier, referrer: jobs[index].referrer, of: subject, depth: depth, deadline: deadline)
+        }
+        var reports = [VerifierReport?](repeating: nil, count: jobs.count)
+        for (index, report) in zip(firstWave, await boundedMap(firstWave, concurrency: 4, run)) { reports[index] = report }
+        guard !secondWave.isEmpty else { return reports.map { $0! } }
+        var settledBy: [String: String] = [:]
+        for case let report? in reports where report.isSuccess {
+            let type = report.artifactType ?? ""
+            if policy.isSettledByOneSuccess(artifactType: type), settledBy[type] == nil { settledBy[type] = report.referenceDigest ?? "" }
+        }
+        let remaining = secondWave.filter { settledBy[jobs[$0].referrer.artifactType ?? ""] == nil }
+        for (index, report) in zip(remaining, await boundedMap(remaining, concurrency: 4, run)) { reports[index] = report }
+        for index in secondWave where reports[index] == nil {
+            let (verifier, referrer) = jobs[index]
+            let type = referrer.artifactType ?? ""
+            reports[index] = VerifierReport(
+                subject: subject.description, isSuccess: false, verifierName: verifier.name, verifierType: verifier.type,
+                referenceDigest: referrer.digest.description, artifactType: referrer.artifactType,
+                message: "not verified: the policy needs one passing \(type) and \(settledBy[type] ?? "another") passed",
+                errorReason: ExecutorReason.notNeeded.rawValue,
+                remediation: "none needed; this report does not count against the subject")
+        }
+        return reports.map { $0! }
+    }
+
+    private func runJob(verifier: any Verifier, referrer: Descriptor, of subject: ImageReference, depth: Int,
+                        deadline: ContinuousClock.Instant) async -> VerifierReport {
+        var report = await verifier.verify(subject: subject, referrer: referrer, store: store, deadline: deadline)
+        if !verifier.nestedReferences.isEmpty {
+            if depth < options.maxNestingDepth {
+                report = await attachNested(report, verifier: verifier, referrer: referrer, of: subject, depth: depth, deadline: deadline)
+            } else {
+                // Fail closed: what the verifier requires below this level is not verified.
+                report.isSuccess = false
+                report.errorReason = ExecutorReason.nestedDepthExceeded.rawValue
+                report.message += (report.message.isEmpty ? "" : "; ") + "the \(verifier.nestedReferences.joined(separator: ", ")) attached to \(referrer.digest) would be nested deeper than \(options.maxNestingDepth) levels and are not verified"
+                report.remediation = "attach the required artifacts closer to the image, or raise the nesting limit"
+            }
+        }
+        return report
     }
 
     /// Ratify's `nestedReferences`: the referrer becomes a subject; its own referrers of the

@@ -63,6 +63,27 @@ public struct VerifierReport: Sendable, Equatable {
     }
 }
 
+extension VerifierReport {
+    /// The inverse of `json()`, for reports read back from the shared cache; nil when a field
+    /// `json()` always writes is missing or has the wrong type.
+    public init?(json value: JSONValue) {
+        guard let isSuccess = value["isSuccess"]?.boolValue, let name = value["verifierName"]?.stringValue,
+              let type = value["verifierType"]?.stringValue else { return nil }
+        var nested: [VerifierReport] = []
+        if let list = value["nestedResults"] {
+            guard let items = list.arrayValue else { return nil }
+            for item in items {
+                guard let report = VerifierReport(json: item) else { return nil }
+                nested.append(report)
+            }
+        }
+        self.init(subject: value["subject"]?.stringValue ?? "", isSuccess: isSuccess, verifierName: name, verifierType: type,
+                  referenceDigest: value["referenceDigest"]?.stringValue, artifactType: value["artifactType"]?.stringValue,
+                  message: value["message"]?.stringValue ?? "", errorReason: value["errorReason"]?.stringValue,
+                  remediation: value["remediation"]?.stringValue, extensions: value["extensions"], nestedResults: nested)
+    }
+}
+
 /// Why the executor itself denied a subject (no verifier report decides it).
 public enum ExecutorReason: String, Sendable, CaseIterable {
     case referrersNotFound = "REFERRERS_NOT_FOUND"
@@ -71,4 +92,6 @@ public enum ExecutorReason: String, Sendable, CaseIterable {
     case nestedVerificationFailed = "NESTED_VERIFICATION_FAILED"
     /// Nested references deeper than the executor verifies: never passed unchecked.
     case nestedDepthExceeded = "NESTED_DEPTH_EXCEEDED"
+    /// Not verified because the policy was already satisfied for its artifact type (`any`).
+    case notNeeded = "VERIFICATION_NOT_NEEDED"
 }

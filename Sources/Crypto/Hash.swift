@@ -68,3 +68,24 @@ public enum Hash {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+extension Hash {
+    /// HMAC (RFC 2104) over OpenSSL.
+    public static func hmac(_ algorithm: HashAlgorithm, key: [UInt8], _ bytes: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        let result = key.withUnsafeBytes { rawKey in
+            bytes.withUnsafeBytes { raw in
+                HMAC(algorithm.evp, rawKey.baseAddress, Int32(rawKey.count), raw.bindMemory(to: UInt8.self).baseAddress, raw.count, &out, &length)
+            }
+        }
+        precondition(result != nil, "HMAC(\(algorithm)) failed")
+        return Array(out.prefix(Int(length)))
+    }
+
+    /// Equality whose time does not depend on where the inputs differ (for MACs).
+    public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        return a.withUnsafeBytes { x in b.withUnsafeBytes { y in CRYPTO_memcmp(x.baseAddress, y.baseAddress, a.count) == 0 } }
+    }
+}

@@ -202,6 +202,8 @@ public struct InlineProviders: KeyManagementProviders {
     let namespaced: [String: [String: Material]]
     public let namespace: String?
     let ratifyNamespace: String
+    /// The providers' specs, digested: what the shared cache's keys name them by.
+    public var fingerprint = ""
 
     /// Parses every KMP; returns the providers and each resource's outcome. `ratifyNamespace`:
     /// where ratify runs (RATIFY_NAMESPACE), whose CertificateStores cluster-wide verifiers name
@@ -234,11 +236,16 @@ public struct InlineProviders: KeyManagementProviders {
                 outcomes[object.key] = ResourceOutcome(error: error.message)
             }
         }
-        return (InlineProviders(cluster: cluster, namespaced: namespaced, namespace: nil, ratifyNamespace: ratifyNamespace), outcomes)
+        var providers = InlineProviders(cluster: cluster, namespaced: namespaced, namespace: nil, ratifyNamespace: ratifyNamespace)
+        let specs = objects.map { "\($0.key)=\(JSONWriter.encodeString($0.spec))" }.joined(separator: "\n")
+        providers.fingerprint = Digest.of(Array(specs.utf8)).hex
+        return (providers, outcomes)
     }
 
     public func scoped(to namespace: String?) -> InlineProviders {
-        InlineProviders(cluster: cluster, namespaced: namespaced, namespace: namespace, ratifyNamespace: ratifyNamespace)
+        var scoped = InlineProviders(cluster: cluster, namespaced: namespaced, namespace: namespace, ratifyNamespace: ratifyNamespace)
+        scoped.fingerprint = fingerprint + "|" + (namespace ?? "")
+        return scoped
     }
 
     /// `name`: the scope's namespace first, then cluster-wide. `namespace/name` (Ratify's form

@@ -46,6 +46,9 @@ public struct NotationVerifier: Verifier {
         }
         let envelope: (bytes: [UInt8], mediaType: String)
         let subjectDescriptor: Descriptor
+        // The subject's descriptor (compared with the signed one) is looked up alongside the
+        // signature: one round trip less on the critical path of a digest-pinned key.
+        async let resolved = store.resolve(subject, deadline: deadline)
         do {
             let (manifest, _) = try await store.manifest(referrer, in: subject, deadline: deadline)
             // notation: "the signature manifest requires exactly one signature envelope blob".
@@ -62,7 +65,7 @@ public struct NotationVerifier: Verifier {
                               reason: .signatureEnvelopeInvalid, remediation: "re-sign the image with notation sign")
             }
             envelope = (try await store.blob(layer, in: subject, deadline: deadline), layer.mediaType)
-            subjectDescriptor = try await store.resolve(subject, deadline: deadline)
+            subjectDescriptor = try await resolved
         } catch {
             return report(false, "cannot fetch the notation signature \(referrer.digest): \(error)", reason: .signatureFetchFailure,
                           remediation: "check the registry is reachable and the signature was pushed completely")

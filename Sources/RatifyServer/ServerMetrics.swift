@@ -18,6 +18,8 @@ public struct ServerMetrics: Sendable {
     public let registryRequests: Counter
     /// TUF refreshes of the sigstore trusted root, by result (success, failure).
     public let tufRefreshes: Counter
+    /// The cache replicas share (Redis): lookups by outcome (hit, miss, rejected, unavailable), stores (stored, dropped).
+    public let sharedCache: Counter
 
     static let millisecondBuckets: [Double] = [0, 10, 50, 100, 200, 300, 400, 600, 800, 1100, 1500, 2000, 3000]
     static let secondBuckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
@@ -43,6 +45,8 @@ public struct ServerMetrics: Sendable {
             help: "Requests sent to registries, by status code (0: no response) and host", labels: ["status_code", "registry_host"])
         tufRefreshes = registry.counter("ratify_tuf_refresh_total",
             help: "TUF refreshes of the sigstore trusted root, by result", labels: ["result"])
+        sharedCache = registry.counter("ratify_shared_cache_total",
+            help: "Shared (Redis) cache operations by result: hit, miss, rejected, unavailable, stored, dropped", labels: ["result"])
         registry.gauge("process_resident_memory_bytes", help: "Resident memory size in bytes") {
             Double(ProcessStats.residentBytes())
         }

@@ -24,10 +24,19 @@ public final class ORASStore: ReferrerStore, Sendable {
     let listCoalescer = Coalescer<[Descriptor], RegistryError>(wrap: RegistryError.unexpected)
     /// Registries seen answering 404 on the referrers API: go straight to the tag schema.
     let noReferrersAPI = Mutex<Set<String>>([])
+    /// Resolved tags, referrer lists and content shared with other replicas, under `sharedScope`
+    /// (this store's configuration fingerprint). Content read back is checked by digest again.
+    let shared: (any SharedCache)?
+    let sharedScope: String
+    /// Content larger than this stays out of the shared cache (signatures are a few KiB).
+    static let maxSharedContent = 256 * 1024
 
     public init(options: ORASStoreOptions = ORASStoreOptions(), credentials: any CredentialProvider = AnonymousCredentials(),
                 transport: any HTTPTransport = CurlMultiTransport.shared,
-                onRequest: @escaping @Sendable (_ host: String, _ status: Int) -> Void = { _, _ in }) {
+                onRequest: @escaping @Sendable (_ host: String, _ status: Int) -> Void = { _, _ in },
+                shared: (any SharedCache)? = nil, sharedScope: String = "") {
+        self.shared = shared
+        self.sharedScope = sharedScope
         self.options = options
         self.credentials = credentials
         self.transport = transport
@@ -48,7 +57,14 @@ public final class ORASStore: ReferrerStore, Sendable {
         let key = "\(reference.name)@\(target)"
         if options.cacheEnabled, let cached = resolved.get(key) { return cached }
         let descriptor = try await descriptorCoalescer.run("resolve \(key)") { () throws(RegistryError) -> Descriptor in
-            try await self.fetchDescriptor(reference, target: target, deadline: deadline)
+            let sharedKey = SharedKey.store(self.sharedScope, "resolve:\(key)")
+            if let entry = await self.sharedGet(sharedKey, deadline: deadline), let list = ORASStore.decodeShared(entry),
+               list.count == 1, reference.digest == nil || list[0].digest == reference.digest {
+                return list[0]
+            }
+            let descriptor = try await self.fetchDescriptor(reference, target: target, deadline: deadline)
+            self.sharedPut(sharedKey, [descriptor])
+            return descriptor
         }
         if options.cacheEnabled {
             resolved.put(key, descriptor)
@@ -61,6 +77,12 @@ public final class ORASStore: ReferrerStore, Sendable {
 
     public func referrers(of subject: ImageReference, artifactTypes: [String]?, deadline: ContinuousClock.Instant) async throws -> [Descriptor] {
         try await referrerDescriptors(of: subject, artifactTypes: artifactTypes, deadline: deadline)
+    }
+
+    public func referrers(of subject: ImageReference, artifactTypes: [String]?, verifiable: Set<String>?,
+                          deadline: ContinuousClock.Instant) async throws -> [Descriptor] {
+        let probeCosign = verifiable?.contains(MediaType.cosignSignatureArtifact) ?? true
+        return try await referrerDescriptors(of: subject, artifactTypes: artifactTypes, probeCosign: probeCosign, deadline: deadline)
     }
 
     public func manifest(_ descriptor: Descriptor, in repository: ImageReference, deadline: ContinuousClock.Instant) async throws -> (Manifest, [UInt8]) {
@@ -100,7 +122,7 @@ public final class ORASStore: ReferrerStore, Sendable {
                 throw RegistryError(.digestMismatch, "manifest \(reference.name)@\(digest) does not match its digest")
             }
             let type = body.header("Content-Type").map { String($0.split(separator: ";")[0]) } ?? mediaType
-            content.put(cacheKey(reference, digest), body.body)
+            keep(body.body, under: cacheKey(reference, digest))
             return Descriptor(mediaType: type, digest: digest, size: body.body.count)
         default:
             throw statusError(response, reference, what: "manifest \(target)")
@@ -122,6 +144,13 @@ public final class ORASStore: ReferrerStore, Sendable {
             throw RegistryError(.tooLarge, "\(kind == .manifest ? "manifest" : "blob") \(descriptor.digest) in \(repository.name) is \(descriptor.size) bytes; the limit is \(limit)")
         }
         return try await coalescer.run("content \(key)") { () throws(RegistryError) -> [UInt8] in
+            let sharedKey = SharedKey.store(self.sharedScope, "content:\(key)")
+            // Content-addressed: what the shared cache returns must still match the digest.
+            if let entry = await self.sharedGet(sharedKey, deadline: deadline), descriptor.digest.matches(entry),
+               descriptor.size == 0 || entry.count == descriptor.size {
+                self.content.put(key, entry)
+                return entry
+            }
             let path = kind == .manifest ? "manifests/\(descriptor.digest)" : "blobs/\(descriptor.digest)"
             let accept = kind == .manifest ? [descriptor.mediaType] + MediaType.manifestAccept : []
             let response = try await self.send("GET", repository, path: path, accept: accept, maxBytes: limit, deadline: deadline)
@@ -134,39 +163,85 @@ public final class ORASStore: ReferrerStore, Sendable {
             guard descriptor.size == 0 || response.body.count == descriptor.size else {
                 throw RegistryError(.digestMismatch, "\(path) is \(response.body.count) bytes; its descriptor says \(descriptor.size)")
             }
-            self.content.put(key, response.body)
+            self.keep(response.body, under: key)
             return response.body
         }
     }
 
     // MARK: referrers
 
-    public func referrerDescriptors(of subject: ImageReference, artifactTypes: [String]?,
+    public func referrerDescriptors(of subject: ImageReference, artifactTypes: [String]?, probeCosign: Bool = true,
                                     deadline: ContinuousClock.Instant) async throws(RegistryError) -> [Descriptor] {
         guard let digest = subject.digest else {
             throw RegistryError(.invalidConfiguration, "referrers of \(subject) need a digest; resolve the reference first")
         }
         let filter = artifactTypes.map { Set($0) }
-        let key = "\(subject.name)@\(digest)|\(artifactTypes?.sorted().joined(separator: ",") ?? "*")"
+        let cosignWanted = options.cosignEnabled && probeCosign && (filter?.contains(MediaType.cosignSignatureArtifact) ?? true)
+        let key = "\(subject.name)@\(digest)|\(artifactTypes?.sorted().joined(separator: ",") ?? "*")|\(cosignWanted ? "sig" : "")"
         if options.cacheEnabled, let cached = referrerLists.get(key) { return cached }
         let list = try await listCoalescer.run("referrers \(key)") { () throws(RegistryError) -> [Descriptor] in
-            // The cosign tag is looked up alongside the referrers listing: one round trip, not two.
-            let cosign: Task<Descriptor?, any Error>? =
-                self.options.cosignEnabled && (filter?.contains(MediaType.cosignSignatureArtifact) ?? true)
-                ? Task { try await self.cosignSignature(subject, digest: digest, deadline: deadline) } : nil
-            var found = try await self.listReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline)
-            if let cosign {
-                let signature: Descriptor?
-                do { signature = try await cosign.value } catch let error as RegistryError { throw error } catch {
-                    throw RegistryError.unexpected(error)
-                }
-                if let signature, !found.contains(where: { $0.digest == signature.digest }) { found.append(signature) }
-            }
-            if let filter { found = found.filter { $0.artifactType.map(filter.contains) ?? false } }
+            let sharedKey = SharedKey.store(self.sharedScope, "referrers:\(key)")
+            if let entry = await self.sharedGet(sharedKey, deadline: deadline), let list = ORASStore.decodeShared(entry) { return list }
+            let found = try await self.fetchReferrers(subject, digest: digest, artifactTypes: artifactTypes, filter: filter,
+                                                      cosignWanted: cosignWanted, deadline: deadline)
+            self.sharedPut(sharedKey, found)
             return found
         }
         if options.cacheEnabled { referrerLists.put(key, list) }
         return list
+    }
+
+    private func fetchReferrers(_ subject: ImageReference, digest: Digest, artifactTypes: [String]?, filter: Set<String>?,
+                                cosignWanted: Bool, deadline: ContinuousClock.Instant) async throws(RegistryError) -> [Descriptor] {
+        // The cosign tag is looked up alongside the referrers listing: one round trip, not two.
+        let cosign: Task<Descriptor?, any Error>? = cosignWanted
+            ? Task { try await self.cosignSignature(subject, digest: digest, deadline: deadline) } : nil
+        var found = try await self.listReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline)
+        if let cosign {
+            let signature: Descriptor?
+            do { signature = try await cosign.value } catch let error as RegistryError { throw error } catch {
+                throw RegistryError.unexpected(error)
+            }
+            if let signature, !found.contains(where: { $0.digest == signature.digest }) { found.append(signature) }
+        }
+        if let filter { found = found.filter { $0.artifactType.map(filter.contains) ?? false } }
+        return found
+    }
+
+    // MARK: shared cache
+
+    /// Digest-checked content into the local cache and, when small, the shared one.
+    private func keep(_ bytes: [UInt8], under key: String) {
+        content.put(key, bytes)
+        if options.cacheEnabled, bytes.count <= ORASStore.maxSharedContent {
+            shared?.put(SharedKey.store(sharedScope, "content:\(key)"), bytes, ttl: .seconds(3600))
+        }
+    }
+
+    /// A shared entry, when the store caches and a shared cache is configured; within the
+    /// shared cache's own budget and the caller's deadline.
+    private func sharedGet(_ key: String, deadline: ContinuousClock.Instant) async -> [UInt8]? {
+        guard options.cacheEnabled, let shared else { return nil }
+        return await shared.get(key, deadline: min(deadline, .now + type(of: shared).lookupBudget))?.value
+    }
+
+    private func sharedPut(_ key: String, _ descriptors: [Descriptor]) {
+        guard options.cacheEnabled, let shared else { return }
+        shared.put(key, ORASStore.encodeShared(descriptors), ttl: options.ttl)
+    }
+
+    static func encodeShared(_ descriptors: [Descriptor]) -> [UInt8] {
+        Array(JSONWriter.encodeString(.array(descriptors.map { $0.json() })).utf8)
+    }
+
+    static func decodeShared(_ bytes: [UInt8]) -> [Descriptor]? {
+        guard let list = (try? JSONParser.parse(bytes))?.arrayValue else { return nil }
+        var out: [Descriptor] = []
+        for item in list {
+            guard let descriptor = try? Descriptor.parse(item, path: "shared") else { return nil }
+            out.append(descriptor)
+        }
+        return out
     }
 
     /// OCI distribution spec 1.1, "Listing Referrers": the API first; on 404 the tag schema.
@@ -232,7 +307,7 @@ public final class ORASStore: ReferrerStore, Sendable {
         if let header = response.header("Docker-Content-Digest"), header != signatureDigest.description {
             throw RegistryError(.digestMismatch, "cosign signature \(tag) in \(subject.name): body digest \(signatureDigest) != header \(header)")
         }
-        content.put(cacheKey(subject, signatureDigest), response.body)
+        keep(response.body, under: cacheKey(subject, signatureDigest))
         let mediaType = response.header("Content-Type").map { String($0.split(separator: ";")[0]) } ?? MediaType.ociManifest
         return Descriptor(mediaType: mediaType, digest: signatureDigest, size: response.body.count,
                           artifactType: MediaType.cosignSignatureArtifact)

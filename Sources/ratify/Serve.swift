@@ -8,6 +8,8 @@ import Logging
 import Observability
 import RatifyServer
 import Registry
+import SharedCache
+import Synchronization
 import TLS
 
 struct Serve: AsyncParsableCommand {
@@ -51,8 +53,20 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Result cache (Ratify's --cache-type): ristretto, the in-process cache.")
     var cacheType = "ristretto"
 
-    @Option(help: "Dapr state store of Ratify's distributed cache (Ratify's --cache-name); unused by the in-process cache.")
+    @Option(help: "Dapr state store of Ratify's distributed cache (Ratify's --cache-name); accepted, not used: ratify talks to Redis itself (--redis-address).")
     var cacheName = "dapr-redis"
+
+    @Option(help: "Redis shared by the replicas for --cache-type redis (or dapr): host:port or redis://[user:password@]host:port[/db] (default: $RATIFY_REDIS_ADDRESS).")
+    var redisAddress: String?
+
+    @Option(help: "File holding the Redis password (default: $RATIFY_REDIS_PASSWORD).")
+    var redisPasswordFile: String?
+
+    @Option(help: "File holding the secret (32 bytes or more) every replica seals shared cache entries with (default: $RATIFY_REDIS_KEY).")
+    var redisKeyFile: String?
+
+    @Option(help: "Milliseconds a Redis command may take before Redis counts as unavailable (then the local cache alone serves).")
+    var redisTimeout = 100
 
     @Option(help: "Result cache size in MB (Ratify's --cache-size).")
     var cacheSize = 256
@@ -176,6 +190,7 @@ struct Serve: AsyncParsableCommand {
         do { resultCache = try ResultCacheSettings.parse(enabled: cacheEnabled, type: cacheType, sizeMB: cacheSize, ttl: cacheTtl) } catch {
             throw ValidationError(error.message)
         }
+        let shared = try makeSharedCache(resultCache, metrics: metrics, logger: logger)
         guard let format = MutationExecutor.Format(flag: mutationFormat) else {
             throw ValidationError("--mutation-format must be keep-tag or strip-tag")
         }
@@ -188,7 +203,7 @@ struct Serve: AsyncParsableCommand {
             let countRequest: StoreFactory.RequestObserver = { host, status in metrics.registryRequests.increment([String(status), host]) }
             let build: @Sendable (RatifyConfig, UInt64) throws(ConfigurationError) -> any ProviderExecutor = { config, generation throws(ConfigurationError) in
                 try ExecutorFactory.make(config, generation: generation, onRegistryRequest: countRequest, logger: logger, mutationFormat: format,
-                                         resultCache: resultCache)
+                                         resultCache: resultCache, shared: shared)
             }
             let holder = ExecutorHolder(try build(config, 1))
             server = try RatifyServer(options: options, executor: holder, logger: logger, metrics: metrics)
@@ -198,7 +213,7 @@ struct Serve: AsyncParsableCommand {
                 manager = CRDManager(client: KubeClient(connection: kubeConnection), base: config.document, holder: holder, logger: logger) {
                     config, providers, generation throws(ConfigurationError) in
                     try ExecutorFactory.make(config, generation: generation, onRegistryRequest: countRequest, logger: logger, mutationFormat: format,
-                                             providers: providers, resultCache: resultCache)
+                                             providers: providers, resultCache: resultCache, shared: shared)
                 }
             } else {
                 reloader = configPath.map { ConfigReloader(path: $0, holder: holder, logger: logger, build: build) }
@@ -217,7 +232,7 @@ struct Serve: AsyncParsableCommand {
             do {
                 let fresh = try RatifyConfig.load(path: path)
                 holderForTrust.replace(with: try ExecutorFactory.make(fresh, generation: holderForTrust.generation + 1, onRegistryRequest: { host, status in
-                    metrics.registryRequests.increment([String(status), host]) }, logger: logger, mutationFormat: format, resultCache: resultCache))
+                    metrics.registryRequests.increment([String(status), host]) }, logger: logger, mutationFormat: format, resultCache: resultCache, shared: shared))
                 return true
             } catch {
                 logger.error("cannot rebuild with the refreshed sigstore trusted root; still serving the previous configuration", metadata: ["error": "\(error)"])
@@ -241,6 +256,57 @@ struct Serve: AsyncParsableCommand {
         refresher?.stop()
         await server.shutdown(gracePeriod: .seconds(10))
         logger.info("server stopped")
+    }
+
+    /// The Redis every replica shares, for `--cache-type redis|dapr`; nil for the in-process cache.
+    private func makeSharedCache(_ settings: ResultCacheSettings, metrics: ServerMetrics, logger: Logger) throws -> RedisSharedCache? {
+        let environment = ProcessInfo.processInfo.environment
+        guard settings.shared else {
+            if redisAddress != nil || redisKeyFile != nil || redisPasswordFile != nil {
+                throw ValidationError("--redis-address, --redis-key-file and --redis-password-file need --cache-type redis (or dapr)")
+            }
+            return nil
+        }
+        guard let address = redisAddress ?? environment["RATIFY_REDIS_ADDRESS"].flatMap({ $0.isEmpty ? nil : $0 }) else {
+            throw ValidationError("--cache-type \(cacheType) shares the cache through Redis: set --redis-address (or RATIFY_REDIS_ADDRESS), e.g. redis-master.gatekeeper-system:6379")
+        }
+        func secret(_ file: String?, _ variable: String, _ flag: String) throws -> [UInt8]? {
+            if let file {
+                guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("\(flag): cannot read \(file)") }
+                return Array(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines).utf8)
+            }
+            return environment[variable].flatMap { $0.isEmpty ? nil : Array($0.utf8) }
+        }
+        guard let key = try secret(redisKeyFile, "RATIFY_REDIS_KEY", "--redis-key-file") else {
+            throw ValidationError("--cache-type \(cacheType): replicas authenticate shared entries with a secret they all hold: set --redis-key-file (or RATIFY_REDIS_KEY) from a Kubernetes Secret")
+        }
+        var redis: RedisSettings
+        do { redis = try RedisSettings.parse(address: address, key: key) } catch { throw ValidationError(error.message) }
+        if let password = try secret(redisPasswordFile, "RATIFY_REDIS_PASSWORD", "--redis-password-file") {
+            redis.password = String(decoding: password, as: UTF8.self)
+        }
+        guard redisTimeout > 0 else { throw ValidationError("--redis-timeout must be a positive number of milliseconds") }
+        redis.commandTimeout = .milliseconds(redisTimeout)
+        redis.connectTimeout = .milliseconds(redisTimeout)
+        let counter = metrics.sharedCache
+        let lastWarning = Mutex<ContinuousClock.Instant?>(nil)
+        logger.info("sharing the verification cache through redis", metadata: ["address": "\(redis.host):\(redis.port)"])
+        return RedisSharedCache(settings: redis) { event, detail in
+            counter.increment([event.rawValue])
+            guard event == .rejected || (event == .unavailable && !detail.isEmpty) else { return }
+            // At most one warning per 10 s: a broken or hostile Redis must not flood the log.
+            let due = lastWarning.withLock { last in
+                guard last.map({ ContinuousClock.now - $0 > .seconds(10) }) ?? true else { return false }
+                last = .now
+                return true
+            }
+            guard due else { return }
+            if event == .rejected {
+                logger.warning("a shared cache entry failed authentication and was ignored (written without the shared secret?)", metadata: ["key": "\(detail)"])
+            } else {
+                logger.warning("redis is unavailable; verifying with the local cache only", metadata: ["error": "\(detail)"])
+            }
+        }
     }
 
     private func makeOptions(config: RatifyConfig) throws -> ServeOptions {

@@ -18,8 +18,11 @@ import Testing
         #expect(settings == ResultCacheSettings(enabled: true, ttl: .seconds(10), maxEntries: 65_536))
         #expect(try !ResultCacheSettings.parse(enabled: false, type: "ristretto", sizeMB: 256, ttl: "10s").enabled)
         #expect(try !ResultCacheSettings.parse(enabled: true, type: "ristretto", sizeMB: 1, ttl: "0").enabled)
-        #expect { try ResultCacheSettings.parse(enabled: true, type: "dapr", sizeMB: 256, ttl: "10s") } throws: {
-            "\($0)".contains("--cache-type \"dapr\" is not supported")
+        #expect(try ResultCacheSettings.parse(enabled: true, type: "dapr", sizeMB: 256, ttl: "10s").shared)
+        #expect(try ResultCacheSettings.parse(enabled: true, type: "redis", sizeMB: 256, ttl: "10s").shared)
+        #expect(try !ResultCacheSettings.parse(enabled: true, type: "ristretto", sizeMB: 256, ttl: "10s").shared)
+        #expect { try ResultCacheSettings.parse(enabled: true, type: "memcached", sizeMB: 256, ttl: "10s") } throws: {
+            "\($0)".contains("--cache-type \"memcached\" is not supported")
         }
         #expect(throws: ConfigurationError.self) { try ResultCacheSettings.parse(enabled: true, type: "ristretto", sizeMB: 0, ttl: "10s") }
         #expect(throws: ConfigurationError.self) { try ResultCacheSettings.parse(enabled: true, type: "ristretto", sizeMB: 1, ttl: "ten") }

@@ -300,4 +300,90 @@ func context(_ seconds: Double = 5) -> ProviderContext {
         #expect(!unsigned.isSuccess)
         #expect(unsigned.reports.first?.errorReason == ExecutorReason.referrersNotFound.rawValue)
     }
+
+    /// Ratify issue #790: under `any`, once one signature of a type passes the others are not
+    /// verified (reported as not needed); under `all` every one is; a failing first signature
+    /// lets the rest run.
+    @Test func anyStopsVerifyingOnceOneSignaturePasses() async throws {
+        let store = MemoryStore()
+        let three = image(store, tag: "three", signatures: ["valid", "valid", "valid"])
+        _ = image(store, tag: "forged-first", signatures: ["forged", "valid", "valid"])
+        let counting = CountingVerifier(inner: LayerContentVerifier(artifactTypes: [signatureType]))
+        let any = VerificationExecutor(store: store, verifiers: [counting], policy: ConfigPolicy(rules: [signatureType: .any]))
+        let settled = try await any.verify(key: "registry.test/app:three", deadline: .now + .seconds(5))
+        #expect(settled.isSuccess && counting.calls == 1)
+        #expect(settled.reports.count == 3)
+        let skipped = settled.reports.filter { $0.errorReason == ExecutorReason.notNeeded.rawValue }
+        #expect(skipped.count == 2 && skipped.allSatisfy { !$0.isSuccess && $0.message.contains("passed") && $0.referenceDigest != nil })
+        // The default rule is `all` unless configured: `any` there settles unlisted types too.
+        let defaultAny = VerificationExecutor(store: store, verifiers: [counting], policy: ConfigPolicy(defaultRule: .any))
+        counting.reset()
+        #expect(try await defaultAny.verify(key: "registry.test/app:three", deadline: .now + .seconds(5)).isSuccess && counting.calls == 1)
+        counting.reset()
+        let all = VerificationExecutor(store: store, verifiers: [counting], policy: ConfigPolicy(rules: [signatureType: .all]))
+        let every = try await all.verify(key: "registry.test/app:three", deadline: .now + .seconds(5))
+        #expect(every.isSuccess && counting.calls == 3 && every.reports.allSatisfy(\.isSuccess))
+        counting.reset()
+        let retried = try await any.verify(key: "registry.test/app:forged-first", deadline: .now + .seconds(5))
+        #expect(retried.isSuccess && counting.calls == 3)
+        #expect(!retried.reports.contains { $0.errorReason == ExecutorReason.notNeeded.rawValue })
+        _ = three
+    }
+
+    /// A digest-pinned key is not resolved (one registry round trip less); a pinned digest that
+    /// has nothing attached is resolved then, so a missing image is named as such.
+    @Test func digestPinnedKeysSkipTheResolve() async throws {
+        let memory = MemoryStore()
+        let signed = image(memory, tag: "signed", signatures: ["valid"])
+        let store = CountingStore(inner: memory)
+        let executor = VerificationExecutor(store: store, verifiers: [LayerContentVerifier(artifactTypes: [signatureType])], policy: ConfigPolicy())
+        #expect(try await executor.verify(key: "registry.test/app@\(signed.digest)", deadline: .now + .seconds(5)).isSuccess)
+        #expect(store.resolves == 0)
+        #expect(try await executor.verify(key: "registry.test/app:signed", deadline: .now + .seconds(5)).isSuccess)
+        #expect(store.resolves == 1)
+        let missing = "registry.test/app@sha256:" + String(repeating: "ab", count: 32)
+        do {
+            _ = try await executor.verify(key: missing, deadline: .now + .seconds(5))
+            Issue.record("a missing pinned image verified")
+        } catch {
+            #expect(error.code == .resolveFailed, "\(error)")
+        }
+    }
+}
+
+/// Counts how often each verification is actually run.
+final class CountingVerifier: Verifier, Sendable {
+    let inner: LayerContentVerifier
+    private let count = Mutex(0)
+    init(inner: LayerContentVerifier) { self.inner = inner }
+    var name: String { inner.name }
+    var type: String { inner.type }
+    var artifactTypes: [String] { inner.artifactTypes }
+    var calls: Int { count.withLock { $0 } }
+    func reset() { count.withLock { $0 = 0 } }
+    func verify(subject: ImageReference, referrer: Descriptor, store: any ReferrerStore, deadline: ContinuousClock.Instant) async -> VerifierReport {
+        count.withLock { $0 += 1 }
+        return await inner.verify(subject: subject, referrer: referrer, store: store, deadline: deadline)
+    }
+}
+
+/// A store that counts resolves and passes everything else through.
+final class CountingStore: ReferrerStore, Sendable {
+    let inner: MemoryStore
+    private let resolveCount = Mutex(0)
+    init(inner: MemoryStore) { self.inner = inner }
+    var resolves: Int { resolveCount.withLock { $0 } }
+    func resolve(_ reference: ImageReference, deadline: ContinuousClock.Instant) async throws -> Descriptor {
+        resolveCount.withLock { $0 += 1 }
+        return try await inner.resolve(reference, deadline: deadline)
+    }
+    func referrers(of subject: ImageReference, artifactTypes: [String]?, deadline: ContinuousClock.Instant) async throws -> [Descriptor] {
+        try await inner.referrers(of: subject, artifactTypes: artifactTypes, deadline: deadline)
+    }
+    func manifest(_ descriptor: Descriptor, in repository: ImageReference, deadline: ContinuousClock.Instant) async throws -> (Manifest, [UInt8]) {
+        try await inner.manifest(descriptor, in: repository, deadline: deadline)
+    }
+    func blob(_ descriptor: Descriptor, in repository: ImageReference, deadline: ContinuousClock.Instant) async throws -> [UInt8] {
+        try await inner.blob(descriptor, in: repository, deadline: deadline)
+    }
 }

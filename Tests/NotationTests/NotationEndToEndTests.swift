@@ -53,8 +53,9 @@ import TestSupport
             let policyFile = registry.directory.appendingPathComponent("trustpolicy.json").path
             try #"{"version":"1.0","trustPolicies":[{"name":"wabbit","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:wabbit"],"trustedIdentities":["x509.subject: C=US, ST=WA, O=wabbit-networks.io"]}]}"#
                 .write(toFile: policyFile, atomically: true, encoding: .utf8)
+            // verifyEverySignature: both envelopes are verified although `any` is settled by one.
             let config = """
-            {"store":{"version":"1.0.0","plugins":[{"name":"oras","useHttp":true}]},
+            {"executor":{"verifyEverySignature":true},"store":{"version":"1.0.0","plugins":[{"name":"oras","useHttp":true}]},
              "policy":{"version":"1.0.0","plugin":{"name":"configPolicy","artifactVerificationPolicies":{"application/vnd.cncf.notary.signature":"any"}}},
              "verifier":{"version":"1.0.0","plugins":[{"name":"notation","artifactTypes":"application/vnd.cncf.notary.signature",
                "verificationCerts":["\(fixtures.directory.path)/truststore"],"trustPolicyDoc":"\(policyFile)"}]}}

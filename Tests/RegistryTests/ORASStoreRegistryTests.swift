@@ -108,6 +108,18 @@ let sbomType = "application/spdx+json"
         #expect(withCosign.map(\.digest.description) == [signature.digest])
         #expect(withCosign.first?.artifactType == MediaType.cosignSignatureArtifact)
         #expect(try await makeStore(cosign: false).referrerDescriptors(of: subject, artifactTypes: nil, deadline: soon()).isEmpty)
+        // No configured verifier handles cosign signatures: the `.sig` tag is not asked for.
+        let log = RequestLog()
+        let notationOnly = makeStore(cosign: true, log: log)
+        _ = try await notationOnly.referrers(of: subject, artifactTypes: nil, deadline: soon())  // learns: no referrers API
+        log.reset()
+        let other = try ImageReference.parse("\(registry.host)/signed@sha256:\(String(repeating: "0", count: 64))")
+        #expect(try await notationOnly.referrers(of: other, artifactTypes: nil, verifiable: [notation], deadline: soon()).isEmpty)
+        #expect(log.count == 1, "only the referrers tag; no cosign tag lookup")
+        log.reset()
+        #expect(try await notationOnly.referrers(of: subject, artifactTypes: nil, verifiable: [MediaType.cosignSignatureArtifact, notation],
+                                                 deadline: soon()).count == 1)
+        #expect(try await notationOnly.referrers(of: subject, artifactTypes: nil, verifiable: nil, deadline: soon()).count == 1)
         registry.stop()
     }
 

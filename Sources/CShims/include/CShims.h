@@ -21,6 +21,7 @@
 #include <openssl/ts.h>
 #include <openssl/ocsp.h>
 #include <openssl/ct.h>
+#include <openssl/hmac.h>
 #include <curl/curl.h>
 
 // ---- OpenSSL macros ----

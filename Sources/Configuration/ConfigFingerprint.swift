@@ -1,0 +1,74 @@
+import Core
+import Cosign
+import Foundation
+import JSON
+
+/// What names a configuration in the cache replicas share: replicas given the same
+/// configuration compute the same fingerprint (generation numbers are per process), and any
+/// change that could change a verdict changes it — the document, the content of the files it
+/// names (trust stores, keys, trust policies), the key management providers' material, and the
+/// sigstore trusted root in use.
+public enum ConfigFingerprint {
+    public static func of(_ config: RatifyConfig, providers: (any KeyManagementProviders)? = nil) -> String {
+        var material = canonical(config.document)
+        for path in referencedPaths(config.document).sorted() { material += "\n" + path + "=" + contentDigest(path) }
+        material += "\nproviders=" + (providers?.fingerprint ?? "")
+        material += "\nsigstore=" + DefaultTrust.current.source
+        return String(Digest.of(Array(material.utf8)).hex.prefix(32))
+    }
+
+    /// The store's part alone (its settings, credentials' sources included): what it caches is
+    /// shared only with stores configured the same way.
+    public static func store(_ config: RatifyConfig) -> String {
+        let store = config.document["store"] ?? .null
+        var material = canonical(store)
+        for path in referencedPaths(store).sorted() { material += "\n" + path + "=" + contentDigest(path) }
+        return String(Digest.of(Array(material.utf8)).hex.prefix(32))
+    }
+
+    /// JSON with object members sorted and arrays sorted by their canonical text: documents that
+    /// differ only in the order resources were listed in give the same text.
+    static func canonical(_ value: JSONValue) -> String {
+        switch value {
+        case .object(let object):
+            let members = object.members.sorted { $0.key < $1.key }
+                .map { JSONWriter.encodeString(.string($0.key)) + ":" + canonical($0.value) }
+            return "{" + members.joined(separator: ",") + "}"
+        case .array(let items):
+            return "[" + items.map(canonical).sorted().joined(separator: ",") + "]"
+        default:
+            return JSONWriter.encodeString(value)
+        }
+    }
+
+    /// Absolute paths the document names that exist (files, or directories of them).
+    static func referencedPaths(_ value: JSONValue) -> Set<String> {
+        switch value {
+        case .string(let text) where text.hasPrefix("/") && text.count < 4096:
+            return FileManager.default.fileExists(atPath: text) ? [text] : []
+        case .object(let object):
+            return object.members.reduce(into: Set<String>()) { $0.formUnion(referencedPaths($1.value)) }
+        case .array(let items):
+            return items.reduce(into: Set<String>()) { $0.formUnion(referencedPaths($1)) }
+        default:
+            return []
+        }
+    }
+
+    /// The digest of a file, or of a directory's files (names and contents, one level, bounded).
+    static func contentDigest(_ path: String) -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "missing" }
+        if !isDirectory.boolValue { return fileDigest(path) }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().prefix(1000)
+        let listing = names.map { $0 + ":" + fileDigest(path + "/" + $0) }.joined(separator: ",")
+        return Digest.of(Array(listing.utf8)).hex
+    }
+
+    private static func fileDigest(_ path: String) -> String {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              (attributes[.size] as? Int ?? 0) <= 16 * 1024 * 1024,
+              let data = FileManager.default.contents(atPath: path) else { return "unreadable" }
+        return Digest.of(Array(data)).hex
+    }
+}
