@@ -4,6 +4,7 @@ charts/ratify for several value sets; every rendered Kubernetes manifest and eve
 validated against the Kubernetes schemas (kubernetes-validate, strict); Gatekeeper kinds are
 checked for the fields Gatekeeper requires; Ratify's documented CR samples
 (config/crd-samples) are validated against our CRD schemas. Prints "N passed, N failed"."""
+import base64
 import glob
 import json
 import os
@@ -44,16 +45,28 @@ VALUE_SETS = {
         **FILE_MODE, "oras": {"authProviders": {"dockerConfigSecret": "regcred"}, "useHttp": True},
         "replicaCount": 2, "logger": {"formatter": "json", "level": "debug"},
         "provider": {"timeout": {"validationTimeoutSeconds": None, "mutationTimeoutSeconds": None, "validation": 3, "mutation": 1}}},
+    # Ratify's HA guide: --set replicaCount=3, the HA feature flag, provider.cache.type=dapr.
+    "HA: 3 replicas sharing Redis (Ratify's HA guide flags)": {
+        "replicaCount": 3, "featureFlags": {"RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY": True},
+        "provider": {"cache": {"type": "dapr", "name": "dapr-redis"}}},
+    "HA: own Redis, no password, named key secret": {
+        "replicaCount": 2, "featureFlags": {"RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY": True},
+        "provider": {"cache": {"type": "redis", "redis": {"address": "redis.cache:6379", "passwordSecret": {"name": ""},
+                                                          "keySecret": {"name": "ratify-shared", "key": "hmac"}}}}},
     "Ratify 1.4.4 values file (every key set)": yaml.safe_load(open(os.path.join(CHART, "ci", "ratify-1.4.4-values.yaml"))),
 }
 # Keys whose feature is another issue's: set, the chart refuses to render (never drops them).
 REFUSED = {
     "sbom.enabled": {"sbom": {"enabled": True}},
     "policy.useRego": {"policy": {"useRego": True}},
-    "featureFlags.RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY": {"featureFlags": {"RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY": True}},
     "oras.authProviders.azureWorkloadIdentityEnabled": {"oras": {"authProviders": {"azureWorkloadIdentityEnabled": True}}},
     "azurekeyvault.enabled": {"azurekeyvault": {"enabled": True}},
-    "provider.cache.type dapr": {"provider": {"cache": {"type": "dapr"}}},
+}
+# Inconsistent HA settings: refused with what to set.
+MISCONFIGURED = {
+    "provider.cache.type dapr without the HA flag": ({"provider": {"cache": {"type": "dapr"}}}, "needs featureFlags.RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY"),
+    "the HA flag with the in-process cache": ({"featureFlags": {"RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY": True}}, "needs provider.cache.enabled and provider.cache.type dapr"),
+    "an unknown cache type": ({"provider": {"cache": {"type": "memcached"}}}, "provider.cache.type memcached is not supported"),
 }
 
 
@@ -198,6 +211,28 @@ def main():
                 "ctLogVerify": True, "certificateIdentityRegExp": keyless["certificateIdentityRegExp"],
                 "certificateOIDCIssuer": keyless["certificateOIDCIssuer"]} and policy["tLogVerify"] is True
                   and cosign["trustedRoot"] == "/usr/local/ratify-certs/cosign/trusted_root.json", cosign)
+        replicas = values.get("replicaCount", 1)
+        pod = deployment["spec"]["template"]["spec"]
+        pdbs = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+        check(f"[{name}] a PodDisruptionBudget and spreading over nodes exactly with more than one replica",
+              (len(pdbs) == 1 and pdbs[0]["spec"]["minAvailable"] == 1 and "podAntiAffinity" in pod.get("affinity", {})) == (replicas > 1)
+              or (replicas > 1 and values.get("affinity")), (pdbs, pod.get("affinity")))
+        shared = values.get("featureFlags", {}).get("RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY", False)
+        env_from = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in container["env"]}
+        if shared:
+            redis = values["provider"]["cache"].get("redis", {})
+            key_secret = redis.get("keySecret", {}).get("name") or "ratify-shared-cache-key"
+            generated = [d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "ratify-shared-cache-key"]
+            check(f"[{name}] shared cache: Redis address, password and sealing key from Secrets in the environment",
+                  env.get("RATIFY_REDIS_ADDRESS") == redis.get("address", "redis-master.gatekeeper-system.svc.cluster.local:6379")
+                  and env_from.get("RATIFY_REDIS_KEY", {}).get("name") == key_secret
+                  and (("RATIFY_REDIS_PASSWORD" in env_from) == (redis.get("passwordSecret", {}).get("name", "redis") != ""))
+                  and f"--cache-type={values['provider']['cache']['type']}" in args and "--redis-timeout=100" in args, (env, env_from, args))
+            check(f"[{name}] the sealing key Secret is generated exactly when none is named (48 random characters)",
+                  (len(generated) == 1 and len(base64.b64decode(generated[0]["data"]["key"])) == 48) == (key_secret == "ratify-shared-cache-key"), generated)
+        else:
+            check(f"[{name}] no Redis settings without a shared cache", not any(k.startswith("RATIFY_REDIS") for k in env_from)
+                  and not any(a.startswith("--redis") for a in args), args)
         provider = next(d for d in docs if d["kind"] == "Provider" and d["metadata"]["name"] == "ratify-provider")
         fullname = deployment["metadata"]["name"]
         check(f"[{name}] provider url", provider["spec"]["url"] == f"https://{fullname}.gatekeeper-system:6001/ratify/gatekeeper/v1/verify",
@@ -223,6 +258,12 @@ def main():
             check(f"{label} is refused with its issue", False, "rendered")
         except Exception as error:
             check(f"{label} is refused with its issue", "not available in this version of ratify" in str(error) and "issue" in str(error), error)
+    for label, (values, message) in MISCONFIGURED.items():
+        try:
+            chart.render(values, name="ratify", namespace="gatekeeper-system", is_install=True)
+            check(f"{label} is refused", False, "rendered")
+        except Exception as error:
+            check(f"{label} is refused", message in str(error), error)
     for path in sorted(glob.glob(os.path.join(ROOT, "config", "crd-samples", "*.yaml"))):
         with open(path) as f:
             sample = yaml.safe_load(f)

@@ -170,8 +170,6 @@ verifier exists (as in Ratify) and every notation signature fails until one is a
 {{- if $v.vulnerabilityreport.enabled }}{{ $refused = append $refused "vulnerabilityreport.enabled (issue: Beyond signatures)" }}{{ end -}}
 {{- if $v.sbom.enabled }}{{ $refused = append $refused "sbom.enabled (issue: Beyond signatures)" }}{{ end -}}
 {{- if $v.policy.useRego }}{{ $refused = append $refused "policy.useRego (issue: Rego policy provider)" }}{{ end -}}
-{{- if $v.featureFlags.RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY }}{{ $refused = append $refused "featureFlags.RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY (issue: Performance, scale and high availability)" }}{{ end -}}
-{{- if and $v.provider.cache.enabled (ne (toString $v.provider.cache.type) "ristretto") }}{{ $refused = append $refused (printf "provider.cache.type %s (issue: Performance, scale and high availability)" $v.provider.cache.type) }}{{ end -}}
 {{- if ne (toString $v.instrumentation.metricsType) "prometheus" }}{{ $refused = append $refused (printf "instrumentation.metricsType %s (prometheus only)" $v.instrumentation.metricsType) }}{{ end -}}
 {{- range $key := list "azureWorkloadIdentityEnabled" "azureManagedIdentityEnabled" "awsEcrBasicEnabled" "alibabacloudAcrBasicEnabled" -}}
 {{- if index $v.oras.authProviders $key }}{{ $refused = append $refused (printf "oras.authProviders.%s (issue: Cloud identity)" $key) }}{{ end -}}
@@ -180,6 +178,17 @@ verifier exists (as in Ratify) and every notation signature fails until one is a
 {{- if or $v.azurekeyvault.enabled $v.akvCertConfig.enabled }}{{ $refused = append $refused "azurekeyvault.enabled / akvCertConfig.enabled (issue: Cloud identity)" }}{{ end -}}
 {{- if or $v.azureWorkloadIdentity.clientId $v.azureManagedIdentity.clientId $v.azureManagedIdentity.tenantId }}{{ $refused = append $refused "azureWorkloadIdentity / azureManagedIdentity (issue: Cloud identity)" }}{{ end -}}
 {{- if or $v.alibabacloudAcrConfig.defaultInstanceId $v.alibabacloudAcrConfig.acrInstancesConfig }}{{ $refused = append $refused "alibabacloudAcrConfig (issue: Cloud identity)" }}{{ end -}}
+{{- $cacheType := toString (default "ristretto" $v.provider.cache.type) -}}
+{{- if not (has $cacheType (list "ristretto" "dapr" "redis")) -}}
+{{- fail (printf "provider.cache.type %s is not supported: use ristretto, or dapr / redis (shared by the replicas)" $cacheType) -}}
+{{- end -}}
+{{- $shared := and $v.provider.cache.enabled (ne $cacheType "ristretto") -}}
+{{- if and $shared (not $v.featureFlags.RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY) -}}
+{{- fail (printf "provider.cache.type %s needs featureFlags.RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY=true (as in Ratify)" $cacheType) -}}
+{{- end -}}
+{{- if and $v.featureFlags.RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY (not $shared) -}}
+{{- fail "featureFlags.RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY needs provider.cache.enabled and provider.cache.type dapr (or redis): the replicas share their cache through Redis" -}}
+{{- end -}}
 {{- if $refused -}}
 {{- fail (printf "not available in this version of ratify (see charts/ratify/README.md): %s" (join ", " $refused)) -}}
 {{- end -}}
@@ -204,4 +213,13 @@ fills only the stores the trust policies give it (a TSA root never becomes a sig
 {{- end -}}
 {{- end -}}
 {{- toJson $items -}}
+{{- end -}}
+
+{{- /* Replicas share a Redis cache (HA). */ -}}
+{{- define "ratify.sharedCache" -}}
+{{- if and .Values.provider.cache.enabled (has (toString .Values.provider.cache.type) (list "dapr" "redis")) -}}true{{- end -}}
+{{- end -}}
+
+{{- define "ratify.sharedCacheKeySecret" -}}
+{{- default (printf "%s-shared-cache-key" (include "ratify.fullname" .)) .Values.provider.cache.redis.keySecret.name -}}
 {{- end -}}
