@@ -91,6 +91,19 @@ def print_rows(rows):
         print(f"{name:>28} {len(values):>5} {percentile(values, 50):>8.2f} {percentile(values, 99):>8.2f} {per:>26.2f}")
 
 
+def cpu_ns_ms(pid):
+    """CPU time of a process so far in milliseconds with nanosecond resolution: the sum of its
+    threads' /proc/<pid>/task/*/schedstat (clock ticks are 10 ms, too coarse per image)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total / 1e6
+
+
 def cpu_ms(pid):
     """User + system CPU time of a process so far, in milliseconds (/proc/<pid>/stat)."""
     with open(f"/proc/{pid}/stat") as f:
@@ -98,9 +111,10 @@ def cpu_ms(pid):
     return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
-def verify_poster(http_port):
-    """post(keys) -> milliseconds for one ProviderRequest over one HTTPS keep-alive connection;
-    exits when any key fails to verify (a benchmark of failures measures nothing)."""
+def verify_poster(http_port, expect=True):
+    """post(keys) -> milliseconds for one ProviderRequest over one HTTPS keep-alive connection.
+    expect=True: exits when any key fails to verify (a benchmark of failures measures nothing);
+    expect=None: any verdict will do; a dict key -> verdict: exits on a wrong one."""
     import http.client
     import json
     import ssl
@@ -113,10 +127,134 @@ def verify_poster(http_port):
         answer = json.loads(connection.getresponse().read())
         elapsed = (time.perf_counter() - t0) * 1000
         items = answer["response"].get("items", [])
-        if len(items) != len(batch) or any("error" in item or not item["value"]["isSuccess"] for item in items):
+        if len(items) != len(batch):
             sys.exit(f"bench: verification request failed: {json.dumps(answer)[:400]}")
+        if expect is True and any("error" in item or not item["value"]["isSuccess"] for item in items):
+            sys.exit(f"bench: verification request failed: {json.dumps(answer)[:400]}")
+        if isinstance(expect, dict) and any(item.get("value", {}).get("isSuccess") is not expect[item["key"]] for item in items):
+            sys.exit(f"bench: wrong verdict: {json.dumps(answer)[:400]}")
         return elapsed
     return post
+
+
+def cosign_config(work, port, public_key, repo):
+    config = os.path.join(work, f"cosign-{repo.replace('/', '-')}.json")
+    import json
+    with open(config, "w") as f:
+        json.dump({"store": {"version": "1.0.0", "plugins": [{"name": "oras", "useHttp": True, "cosignEnabled": True}]},
+                   "policy": {"version": "1.0.0", "plugin": {"name": "configPolicy",
+                              "artifactVerificationPolicies": {"application/vnd.dev.cosign.artifact.sig.v1+json": "all"}}},
+                   "verifier": {"version": "1.0.0", "plugins": [{
+                       "name": "cosign", "artifactTypes": "application/vnd.dev.cosign.artifact.sig.v1+json",
+                       "trustPolicies": [{"name": "bench", "version": "1.0.0", "scopes": ["*"],
+                                          "keys": [{"file": public_key}], "tLogVerify": False}]}]}}, f)
+    return config
+
+
+def seed_cosign_mix(work, port, repo, count):
+    """`count` images in `repo`: a third cosign-signed (two signatures, the second key trusted), a
+    third unsigned, a third tampered (the signature covers other bytes). Returns (tag keys,
+    config, {key: expected verdict}, {tag key: digest key})."""
+    import base64
+    import json
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import oci_push
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    signing_keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(2)]
+    public = os.path.join(work, f"mix-{port}.pub")
+    with open(public, "wb") as f:
+        f.write(signing_keys[1].public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    base = f"http://127.0.0.1:{port}"
+    keys, expected, pinned = [], {}, {}
+    for i in range(count):
+        image = oci_push.image(base, repo, f"v{i}")
+        key = f"127.0.0.1:{port}/{repo}:v{i}"
+        kind = ("signed", "unsigned", "tampered")[i % 3]
+        if kind != "unsigned":
+            payload = json.dumps({"critical": {"identity": {"docker-reference": f"127.0.0.1:{port}/{repo}"},
+                                               "image": {"docker-manifest-digest": image["digest"]},
+                                               "type": "cosign container image signature"}, "optional": None},
+                                 separators=(",", ":")).encode()
+            signed = payload if kind == "signed" else payload.replace(b"cosign container", b"forged container")
+            signatures = [base64.b64encode(k.sign(signed, ec.ECDSA(hashes.SHA256()))).decode() for k in signing_keys]
+            oci_push.cosign_signatures(base, repo, image["digest"], payload, signatures)
+        keys.append(key)
+        expected[key] = kind == "signed"
+        pinned[key] = f"127.0.0.1:{port}/{repo}@{image['digest']}"
+        expected[pinned[key]] = kind == "signed"
+    return keys, cosign_config(work, port, public, repo), expected, pinned
+
+
+def registry_p50(port, path, n=300, method="GET"):
+    """The registry's own answer time: p50 of requests over one keep-alive connection, timed from
+    Python as the verify requests are."""
+    import http.client
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        connection.request(method, path, headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+        connection.getresponse().read()
+        times.append((time.perf_counter() - t0) * 1000)
+    return percentile(times, 50)
+
+
+def openssl_p256_verify_ms():
+    out = subprocess.run(["openssl", "speed", "-seconds", "2", "ecdsap256"], capture_output=True, text=True).stdout
+    per_second = float(re.search(r"256 bits ecdsa \(nistp256\)\s+\S+\s+\S+\s+\S+\s+([\d.]+)", out).group(1))
+    return 1000 / per_second
+
+
+def cost_bench(work, certs):
+    """The issue's ratios, measured in one run: ratify's CPU per cold image (mix of signed,
+    unsigned, tampered) next to one P-256 verify; cold 1-image p50 next to the registry's own
+    request p50; registry requests per image for tag and digest-pinned keys."""
+    registry, port = start_registry(work)
+    try:
+        keys, config, expected, pinned = seed_cosign_mix(work, port, "cost/app", 450)
+        verify_ms = openssl_p256_verify_ms()
+        server, http_port, metrics_port = start_server(work, certs, ["-c", config])
+        try:
+            post = verify_poster(http_port, expect=expected)
+            post([keys[0]])  # connection, TLS session and first-use costs outside the measurement
+            measured = keys[3:303]
+            cpu0, req0 = cpu_ns_ms(server.pid), registry_requests(metrics_port)
+            cold = [post([k]) for k in measured]
+            cpu_per_image = (cpu_ns_ms(server.pid) - cpu0) / len(measured)
+            tag_requests = (registry_requests(metrics_port) - req0) / len(measured)
+            signed_cold = [t for k, t in zip(measured, cold) if expected[k]]
+            digest_keys = [pinned[k] for k in keys[303:450]]
+            req0 = registry_requests(metrics_port)
+            for k in digest_keys:
+                post([k])
+            digest_requests = (registry_requests(metrics_port) - req0) / len(digest_keys)
+            reg_p50 = registry_p50(port, "/v2/cost/app/manifests/v1")
+            # The floor of a cold tag key: three dependent requests (resolve; the .sig manifest,
+            # with the referrers tag alongside; the signature payload blob), as the registry answers them.
+            import json
+            sys.path.insert(0, os.path.join(ROOT, "scripts"))
+            import oci_push
+            digest0 = pinned[keys[0]].split("@")[1]
+            sig_tag = digest0.replace(":", "-") + ".sig"
+            payload = json.loads(oci_push.get_manifest(f"http://127.0.0.1:{port}", "cost/app", sig_tag))["layers"][0]["digest"]
+            floor = (registry_p50(port, "/v2/cost/app/manifests/v0", method="HEAD") + registry_p50(port, f"/v2/cost/app/manifests/{sig_tag}")
+                     + registry_p50(port, f"/v2/cost/app/blobs/{payload}"))
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    finally:
+        registry.terminate()
+        registry.wait(timeout=20)
+    cold_p50 = percentile(signed_cold, 50)
+    print()
+    print("cost of a cold verification (cosign, 300 tag keys: 1/3 signed with 2 signatures, 1/3 unsigned, 1/3 tampered; fresh server)")
+    print(f"{'measure':>44} {'value':>10} {'reference':>24} {'ratio':>7} {'target':>7}")
+    print(f"{'ratify CPU per cold image (ms)':>44} {cpu_per_image:>10.3f} {'P-256 verify %.4f ms' % verify_ms:>24} {cpu_per_image / verify_ms:>7.1f} {'<= 15':>7}")
+    print(f"{'cold 1-image p50, signed (ms)':>44} {cold_p50:>10.2f} {'registry GET p50 %.2f ms' % reg_p50:>24} {cold_p50 / reg_p50:>7.2f} {'<= 3.5':>7}")
+    print(f"{'  the same, against 3 dependent requests':>44} {cold_p50:>10.2f} {'HEAD+GET+blob %.2f ms' % floor:>24} {cold_p50 / floor:>7.2f} {'':>7}")
+    print(f"{'registry requests per image, tag keys':>44} {tag_requests:>10.2f} {'':>24} {'':>7} {'<= 4':>7}")
+    print(f"{'registry requests per image, digest keys':>44} {digest_requests:>10.2f} {'':>24} {'':>7} {'<= 3':>7}")
 
 
 def verification_bench(work, certs):
@@ -270,12 +408,163 @@ def notation_bench(work, certs):
     print(f"peak RSS (VmHWM) {peak / 1024:.1f} MiB")
 
 
+def write_registry_layout(root, repo, count, port, signing_keys):
+    """A fast pusher: writes `count` distinct images, each with a cosign signature manifest of two
+    signatures, straight into distribution's filesystem storage layout (blobs by digest, the
+    repository's layer and revision links, tag links) before the registry starts. The registry
+    serves them as if they had been pushed; seeding is not what is measured."""
+    import base64
+    import hashlib
+    import json
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    v2 = os.path.join(root, "docker", "registry", "v2")
+    repository = os.path.join(v2, "repositories", repo)
+
+    def write(path, data):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+
+    def blob(data, layer_link=True):
+        hexdigest = hashlib.sha256(data).hexdigest()
+        write(os.path.join(v2, "blobs", "sha256", hexdigest[:2], hexdigest, "data"), data)
+        if layer_link:
+            write(os.path.join(repository, "_layers", "sha256", hexdigest, "link"), f"sha256:{hexdigest}".encode())
+        return {"digest": f"sha256:{hexdigest}", "size": len(data)}
+
+    def manifest(document, tag):
+        data = json.dumps(document, separators=(",", ":")).encode()
+        described = blob(data, layer_link=False)
+        hexdigest = described["digest"][7:]
+        write(os.path.join(repository, "_manifests", "revisions", "sha256", hexdigest, "link"), described["digest"].encode())
+        write(os.path.join(repository, "_manifests", "tags", tag, "current", "link"), described["digest"].encode())
+        write(os.path.join(repository, "_manifests", "tags", tag, "index", "sha256", hexdigest, "link"), described["digest"].encode())
+        return described
+
+    config = blob(b'{"architecture":"amd64","os":"linux"}')
+    layer = blob(b"the one layer every scale image shares")
+    sig_config = blob(b'{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}')
+    keys = []
+    for i in range(count):
+        image = manifest({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                          "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config},
+                          "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", **layer}],
+                          "annotations": {"bench.index": str(i)}}, f"v{i}")
+        payload = json.dumps({"critical": {"identity": {"docker-reference": f"127.0.0.1:{port}/{repo}"},
+                                           "image": {"docker-manifest-digest": image["digest"]},
+                                           "type": "cosign container image signature"}, "optional": None},
+                             separators=(",", ":")).encode()
+        described = blob(payload)
+        layers = [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", **described,
+                   "annotations": {"dev.cosignproject.cosign/signature": base64.b64encode(k.sign(payload, ec.ECDSA(hashes.SHA256()))).decode()}}
+                  for k in signing_keys]
+        manifest({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                  "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **sig_config}, "layers": layers},
+                 image["digest"].replace(":", "-") + ".sig")
+        keys.append(f"127.0.0.1:{port}/{repo}:v{i}")
+    return keys
+
+
+def scale_bench(work, certs):
+    """10,000 distinct images x 2 cosign signatures through one server, in ProviderRequests of
+    10 keys from 8 concurrent clients (Gatekeeper-like), every image cold once: throughput,
+    request p50/p99 and peak RSS (the issue's bound: < 128 MiB)."""
+    import json
+    import threading
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    count = int(os.environ.get("BENCH_SCALE_IMAGES", "10000"))
+    clients = 8
+    port = free_port()
+    root = os.path.join(work, f"scale-{port}")
+    signing_keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(2)]
+    public = os.path.join(work, "scale.pub")
+    with open(public, "wb") as f:
+        f.write(signing_keys[1].public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    started = time.time()
+    keys = write_registry_layout(root, "scale/app", count, port, signing_keys)
+    seed_seconds = time.time() - started
+    registry_config = os.path.join(work, f"scale-{port}.yml")
+    with open(registry_config, "w") as f:
+        f.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n"
+                f"    rootdirectory: {root}\nhttp:\n  addr: 127.0.0.1:{port}\n")
+    registry = subprocess.Popen(["docker-registry", "serve", registry_config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port)
+    try:
+        config = cosign_config(work, port, public, "scale/app")
+        server, http_port, metrics_port = start_server(work, certs, ["-c", config])
+        try:
+            batches = [keys[i:i + 10] for i in range(0, len(keys), 10)]
+            latencies, lock, failures = [], threading.Lock(), []
+            cursor = iter(range(len(batches)))
+
+            def client():
+                post = verify_poster(http_port)
+                while True:
+                    with lock:
+                        index = next(cursor, None)
+                    if index is None:
+                        return
+                    elapsed = post(batches[index])
+                    with lock:
+                        latencies.append(elapsed)
+            peak_rss = [0]
+            stop = threading.Event()
+
+            def watch():
+                while not stop.is_set():
+                    peak_rss[0] = max(peak_rss[0], status_kb(server.pid, "VmRSS"))
+                    time.sleep(0.2)
+            watcher = threading.Thread(target=watch)
+            watcher.start()
+            t0 = time.time()
+            threads = [threading.Thread(target=client) for _ in range(clients)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            seconds = time.time() - t0
+            stop.set()
+            watcher.join()
+            requests_per_image = registry_requests(metrics_port) / count
+            peak = status_kb(server.pid, "VmHWM")
+            settled = status_kb(server.pid, "VmRSS")
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    finally:
+        registry.terminate()
+        registry.wait(timeout=20)
+    print()
+    print(f"scale: {count} distinct images x 2 cosign signatures (seeded in {seed_seconds:.1f}s straight into the registry's storage), "
+          f"ProviderRequests of 10 keys from {clients} concurrent clients, every image cold")
+    print(f"{'images':>7} {'requests':>9} {'seconds':>8} {'images/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'reg req/image':>14} {'peak RSS MiB':>13} {'after MiB':>10}")
+    print(f"{count:>7} {len(latencies):>9} {seconds:>8.1f} {count / seconds:>9.0f} {percentile(latencies, 50):>8.1f} "
+          f"{percentile(latencies, 99):>8.1f} {requests_per_image:>14.2f} {peak / 1024:>13.1f} {settled / 1024:>10.1f}")
+    if peak / 1024 >= 128:
+        sys.exit(f"bench: peak RSS {peak / 1024:.1f} MiB is over the 128 MiB bound")
+
+
 def main():
     if not os.path.exists(BIN):
         sys.exit(f"bench: {BIN} not found; run `make bench` (it builds the release binary)")
     work = tempfile.mkdtemp(prefix="ratify-bench-")
     certs = os.path.join(work, "certs")
     subprocess.run([os.path.join(ROOT, "scripts", "dev-certs.sh"), certs], check=True, capture_output=True)
+    only = os.environ.get("BENCH_ONLY")  # one section: server, cost, cosign, notation, scale
+    if only:
+        {"cost": cost_bench, "cosign": verification_bench, "notation": notation_bench,
+         "scale": scale_bench}.get(only, lambda *_: server_bench(work, certs))(work, certs)
+        return
+    server_bench(work, certs)
+    cost_bench(work, certs)
+    verification_bench(work, certs)
+    notation_bench(work, certs)
+    scale_bench(work, certs)
+
+
+def server_bench(work, certs):
     http, health = free_port(), free_port()
     log = open(os.path.join(work, "server.log"), "w")
     server = subprocess.Popen([BIN, "serve", "--http", f"127.0.0.1:{http}", "--health-port", f"127.0.0.1:{health}",
@@ -313,8 +602,6 @@ def main():
     print(f"idle RSS {idle_rss / 1024:.1f} MiB, peak RSS (VmHWM) {peak / 1024:.1f} MiB")
     if any(r["errors"] for r in rows):
         sys.exit("bench: some requests failed (see errors column)")
-    verification_bench(work, certs)
-    notation_bench(work, certs)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ public enum ExecutorFactory {
             var log = logger
             if !requestID.isEmpty { log[metadataKey: "trace-id"] = "\(requestID)" }
             // The line Ratify users grep for in `kubectl logs`.
-            log.info("verify result for subject \(subject): \(JSONWriter.encodeString(value))")
+            log.info("verify result for subject \(subject): \(JSONWriter.encodeString(value()))")
         }
     }
 }

@@ -2,7 +2,14 @@ import Synchronization
 
 /// Values that go stale: tag → digest and referrer lists (Ratify's ORAS store `ttl`).
 public final class TTLCache<Value: Sendable>: Sendable {
-    private let entries = Mutex<[String: (value: Value, expires: ContinuousClock.Instant)]>([:])
+    private struct State {
+        var entries: [String: (value: Value, expires: ContinuousClock.Instant)] = [:]
+        var putsSinceSweep = 0
+    }
+    private let state = Mutex(State())
+    /// Expired entries are dropped every this many puts (amortised), not only when the cache is
+    /// full: memory follows what is live, not the largest burst within `maxEntries`.
+    public static var sweepInterval: Int { 1024 }
     public let ttl: Duration
     public let maxEntries: Int
 
@@ -11,11 +18,13 @@ public final class TTLCache<Value: Sendable>: Sendable {
         self.maxEntries = maxEntries
     }
 
+    public var count: Int { state.withLock { $0.entries.count } }
+
     public func get(_ key: String, now: ContinuousClock.Instant = .now) -> Value? {
-        entries.withLock { all in
-            guard let entry = all[key] else { return nil }
+        state.withLock { state in
+            guard let entry = state.entries[key] else { return nil }
             if entry.expires <= now {
-                all[key] = nil
+                state.entries[key] = nil
                 return nil
             }
             return entry.value
@@ -23,17 +32,19 @@ public final class TTLCache<Value: Sendable>: Sendable {
     }
 
     public func put(_ key: String, _ value: Value, ttl: Duration? = nil, now: ContinuousClock.Instant = .now) {
-        entries.withLock { all in
-            if all.count >= maxEntries {
-                all = all.filter { $0.value.expires > now }
-                if all.count >= maxEntries { all.removeAll() }
+        state.withLock { state in
+            state.putsSinceSweep += 1
+            if state.entries.count >= maxEntries || state.putsSinceSweep >= Self.sweepInterval {
+                state.putsSinceSweep = 0
+                state.entries = state.entries.filter { $0.value.expires > now }
+                if state.entries.count >= maxEntries { state.entries.removeAll() }
             }
-            all[key] = (value: value, expires: now + (ttl ?? self.ttl))
+            state.entries[key] = (value: value, expires: now + (ttl ?? self.ttl))
         }
     }
 
     public func remove(_ key: String) {
-        _ = entries.withLock { $0.removeValue(forKey: key) }
+        _ = state.withLock { $0.entries.removeValue(forKey: key) }
     }
 }
 

@@ -109,7 +109,8 @@ public final class VerificationExecutor: ProviderExecutor {
     }
 
     /// One line per fresh verification: `verify result for subject <ref@digest>: <json>`.
-    public typealias ResultObserver = @Sendable (_ subject: String, _ value: JSONValue, _ requestID: String) -> Void
+    /// `value` is built only if the observer reads it (the log line may be disabled).
+    public typealias ResultObserver = @Sendable (_ subject: String, _ value: () -> JSONValue, _ requestID: String) -> Void
 
     public let store: any ReferrerStore
     public let verifiers: [any Verifier]
@@ -217,8 +218,8 @@ public final class VerificationExecutor: ProviderExecutor {
                 self.results.put(cacheKey, result, ttl: ttl)
                 self.shared?.put(sharedKey, result.sharedEncoding(), ttl: ttl)
             }
-            self.observe(subject.description, result.json(version: self.policy.resultVersion, traceID: requestID,
-                                                           timestamp: Self.timestamp()), requestID)
+            self.observe(subject.description, { result.json(version: self.policy.resultVersion, traceID: requestID,
+                                                             timestamp: Self.timestamp()) }, requestID)
             return result
         }
     }

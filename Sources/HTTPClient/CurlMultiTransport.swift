@@ -140,6 +140,28 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
 }
 
 /// One request in flight: its easy handle, the bytes received, and who is waiting.
+/// Easy handles are reused (reset, not rebuilt) across transfers: their setup is a good part of
+/// a small request's cost. Connections and the DNS cache live in the multi handle either way.
+private enum EasyHandles {
+    private struct Handle: @unchecked Sendable { let pointer: UnsafeMutableRawPointer }
+    private static let idle = Mutex<[Handle]>([])
+    private static let keep = 64
+
+    static func take() -> UnsafeMutableRawPointer {
+        idle.withLock { $0.popLast()?.pointer } ?? curl_easy_init()!
+    }
+
+    static func give(_ easy: UnsafeMutableRawPointer) {
+        curl_easy_reset(easy)
+        let kept = idle.withLock { handles -> Bool in
+            guard handles.count < keep else { return false }
+            handles.append(Handle(pointer: easy))
+            return true
+        }
+        if !kept { curl_easy_cleanup(easy) }
+    }
+}
+
 private final class Transfer: @unchecked Sendable {  // handed to the loop thread once, then confined to it
     let easy: UnsafeMutableRawPointer
     let request: TransportRequest
@@ -153,7 +175,7 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
     init(request: TransportRequest, continuation: CheckedContinuation<Result<TransportResponse, TransportError>, Never>) {
         self.request = request
         self.continuation = continuation
-        easy = curl_easy_init()!
+        easy = EasyHandles.take()
         errorBytes = .allocate(capacity: Int(CURL_ERROR_SIZE))
         errorBytes.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
         configure()
@@ -161,7 +183,7 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
 
     deinit {
         curl_slist_free_all(headerList)
-        curl_easy_cleanup(easy)
+        EasyHandles.give(easy)
         errorBytes.deallocate()
     }
 
@@ -252,7 +274,8 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
 
     func finish(_ code: CURLcode) {
         let result: Result<TransportResponse, TransportError>
-        let host = URLComponents(string: request.url)?.host ?? request.url
+        // Parsed only to name the host in an error: not on the path every response takes.
+        var host: String { URLComponents(string: request.url)?.host ?? request.url }
         if code == CURLE_OK {
             var status = 0
             _ = Shim_curl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)

@@ -38,8 +38,9 @@ struct LayerContentVerifier: Verifier {
 
 final class Observed: Sendable {
     let lines = Mutex<[String]>([])
-    func record(_ subject: String, _ value: JSONValue, _ requestID: String) {
-        lines.withLock { $0.append("verify result for subject \(subject): \(JSONWriter.encodeString(value))") }
+    func record(_ subject: String, _ value: () -> JSONValue, _ requestID: String) {
+        let text = JSONWriter.encodeString(value())
+        lines.withLock { $0.append("verify result for subject \(subject): \(text)") }
     }
     var count: Int { lines.withLock { $0.count } }
 }

@@ -80,6 +80,18 @@ import Testing
         #expect(cache.get("short", now: start + .seconds(2)) == nil)
     }
 
+    /// Expired entries go without waiting for the cache to fill: after a burst, memory follows
+    /// what is still live (10,000 stale entries must not linger until entry 10,001).
+    @Test func expiredEntriesAreSweptBeforeTheCacheIsFull() {
+        let cache = TTLCache<Int>(ttl: .seconds(10), maxEntries: 100_000)
+        let start = ContinuousClock.now
+        for i in 0..<5_000 { cache.put("burst-\(i)", i, now: start) }
+        #expect(cache.count == 5_000)
+        for i in 0..<TTLCache<Int>.sweepInterval { cache.put("later-\(i)", i, now: start + .seconds(11)) }
+        #expect(cache.count <= TTLCache<Int>.sweepInterval, "\(cache.count) entries kept")
+        #expect(cache.get("later-1", now: start + .seconds(12)) == 1)
+    }
+
     @Test func coalescerRunsIdenticalWorkOnce() async throws {
         let coalescer = Coalescer<[UInt8], RegistryError>(wrap: { RegistryError(.connection, "\($0)") })
         let runs = Counter()
