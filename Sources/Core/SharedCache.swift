@@ -12,6 +12,9 @@ public protocol SharedCache: Sendable {
     func get(_ key: String, deadline: ContinuousClock.Instant) async -> (value: [UInt8], remaining: Duration)?
     /// Stores in the background; a put that cannot be made is dropped.
     func put(_ key: String, _ value: [UInt8], ttl: Duration)
+    /// How long a lookup may take at most, whatever the caller's deadline: a shared cache that
+    /// is slower than this is treated as absent (registries answer in a few milliseconds).
+    var lookupBudget: Duration { get }
 }
 
 /// The namespaces of shared entries, so each kind of value has one key shape.
@@ -23,8 +26,3 @@ public enum SharedKey {
     public static func store(_ scope: String, _ what: String) -> String { "ratify:v1:store:\(scope):\(what)" }
 }
 
-extension SharedCache {
-    /// How long a lookup may take at most, whatever the caller's deadline: a shared cache that
-    /// is slower than this is treated as absent (registries answer in a few milliseconds).
-    public static var lookupBudget: Duration { .milliseconds(150) }
-}

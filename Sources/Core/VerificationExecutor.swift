@@ -205,7 +205,7 @@ public final class VerificationExecutor: ProviderExecutor {
         return try await inFlight.run(cacheKey) { () throws(VerificationError) -> VerificationResult in
             let sharedKey = SharedKey.verdict(configuration: self.options.sharedConfiguration, subject: "\(subject.name)@\(descriptorDigest)")
             if self.options.cacheEnabled, let shared = self.shared,
-               let entry = await shared.get(sharedKey, deadline: min(deadline, .now + type(of: shared).lookupBudget)),
+               let entry = await shared.get(sharedKey, deadline: min(deadline, .now + shared.lookupBudget)),
                let result = VerificationResult(sharedEncoding: entry.value, policy: self.policy),
                result.subject.hasSuffix("@\(descriptorDigest)") {
                 // Another replica verified it: reuse it here for what is left of its time.

@@ -222,7 +222,7 @@ public final class ORASStore: ReferrerStore, Sendable {
     /// shared cache's own budget and the caller's deadline.
     private func sharedGet(_ key: String, deadline: ContinuousClock.Instant) async -> [UInt8]? {
         guard options.cacheEnabled, let shared else { return nil }
-        return await shared.get(key, deadline: min(deadline, .now + type(of: shared).lookupBudget))?.value
+        return await shared.get(key, deadline: min(deadline, .now + shared.lookupBudget))?.value
     }
 
     private func sharedPut(_ key: String, _ descriptors: [Descriptor]) {

@@ -128,6 +128,9 @@ public final class RedisSharedCache: SharedCache, @unchecked Sendable {
         workers = BlockingWorkers(count: settings.maxConnections, name: "ratify-redis")
     }
 
+    /// A lookup's own command timeout, and a little for the hop to its thread.
+    public var lookupBudget: Duration { settings.commandTimeout + .milliseconds(20) }
+
     /// Whether Redis answered the last time it was asked (for readiness and logs).
     public var isAvailable: Bool { pool.withLock { $0.downUntil.map { $0 <= .now } ?? true } }
 

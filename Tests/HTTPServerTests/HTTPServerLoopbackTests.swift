@@ -99,7 +99,8 @@ import TestSupport
     @Test func gracefulShutdownFinishesRequestsInFlight() async throws {
         let server = try startServer()
         let port = server.port
-        let inFlight = Task { try await offPool { try CurlSession().perform(HTTPClientRequest(url: "http://127.0.0.1:\(port)/sleep/400")) } }
+        // 3 s in flight: still running when shutdown starts, even on a loaded 2-core machine.
+        let inFlight = Task { try await offPool { try CurlSession().perform(HTTPClientRequest(url: "http://127.0.0.1:\(port)/sleep/3000")) } }
         try await Task.sleep(for: .milliseconds(100))
         let idle = CurlSession()
         _ = try await offPool { try idle.perform(HTTPClientRequest(url: "http://127.0.0.1:\(port)/idle")) }
@@ -107,7 +108,7 @@ import TestSupport
         await server.shutdown(gracePeriod: .seconds(5))
         let response = try await inFlight.value
         #expect(response.status == 200)
-        #expect(response.bodyText == "GET /sleep/400 0")
+        #expect(response.bodyText == "GET /sleep/3000 0")
         #expect(response.header("Connection") == "close")
         #expect(server.openConnections == 0)
         // The listener is closed: new connections are refused.

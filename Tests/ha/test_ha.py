@@ -52,7 +52,9 @@ class Replica:
         env = dict(os.environ, RATIFY_REDIS_KEY=SECRET)
         self.process = subprocess.Popen(
             [binary, "serve", "-c", config, "--http", f"127.0.0.1:{self.http}", "--health-port", f"127.0.0.1:{self.health}",
-             "--metrics-port", f"127.0.0.1:{self.metrics}", "--cache-type", "redis", "--redis-address", f"127.0.0.1:{redis_port}"],
+             "--metrics-port", f"127.0.0.1:{self.metrics}", "--cache-type", "redis", "--redis-address", f"127.0.0.1:{redis_port}",
+             # Generous: under a loaded CI machine a late Redis answer would count as a miss.
+             "--redis-timeout", "1000"],
             stdout=open(self.log, "w"), stderr=subprocess.STDOUT, env=env)
         wait_for_port(self.health)
 
