@@ -9,7 +9,7 @@ HEALTH   ?= :9099
 METRICS  ?= :8888
 IMAGE    ?= ratify-swift:dev
 
-.PHONY: deps build release run test lint-chart bench mutate image clean
+.PHONY: deps build release run test lint-chart bench profile mutate image clean
 
 FUZZ_SECONDS ?= 60
 
@@ -46,8 +46,11 @@ test: build      ## module imports vs docs/architecture.md, unit + loopback inte
 lint-chart: deps ## helm lint + render (Helm v4 engine, offline) for several value sets; kubernetes-validate every manifest
 	python3 scripts/lint_chart.py
 
-bench: release   ## HTTPS keep-alive load with wrk at 1/16/256 connections: req/s, p50/p99, RSS
+bench: release   ## HTTPS keep-alive load (wrk), the cost of a cold verification, cosign/notation latency, 10,000 images in bounded memory
 	python3 scripts/bench.py
+
+profile: release ## perf record of cold verifications: CPU ms per image and the top symbols
+	python3 scripts/profile.py
 
 fuzz: deps       ## libFuzzer on the CBOR decoder and the JWS / COSE envelope parsers, seeded with generated fixtures (FUZZ_SECONDS each)
 	scripts/fuzz.sh $(FUZZ_SECONDS)

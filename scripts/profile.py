@@ -23,6 +23,9 @@ from testkit import start_registry  # noqa: E402
 
 
 def main():
+    import shutil
+    if not shutil.which("perf"):
+        sys.exit("profile: perf is not installed (Debian: apt-get install linux-perf)")
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 600
     work = tempfile.mkdtemp(prefix="ratify-profile-")
     certs = os.path.join(work, "certs")
