@@ -15,6 +15,10 @@ public final class DeadlineTimer: Sendable {
         var actions: [UInt64: @Sendable () -> Void] = [:]
         /// Min-heap of (deadline, id); ids whose action is gone were cancelled and are skipped.
         var heap: [(at: ContinuousClock.Instant, id: UInt64)] = []
+        /// When the thread wakes next on its own. A deadline later than that needs no signal:
+        /// the thread finds it then. (Signalling for every request would wake the thread twice
+        /// per request, since each request's deadline, alone in the heap, is the earliest.)
+        var wakeAt: ContinuousClock.Instant = .now
     }
 
     private let state = Mutex(State())
@@ -32,7 +36,7 @@ public final class DeadlineTimer: Sendable {
             s.nextID += 1
             s.actions[s.nextID] = action
             Self.push((at, s.nextID), into: &s.heap)
-            return (Token(id: s.nextID), s.heap[0].id == s.nextID)
+            return (Token(id: s.nextID), at < s.wakeAt)
         }
         if earliest {
             condition.lock()
@@ -62,6 +66,9 @@ public final class DeadlineTimer: Sendable {
                     if let action = s.actions.removeValue(forKey: top.id) { due.append(action) }
                 }
                 while let top = s.heap.first, s.actions[top.id] == nil { Self.pop(&s.heap) }
+                // Set under the condition's lock, which is held until the wait: a schedule
+                // that reads it and decides not to signal is found by this wait's end.
+                s.wakeAt = due.isEmpty ? (s.heap.first?.at ?? now + .seconds(60)) : now
                 return s.heap.first?.at
             }
             if !due.isEmpty {

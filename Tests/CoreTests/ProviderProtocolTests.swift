@@ -1,5 +1,6 @@
 import Core
 import JSON
+import Synchronization
 import Testing
 
 @Suite struct ProviderRequestDecoding {
@@ -122,6 +123,20 @@ struct WrongCountExecutor: ProviderExecutor {
             try? await Task.sleep(for: .seconds(3))
             return 1
         } == nil)
+    }
+
+    /// The deadline thread is signalled only for a deadline earlier than its next wake-up; later
+    /// ones, and ones scheduled after a cancellation emptied the heap, must still fire, in order.
+    @Test func deadlinesScheduledWithoutASignalStillFireInOrder() async throws {
+        let fired = Mutex<[Int]>([])
+        let timer = DeadlineTimer.shared
+        let cancelled = timer.schedule(after: .milliseconds(150)) { fired.withLock { $0.append(-1) } }
+        timer.cancel(cancelled)
+        _ = timer.schedule(after: .milliseconds(400)) { fired.withLock { $0.append(400) } }  // later than the wake-up
+        _ = timer.schedule(after: .milliseconds(100)) { fired.withLock { $0.append(100) } }  // earlier: signalled
+        _ = timer.schedule(after: .milliseconds(700)) { fired.withLock { $0.append(700) } }
+        for _ in 0..<300 where fired.withLock({ $0.count }) < 3 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(fired.withLock { $0 } == [100, 400, 700])
     }
 }
 
