@@ -230,16 +230,17 @@ def cost_bench(work, certs):
                 post([k])
             digest_requests = (registry_requests(metrics_port) - req0) / len(digest_keys)
             reg_p50 = registry_p50(port, "/v2/cost/app/manifests/v1")
-            # The floor of a cold tag key: three dependent requests (resolve; the .sig manifest,
-            # with the referrers tag alongside; the signature payload blob), as the registry answers them.
+            # The floor of a cold tag key: two dependent requests (resolve; the .sig manifest, with
+            # the referrers tag alongside), as the registry answers them. (The payload blob, the
+            # third and slowest, is not fetched when it is cosign's default payload: see SimpleSigning.)
             import json
             sys.path.insert(0, os.path.join(ROOT, "scripts"))
             import oci_push
             digest0 = pinned[keys[0]].split("@")[1]
             sig_tag = digest0.replace(":", "-") + ".sig"
             payload = json.loads(oci_push.get_manifest(f"http://127.0.0.1:{port}", "cost/app", sig_tag))["layers"][0]["digest"]
-            floor = (registry_p50(port, "/v2/cost/app/manifests/v0", method="HEAD") + registry_p50(port, f"/v2/cost/app/manifests/{sig_tag}")
-                     + registry_p50(port, f"/v2/cost/app/blobs/{payload}"))
+            floor = registry_p50(port, "/v2/cost/app/manifests/v0", method="HEAD") + registry_p50(port, f"/v2/cost/app/manifests/{sig_tag}")
+            blob_p50 = registry_p50(port, f"/v2/cost/app/blobs/{payload}")
         finally:
             server.terminate()
             server.wait(timeout=20)
@@ -252,7 +253,8 @@ def cost_bench(work, certs):
     print(f"{'measure':>44} {'value':>10} {'reference':>24} {'ratio':>7} {'target':>7}")
     print(f"{'ratify CPU per cold image (ms)':>44} {cpu_per_image:>10.3f} {'P-256 verify %.4f ms' % verify_ms:>24} {cpu_per_image / verify_ms:>7.1f} {'<= 15':>7}")
     print(f"{'cold 1-image p50, signed (ms)':>44} {cold_p50:>10.2f} {'registry GET p50 %.2f ms' % reg_p50:>24} {cold_p50 / reg_p50:>7.2f} {'<= 3.5':>7}")
-    print(f"{'  the same, against 3 dependent requests':>44} {cold_p50:>10.2f} {'HEAD+GET+blob %.2f ms' % floor:>24} {cold_p50 / floor:>7.2f} {'':>7}")
+    print(f"{'  the same, against its 2 dependent requests':>44} {cold_p50:>10.2f} {'HEAD+GET .sig %.2f ms' % floor:>24} {cold_p50 / floor:>7.2f} {'':>7}")
+    print(f"{'  (a blob GET, not on that path, p50 ms)':>44} {blob_p50:>10.2f}")
     print(f"{'registry requests per image, tag keys':>44} {tag_requests:>10.2f} {'':>24} {'':>7} {'<= 4':>7}")
     print(f"{'registry requests per image, digest keys':>44} {digest_requests:>10.2f} {'':>24} {'':>7} {'<= 3':>7}")
 

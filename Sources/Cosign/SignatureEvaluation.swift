@@ -63,9 +63,13 @@ extension CosignVerifier {
             return evidence
         }
         let payload: [UInt8]
-        do { payload = try await store.blob(layer, in: subject, deadline: deadline) } catch {
-            evidence.unreadable = "cannot fetch the signed payload: \(error)"
-            return evidence
+        if let predicted = SimpleSigning.predictedPayload(for: layer, subject: subject) {
+            payload = predicted
+        } else {
+            do { payload = try await store.blob(layer, in: subject, deadline: deadline) } catch {
+                evidence.unreadable = "cannot fetch the signed payload: \(error)"
+                return evidence
+            }
         }
         evidence.signature = signature
         // cosign and Ratify verify `.sig` signatures with SHA-256 whatever the key's size or

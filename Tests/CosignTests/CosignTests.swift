@@ -297,6 +297,66 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
     }
 }
 
+/// cosign's default payload is predicted from the subject and checked against the layer digest:
+/// the blob is not fetched (content addressing makes the prediction the content), and anything
+/// else — an annotated payload — is fetched as before.
+@Suite struct PredictedPayloadTests {
+    /// Serves everything but blobs.
+    final class NoBlobStore: ReferrerStore, @unchecked Sendable {
+        let inner = MemoryStore()
+        var blobFetches = 0
+        func resolve(_ reference: ImageReference, deadline: ContinuousClock.Instant) async throws -> Descriptor { try await inner.resolve(reference, deadline: deadline) }
+        func referrers(of subject: ImageReference, artifactTypes: [String]?, deadline: ContinuousClock.Instant) async throws -> [Descriptor] {
+            try await inner.referrers(of: subject, artifactTypes: artifactTypes, deadline: deadline)
+        }
+        func manifest(_ descriptor: Descriptor, in repository: ImageReference, deadline: ContinuousClock.Instant) async throws -> (Manifest, [UInt8]) {
+            try await inner.manifest(descriptor, in: repository, deadline: deadline)
+        }
+        func blob(_ descriptor: Descriptor, in repository: ImageReference, deadline: ContinuousClock.Instant) async throws -> [UInt8] {
+            blobFetches += 1
+            throw TestFailure("blob fetches are refused in this test")
+        }
+    }
+
+    func signedStore(_ payload: [UInt8], _ signature: String, digest: String) -> NoBlobStore {
+        let store = NoBlobStore()
+        let layer = store.inner.putBlob(payload, mediaType: "application/vnd.dev.cosign.simplesigning.v1+json")
+        var annotated = layer.json().objectValue!
+        annotated["annotations"] = ["dev.cosignproject.cosign/signature": .string(signature)]
+        let manifest = store.inner.putManifest(Array(JSONWriter.encodeString(["schemaVersion": 2, "mediaType": .string(MediaType.ociManifest),
+            "config": store.inner.putBlob(Array("{}".utf8), mediaType: "application/vnd.oci.image.config.v1+json").json(),
+            "layers": [.object(annotated)]]).utf8), mediaType: MediaType.ociManifest, artifactType: MediaType.cosignSignatureArtifact)
+        store.inner.addReferrer(manifest, to: try! Digest.parse(digest))
+        return store
+    }
+
+    @Test func theDefaultPayloadIsNotFetched() async throws {
+        let sigs = try await SignatureFixtures.shared.value
+        let digest = "sha256:" + String(repeating: "1", count: 64)
+        let store = signedStore(sigs.payload, sigs.signatures["ec256"]!, digest: digest)
+        let cosign = try verifier(#"{"name":"cosign","artifactTypes":"application/vnd.dev.cosign.artifact.sig.v1+json","key":"\#(sigs.key("ec256"))"}"#)
+        let executor = VerificationExecutor(store: store, verifiers: [cosign], policy: ConfigPolicy())
+        let result = try await executor.verify(key: "registry.example/app@\(digest)", deadline: .now + .seconds(10))
+        #expect(result.isSuccess, "\(result.reports.map(\.message))")
+        #expect(store.blobFetches == 0)
+        // Another repository name: the prediction misses, the blob is fetched (here: refused).
+        let elsewhere = try await executor.verify(key: "registry.example/other@\(digest)", deadline: .now + .seconds(10))
+        #expect(!elsewhere.isSuccess && store.blobFetches == 1)
+    }
+
+    @Test func anAnnotatedPayloadIsFetched() async throws {
+        let sigs = try await SignatureFixtures.shared.value
+        let digest = "sha256:" + String(repeating: "1", count: 64)
+        let store = signedStore(sigs.annotatedPayload, sigs.annotatedSignature, digest: digest)
+        let cosign = try verifier(#"{"name":"cosign","artifactTypes":"application/vnd.dev.cosign.artifact.sig.v1+json","key":"\#(sigs.key("ec256"))"}"#)
+        let result = try await VerificationExecutor(store: store, verifiers: [cosign], policy: ConfigPolicy())
+            .verify(key: "registry.example/app@\(digest)", deadline: .now + .seconds(10))
+        #expect(!result.isSuccess && store.blobFetches == 1)
+        #expect(result.reports.first?.extensions?["signatures"]?.arrayValue?.first?["error"]?.stringValue?.contains("cannot fetch the signed payload") == true,
+                "\(result.reports.first?.extensions.map { JSONWriter.encodeString($0) } ?? "")")
+    }
+}
+
 @Suite struct CosignConfigTests {
 
     func configError(_ json: String) async throws -> ConfigError? {
