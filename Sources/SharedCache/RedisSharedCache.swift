@@ -89,12 +89,43 @@ public struct SharedCacheError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
+/// How a shared entry is stored: `01 ‖ expiry (ms since the epoch, 8 bytes big-endian) ‖
+/// HMAC-SHA256(secret, "ratify-shared-v1" ‖ 00 ‖ key ‖ 00 ‖ expiry ‖ value) ‖ value`. Pure
+/// functions over bytes: an entry written without the secret, moved to another key, or read
+/// after its sealed expiry (whatever TTL Redis holds it with) does not open.
+public enum SealedEntry {
+    static let context = Array("ratify-shared-v1".utf8)
+
+    public static func seal(_ value: [UInt8], key: String, expires: Int64, secret: [UInt8]) -> [UInt8] {
+        let expiry = withUnsafeBytes(of: UInt64(bitPattern: expires).bigEndian, Array.init)
+        return [1] + expiry + mac(key: key, expiry: expiry, value: value, secret: secret) + value
+    }
+
+    /// The value and its milliseconds left, or nil.
+    public static func open(_ stored: [UInt8], key: String, secret: [UInt8], now: Int64) -> (value: [UInt8], remainingMilliseconds: Int64)? {
+        guard stored.count >= 1 + 8 + 32, stored[0] == 1 else { return nil }
+        let expiry = Array(stored[1..<9])
+        let value = Array(stored[41...])
+        guard Hash.constantTimeEqual(Array(stored[9..<41]), mac(key: key, expiry: expiry, value: value, secret: secret)) else { return nil }
+        let expires = expiry.reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        guard expires > now else { return nil }
+        return (value, expires - now)
+    }
+
+    static func mac(key: String, expiry: [UInt8], value: [UInt8], secret: [UInt8]) -> [UInt8] {
+        Hash.hmac(.sha256, key: secret, context + [0] + Array(key.utf8) + [0] + expiry + value)
+    }
+
+    public static func nowMilliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+}
+
 /// The shared cache on Redis through hiredis (blocking connections, each used by one command at
-/// a time on threads of its own, never on the Swift concurrency pool).
-///
-/// Every value is stored as `01 ‖ expiry (ms since the epoch, 8 bytes big-endian) ‖
-/// HMAC-SHA256(secret, "ratify-shared-v1" ‖ 00 ‖ key ‖ 00 ‖ expiry ‖ value) ‖ value`: an entry
-/// written without the secret, moved to another key, or kept past its expiry is refused.
+/// a time on threads of its own, never on the Swift concurrency pool). Every value is a
+/// `SealedEntry`.
 public final class RedisSharedCache: SharedCache, @unchecked Sendable {
     public enum Event: String, Sendable {
         case hit, miss, rejected, unavailable, stored, dropped
@@ -155,8 +186,8 @@ public final class RedisSharedCache: SharedCache, @unchecked Sendable {
                 onEvent(.rejected, key)
                 return nil
             }
-            onEvent(opened.remaining > .zero ? .hit : .miss, "")
-            return opened.remaining > .zero ? opened : nil
+            onEvent(.hit, "")
+            return opened
         }
     }
 
@@ -166,7 +197,7 @@ public final class RedisSharedCache: SharedCache, @unchecked Sendable {
             onEvent(.dropped, "")
             return
         }
-        let sealed = seal(value, key: key, expires: Self.nowMilliseconds() + Int64(milliseconds))
+        let sealed = seal(value, key: key, expires: SealedEntry.nowMilliseconds() + Int64(milliseconds))
         workers.submit {
             switch self.run(connection, [Array("SET".utf8), Array(key.utf8), sealed, Array("PX".utf8), Array(String(milliseconds).utf8)],
                             timeout: self.settings.commandTimeout) {
@@ -179,31 +210,13 @@ public final class RedisSharedCache: SharedCache, @unchecked Sendable {
 
     // MARK: envelope
 
-    private static let context = Array("ratify-shared-v1".utf8)
-
-    private func mac(key: String, expires: [UInt8], value: [UInt8]) -> [UInt8] {
-        Hash.hmac(.sha256, key: settings.key, Self.context + [0] + Array(key.utf8) + [0] + expires + value)
-    }
-
     func seal(_ value: [UInt8], key: String, expires: Int64) -> [UInt8] {
-        let expiry = withUnsafeBytes(of: UInt64(bitPattern: expires).bigEndian, Array.init)
-        return [1] + expiry + mac(key: key, expires: expiry, value: value) + value
+        SealedEntry.seal(value, key: key, expires: expires, secret: settings.key)
     }
 
-    /// The value and its time left, or nil when the entry is not one this secret sealed for `key`.
     func open(_ stored: [UInt8], key: String) -> (value: [UInt8], remaining: Duration)? {
-        guard stored.count >= 1 + 8 + 32, stored[0] == 1 else { return nil }
-        let expiry = Array(stored[1..<9])
-        let value = Array(stored[41...])
-        guard Hash.constantTimeEqual(Array(stored[9..<41]), mac(key: key, expires: expiry, value: value)) else { return nil }
-        let expires = expiry.reduce(Int64(0)) { $0 << 8 | Int64($1) }
-        return (value, .milliseconds(expires - Self.nowMilliseconds()))
-    }
-
-    static func nowMilliseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+        SealedEntry.open(stored, key: key, secret: settings.key, now: SealedEntry.nowMilliseconds())
+            .map { ($0.value, .milliseconds($0.remainingMilliseconds)) }
     }
 
     // MARK: connections

@@ -31,7 +31,9 @@ import TestSupport
         let subjectDigest = Digest.of(subjectManifest)
         try ProcessRunner.python(FixtureScripts.path("make_signatures.py"), [directory.appendingPathComponent("cosign").path, subjectDigest.description])
         let signatures = try JSONParser.parse(Array(try Data(contentsOf: directory.appendingPathComponent("cosign/signatures.json"))))
-        let payload = Array(Data(base64Encoded: signatures["payload"]!.stringValue!)!)
+        // The annotated payload: cosign's default one would be predicted and never fetched
+        // (SimpleSigning.predictedPayload), and the blob path through the plugin is under test.
+        let payload = Array(Data(base64Encoded: signatures["annotatedPayload"]!.stringValue!)!)
         let payloadDigest = Digest.of(payload).description
         let sbom = Array(#"{"spdxVersion":"SPDX-2.3"}"#.utf8)
         let cosignArtifact = "sha256:" + String(repeating: "c", count: 64), sbomArtifact = "sha256:" + String(repeating: "d", count: 64)
@@ -46,7 +48,7 @@ import TestSupport
             "manifests": [.init(stringLiteral: cosignArtifact): [
                 "mediaType": "application/vnd.oci.image.manifest.v1+json", "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json",
                 "blobs": [["mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": .string(payloadDigest), "size": .int(payload.count),
-                           "annotations": ["dev.cosignproject.cosign/signature": signatures["signatures"]!["ec256"]!]]],
+                           "annotations": ["dev.cosignproject.cosign/signature": signatures["annotatedSignature"]!]]],
             ]],
             "blobs": [.init(stringLiteral: payloadDigest): .string(Data(payload).base64EncodedString()), .init(stringLiteral: sbomArtifact): .string(Data(sbom).base64EncodedString())],
         ]

@@ -19,7 +19,7 @@ import TestSupport
 
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
         let server = try startServer()
-        let client = try RawClient(port: server.port)
+        let client = try RawClient(port: server.port, receiveTimeout: 30)
         // The first request takes longest; its answer must still come first.
         try client.send("GET /sleep/100 HTTP/1.1\r\n\r\nGET /sleep/1 HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi")
         let responses = try await offPool { client.receiveResponses(3) }

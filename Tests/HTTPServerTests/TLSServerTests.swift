@@ -19,7 +19,7 @@ import TLS
     }
 
     func get(_ port: UInt16, _ tls: HTTPClientTLSOptions) async throws -> HTTPClientResponse {
-        try await offPool { try CurlSession(tls: tls).perform(HTTPClientRequest(url: "https://localhost:\(port)/x"), timeout: .seconds(3)) }
+        try await offPool { try CurlSession(tls: tls).perform(HTTPClientRequest(url: "https://localhost:\(port)/x"), timeout: .seconds(10)) }
     }
 
     /// A fresh PKI whose `server` pair is also laid out as Ratify's cert dir (`tls.crt`, `tls.key`).

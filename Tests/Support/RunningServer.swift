@@ -22,6 +22,11 @@ public final class RunningServer: @unchecked Sendable {
         options.metricsAddress = ListenAddress(host: "127.0.0.1", port: 0)
         options.tls = TLSServerConfiguration(certificateChainFile: pki.path("server.crt"), privateKeyFile: pki.path("server.key"),
                                              clientCAFile: pki.path("gatekeeper-ca.crt"))
+        // Generous request deadlines unless a test sets its own: the suite shares 2 cores with
+        // dozens of servers and fixture generators, and a 950 ms mutation deadline is missed
+        // when the machine stalls for a second (deadline behaviour has tests of its own).
+        options.verificationTimeout = .seconds(20)
+        options.mutationTimeout = .seconds(20)
         configure(&options)
         let sink = logs
         let logger = Logger(label: "test") { RatifyLogHandler(label: $0, format: .text, level: .debug, sink: sink) }

@@ -45,11 +45,11 @@ def redis_cli(port, *args):
 
 
 class Replica:
-    def __init__(self, binary, work, name, config, redis_port):
+    def __init__(self, binary, work, name, config, redis_port, secret=SECRET):
         self.name = name
         self.http, self.health, self.metrics = free_port(), free_port(), free_port()
         self.log = os.path.join(work, f"{name}.log")
-        env = dict(os.environ, RATIFY_REDIS_KEY=SECRET)
+        env = dict(os.environ, RATIFY_REDIS_KEY=secret)
         self.process = subprocess.Popen(
             [binary, "serve", "-c", config, "--http", f"127.0.0.1:{self.http}", "--health-port", f"127.0.0.1:{self.health}",
              "--metrics-port", f"127.0.0.1:{self.metrics}", "--cache-type", "redis", "--redis-address", f"127.0.0.1:{redis_port}",
@@ -71,6 +71,12 @@ class Replica:
     def shared(self, result):
         text = urllib.request.urlopen(f"http://127.0.0.1:{self.metrics}/metrics").read().decode()
         return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(f'ratify_shared_cache_total{{result="{result}"}}'))
+
+    def verified_here(self, key):
+        """Whether this replica verified `key` itself: the result line is logged only for a
+        verification computed here, never for a verdict taken from Redis."""
+        with open(self.log) as f:
+            return f"verify result for subject {key}@" in f.read()
 
     def stop(self):
         self.process.kill()
@@ -136,6 +142,8 @@ def main():
         checks.check("replica B gives the same verdicts", got == {k: expected[k] for k in first}, got)
         checks.check("replica B made 0 registry requests for them", spent == 0, f"{spent} requests")
         checks.check("replica B counted shared-cache hits", b.shared("hit") >= 2, b.shared("hit"))
+        checks.check("replica B logged no verification of its own for them (A's verdicts)",
+                     a.verified_here(keys[0]) and not any(b.verified_here(k) for k in first), "")
 
         # 2. Forged passes in Redis are refused. The unsigned image's verdict entry is overwritten
         #    with plain JSON, then with a genuine sealed pass of a signed image copied over it.
@@ -159,6 +167,35 @@ def main():
             redis_cli(redis_port, "COPY", genuine[0], target[0], "REPLACE")
             got = verdicts(c.verify([keys[5]]))
             checks.check("a genuine pass copied onto the unsigned image's key is refused", got == {keys[5]: False}, got)
+
+        # 2b. A replica holding another secret: what it writes is refused by the others.
+        stranger = Replica(binary, work, "stranger", config, redis_port, secret="9" * 48)
+        replicas.append(stranger)
+        got = verdicts(stranger.verify([keys[4]]))
+        time.sleep(0.3)
+        before, rejected = b.registry_requests(), b.shared("rejected")
+        got_b = verdicts(b.verify([keys[4]]))
+        checks.check("entries sealed with another secret are refused: B verifies for itself",
+                     got == got_b == {keys[4]: expected[keys[4]]} and b.registry_requests() > before and b.shared("rejected") > rejected,
+                     f"{got_b} requests {b.registry_requests() - before} rejected {b.shared('rejected') - rejected}")
+        stranger.stop()
+        replicas.remove(stranger)
+
+        # 2c. Another configuration (a different policy) does not reuse these verdicts.
+        other_config = os.path.join(work, "other.json")
+        with open(config) as f:
+            document = json.load(f)
+        document["policy"]["plugin"]["artifactVerificationPolicies"] = {COSIGN: "any"}
+        with open(other_config, "w") as f:
+            json.dump(document, f)
+        other = Replica(binary, work, "other-config", other_config, redis_port)
+        replicas.append(other)
+        got = verdicts(other.verify([keys[0]]))
+        # (The registry content it needs may come from Redis: same store configuration.)
+        checks.check("a replica with another configuration verifies for itself",
+                     got == {keys[0]: True} and other.verified_here(keys[0]), got)
+        other.stop()
+        replicas.remove(other)
 
         # 3. Redis killed in the middle of a load over all three replicas.
         results, errors, stop = [], [], threading.Event()
