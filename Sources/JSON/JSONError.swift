@@ -11,6 +11,7 @@ public struct JSONError: Error, Equatable, CustomStringConvertible, Sendable {
         case duplicateKey = "JSON_DUPLICATE_KEY"
         case tooDeep = "JSON_TOO_DEEP"
         case trailingData = "JSON_TRAILING_DATA"
+        case tooLarge = "JSON_TOO_LARGE"
     }
 
     public let code: Code

@@ -5,12 +5,30 @@ public struct JSONParser {
     public struct Options: Sendable {
         public var maximumDepth: Int = 256
         public var rejectDuplicateKeys: Bool = true
+        /// Values (objects, arrays, strings, numbers, literals) in one document. Each costs tens
+        /// of bytes of memory once parsed, so a few MB of `[0,0,0,…]` from a registry or a
+        /// request would otherwise cost hundreds of MB. 100,000 is far more than any manifest,
+        /// index, referrers list, signature envelope or ProviderRequest holds.
+        public var maximumValues: Int = 100_000
         public init() {}
+
+        /// The Kubernetes API server's lists (every Ratify resource and secret of a large cluster).
+        public static var apiServer: Options {
+            var options = Options()
+            options.maximumValues = 5_000_000
+            return options
+        }
     }
 
     public static func parse(_ bytes: some Collection<UInt8>, options: Options = Options()) throws(JSONError) -> JSONValue {
+        try parseCounting(bytes, options: options).value
+    }
+
+    /// `parse`, also returning how many key comparisons duplicate detection made (the work that
+    /// was quadratic: tests hold it linear without timing anything).
+    public static func parseCounting(_ bytes: some Collection<UInt8>, options: Options = Options()) throws(JSONError) -> (value: JSONValue, keyComparisons: Int) {
         let array = Array(bytes)
-        return try array.withUnsafeBufferPointer { (buffer) throws(JSONError) -> JSONValue in
+        return try array.withUnsafeBufferPointer { (buffer) throws(JSONError) -> (value: JSONValue, keyComparisons: Int) in
             var parser = Cursor(bytes: buffer, options: options)
             parser.skipWhitespace()
             let value = try parser.parseValue(depth: 0)
@@ -18,12 +36,16 @@ public struct JSONParser {
             guard parser.index == buffer.count else {
                 throw parser.error(.trailingData, "unexpected data after the top-level value")
             }
-            return value
+            return (value, parser.keyComparisons)
         }
     }
 
     public static func parse(_ string: String, options: Options = Options()) throws(JSONError) -> JSONValue {
         try parse(Array(string.utf8), options: options)
+    }
+
+    public static func parseCounting(_ string: String, options: Options = Options()) throws(JSONError) -> (value: JSONValue, keyComparisons: Int) {
+        try parseCounting(Array(string.utf8), options: options)
     }
 }
 
@@ -31,6 +53,8 @@ private struct Cursor {
     let bytes: UnsafeBufferPointer<UInt8>
     let options: JSONParser.Options
     var index = 0
+    var values = 0
+    var keyComparisons = 0
 
     init(bytes: UnsafeBufferPointer<UInt8>, options: JSONParser.Options) {
         self.bytes = bytes
@@ -70,6 +94,10 @@ private struct Cursor {
         guard depth <= options.maximumDepth else {
             throw error(.tooDeep, "nesting deeper than \(options.maximumDepth) levels")
         }
+        values += 1
+        guard values <= options.maximumValues else {
+            throw error(.tooLarge, "more than \(options.maximumValues) values in one document")
+        }
         switch try peek() {
         case UInt8(ascii: "{"): return try parseObject(depth: depth)
         case UInt8(ascii: "["): return try parseArray(depth: depth)
@@ -85,6 +113,9 @@ private struct Cursor {
     mutating func parseObject(depth: Int) throws(JSONError) -> JSONValue {
         index += 1
         var members: [(key: String, value: JSONValue)] = []
+        // Duplicate keys: a scan of the few members most objects have, a set once there are
+        // more (a scan per member is quadratic: 100k members took 35 s).
+        var seen: Set<String>?
         skipWhitespace()
         if try peek() == UInt8(ascii: "}") { index += 1; return .object(JSONObject(members)) }
         while true {
@@ -92,8 +123,19 @@ private struct Cursor {
             guard try peek() == UInt8(ascii: "\"") else { throw error(.unexpectedByte, "expected a string object key") }
             let keyOffset = index
             let key = try parseString()
-            if options.rejectDuplicateKeys, members.contains(where: { $0.key == key }) {
-                throw JSONError(code: .duplicateKey, offset: keyOffset, detail: "duplicate object key \"\(key)\"")
+            if options.rejectDuplicateKeys {
+                let duplicate: Bool
+                if seen == nil, members.count < 16 {
+                    keyComparisons += members.count
+                    duplicate = members.contains(where: { $0.key == key })
+                } else {
+                    if seen == nil { seen = Set(members.map(\.key)) }
+                    keyComparisons += 1
+                    duplicate = !seen!.insert(key).inserted
+                }
+                if duplicate {
+                    throw JSONError(code: .duplicateKey, offset: keyOffset, detail: "duplicate object key \"\(key)\"")
+                }
             }
             skipWhitespace()
             guard try peek() == UInt8(ascii: ":") else { throw error(.unexpectedByte, "expected ':' after object key") }

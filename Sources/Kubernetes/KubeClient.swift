@@ -97,7 +97,7 @@ public struct KubeClient: Sendable {
     /// `GET <collection>`: the items and the list's resourceVersion (where a watch starts).
     public func list(_ path: String) async throws(KubeError) -> (items: [JSONValue], resourceVersion: String) {
         let response = try await send(request("GET", path))
-        guard let document = try? JSONParser.parse(response.body), let items = document["items"]?.arrayValue ?? (document["items"]?.isNull == true ? [] : nil),
+        guard let document = try? JSONParser.parse(response.body, options: .apiServer), let items = document["items"]?.arrayValue ?? (document["items"]?.isNull == true ? [] : nil),
               let version = document["metadata"]?["resourceVersion"]?.stringValue else {
             throw KubeError(.invalidResponse, "\(path): not a Kubernetes list (items, metadata.resourceVersion)")
         }
@@ -106,7 +106,7 @@ public struct KubeClient: Sendable {
 
     public func get(_ path: String) async throws(KubeError) -> JSONValue {
         let response = try await send(request("GET", path))
-        guard let document = try? JSONParser.parse(response.body) else { throw KubeError(.invalidResponse, "\(path): not JSON") }
+        guard let document = try? JSONParser.parse(response.body, options: .apiServer) else { throw KubeError(.invalidResponse, "\(path): not JSON") }
         return document
     }
 
@@ -126,7 +126,7 @@ public struct KubeClient: Sendable {
         let query = "?watch=1&allowWatchBookmarks=true&resourceVersion=\(resourceVersion)&timeoutSeconds=\(timeoutSeconds)"
         let request = request("GET", path + query, timeout: .seconds(timeoutSeconds + 30)) { chunk in
             for line in lines.feed(chunk) {
-                guard let event = try? JSONParser.parse(line), let type = event["type"]?.stringValue,
+                guard let event = try? JSONParser.parse(line, options: .apiServer), let type = event["type"]?.stringValue,
                       let kind = WatchEvent.Kind(rawValue: type), let object = event["object"] else { continue }
                 if kind == .error, object["code"]?.intValue == 410 { gone.set() }
                 onEvent(WatchEvent(kind: kind, object: object))

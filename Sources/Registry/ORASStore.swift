@@ -22,8 +22,10 @@ public final class ORASStore: ReferrerStore, Sendable {
     let coalescer = Coalescer<[UInt8], RegistryError>(wrap: RegistryError.unexpected)
     let descriptorCoalescer = Coalescer<Descriptor, RegistryError>(wrap: RegistryError.unexpected)
     let listCoalescer = Coalescer<[Descriptor], RegistryError>(wrap: RegistryError.unexpected)
-    /// Registries seen answering 404 on the referrers API: go straight to the tag schema.
-    let noReferrersAPI = Mutex<Set<String>>([])
+    /// Repositories (`registry/repository`) seen answering 404 (or not an index) on the
+    /// referrers API: the tag schema first, for a while. Per repository, not per registry: one
+    /// repository's 404 must not hide another's referrers; and not forever.
+    let noReferrersAPI = TTLCache<Bool>(ttl: .seconds(600))
     /// Resolved tags, referrer lists and content shared with other replicas, under `sharedScope`
     /// (this store's configuration fingerprint). Content read back is checked by digest again.
     let shared: (any SharedCache)?
@@ -245,37 +247,52 @@ public final class ORASStore: ReferrerStore, Sendable {
     }
 
     /// OCI distribution spec 1.1, "Listing Referrers": the API first; on 404 the tag schema.
+    /// A repository whose API answered 404 goes to the tag schema first for a while, and when
+    /// that finds nothing the API is asked again (the 404 may have been a moment's).
     private func listReferrers(_ subject: ImageReference, digest: Digest, artifactTypes: [String]?,
                                deadline: ContinuousClock.Instant) async throws(RegistryError) -> [Descriptor] {
-        if !noReferrersAPI.withLock({ $0.contains(subject.registry) }) {
-            var query = ""
-            if let types = artifactTypes, types.count == 1,
-               let encoded = types[0].addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~"))) {
-                query = "?artifactType=\(encoded)"
-            }
-            var path = "referrers/\(digest)\(query)"
-            var descriptors: [Descriptor] = []
-            for page in 0..<50 {
-                let response = try await send("GET", subject, path: path, accept: [MediaType.ociIndex],
-                                              maxBytes: options.maxManifestBytes, deadline: deadline)
-                let contentType = response.header("Content-Type").map { String($0.split(separator: ";")[0]) }
-                // "If the registry returns a 404 … the client MUST fallback to the tag schema."
-                if response.status == 404 || (page == 0 && response.status == 200 && contentType != MediaType.ociIndex) {
-                    noReferrersAPI.withLock { _ = $0.insert(subject.registry) }
-                    return try await tagSchemaReferrers(subject, digest: digest, deadline: deadline)
-                }
-                guard response.status == 200 else { throw statusError(response, subject, what: "referrers of \(digest)") }
-                let index: Manifest
-                do { index = try Manifest.parse(response.body, mediaType: contentType) } catch {
-                    throw RegistryError(.invalidResponse, "referrers of \(subject.name)@\(digest): \(error.message)")
-                }
-                descriptors += index.manifests
-                guard let next = Self.nextLink(response.headerValues("Link")) else { return descriptors }
-                path = next
-            }
-            throw RegistryError(.invalidResponse, "referrers of \(subject.name)@\(digest): more than 50 pages")
+        if noReferrersAPI.get(subject.name) == nil {
+            if let found = try await apiReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline) { return found }
+            return try await tagSchemaReferrers(subject, digest: digest, deadline: deadline)
         }
-        return try await tagSchemaReferrers(subject, digest: digest, deadline: deadline)
+        let viaTags = try await tagSchemaReferrers(subject, digest: digest, deadline: deadline)
+        if !viaTags.isEmpty { return viaTags }
+        return try await apiReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline) ?? []
+    }
+
+    /// The referrers API's pages, or nil when the registry has none for this repository (404, or
+    /// a 200 that is not an OCI index): "the client MUST fallback to the tag schema".
+    private func apiReferrers(_ subject: ImageReference, digest: Digest, artifactTypes: [String]?,
+                              deadline: ContinuousClock.Instant) async throws(RegistryError) -> [Descriptor]? {
+        var query = ""
+        if let types = artifactTypes, types.count == 1,
+           let encoded = types[0].addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~"))) {
+            query = "?artifactType=\(encoded)"
+        }
+        var path = "referrers/\(digest)\(query)"
+        var descriptors: [Descriptor] = []
+        for page in 0..<50 {
+            let response = try await send("GET", subject, path: path, accept: [MediaType.ociIndex],
+                                          maxBytes: options.maxManifestBytes, deadline: deadline)
+            let contentType = response.header("Content-Type").map { String($0.split(separator: ";")[0]) }
+            if response.status == 404 || (page == 0 && response.status == 200 && contentType != MediaType.ociIndex) {
+                noReferrersAPI.put(subject.name, true)
+                return nil
+            }
+            guard response.status == 200 else { throw statusError(response, subject, what: "referrers of \(digest)") }
+            let index: Manifest
+            do { index = try Manifest.parse(response.body, mediaType: contentType) } catch {
+                throw RegistryError(.invalidResponse, "referrers of \(subject.name)@\(digest): \(error.message)")
+            }
+            noReferrersAPI.remove(subject.name)
+            descriptors += index.manifests
+            guard descriptors.count <= options.maxReferrers else {
+                throw RegistryError(.tooLarge, "\(subject.name)@\(digest) has more than \(options.maxReferrers) referrers; the limit is \(options.maxReferrers)")
+            }
+            guard let next = Self.nextLink(response.headerValues("Link")) else { return descriptors }
+            path = next
+        }
+        throw RegistryError(.invalidResponse, "referrers of \(subject.name)@\(digest): more than 50 pages")
     }
 
     /// "Referrers Tag Schema": an OCI index tagged `<alg>-<ref>` lists the referrers.
@@ -291,6 +308,9 @@ public final class ORASStore: ReferrerStore, Sendable {
         }
         guard index.mediaType == MediaType.ociIndex else {
             throw RegistryError(.invalidResponse, "tag \(digest.referrersTag) in \(subject.name) holds \(index.mediaType), not an OCI index")
+        }
+        guard index.manifests.count <= options.maxReferrers else {
+            throw RegistryError(.tooLarge, "\(subject.name)@\(digest) has \(index.manifests.count) referrers; the limit is \(options.maxReferrers)")
         }
         return index.manifests
     }

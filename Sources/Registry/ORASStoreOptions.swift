@@ -14,6 +14,10 @@ public struct ORASStoreOptions: Sendable, Equatable {
     public var ttl: Duration = .seconds(10)
     public var maxManifestBytes = 4 * 1024 * 1024
     public var maxBlobBytes = 4 * 1024 * 1024
+    /// Referrers of one subject at most (all pages): the spec sets no bound, and a hostile
+    /// registry listing ~95k of them made each verification cost seconds of CPU and 400 MB.
+    /// Past it the listing fails (closed); real images carry a handful.
+    public var maxReferrers = 1_000
     /// Bytes of content-addressed data kept in memory.
     public var contentCacheBytes = 64 * 1024 * 1024
     /// Upper bound for one HTTP request; the caller's deadline may cut it shorter.

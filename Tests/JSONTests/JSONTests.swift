@@ -32,6 +32,37 @@ import Testing
         do { _ = try JSONParser.parse(input) } catch { #expect(error.code == code, "\(input)") }
     }
 
+    /// Issue #16: a 100k-member object took 35 s (a scan of all earlier keys per key). Now a
+    /// set once an object has 16 members: 90k members with the duplicate last parse at once,
+    /// and a duplicate among the first few is still found by the scan.
+    @Test func duplicateKeysInLargeObjectsAreFoundInLinearTime() throws {
+        let members = (0..<90_000).map { "\"k\($0)\":0" }
+        let (parsed, comparisons) = try JSONParser.parseCounting("{" + members.joined(separator: ",") + "}")
+        #expect(parsed.objectValue?.count == 90_000)
+        #expect(comparisons < 2 * 90_000, "\(comparisons) key comparisons for 90,000 members")
+        do {
+            _ = try JSONParser.parse("{" + members.joined(separator: ",") + ",\"k12345\":1}")
+            Issue.record("the duplicate key was not found")
+        } catch {
+            #expect(error.code == .duplicateKey && error.detail.contains("k12345"))
+        }
+        #expect(throws: JSONError.self) { try JSONParser.parse(#"{"a":1,"b":2,"a":3}"#) }
+    }
+
+    /// Values per document are bounded (100,000 by default): `[0,0,…]` cannot make a parse cost
+    /// hundreds of MB; the Kubernetes API's lists get a larger bound.
+    @Test func valuesPerDocumentAreBounded() throws {
+        let many = "[" + Array(repeating: "0", count: 100_000).joined(separator: ",") + "]"
+        do {
+            _ = try JSONParser.parse(many)
+            Issue.record("100,001 values were accepted")
+        } catch {
+            #expect(error.code == .tooLarge && error.detail.contains("100000"), "\(error)")
+        }
+        #expect(try JSONParser.parse(many, options: .apiServer).arrayValue?.count == 100_000)
+        #expect(try JSONParser.parse("[" + Array(repeating: "0", count: 99_999).joined(separator: ",") + "]").arrayValue?.count == 99_999)
+    }
+
     @Test func rejectsInvalidUTF8() {
         #expect(throws: JSONError.self) { try JSONParser.parse([0x22, 0xC3, 0x28, 0x22]) }
     }

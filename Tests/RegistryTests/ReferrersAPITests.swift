@@ -18,6 +18,42 @@ import TestSupport
         return (registry, fixtures, image, attached)
     }
 
+    /// Issue #16: one repository's 404 on the referrers API disabled the API for the whole
+    /// registry until restart, so a signature listed only through the API elsewhere was never
+    /// found. Now the 404 is remembered per repository, and a tag schema that finds nothing
+    /// sends the client back to the API.
+    @Test func aReferrersAPI404IsRememberedPerRepositoryAndRetriedWhenTheTagSchemaIsEmpty() async throws {
+        let (registry, fixtures, image, attached) = try setUp()
+        let legacy = try fixtures.pushImage("legacy", tag: "v1")
+        registry.referrersAPIMissing = ["legacy"]
+        let store = makeStore()
+        #expect(try await store.referrerDescriptors(of: try ImageReference.parse("\(registry.host)/legacy@\(legacy.digest)"), artifactTypes: nil, deadline: soon()).isEmpty)
+        let found = try await store.referrerDescriptors(of: try ImageReference.parse("\(registry.host)/app@\(image.digest)"), artifactTypes: nil, deadline: soon())
+        #expect(Set(found.map(\.digest.description)) == Set(attached.map(\.digest)), "another repository's 404 does not hide these")
+        // A passing 404 in "app" itself: that listing comes back empty (fail closed), the next
+        // one goes to the tag schema, finds nothing there, and asks the API again.
+        let other = try fixtures.pushImage("app", tag: "v2")
+        let signature = try fixtures.attach("app", to: other, artifactType: notation, layers: [(mediaType: "application/octet-stream", bytes: Array("sig".utf8))])
+        registry.injectFaults(status: 404, count: 1)
+        let uncached = makeStore { $0.cacheEnabled = false }
+        let subject = try ImageReference.parse("\(registry.host)/app@\(other.digest)")
+        #expect(try await uncached.referrerDescriptors(of: subject, artifactTypes: nil, deadline: soon()).isEmpty)
+        let again = try await uncached.referrerDescriptors(of: subject, artifactTypes: nil, deadline: soon())
+        #expect(again.map(\.digest.description) == [signature.digest])
+        await registry.stop()
+    }
+
+    /// The referrers of one subject are bounded (all pages): past the bound the listing fails.
+    @Test func referrerListsAreBounded() async throws {
+        let (registry, _, image, _) = try setUp(pageSize: 2)
+        let store = makeStore { $0.maxReferrers = 4 }
+        let subject = try ImageReference.parse("\(registry.host)/app@\(image.digest)")
+        await expectRegistryError(.tooLarge, containing: "the limit is 4") {
+            _ = try await store.referrerDescriptors(of: subject, artifactTypes: nil, deadline: soon())
+        }
+        await registry.stop()
+    }
+
     @Test func followsLinkPaginationAcrossPages() async throws {
         let (registry, _, image, attached) = try setUp(pageSize: 2)
         let store = makeStore()

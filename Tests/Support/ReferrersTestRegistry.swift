@@ -28,6 +28,9 @@ public final class ReferrersTestRegistry: ContentPusher, HTTPHandler, @unchecked
     public var omitDigestOnHead = false
     /// Answer the referrers API with a 200 that is not an image index (clients must fall back).
     public var referrersAnswerNonIndex = false
+    /// Repositories whose referrers API answers 404 (as a registry routing some repositories
+    /// to a backend without the API might).
+    public var referrersAPIMissing: Set<String> = []
     public let delay: Duration
     private var server: HTTPServer!
 
@@ -124,6 +127,7 @@ public final class ReferrersTestRegistry: ContentPusher, HTTPHandler, @unchecked
             default:
                 // Some registries answer unknown API paths with a 200 page that is not an index.
                 if referrersAnswerNonIndex { return .text(.ok, "<html>registry front page</html>") }
+                if referrersAPIMissing.contains(repository) { return notFound() }
                 return referrers(repository, reference, query: query(request.target))
             }
         }
