@@ -40,9 +40,13 @@ public final class ConfigReloader: Sendable {
             let config = try RatifyConfig.read(Array(content), path: path)
             let generation = holder.generation + 1
             let executor = try build(config, generation)
-            holder.replace(with: executor)
+            // The file's request deadlines apply from the next request (absent: Ratify's defaults).
+            let timeouts = RequestTimeouts(verification: config.verificationRequestTimeout ?? RatifyConfig.defaultVerificationTimeout,
+                                           mutation: config.mutationRequestTimeout ?? RatifyConfig.defaultMutationTimeout)
+            holder.replace(with: executor, timeouts: timeouts)
             for warning in config.warnings { logger.warning("\(warning)") }
-            logger.info("configuration reloaded", metadata: ["config": "\(path)", "generation": "\(holder.generation)"])
+            logger.info("configuration reloaded", metadata: ["config": "\(path)", "generation": "\(holder.generation)",
+                "verificationRequestTimeout": "\(timeouts.verification!.milliseconds)ms", "mutationRequestTimeout": "\(timeouts.mutation!.milliseconds)ms"])
             return true
         } catch {
             logger.error("configuration change refused; still serving the previous configuration", metadata: ["error": "\(error)"])

@@ -10,6 +10,9 @@ import Registry
 /// `ratify discover`, the custom-resource manager — goes through `interpret`.
 public struct RatifyConfig: Sendable {
     public var verificationRequestTimeout: Duration?
+    /// Ratify's defaults for `executor.verificationRequestTimeout` / `mutationRequestTimeout`.
+    public static let defaultVerificationTimeout: Duration = .milliseconds(2900)
+    public static let defaultMutationTimeout: Duration = .milliseconds(950)
     public var mutationRequestTimeout: Duration?
     /// (ours) `executor.verifyEverySignature`: verify every signature even when an `any` rule is
     /// already satisfied (templates that read a particular signature's report, such as an issuer
@@ -48,25 +51,36 @@ public struct RatifyConfig: Sendable {
     /// `verify` and `discover` run on.
     public static func load(path: String?) throws(ConfigurationError) -> RatifyConfig {
         guard let path else { return try parse(Array(embeddedDefault.utf8), source: "embedded default config") }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError("cannot read config file \(path)")
+        return try read(try fileBytes(path), path: path)
+    }
+
+    /// A config file's bytes. Read through a file handle, so a character device (`/dev/null`)
+    /// reads as the empty file it is; a missing or unreadable file says which.
+    static func fileBytes(_ path: String) throws(ConfigurationError) -> [UInt8] {
+        guard FileManager.default.fileExists(atPath: path) else { throw ConfigurationError("config file \(path) does not exist") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw ConfigurationError("cannot read config file \(path) (permissions?)") }
+        defer { try? handle.close() }
+        do { return Array(try handle.readToEnd() ?? Data()) } catch { throw ConfigurationError("cannot read config file \(path): \(error)") }
+    }
+
+    static func refuseEmpty(_ bytes: [UInt8], path: String) throws(ConfigurationError) {
+        guard !bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) else {
+            throw ConfigurationError("config file \(path) is empty: give a config.json (or YAML) with at least a store, a policy and verifiers, or omit -c for the embedded default")
         }
-        return try read(Array(data), path: path)
     }
 
     /// The file at `path` as a document, not yet interpreted (dynamic plugins are pulled from it
     /// before its verifiers are resolved).
     public static func rawDocument(path: String) throws(ConfigurationError) -> JSONValue {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ConfigurationError("cannot read config file \(path)") }
+        let data = try fileBytes(path)
+        try refuseEmpty(data, path: path)
         if path.hasSuffix(".yaml") || path.hasSuffix(".yml") { return try YAMLConfig.parse(String(decoding: data, as: UTF8.self), source: path) }
         do { return try JSONParser.parse(Array(data)) } catch { throw ConfigurationError("\(path): \(error)") }
     }
 
     /// A file's contents, JSON or — by its extension — YAML (start and reload alike).
     public static func read(_ bytes: [UInt8], path: String) throws(ConfigurationError) -> RatifyConfig {
-        guard !bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) else {
-            throw ConfigurationError("config file \(path) is empty")
-        }
+        try refuseEmpty(bytes, path: path)
         if path.hasSuffix(".yaml") || path.hasSuffix(".yml") {
             return try interpret(YAMLConfig.parse(String(decoding: bytes, as: UTF8.self), source: path), source: path)
         }
@@ -173,9 +187,16 @@ public struct RatifyConfig: Sendable {
     }
 
     private mutating func readStore(_ store: JSONValue, source: String) throws(ConfigurationError) {
+        guard !store.isNull else { return }
+        guard store.objectValue != nil else {
+            throw ConfigurationError("\(source): store must be an object with a plugins list, found \(store.typeName)")
+        }
         guard let plugins = store["plugins"] else { return }
         guard let list = plugins.arrayValue else {
             throw ConfigurationError("\(source): store.plugins must be a list, found \(plugins.typeName)")
+        }
+        guard !list.isEmpty else {
+            throw ConfigurationError("\(source): store.plugins is empty: name one store, e.g. [{\"name\": \"oras\"}] (or leave store out for the default oras store)")
         }
         var found = false
         for (index, plugin) in list.enumerated() {

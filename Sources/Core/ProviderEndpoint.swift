@@ -32,13 +32,17 @@ public struct ProviderAnswer: Sendable, Equatable {
 /// the ProviderResponse. Transport-free: the server hands it bytes and gets bytes back.
 public struct ProviderEndpoint: Sendable {
     public let operation: ProviderOperation
-    /// Ratify's `verificationRequestTimeout` (2900 ms) or `mutationRequestTimeout` (950 ms).
-    public let timeout: Duration
+    /// Ratify's `verificationRequestTimeout` (2900 ms) or `mutationRequestTimeout` (950 ms):
+    /// read per request, so a reloaded configuration's value applies to the next request.
+    private let currentTimeout: @Sendable () -> Duration
     private let executor: @Sendable () -> any ProviderExecutor
 
-    public init(operation: ProviderOperation, timeout: Duration, executor: @escaping @Sendable () -> any ProviderExecutor) {
+    public var timeout: Duration { currentTimeout() }
+
+    public init(operation: ProviderOperation, timeout: @autoclosure @escaping @Sendable () -> Duration,
+                executor: @escaping @Sendable () -> any ProviderExecutor) {
         self.operation = operation
-        self.timeout = timeout
+        self.currentTimeout = timeout
         self.executor = executor
     }
 
@@ -52,6 +56,7 @@ public struct ProviderEndpoint: Sendable {
             return ProviderAnswer(outcome: .malformedRequest, response: ProviderResponse(idempotent: idempotent, systemError: error.description))
         }
         let clock = ContinuousClock()
+        let timeout = self.timeout
         let context = ProviderContext(requestID: requestID, operation: operation, deadline: clock.now + timeout)
         let executor = executor()
         let keys = request.keys

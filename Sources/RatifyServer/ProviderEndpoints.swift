@@ -15,8 +15,9 @@ struct ProviderEndpoints: Sendable {
     func router() -> Instrumented {
         var router = Router()
         let holder = executor
-        let verify = ProviderEndpoint(operation: .verify, timeout: options.verificationTimeout) { holder.current }
-        let mutate = ProviderEndpoint(operation: .mutate, timeout: options.mutationTimeout) { holder.current }
+        let (verifyDefault, mutateDefault) = (options.verificationTimeout, options.mutationTimeout)
+        let verify = ProviderEndpoint(operation: .verify, timeout: holder.timeouts?.verification ?? verifyDefault) { holder.current }
+        let mutate = ProviderEndpoint(operation: .mutate, timeout: holder.timeouts?.mutation ?? mutateDefault) { holder.current }
         router.add("POST", RatifyServer.verifyPath) { request in await serve(verify, request, histogram: metrics.verificationRequest) }
         router.add("POST", RatifyServer.mutatePath) { request in await serve(mutate, request, histogram: metrics.mutationRequest) }
         return Instrumented(router: router, server: "provider", metrics: metrics)

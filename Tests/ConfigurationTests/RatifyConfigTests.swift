@@ -39,6 +39,12 @@ import Testing
         (#"{"verifier":"x"}"#, "verifier must be an object"),
         (#"{"verifier":{"plugins":[{"name":"sbom"}]}}"#, "verifier.plugins[0].name: verifier \"sbom\" is neither built in (cosign, notation) nor a plugin in"),
         (#"{"verifier":{"plugins":[{"name":"notation"}]}}"#, "verifier.plugins[0].trustPolicyDoc: is required"),
+        // Issue #16: these were accepted at start and on reload.
+        (#"{"verifier":[]}"#, "verifier must be an object, found array"),
+        (#"{"store":[]}"#, "store must be an object with a plugins list, found array"),
+        (#"{"store":"x"}"#, "store must be an object with a plugins list, found string"),
+        (#"{"store":{"plugins":[]}}"#, "store.plugins is empty: name one store"),
+        (#"{"executor":{"verifyEverySignature":"yes"}}"#, "executor.verifyEverySignature must be true or false"),
     ])
     func rejectsInvalidConfig(_ text: String, _ message: String) {
         do {
@@ -48,5 +54,17 @@ import Testing
             #expect("\(error)".hasPrefix("CONFIG_INVALID: "))
             #expect(error.message.contains(message), "\(error.message)")
         }
+    }
+
+    /// An empty file, `/dev/null` included, says it is empty; a missing file says so.
+    @Test func emptyAndMissingFilesSayWhatTheyAre() throws {
+        for path in ["/dev/null", FileManager.default.temporaryDirectory.appendingPathComponent("empty-\(UUID().uuidString).json").path] {
+            if path != "/dev/null" { FileManager.default.createFile(atPath: path, contents: Data("  \n".utf8)) }
+            defer { if path != "/dev/null" { try? FileManager.default.removeItem(atPath: path) } }
+            #expect(throws: ConfigurationError.self) { try RatifyConfig.load(path: path) }
+            do { _ = try RatifyConfig.load(path: path) } catch { #expect(error.message.contains("config file \(path) is empty"), "\(error.message)") }
+            do { _ = try RatifyConfig.rawDocument(path: path) } catch { #expect(error.message.contains("is empty"), "\(error.message)") }
+        }
+        do { _ = try RatifyConfig.load(path: "/nonexistent/config.json") } catch { #expect(error.message.contains("does not exist"), "\(error.message)") }
     }
 }

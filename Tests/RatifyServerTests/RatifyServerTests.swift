@@ -1,3 +1,4 @@
+import Configuration
 import Core
 import Foundation
 import JSON
@@ -80,6 +81,30 @@ struct SlowExecutor: ProviderExecutor {
         let body = try running.json(response)
         #expect(body["response"]?["items"] == nil)
         #expect(body["response"]?["systemError"]?.stringValue?.hasPrefix("operation timed out after 200ms") == true)
+        await running.server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    /// Issue #16: a reloaded `executor.verificationRequestTimeout` was logged as applied but the
+    /// endpoint kept the deadline it started with. Now the next request uses the file's value.
+    @Test func aReloadedRequestTimeoutAppliesToTheNextRequest() async throws {
+        let running = try RunningServer(executor: SlowExecutor())  // starts with a 20 s deadline
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-timeout-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("config.json").path
+        try "{}".write(toFile: path, atomically: true, encoding: .utf8)
+        let reloader = ConfigReloader(path: path, holder: running.server.executor, logger: Logger(label: "t")) { _, _ in SlowExecutor() }
+        try #"{"executor":{"verificationRequestTimeout":150,"mutationRequestTimeout":120}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(reloader.reloadIfChanged())
+        #expect(running.server.executor.timeouts == RequestTimeouts(verification: .milliseconds(150), mutation: .milliseconds(120)))
+        let verify = try running.json(try await running.post(verifyPath, providerRequest(["img"])))
+        #expect(verify["response"]?["systemError"]?.stringValue?.hasPrefix("operation timed out after 150ms") == true, "\(verify)")
+        let mutate = try running.json(try await running.post(mutatePath, providerRequest(["img"])))
+        #expect(mutate["response"]?["systemError"]?.stringValue?.hasPrefix("operation timed out after 120ms") == true, "\(mutate)")
+        // The key removed again: Ratify's defaults, not the last value.
+        try #"{"executor":{}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(reloader.reloadIfChanged())
+        #expect(running.server.executor.timeouts == RequestTimeouts(verification: .milliseconds(2900), mutation: .milliseconds(950)))
         await running.server.shutdown(gracePeriod: .seconds(1))
     }
 
