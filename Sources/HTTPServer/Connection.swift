@@ -20,6 +20,8 @@ final class Connection {
 
     private var input: [UInt8] = []
     private var inputStart = 0
+    /// How far the chunked body of the request being read is decoded (resumed, not re-read).
+    private var chunkedProgress: HTTPRequestDecoder.ChunkedProgress?
     private var output: [UInt8] = []
     private var outputOffset = 0
     private var interest: UInt32 = EPOLLIN.rawValue
@@ -87,10 +89,14 @@ final class Connection {
         }
     }
 
-    private func readAndProcess() {
+    /// Enough for the largest acceptable request (a chunked one within its chunk bound).
+    private var bufferCap: Int {
         let limits = configuration.limits
-        // Enough for the largest acceptable request; beyond it the decoder has already refused.
-        let bufferCap = limits.maxBodyBytes + limits.maxHeaderBytes + 64 * 1024
+        return limits.maxBodyBytes + limits.maxHeaderBytes + 256 * 1024
+    }
+
+    private func readAndProcess() {
+        let bufferCap = self.bufferCap
         var readClosed = false
         reading: while input.count - inputStart < bufferCap {
             switch transport.read(into: loop.scratch) {
@@ -127,8 +133,18 @@ final class Connection {
             setInterest(EPOLLIN.rawValue)
             return
         }
-        switch HTTPRequestDecoder.decode(input, from: inputStart, limits: configuration.limits) {
+        switch HTTPRequestDecoder.decode(input, from: inputStart, limits: configuration.limits, progress: &chunkedProgress) {
         case .needMoreData(let expectsContinue):
+            // The buffer holds as much as any acceptable request needs and still no request:
+            // refuse now rather than wait (reading stops at the cap, and the socket stays readable).
+            if input.count - inputStart >= bufferCap {
+                loop.shared.onEvent(.requestRejected(HTTPDecodeError(.payloadTooLarge, "request larger than \(bufferCap) bytes")))
+                input.removeAll()
+                inputStart = 0
+                chunkedProgress = nil
+                respond(configuration.errorResponse(HTTPDecodeError(.payloadTooLarge, "request larger than the server accepts")), keepAlive: false)
+                return
+            }
             if requestStartedAt == nil {
                 requestStartedAt = now
                 deadline = now + configuration.readTimeout.nanoseconds
@@ -140,6 +156,7 @@ final class Connection {
             }
             if state == .reading { setInterest(EPOLLIN.rawValue | (output.isEmpty ? 0 : EPOLLOUT.rawValue)) }
         case .request(let request, let consumed):
+            chunkedProgress = nil
             inputStart += consumed
             if inputStart == input.count {
                 input.removeAll(keepingCapacity: input.capacity <= 16 * 1024)
@@ -157,6 +174,7 @@ final class Connection {
             setInterest(0)
             loop.dispatch(request, fd: fd, id: id)
         case .failure(let error):
+            chunkedProgress = nil
             loop.shared.onEvent(.requestRejected(error))
             input.removeAll()
             inputStart = 0

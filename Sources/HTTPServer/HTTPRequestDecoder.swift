@@ -33,13 +33,33 @@ public enum HTTPDecodeResult: Equatable, Sendable {
 /// between calls. The connection calls it again with the whole unconsumed buffer when more bytes
 /// arrive; heads are bounded by `maxHeaderBytes`, so re-scanning a head is cheap.
 public enum HTTPRequestDecoder {
+    /// Where a chunked body's decoding stopped for lack of bytes: the next call continues from
+    /// there instead of re-reading every chunk (a body sent in 1-byte chunks made each read cost
+    /// a scan of all earlier chunks). Offsets are relative to the request's first byte.
+    public struct ChunkedProgress: Sendable, Equatable {
+        var cursor: Int
+        var body: [UInt8]
+        var chunks: Int
+    }
+
+    /// Chunks per body at most: 16,384 is 256-byte chunks for the largest body; tiny chunks are
+    /// framing, not data, and a body of them is refused at once.
+    public static let maxChunks = 16_384
+
     public static func decode(_ bytes: [UInt8], from start: Int = 0, limits: HTTPLimits = HTTPLimits()) -> HTTPDecodeResult {
+        var progress: ChunkedProgress?
+        return decode(bytes, from: start, limits: limits, progress: &progress)
+    }
+
+    /// As `decode`, continuing a chunked body from `progress` (kept by the caller between calls
+    /// for the same request; nil for a new one).
+    public static func decode(_ bytes: [UInt8], from start: Int, limits: HTTPLimits, progress: inout ChunkedProgress?) -> HTTPDecodeResult {
         bytes.withUnsafeBufferPointer { buffer in
-            decode(UnsafeBufferPointer(rebasing: buffer[start...]), limits: limits)
+            decode(UnsafeBufferPointer(rebasing: buffer[start...]), limits: limits, progress: &progress)
         }
     }
 
-    static func decode(_ input: UnsafeBufferPointer<UInt8>, limits: HTTPLimits) -> HTTPDecodeResult {
+    static func decode(_ input: UnsafeBufferPointer<UInt8>, limits: HTTPLimits, progress: inout ChunkedProgress?) -> HTTPDecodeResult {
         // RFC 9112 §2.2: a server SHOULD ignore at least one empty line received before the request-line.
         var index = 0
         while index + 1 < input.count, input[index] == CR, input[index + 1] == LF { index += 2 }
@@ -73,10 +93,18 @@ public enum HTTPRequestDecoder {
             let body = Array(UnsafeBufferPointer(rebasing: input[bodyStart..<(bodyStart + length)]))
             return .request(head.request(body: body), consumed: bodyStart + length)
         case .chunked:
-            switch decodeChunked(input, from: bodyStart, limits: limits) {
-            case .needMoreData: return .needMoreData(expectsContinue: head.expectsContinue)
-            case .failure(let error): return .failure(error)
-            case .complete(let body, let end): return .request(head.request(body: body), consumed: end)
+            var resume = progress ?? ChunkedProgress(cursor: bodyStart, body: [], chunks: 0)
+            if resume.cursor < bodyStart { resume = ChunkedProgress(cursor: bodyStart, body: [], chunks: 0) }
+            switch decodeChunked(input, progress: &resume, limits: limits) {
+            case .needMoreData:
+                progress = resume
+                return .needMoreData(expectsContinue: head.expectsContinue)
+            case .failure(let error):
+                progress = nil
+                return .failure(error)
+            case .complete(let body, let end):
+                progress = nil
+                return .request(head.request(body: body), consumed: end)
             }
         }
     }
@@ -209,13 +237,29 @@ public enum HTTPRequestDecoder {
 
     enum ChunkedResult { case needMoreData, failure(HTTPDecodeError), complete([UInt8], end: Int) }
 
-    static func decodeChunked(_ input: UnsafeBufferPointer<UInt8>, from start: Int, limits: HTTPLimits) -> ChunkedResult {
-        var body: [UInt8] = []
-        var cursor = start
+    /// Decodes chunks from `progress.cursor`; on `.needMoreData`, `progress` holds the chunks
+    /// complete so far, so the next call reads only what is new.
+    static func decodeChunked(_ input: UnsafeBufferPointer<UInt8>, progress: inout ChunkedProgress, limits: HTTPLimits) -> ChunkedResult {
+        var body = progress.body
+        progress.body = []  // one owner while appending (no copy per chunk)
+        var cursor = progress.cursor
+        var chunks = progress.chunks
+        // Every `.needMoreData` below returns before the chunk it stopped in was appended, so
+        // the body so far and the boundary it ends at are what the next call resumes from.
+        var boundary = (cursor: cursor, chunks: chunks)
+        func needMore() -> ChunkedResult {
+            progress = ChunkedProgress(cursor: boundary.cursor, body: body, chunks: boundary.chunks)
+            return .needMoreData
+        }
         while true {
+            boundary = (cursor, chunks)
             guard let lineEnd = find(CR, LF, in: input, from: cursor, limit: min(input.count, cursor + 1024)) else {
                 return input.count - cursor > 1024
-                    ? .failure(HTTPDecodeError(.badRequest, "chunk size line too long")) : .needMoreData
+                    ? .failure(HTTPDecodeError(.badRequest, "chunk size line too long")) : needMore()
+            }
+            chunks += 1
+            guard chunks <= maxChunks else {
+                return .failure(HTTPDecodeError(.payloadTooLarge, "chunked body in more than \(maxChunks) chunks"))
             }
             // chunk-size [ chunk-ext ] CRLF; extensions are ignored.
             var sizeEnd = cursor
@@ -237,7 +281,7 @@ public enum HTTPRequestDecoder {
                 while true {
                     guard let end = find(CR, LF, in: input, from: cursor, limit: min(input.count, cursor + limits.maxHeaderBytes)) else {
                         return input.count - cursor > limits.maxHeaderBytes
-                            ? .failure(HTTPDecodeError(.headersTooLarge, "trailer section too large")) : .needMoreData
+                            ? .failure(HTTPDecodeError(.headersTooLarge, "trailer section too large")) : needMore()
                     }
                     if end == cursor { return .complete(body, end: end + 2) }
                     cursor = end + 2
@@ -246,7 +290,7 @@ public enum HTTPRequestDecoder {
             guard body.count + size <= limits.maxBodyBytes else {
                 return .failure(HTTPDecodeError(.payloadTooLarge, "chunked body exceeds the \(limits.maxBodyBytes)-byte limit"))
             }
-            guard input.count >= cursor + size + 2 else { return .needMoreData }
+            guard input.count >= cursor + size + 2 else { return needMore() }
             body.append(contentsOf: UnsafeBufferPointer(rebasing: input[cursor..<(cursor + size)]))
             cursor += size
             guard input[cursor] == CR, input[cursor + 1] == LF else {

@@ -48,6 +48,37 @@ private func failureStatus(_ result: HTTPDecodeResult) -> Int? {
         #expect(decode("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWi") == .needMoreData(expectsContinue: false))
     }
 
+    /// Issue #16: a body in tiny chunks was re-decoded from its first chunk on every read. With
+    /// the caller keeping the progress, each call continues where the last complete chunk
+    /// ended: fed a byte at a time, the same body comes out, and the progress counts the chunks.
+    @Test func chunkedDecodingResumesFromTheLastCompleteChunk() {
+        let chunks = (0..<300).map { "1\r\n\(Character(UnicodeScalar(UInt8(97 + $0 % 26))))\r\n" }.joined()
+        let whole = Array(("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + "0\r\n\r\n").utf8)
+        var progress: HTTPRequestDecoder.ChunkedProgress?
+        var result: HTTPDecodeResult = .needMoreData(expectsContinue: false)
+        var lastChunks = 0
+        for end in 1...whole.count {
+            result = HTTPRequestDecoder.decode(Array(whole[0..<end]), from: 0, limits: HTTPLimits(), progress: &progress)
+            if case .needMoreData = result, let progress {
+                #expect(progress.chunks >= lastChunks, "progress never goes back")
+                lastChunks = progress.chunks
+            }
+        }
+        guard case .request(let request, let consumed) = result else { Issue.record("no request: \(result)"); return }
+        #expect(request.body.count == 300 && consumed == whole.count && progress == nil)
+        #expect(lastChunks == 300, "the last partial read resumed after 300 complete chunks")
+        #expect(request.body == Array(String((0..<300).map { Character(UnicodeScalar(UInt8(97 + $0 % 26))) }).utf8))
+    }
+
+    /// More chunks than `maxChunks` is framing, not data: refused at once.
+    @Test func aBodyOfTooManyChunksIsRefused() {
+        let chunks = String(repeating: "1\r\nx\r\n", count: HTTPRequestDecoder.maxChunks + 1)
+        guard case .failure(let error) = decode("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks) else {
+            Issue.record("accepted"); return
+        }
+        #expect(error.status.code == 413 && error.reason.contains("chunks"))
+    }
+
     @Test func expectContinueIsReportedUntilTheBodyArrives() {
         #expect(decode("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n") == .needMoreData(expectsContinue: true))
         guard case .request = decode("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc") else {

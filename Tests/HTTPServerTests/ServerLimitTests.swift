@@ -72,6 +72,25 @@ import TLS
         await server.shutdown(gracePeriod: .seconds(1))
     }
 
+    /// Issue #16: once the read buffer was full of a request that was not complete (chunks with
+    /// long extensions), reading stopped but the socket stayed readable: the connection pinned a
+    /// core until the read timeout (408). Now it is refused with 413 at once.
+    @Test func aRequestThatFillsTheBufferIsRefusedAtOnce() async throws {
+        var limits = HTTPLimits()
+        limits.maxBodyBytes = 64 * 1024
+        let (server, events) = try start { $0.limits = limits; $0.readTimeout = .seconds(60) }
+        let client = try RawClient(port: server.port, receiveTimeout: 30)
+        let chunk = "1;" + String(repeating: "x", count: 1000) + "\r\na\r\n"
+        let answer = try await offPool { () -> String in
+            try? client.send("POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for _ in 0..<500 { if (try? client.send(chunk)) == nil { break } }  // ~500 KB; the server stops reading at its cap
+            return client.receiveAll()
+        }
+        #expect(answer.hasPrefix("HTTP/1.1 413"), "\(answer.prefix(200))")
+        #expect(events.contains("rejected") && !events.contains("timedOut read"))
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
     @Test func connectionsPastMaxConnectionsAreRefused() async throws {
         let (server, events) = try start { $0.maxConnections = 2; $0.eventLoops = 1 }
         let first = try RawClient(port: server.port), second = try RawClient(port: server.port)
