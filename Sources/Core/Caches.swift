@@ -49,26 +49,56 @@ public final class TTLCache<Value: Sendable>: Sendable {
 }
 
 /// Runs identical concurrent requests once: callers asking for a key while its work is in
-/// flight await the same result.
+/// flight await the same result. When every caller has gone (each was cancelled: its request's
+/// deadline passed), the work is cancelled too — it must not go on using CPU, memory and the
+/// registry for nobody.
 public final class Coalescer<Value: Sendable, Failure: Error>: Sendable {
-    private let inFlight = Mutex<[String: Task<Value, any Error>]>([:])
+    private final class Entry: Sendable {
+        let id: UInt64
+        let task: Task<Value, any Error>
+        let waiters = Mutex(1)
+        init(id: UInt64, task: Task<Value, any Error>) {
+            self.id = id
+            self.task = task
+        }
+    }
+
+    private let inFlight = Mutex<[String: Entry]>([:])
+    private let nextID = Mutex<UInt64>(0)
     /// How a failure that is not a `Failure` (a bug, not a verdict) is reported.
     private let wrap: @Sendable (any Error) -> Failure
 
     public init(wrap: @escaping @Sendable (any Error) -> Failure) { self.wrap = wrap }
 
     public func run(_ key: String, _ work: @escaping @Sendable () async throws(Failure) -> Value) async throws(Failure) -> Value {
-        let task = inFlight.withLock { tasks in
-            if let existing = tasks[key] { return existing }
-            let task = Task<Value, any Error> { [weak self] in
-                defer { self?.inFlight.withLock { $0[key] = nil } }
-                return try await work()
+        let entry = inFlight.withLock { entries in
+            if let existing = entries[key] {
+                existing.waiters.withLock { $0 += 1 }
+                return existing
             }
-            tasks[key] = task
-            return task
+            let id = nextID.withLock { $0 += 1; return $0 }
+            let entry = Entry(id: id, task: Task<Value, any Error> { [weak self] in
+                // Only this run's entry: after a cancellation a newer run may hold the key.
+                defer { self?.inFlight.withLock { if $0[key]?.id == id { $0[key] = nil } } }
+                return try await work()
+            })
+            entries[key] = entry
+            return entry
         }
         do {
-            return try await task.value
+            return try await withTaskCancellationHandler {
+                try await entry.task.value
+            } onCancel: {
+                let last = entry.waiters.withLock { waiters -> Bool in
+                    waiters -= 1
+                    return waiters == 0
+                }
+                if last {
+                    // Nobody waits: stop the work, and let the next caller start afresh.
+                    self.inFlight.withLock { if $0[key] === entry { $0[key] = nil } }
+                    entry.task.cancel()
+                }
+            }
         } catch let error as Failure {
             throw error
         } catch {

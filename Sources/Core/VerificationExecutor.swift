@@ -213,6 +213,11 @@ public final class VerificationExecutor: ProviderExecutor {
                 return result
             }
             let result = try await self.evaluate(subject, stage: stage, deadline: deadline)
+            // Cancelled (nobody waits any more): what failed for that reason is not a verdict
+            // to keep or share.
+            if Task.isCancelled {
+                throw Self.timeoutError(key: key, stage: stage.current, detail: "the request's deadline passed; the verification was stopped")
+            }
             if self.options.cacheEnabled {
                 let ttl = result.isSuccess ? self.options.successTTL : self.options.failureTTL
                 self.results.put(cacheKey, result, ttl: ttl)

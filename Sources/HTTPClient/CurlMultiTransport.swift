@@ -64,6 +64,8 @@ public struct TransportError: Error, Equatable, CustomStringConvertible, Sendabl
         case connection = "TRANSPORT_CONNECTION"
         case timeout = "TRANSPORT_TIMEOUT"
         case tooLarge = "TRANSPORT_RESPONSE_TOO_LARGE"
+        /// The caller stopped waiting (its task was cancelled); the transfer was abandoned.
+        case cancelled = "TRANSPORT_CANCELLED"
     }
 
     public let code: Code
@@ -91,6 +93,8 @@ private let curlGlobalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) 
 public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
     private let multi: UnsafeMutableRawPointer
     private let queue = Mutex<[Transfer]>([])
+    /// Transfers whose caller was cancelled: abandoned on the loop thread.
+    private let cancellations = Mutex<[Transfer]>([])
     /// Loop-confined.
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
 
@@ -105,10 +109,19 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
         thread.start()
     }
 
+    /// Cancelling the calling task abandons the transfer: the caller gets `.cancelled` at once
+    /// and the connection is dropped, instead of the work going on for nobody.
     public func send(_ request: TransportRequest) async throws(TransportError) -> TransportResponse {
-        let result: Result<TransportResponse, TransportError> = await withCheckedContinuation { continuation in
-            let transfer = Transfer(request: request, continuation: continuation)
-            queue.withLock { $0.append(transfer) }
+        if Task.isCancelled { throw TransportError(.cancelled, "\(request.method) \(request.url) was not sent: the request was cancelled") }
+        let transfer = Transfer(request: request)
+        let result: Result<TransportResponse, TransportError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                transfer.continuation = continuation
+                queue.withLock { $0.append(transfer) }
+                curl_multi_wakeup(multi)
+            }
+        } onCancel: {
+            cancellations.withLock { $0.append(transfer) }
             curl_multi_wakeup(multi)
         }
         return try result.get()
@@ -125,6 +138,12 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
             for transfer in incoming {
                 active[transfer.easy] = transfer
                 curl_multi_add_handle(multi, transfer.easy)
+            }
+            for transfer in cancellations.withLock({ list in defer { list.removeAll() }; return list }) {
+                // Still running (not finished, and already added above if it was queued).
+                guard active.removeValue(forKey: transfer.easy) != nil else { continue }
+                curl_multi_remove_handle(multi, transfer.easy)
+                transfer.abandon()
             }
             curl_multi_perform(multi, &running)
             var left: Int32 = 0
@@ -165,16 +184,16 @@ private enum EasyHandles {
 private final class Transfer: @unchecked Sendable {  // handed to the loop thread once, then confined to it
     let easy: UnsafeMutableRawPointer
     let request: TransportRequest
-    let continuation: CheckedContinuation<Result<TransportResponse, TransportError>, Never>
+    /// Set by `send` before the transfer is handed to the loop thread.
+    var continuation: CheckedContinuation<Result<TransportResponse, TransportError>, Never>?
     var body: [UInt8] = []
     var headers: [(name: String, value: String)] = []
     var exceeded = false
     var headerList: UnsafeMutablePointer<curl_slist>?
     let errorBytes: UnsafeMutablePointer<CChar>
 
-    init(request: TransportRequest, continuation: CheckedContinuation<Result<TransportResponse, TransportError>, Never>) {
+    init(request: TransportRequest) {
         self.request = request
-        self.continuation = continuation
         easy = EasyHandles.take()
         errorBytes = .allocate(capacity: Int(CURL_ERROR_SIZE))
         errorBytes.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
@@ -288,6 +307,14 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
             let detail = String(cString: errorBytes)
             result = .failure(TransportError(.connection, "\(request.method) \(host): \(detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail)"))
         }
-        continuation.resume(returning: result)
+        continuation?.resume(returning: result)
+        continuation = nil
+    }
+
+    /// The caller was cancelled: answer it now; the handle is already out of the multi.
+    func abandon() {
+        let host = URLComponents(string: request.url)?.host ?? request.url
+        continuation?.resume(returning: .failure(TransportError(.cancelled, "\(request.method) \(host) abandoned: nobody waits for the answer any more")))
+        continuation = nil
     }
 }

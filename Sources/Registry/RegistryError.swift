@@ -34,6 +34,8 @@ public struct RegistryError: TimeoutReporting, Equatable, CustomStringConvertibl
         case .connection: self.init(.connection, error.message)
         case .timeout: self.init(.timeout, error.message)
         case .tooLarge: self.init(.tooLarge, error.message)
+        // Nobody waits for the answer any more (the request's deadline passed): a timeout.
+        case .cancelled: self.init(.timeout, error.message)
         }
     }
 

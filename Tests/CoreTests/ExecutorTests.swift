@@ -352,6 +352,47 @@ func context(_ seconds: Double = 5) -> ProviderContext {
     }
 }
 
+/// Issue #16: a verification whose request timed out is stopped (its store calls see the
+/// cancellation), and what it left behind is not cached as a verdict.
+@Suite struct AbandonedVerificationTests {
+    final class HangingOnce: ReferrerStore, @unchecked Sendable {
+        let inner: MemoryStore
+        let hang = Mutex(true)
+        let sawCancellation = Mutex(false)
+        init(_ inner: MemoryStore) { self.inner = inner }
+        func resolve(_ reference: ImageReference, deadline: ContinuousClock.Instant) async throws -> Descriptor { try await inner.resolve(reference, deadline: deadline) }
+        func referrers(of subject: ImageReference, artifactTypes: [String]?, deadline: ContinuousClock.Instant) async throws -> [Descriptor] {
+            if hang.withLock({ $0 }) {
+                try? await Task.sleep(for: .seconds(60))
+                if Task.isCancelled { sawCancellation.withLock { $0 = true } }
+                throw TestFailure("cancelled")
+            }
+            return try await inner.referrers(of: subject, artifactTypes: artifactTypes, deadline: deadline)
+        }
+        func manifest(_ descriptor: Descriptor, in repository: ImageReference, deadline: ContinuousClock.Instant) async throws -> (Manifest, [UInt8]) {
+            try await inner.manifest(descriptor, in: repository, deadline: deadline)
+        }
+        func blob(_ descriptor: Descriptor, in repository: ImageReference, deadline: ContinuousClock.Instant) async throws -> [UInt8] {
+            try await inner.blob(descriptor, in: repository, deadline: deadline)
+        }
+    }
+
+    @Test func aTimedOutVerificationIsStoppedAndNotCached() async throws {
+        let memory = MemoryStore()
+        let signed = MemoryStoreExecutorTests().image(memory, tag: "signed", signatures: ["valid"])
+        let store = HangingOnce(memory)
+        let executor = VerificationExecutor(store: store, verifiers: [LayerContentVerifier(artifactTypes: [signatureType])], policy: ConfigPolicy())
+        let key = "registry.test/app@\(signed.digest)"
+        let timedOut = await executor.execute([key], context: ProviderContext(requestID: "t", operation: .verify, deadline: .now + .milliseconds(300)))
+        #expect(timedOut.first?.error?.hasPrefix("VERIFY_TIMEOUT") == true, "\(timedOut)")
+        for _ in 0..<200 where !store.sawCancellation.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(25)) }
+        #expect(store.sawCancellation.withLock { $0 }, "the abandoned verification was cancelled")
+        store.hang.withLock { $0 = false }
+        let retried = try await executor.verify(key: key, deadline: .now + .seconds(5))
+        #expect(retried.isSuccess, "no failure from the abandoned run was cached: \(retried.reports.map(\.message))")
+    }
+}
+
 /// Counts how often each verification is actually run.
 final class CountingVerifier: Verifier, Sendable {
     let inner: LayerContentVerifier

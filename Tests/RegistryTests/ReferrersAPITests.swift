@@ -1,4 +1,5 @@
 import Core
+import HTTPClient
 import Foundation
 @testable import Registry
 import Testing
@@ -51,6 +52,23 @@ import TestSupport
         await expectRegistryError(.tooLarge, containing: "the limit is 4") {
             _ = try await store.referrerDescriptors(of: subject, artifactTypes: nil, deadline: soon())
         }
+        await registry.stop()
+    }
+
+    /// A request nobody waits for any more is abandoned at once (the transport drops it),
+    /// not held until the registry answers.
+    @Test func aCancelledRequestIsAbandoned() async throws {
+        let registry = try ReferrersTestRegistry(delay: .seconds(40))
+        let transport = CurlMultiTransport()
+        let request = TransportRequest(url: "http://\(registry.host)/v2/", timeout: .seconds(60))
+        let started = ContinuousClock.now
+        let waiting = Task { () -> TransportError.Code? in
+            do throws(TransportError) { _ = try await transport.send(request); return nil } catch { return error.code }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        waiting.cancel()
+        #expect(await waiting.value == .cancelled)
+        #expect(ContinuousClock.now - started < .seconds(30), "did not wait for the registry's 40 s")
         await registry.stop()
     }
 

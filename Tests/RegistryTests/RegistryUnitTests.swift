@@ -110,6 +110,31 @@ import Testing
         #expect(results.count == 10 && results.allSatisfy { $0 == [42] })
         #expect(runs.value == 1)
     }
+
+    /// Issue #16: work whose callers all gave up went on (7 s of CPU and 400 MB for a hostile
+    /// registry's answer nobody waited for). One caller leaving keeps it for the other; the
+    /// last one leaving cancels it.
+    @Test func coalescedWorkIsCancelledWhenTheLastCallerLeaves() async throws {
+        let coalescer = Coalescer<[UInt8], RegistryError>(wrap: { RegistryError(.connection, "\($0)") })
+        let started = Counter(), cancelled = Counter()
+        let work: @Sendable () async throws(RegistryError) -> [UInt8] = { () throws(RegistryError) -> [UInt8] in
+            started.increment()
+            try? await Task.sleep(for: .seconds(60))
+            if Task.isCancelled { cancelled.increment() }
+            return [1]
+        }
+        let first = Task { try await coalescer.run("k", work) }
+        let second = Task { try await coalescer.run("k", work) }
+        try await Task.sleep(for: .milliseconds(100))
+        first.cancel()
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(cancelled.value == 0, "the second caller still waits")
+        second.cancel()
+        for _ in 0..<200 where cancelled.value == 0 { try await Task.sleep(for: .milliseconds(25)) }
+        #expect(cancelled.value == 1 && started.value == 1)
+        // The key is free again: a new caller starts new work.
+        #expect(try await coalescer.run("k") { () throws(RegistryError) -> [UInt8] in [2] } == [2])
+    }
 }
 
 final class Counter: @unchecked Sendable {
