@@ -14,6 +14,12 @@ final class Connection {
     let fd: Int32
     let id: UInt64
     let transport: Transport
+    /// The peer's address (per-peer connection counts).
+    let peer: String
+    /// When the connection last became idle (accepted, or a response finished); nil while a
+    /// request is being read, processed or answered.
+    private(set) var idleSince: UInt64?
+    private(set) var hasServedRequest = false
     private(set) var state: State
     /// Monotonic nanoseconds at which the current stage times out.
     private(set) var deadline: UInt64
@@ -35,15 +41,17 @@ final class Connection {
 
     private var configuration: HTTPServerConfiguration { loop.shared.configuration }
 
-    init(loop: EventLoop, fd: Int32, id: UInt64, transport: Transport) {
+    init(loop: EventLoop, fd: Int32, id: UInt64, transport: Transport, peer: String) {
         self.loop = loop
         self.fd = fd
         self.id = id
         self.transport = transport
+        self.peer = peer
         let now = Socket.monotonicNanoseconds()
+        idleSince = now
         if case .tls = transport {
             state = .handshaking
-            deadline = now + loop.shared.configuration.readTimeout.nanoseconds
+            deadline = now + loop.shared.configuration.handshakeTimeout.nanoseconds
         } else {
             state = .reading
             deadline = now + loop.shared.configuration.idleTimeout.nanoseconds
@@ -129,6 +137,7 @@ final class Connection {
             input.removeAll(keepingCapacity: input.capacity <= 16 * 1024)
             inputStart = 0
             requestStartedAt = nil
+            if idleSince == nil { idleSince = now }
             deadline = now + configuration.idleTimeout.nanoseconds
             setInterest(EPOLLIN.rawValue)
             return
@@ -147,6 +156,7 @@ final class Connection {
             }
             if requestStartedAt == nil {
                 requestStartedAt = now
+                idleSince = nil
                 deadline = now + configuration.readTimeout.nanoseconds
             }
             if expectsContinue && !continueSent {
@@ -166,6 +176,8 @@ final class Connection {
                 inputStart = 0
             }
             state = .processing
+            idleSince = nil
+            hasServedRequest = true
             deadline = .max
             requestStartedAt = nil
             continueSent = false

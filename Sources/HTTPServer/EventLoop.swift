@@ -11,6 +11,10 @@ final class ServerShared: Sendable {
     let handler: any HTTPHandler
     let onEvent: @Sendable (HTTPServerEvent) -> Void
     let connectionCount = Atomic<Int>(0)
+    /// Open connections per peer address.
+    let peers = Mutex<[String: Int]>([:])
+    /// When a newcomer was last refused at the cap with nothing idle to close (monotonic ns; 0: never).
+    let lastSaturated = Atomic<UInt64>(0)
 
     init(configuration: HTTPServerConfiguration, handler: any HTTPHandler, onEvent: @escaping @Sendable (HTTPServerEvent) -> Void) {
         self.configuration = configuration
@@ -133,8 +137,28 @@ final class EventLoop: @unchecked Sendable {
                 continue
             }
             if shared.connectionCount.load(ordering: .relaxed) >= configuration.maxConnections {
+                // At the cap: make room by closing this loop's longest-idle connection (a
+                // keep-alive connection between requests, or one that has not finished its
+                // handshake for a second); only when there is none is the newcomer refused.
+                if let victim = evictionCandidate() {
+                    victim.close()
+                    shared.onEvent(.connectionRefused(reason: "at \(configuration.maxConnections) open connections: closed the longest-idle one"))
+                } else {
+                    close(fd)
+                    shared.lastSaturated.store(Socket.monotonicNanoseconds(), ordering: .relaxed)
+                    shared.onEvent(.connectionRefused(reason: "more than \(configuration.maxConnections) open connections, none idle"))
+                    continue
+                }
+            }
+            let peer = Socket.peerAddress(fd)
+            let admitted = shared.peers.withLock { peers -> Bool in
+                guard peers[peer, default: 0] < configuration.maxConnectionsPerPeer else { return false }
+                peers[peer, default: 0] += 1
+                return true
+            }
+            guard admitted else {
                 close(fd)
-                shared.onEvent(.connectionRefused(reason: "more than \(configuration.maxConnections) open connections"))
+                shared.onEvent(.connectionRefused(reason: "\(peer) already holds \(configuration.maxConnectionsPerPeer) connections"))
                 continue
             }
             let transport: Transport
@@ -150,9 +174,10 @@ final class EventLoop: @unchecked Sendable {
                 transport = .plain(fd)
             }
             nextConnectionID += 1
-            let connection = Connection(loop: self, fd: fd, id: nextConnectionID, transport: transport)
+            let connection = Connection(loop: self, fd: fd, id: nextConnectionID, transport: transport, peer: peer)
             guard Shim_epoll_ctl(epollFD, EPOLL_CTL_ADD, fd, EPOLLIN.rawValue) == 0 else {
                 close(fd)
+                shared.peers.withLock { Self.release(peer, in: &$0) }
                 continue
             }
             connections[fd] = connection
@@ -178,7 +203,29 @@ final class EventLoop: @unchecked Sendable {
         if connections[connection.fd] === connection {
             connections[connection.fd] = nil
             shared.connectionCount.subtract(1, ordering: .relaxed)
+            shared.peers.withLock { Self.release(connection.peer, in: &$0) }
         }
+    }
+
+    static func release(_ peer: String, in peers: inout [String: Int]) {
+        let left = (peers[peer] ?? 1) - 1
+        peers[peer] = left > 0 ? left : nil
+    }
+
+    /// The connection to close for a newcomer at the cap: the longest idle between requests,
+    /// else the oldest still handshaking (or silent) after a second. Never one with a request.
+    func evictionCandidate() -> Connection? {
+        let now = Socket.monotonicNanoseconds()
+        var idle: Connection?, stalled: Connection?
+        for connection in connections.values {
+            guard let since = connection.idleSince else { continue }
+            if connection.state == .handshaking || !connection.hasServedRequest {
+                if now - since >= 1_000_000_000, stalled.map({ since < $0.idleSince! }) ?? true { stalled = connection }
+            } else if idle.map({ since < $0.idleSince! }) ?? true {
+                idle = connection
+            }
+        }
+        return idle ?? stalled
     }
 
     /// Hands a request to the handler on the cooperative pool; the response comes back to this loop.

@@ -46,6 +46,13 @@ public final class HTTPServer: Sendable {
     /// Connections currently open across all loops.
     public var openConnections: Int { shared.connectionCount.load(ordering: .relaxed) }
 
+    /// Whether a client was refused within `window` because every connection slot was busy
+    /// (none idle to close): readiness reports it, so the pod stops getting new traffic.
+    public func wasSaturated(within window: Duration) -> Bool {
+        let last = shared.lastSaturated.load(ordering: .relaxed)
+        return last != 0 && Socket.monotonicNanoseconds() - last < window.nanoseconds
+    }
+
     /// Graceful shutdown: stop accepting, close idle connections, let requests in flight finish
     /// (their responses say `Connection: close`), then close whatever is left after `gracePeriod`.
     public func shutdown(gracePeriod: Duration = .seconds(10)) async {

@@ -8,8 +8,13 @@ public struct HTTPServerConfiguration: Sendable {
     /// TLS when set; plain HTTP otherwise (health and metrics ports).
     public var tls: ReloadingTLSContext?
     public var limits: HTTPLimits
-    /// How long a client may take to complete a TLS handshake or send one whole request.
+    /// How long a client may take to send one whole request.
     public var readTimeout: Duration
+    /// How long a client may take to complete its TLS handshake (shorter than `readTimeout`: a
+    /// connection that never handshakes holds a slot for nothing).
+    public var handshakeTimeout: Duration = .seconds(5)
+    /// Connections one peer address may hold at once (a single client cannot take every slot).
+    public var maxConnectionsPerPeer: Int = 1024
     /// How long a keep-alive connection may sit idle between requests.
     public var idleTimeout: Duration
     /// How long a client may take to accept one response.

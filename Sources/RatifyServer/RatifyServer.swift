@@ -56,9 +56,14 @@ public final class RatifyServer: Sendable {
 
         var limits = HTTPLimits()
         limits.maxBodyBytes = options.maxRequestBodyBytes
+        // Descriptors: as many as the hard limit allows (the default soft limit of 1024 let ~1,000
+        // idle connections starve health checks and registry requests), and the provider keeps
+        // 256 of them for those.
+        let descriptors = FileDescriptorLimit.raiseToHardLimit()
         var providerConfiguration = HTTPServerConfiguration(
             host: options.httpAddress.host, port: options.httpAddress.port, tls: tls, limits: limits,
             readTimeout: options.readTimeout, idleTimeout: options.idleTimeout, eventLoops: options.eventLoops)
+        providerConfiguration.maxConnections = min(providerConfiguration.maxConnections, max(64, descriptors - 256))
         // Gatekeeper reads JSON; even a request we cannot parse gets a ProviderResponse.
         providerConfiguration.errorResponse = { error in
             metrics.systemErrors.increment()
@@ -67,17 +72,24 @@ public final class RatifyServer: Sendable {
         }
 
         let events = Self.eventLogger(logger: logger, metrics: metrics)
+        let providerServer: HTTPServer
         let endpoints = ProviderEndpoints(options: options, executor: executor, metrics: metrics, logger: logger)
         do {
-            provider = try HTTPServer(configuration: providerConfiguration, handler: endpoints.router(), onEvent: events)
+            providerServer = try HTTPServer(configuration: providerConfiguration, handler: endpoints.router(), onEvent: events)
         } catch {
             throw ServeError(.listen, "provider listener on \(options.httpAddress): \(error)")
         }
+        provider = providerServer
         let readiness = self.readiness
+        let connectionLimit = providerConfiguration.maxConnections
         var healthRouter = Router()
         healthRouter.add("GET", "/healthz") { _ in .text(.ok, "ok\n") }
         healthRouter.add("GET", "/readyz") { _ in
             if let reason = readiness.notReadyReason { return .text(.serviceUnavailable, reason + "\n") }
+            // Refusing clients with every slot busy: not ready, so traffic goes to other replicas.
+            if providerServer.wasSaturated(within: .seconds(5)) {
+                return .text(.serviceUnavailable, "saturated: \(providerServer.openConnections) of \(connectionLimit) connections busy, new clients refused\n")
+            }
             return .text(.ok, "ok\n")
         }
         do {
@@ -175,5 +187,20 @@ final class Readiness: Sendable {
             if !s.configLoaded { return "configuration not loaded" }
             return nil
         }
+    }
+}
+
+/// RLIMIT_NOFILE: the soft limit raised to the hard one at start.
+enum FileDescriptorLimit {
+    /// The soft limit after raising it (what this process may open).
+    static func raiseToHardLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return limit.rlim_cur > rlim_t(Int32.max) ? Int(Int32.max) : Int(limit.rlim_cur)
     }
 }

@@ -43,7 +43,8 @@ import TLS
         // TestPKI.shared runs openssl once: off the cooperative pool, which other tests need.
         let pki = try await offPool { TestPKI.shared }
         let tls = try ReloadingTLSContext(configuration: TLSServerConfiguration(certificateChainFile: pki.path("server.crt"), privateKeyFile: pki.path("server.key")))
-        let (server, events) = try start(tls: tls) { $0.readTimeout = .milliseconds(300) }
+        // The handshake has its own, shorter, timeout (the read timeout is for a request).
+        let (server, events) = try start(tls: tls) { $0.handshakeTimeout = .milliseconds(300); $0.readTimeout = .seconds(600) }
         let client = try RawClient(port: server.port, receiveTimeout: 10)
         let answer = try await offPool { client.receiveAll() }
         #expect(answer.isEmpty)
@@ -99,10 +100,53 @@ import TLS
         try? third.send("GET /third HTTP/1.1\r\n\r\n")
         let refused = try await offPool { third.receiveAll() }
         #expect(refused.isEmpty, "\(refused)")
-        #expect(events.contains("refused more than 2 open connections"))
+        #expect(events.contains("refused more than 2 open connections, none idle"))
+        #expect(server.wasSaturated(within: .seconds(60)), "readiness can report it")
         // The two admitted connections are still served.
         try first.send("GET /first HTTP/1.1\r\nConnection: close\r\n\r\n")
         #expect(try await offPool { first.receiveAll() }.hasSuffix("GET /first 0"))
+        _ = second
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    /// Issue #16: at the cap, idle keep-alive connections held every slot for 90 s and new
+    /// clients (Gatekeeper) were refused. Now the longest-idle one is closed for the newcomer.
+    @Test func atTheCapTheLongestIdleConnectionMakesRoom() async throws {
+        let (server, events) = try start { $0.maxConnections = 3; $0.eventLoops = 1 }
+        var clients: [RawClient] = []
+        for name in ["a", "b", "c"] {
+            let client = try RawClient(port: server.port, receiveTimeout: 10)
+            try client.send("GET /\(name) HTTP/1.1\r\n\r\n")
+            #expect(try await offPool { client.receiveResponses(1) }.first?.hasSuffix("GET /\(name) 0") == true)
+            clients.append(client)
+        }
+        let idle = clients
+        let newcomer = try RawClient(port: server.port, receiveTimeout: 10)
+        try newcomer.send("GET /new HTTP/1.1\r\nConnection: close\r\n\r\n")
+        #expect(try await offPool { newcomer.receiveAll() }.hasSuffix("GET /new 0"), "the newcomer is served")
+        #expect(try await offPool { idle[0].receiveAll() }.isEmpty, "the longest-idle connection was closed")
+        #expect(events.contains("refused at 3 open connections: closed the longest-idle one"))
+        try idle[2].send("GET /c2 HTTP/1.1\r\nConnection: close\r\n\r\n")
+        #expect(try await offPool { idle[2].receiveAll() }.hasSuffix("GET /c2 0"), "the others are still served")
+        #expect(!server.wasSaturated(within: .seconds(60)))
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    /// One peer cannot take every slot.
+    @Test func connectionsPerPeerAreBounded() async throws {
+        let (server, events) = try start { $0.maxConnectionsPerPeer = 2; $0.eventLoops = 1 }
+        let first = try RawClient(port: server.port), second = try RawClient(port: server.port)
+        #expect(await eventually { server.openConnections == 2 })
+        let third = try RawClient(port: server.port, receiveTimeout: 10)
+        try? third.send("GET /third HTTP/1.1\r\n\r\n")
+        #expect(try await offPool { third.receiveAll() }.isEmpty)
+        #expect(events.contains("refused 127.0.0.1 already holds 2 connections"))
+        try first.send("GET /first HTTP/1.1\r\nConnection: close\r\n\r\n")
+        #expect(try await offPool { first.receiveAll() }.hasSuffix("GET /first 0"))
+        #expect(await eventually { server.openConnections == 1 })
+        let fourth = try RawClient(port: server.port, receiveTimeout: 10)
+        try fourth.send("GET /fourth HTTP/1.1\r\nConnection: close\r\n\r\n")
+        #expect(try await offPool { fourth.receiveAll() }.hasSuffix("GET /fourth 0"), "a slot freed by the peer is its again")
         _ = second
         await server.shutdown(gracePeriod: .seconds(1))
     }
