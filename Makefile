@@ -42,6 +42,7 @@ test: build      ## module imports vs docs/architecture.md, unit + loopback inte
 	python3 scripts/lint_chart.py
 	python3 Tests/seeds/test_seeds.py .build/debug/ratify
 	python3 Tests/ha/test_ha.py .build/debug/ratify
+	python3 Tests/reliability/test_memory.py .build/debug/ratify
 
 lint-chart: deps ## helm lint + render (Helm v4 engine, offline) for several value sets; kubernetes-validate every manifest
 	python3 scripts/lint_chart.py

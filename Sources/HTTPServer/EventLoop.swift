@@ -15,6 +15,8 @@ final class ServerShared: Sendable {
     let peers = Mutex<[String: Int]>([:])
     /// When a newcomer was last refused at the cap with nothing idle to close (monotonic ns; 0: never).
     let lastSaturated = Atomic<UInt64>(0)
+    /// The most connections open since memory was last given back to the system.
+    let peakConnections = Atomic<Int>(0)
 
     init(configuration: HTTPServerConfiguration, handler: any HTTPHandler, onEvent: @escaping @Sendable (HTTPServerEvent) -> Void) {
         self.configuration = configuration
@@ -181,7 +183,8 @@ final class EventLoop: @unchecked Sendable {
                 continue
             }
             connections[fd] = connection
-            shared.connectionCount.add(1, ordering: .relaxed)
+            let open = shared.connectionCount.add(1, ordering: .relaxed).newValue
+            if open > shared.peakConnections.load(ordering: .relaxed) { shared.peakConnections.store(open, ordering: .relaxed) }
         }
     }
 
@@ -257,7 +260,18 @@ final class EventLoop: @unchecked Sendable {
         return dateText
     }
 
+    /// After a burst of connections has gone (a flood of half-open TLS handshakes: ~40 KB of
+    /// OpenSSL state each), glibc keeps the freed memory in its arenas and RSS stays at the
+    /// burst's peak. Give it back once the count has fallen by half and by at least 256.
+    private func returnMemoryAfterBursts() {
+        let open = shared.connectionCount.load(ordering: .relaxed), peak = shared.peakConnections.load(ordering: .relaxed)
+        guard peak - open >= 256, open <= peak / 2 else { return }
+        shared.peakConnections.store(open, ordering: .relaxed)
+        _ = malloc_trim(0)
+    }
+
     private func sweep(now: UInt64) {
+        if index == 0 { returnMemoryAfterBursts() }
         if listenerPaused, listener >= 0 {
             listenerPaused = false
             reregister(listener, EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue)

@@ -22,6 +22,7 @@
 #include <openssl/ocsp.h>
 #include <openssl/ct.h>
 #include <openssl/hmac.h>
+#include <malloc.h>
 #include <curl/curl.h>
 
 // ---- OpenSSL macros ----
