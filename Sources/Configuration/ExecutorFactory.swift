@@ -42,6 +42,7 @@ public enum ExecutorFactory {
         options.successTTL = resultCache.ttl
         options.failureTTL = min(options.failureTTL, resultCache.ttl)
         options.maxCachedResults = resultCache.maxEntries
+        options.maxCachedBytes = resultCache.maxBytes
         options.stopWhenSettled = !config.verifyEverySignature
         return VerificationExecutor(store: store, verifiers: verifiers(config, providers: providers), policy: config.policy, options: options,
                                     shared: shared) { subject, value, requestID in
@@ -60,6 +61,8 @@ public struct ResultCacheSettings: Sendable, Equatable {
     public var enabled = true
     public var ttl: Duration = .seconds(10)
     public var maxEntries = 10_000
+    /// `--cache-size` in bytes: the results' estimated size at most.
+    public var maxBytes = 256 * 1024 * 1024
     /// Replicas share the cache through Redis (`--cache-type redis`, or Ratify's `dapr`).
     public var shared = false
     public init(enabled: Bool = true, ttl: Duration = .seconds(10), maxEntries: Int = 10_000, shared: Bool = false) {
@@ -80,8 +83,10 @@ public struct ResultCacheSettings: Sendable, Equatable {
         guard let duration = GoDuration.parse(ttl), duration >= .zero else {
             throw ConfigurationError("--cache-ttl \"\(ttl)\" is not a duration such as 10s, 1m or 500ms")
         }
-        return ResultCacheSettings(enabled: enabled && duration > .zero, ttl: duration, maxEntries: sizeMB * 256,
-                                   shared: enabled && duration > .zero && (type == "redis" || type == "dapr"))
+        var settings = ResultCacheSettings(enabled: enabled && duration > .zero, ttl: duration, maxEntries: sizeMB * 256,
+                                           shared: enabled && duration > .zero && (type == "redis" || type == "dapr"))
+        settings.maxBytes = sizeMB * 1024 * 1024
+        return settings
     }
 }
 

@@ -1,9 +1,17 @@
 import Synchronization
 
-/// Values that go stale: tag → digest and referrer lists (Ratify's ORAS store `ttl`).
+/// Values that go stale: tag → digest and referrer lists (Ratify's ORAS store `ttl`), results.
+/// Bounded by entries and by (estimated) bytes: past either bound, expired entries go first,
+/// then those closest to expiring, down to 90%.
 public final class TTLCache<Value: Sendable>: Sendable {
+    private struct Entry {
+        var value: Value
+        var expires: ContinuousClock.Instant
+        var cost: Int
+    }
     private struct State {
-        var entries: [String: (value: Value, expires: ContinuousClock.Instant)] = [:]
+        var entries: [String: Entry] = [:]
+        var bytes = 0
         var putsSinceSweep = 0
     }
     private let state = Mutex(State())
@@ -12,19 +20,26 @@ public final class TTLCache<Value: Sendable>: Sendable {
     public static var sweepInterval: Int { 1024 }
     public let ttl: Duration
     public let maxEntries: Int
+    public let maxBytes: Int
+    /// An estimate of a value's memory (bytes); the bound applies to the sum.
+    private let cost: @Sendable (Value) -> Int
 
-    public init(ttl: Duration, maxEntries: Int = 10_000) {
+    public init(ttl: Duration, maxEntries: Int = 10_000, maxBytes: Int = .max, cost: @escaping @Sendable (Value) -> Int = { _ in 256 }) {
         self.ttl = ttl
         self.maxEntries = maxEntries
+        self.maxBytes = maxBytes
+        self.cost = cost
     }
 
     public var count: Int { state.withLock { $0.entries.count } }
+    public var totalBytes: Int { state.withLock { $0.bytes } }
 
     public func get(_ key: String, now: ContinuousClock.Instant = .now) -> Value? {
         state.withLock { state in
             guard let entry = state.entries[key] else { return nil }
             if entry.expires <= now {
                 state.entries[key] = nil
+                state.bytes -= entry.cost
                 return nil
             }
             return entry.value
@@ -32,19 +47,38 @@ public final class TTLCache<Value: Sendable>: Sendable {
     }
 
     public func put(_ key: String, _ value: Value, ttl: Duration? = nil, now: ContinuousClock.Instant = .now) {
+        let size = cost(value) + key.utf8.count + 64
+        guard size <= maxBytes else { return }
         state.withLock { state in
+            if let old = state.entries.removeValue(forKey: key) { state.bytes -= old.cost }
             state.putsSinceSweep += 1
-            if state.entries.count >= maxEntries || state.putsSinceSweep >= Self.sweepInterval {
+            if state.entries.count >= maxEntries || state.bytes + size > maxBytes || state.putsSinceSweep >= Self.sweepInterval {
                 state.putsSinceSweep = 0
-                state.entries = state.entries.filter { $0.value.expires > now }
-                if state.entries.count >= maxEntries { state.entries.removeAll() }
+                Self.evict(&state, now: now, entries: maxEntries, bytes: maxBytes - size)
             }
-            state.entries[key] = (value: value, expires: now + (ttl ?? self.ttl))
+            state.entries[key] = Entry(value: value, expires: now + (ttl ?? self.ttl), cost: size)
+            state.bytes += size
+        }
+    }
+
+    /// Expired entries; then, if still over `entries` - 1 or `bytes`, the soonest to expire
+    /// until at 90% of both.
+    private static func evict(_ state: inout State, now: ContinuousClock.Instant, entries: Int, bytes: Int) {
+        state.entries = state.entries.filter { $0.value.expires > now }
+        state.bytes = state.entries.values.reduce(0) { $0 + $1.cost }
+        guard state.entries.count >= entries || state.bytes > bytes else { return }
+        let entryTarget = entries * 9 / 10, byteTarget = bytes / 10 * 9
+        for (key, entry) in state.entries.sorted(by: { $0.value.expires < $1.value.expires }) {
+            guard state.entries.count > entryTarget || state.bytes > byteTarget else { break }
+            state.entries[key] = nil
+            state.bytes -= entry.cost
         }
     }
 
     public func remove(_ key: String) {
-        _ = state.withLock { $0.entries.removeValue(forKey: key) }
+        state.withLock { state in
+            if let old = state.entries.removeValue(forKey: key) { state.bytes -= old.cost }
+        }
     }
 }
 

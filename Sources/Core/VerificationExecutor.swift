@@ -39,6 +39,15 @@ public struct VerificationResult: Sendable, Equatable {
 }
 
 extension VerificationResult {
+    /// About what a cached result holds in memory (reports, their texts, nested ones).
+    public var estimatedBytes: Int {
+        func size(_ report: VerifierReport) -> Int {
+            256 + report.message.utf8.count + (report.remediation?.utf8.count ?? 0) + report.subject.utf8.count
+                + (report.extensions.map { JSONWriter.encode($0).count } ?? 0) + report.nestedResults.reduce(0) { $0 + size($1) }
+        }
+        return 128 + subject.utf8.count + reports.reduce(0) { $0 + size($1) }
+    }
+
     /// What the shared cache holds for a verdict.
     public func sharedEncoding() -> [UInt8] {
         Array(JSONWriter.encodeString(["subject": .string(subject), "isSuccess": .bool(isSuccess),
@@ -92,8 +101,10 @@ public final class VerificationExecutor: ProviderExecutor {
         public var successTTL: Duration = .seconds(10)
         public var failureTTL: Duration = .seconds(2)
         public var cacheEnabled = true
-        /// Results kept at most (Ratify's `--cache-size` in MB, at ~4 KiB a result).
+        /// Results kept at most (Ratify's `--cache-size` in MB, at ~4 KiB a result)...
         public var maxCachedResults = 10_000
+        /// ...and their estimated bytes at most (`--cache-size` itself).
+        public var maxCachedBytes = 64 * 1024 * 1024
         /// Answer this long before the request deadline, so per-key timeouts arrive as item
         /// errors rather than the whole request failing.
         public var deadlineMargin: Duration = .milliseconds(50)
@@ -136,7 +147,8 @@ public final class VerificationExecutor: ProviderExecutor {
         self.options = options
         self.observe = observe
         verifiableTypes = verifiers.contains { $0.artifactTypes.contains("*") } ? nil : Set(verifiers.flatMap(\.artifactTypes))
-        results = TTLCache(ttl: options.successTTL, maxEntries: max(1, options.maxCachedResults))
+        results = TTLCache(ttl: options.successTTL, maxEntries: max(1, options.maxCachedResults), maxBytes: options.maxCachedBytes,
+                           cost: { $0.estimatedBytes })
     }
 
     public func execute(_ keys: [String], context: ProviderContext) async -> [ProviderItem] {

@@ -44,8 +44,9 @@ public final class ORASStore: ReferrerStore, Sendable {
         self.transport = transport
         self.onRequest = onRequest
         content = ByteLRUCache(capacityBytes: options.contentCacheBytes)
-        resolved = TTLCache(ttl: options.ttl)
-        referrerLists = TTLCache(ttl: options.ttl)
+        // Bounded by entries and bytes: a descriptor is ~300 bytes in memory.
+        resolved = TTLCache(ttl: options.ttl, maxEntries: 10_000, maxBytes: 8 * 1024 * 1024) { _ in 300 }
+        referrerLists = TTLCache(ttl: options.ttl, maxEntries: 10_000, maxBytes: 32 * 1024 * 1024) { 64 + $0.count * 300 }
     }
 
     // MARK: ReferrerStore

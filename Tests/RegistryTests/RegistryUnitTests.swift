@@ -80,6 +80,22 @@ import Testing
         #expect(cache.get("short", now: start + .seconds(2)) == nil)
     }
 
+    /// Bounded by bytes as well as entries: past the byte bound, the entries closest to
+    /// expiring go first, down to 90%; a value larger than the bound is not kept.
+    @Test func ttlCachesAreBoundedByBytes() {
+        let cache = TTLCache<[UInt8]>(ttl: .seconds(60), maxEntries: 100_000, maxBytes: 100_000) { $0.count }
+        let start = ContinuousClock.now
+        for i in 0..<200 { cache.put("k\(i)", Array(repeating: 0, count: 1_000), now: start + .milliseconds(i)) }
+        #expect(cache.totalBytes <= 100_000, "\(cache.totalBytes) bytes held")
+        #expect(cache.count < 100)
+        #expect(cache.get("k199", now: start + .seconds(1)) != nil, "the newest survive")
+        #expect(cache.get("k0", now: start + .seconds(1)) == nil, "the soonest to expire went")
+        cache.put("huge", Array(repeating: 0, count: 200_000), now: start)
+        #expect(cache.get("huge", now: start) == nil)
+        cache.remove("k199")
+        #expect(cache.get("k199", now: start + .seconds(1)) == nil)
+    }
+
     /// Expired entries go without waiting for the cache to fill: after a burst, memory follows
     /// what is still live (10,000 stale entries must not linger until entry 10,001).
     @Test func expiredEntriesAreSweptBeforeTheCacheIsFull() {
