@@ -234,6 +234,11 @@ final class EventLoop: @unchecked Sendable {
     /// Hands a request to the handler on the cooperative pool; the response comes back to this loop.
     func dispatch(_ request: HTTPRequest, fd: Int32, id: UInt64) {
         let handler = shared.handler
+        if let response = handler.respondOnLoop(request) {
+            // Completed after the current event is handled, as a Task's response would be.
+            execute { self.complete(fd: fd, id: id, response: response) }
+            return
+        }
         Task {
             let response = await handler.handle(request)
             self.execute { self.complete(fd: fd, id: id, response: response) }

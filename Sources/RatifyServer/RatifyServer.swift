@@ -83,8 +83,10 @@ public final class RatifyServer: Sendable {
         let readiness = self.readiness
         let connectionLimit = providerConfiguration.maxConnections
         var healthRouter = Router()
-        healthRouter.add("GET", "/healthz") { _ in .text(.ok, "ok\n") }
-        healthRouter.add("GET", "/readyz") { _ in
+        // Answered on the health listener's event loop: a cooperative pool busy with
+        // verifications (or stalled) must not make Kubernetes think the pod is dead.
+        healthRouter.addImmediate("GET", "/healthz") { _ in .text(.ok, "ok\n") }
+        healthRouter.addImmediate("GET", "/readyz") { _ in
             if let reason = readiness.notReadyReason { return .text(.serviceUnavailable, reason + "\n") }
             // Refusing clients with every slot busy: not ready, so traffic goes to other replicas.
             if providerServer.wasSaturated(within: .seconds(5)) {
@@ -165,11 +167,18 @@ struct Instrumented: HTTPHandler {
     var knownPaths: Set<String> = ["/healthz", "/readyz", "/metrics", RatifyServer.verifyPath, RatifyServer.mutatePath]
 
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let clock = ContinuousClock()
-        let start = clock.now
-        let response = await router.handle(request)
+        let start = ContinuousClock.now
+        return record(request, await router.handle(request), since: start)
+    }
+
+    func respondOnLoop(_ request: HTTPRequest) -> HTTPResponse? {
+        let start = ContinuousClock.now
+        return router.respondOnLoop(request).map { record(request, $0, since: start) }
+    }
+
+    private func record(_ request: HTTPRequest, _ response: HTTPResponse, since start: ContinuousClock.Instant) -> HTTPResponse {
         let path = knownPaths.contains(String(request.path)) ? String(request.path) : "other"
-        let elapsed = clock.now - start
+        let elapsed = ContinuousClock.now - start
         metrics.httpRequests.increment([server, path, String(response.status.code)])
         metrics.httpDuration.observe(Double(elapsed.components.attoseconds) / 1e18 + Double(elapsed.components.seconds), [server, path])
         return response

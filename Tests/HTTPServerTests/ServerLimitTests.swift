@@ -150,4 +150,27 @@ import TLS
         _ = second
         await server.shutdown(gracePeriod: .seconds(1))
     }
+
+    /// Issue #16: health checks queued behind CPU-heavy work on the shared pool. A handler's
+    /// `respondOnLoop` answer is sent from the event loop: here the pool path never answers at
+    /// all, and the request is still answered.
+    struct PoolNeverAnswers: HTTPHandler {
+        func handle(_ request: HTTPRequest) async -> HTTPResponse {
+            try? await Task.sleep(for: .seconds(3600))
+            return .text(.ok, "from the pool\n")
+        }
+        func respondOnLoop(_ request: HTTPRequest) -> HTTPResponse? {
+            var router = Router()
+            router.addImmediate("GET", "/healthz") { _ in .text(.ok, "from the loop\n") }
+            return router.respondOnLoop(request)
+        }
+    }
+
+    @Test func immediateAnswersAreSentFromTheEventLoop() async throws {
+        let server = try HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), handler: PoolNeverAnswers())
+        let client = try RawClient(port: server.port, receiveTimeout: 10)
+        try client.send("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+        #expect(try await offPool { client.receiveAll() }.hasSuffix("from the loop\n"))
+        await server.shutdown(gracePeriod: .milliseconds(100))
+    }
 }
