@@ -92,10 +92,14 @@ import TLS
         await server.shutdown(gracePeriod: .seconds(1))
     }
 
+    /// Both slots busy with a request each (nothing idle to close): the newcomer is refused.
     @Test func connectionsPastMaxConnectionsAreRefused() async throws {
         let (server, events) = try start { $0.maxConnections = 2; $0.eventLoops = 1 }
-        let first = try RawClient(port: server.port), second = try RawClient(port: server.port)
+        let first = try RawClient(port: server.port, receiveTimeout: 30), second = try RawClient(port: server.port, receiveTimeout: 30)
+        try first.send("GET /sleep/4000 HTTP/1.1\r\nConnection: close\r\n\r\n")
+        try second.send("GET /sleep/4000 HTTP/1.1\r\nConnection: close\r\n\r\n")
         #expect(await eventually { server.openConnections == 2 })
+        try await Task.sleep(for: .milliseconds(200))  // both requests are being handled
         let third = try RawClient(port: server.port, receiveTimeout: 10)
         try? third.send("GET /third HTTP/1.1\r\n\r\n")
         let refused = try await offPool { third.receiveAll() }
@@ -103,9 +107,8 @@ import TLS
         #expect(events.contains("refused more than 2 open connections, none idle"))
         #expect(server.wasSaturated(within: .seconds(60)), "readiness can report it")
         // The two admitted connections are still served.
-        try first.send("GET /first HTTP/1.1\r\nConnection: close\r\n\r\n")
-        #expect(try await offPool { first.receiveAll() }.hasSuffix("GET /first 0"))
-        _ = second
+        #expect(try await offPool { first.receiveAll() }.hasSuffix("GET /sleep/4000 0"))
+        #expect(try await offPool { second.receiveAll() }.hasSuffix("GET /sleep/4000 0"))
         await server.shutdown(gracePeriod: .seconds(1))
     }
 
