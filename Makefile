@@ -9,7 +9,7 @@ HEALTH   ?= :9099
 METRICS  ?= :8888
 IMAGE    ?= ratify-swift:dev
 
-.PHONY: deps build release run test lint-chart bench profile mutate image clean
+.PHONY: deps build release run test lint-chart bench profile attack mutate image clean
 
 FUZZ_SECONDS ?= 60
 
@@ -49,6 +49,9 @@ lint-chart: deps ## helm lint + render (Helm v4 engine, offline) for several val
 
 bench: release   ## HTTPS keep-alive load (wrk), the cost of a cold verification, cosign/notation latency, 10,000 images in bounded memory
 	python3 scripts/bench.py
+
+attack: release  ## the attack campaign of issue #16 against the release server (JSON bombs, hostile registry, idle floods, tiny chunks, half-open handshakes, slowloris, bad reloads)
+	python3 scripts/attack.py
 
 profile: release ## perf record of cold verifications: CPU ms per image and the top symbols
 	python3 scripts/profile.py
