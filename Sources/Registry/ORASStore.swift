@@ -25,7 +25,7 @@ public final class ORASStore: ReferrerStore, Sendable {
     /// Repositories (`registry/repository`) seen answering 404 (or not an index) on the
     /// referrers API: the tag schema first, for a while. Per repository, not per registry: one
     /// repository's 404 must not hide another's referrers; and not forever.
-    let noReferrersAPI = TTLCache<Bool>(ttl: .seconds(600))
+    let noReferrersAPI = TTLCache<ContinuousClock.Instant>(ttl: .seconds(600))
     /// Resolved tags, referrer lists and content shared with other replicas, under `sharedScope`
     /// (this store's configuration fingerprint). Content read back is checked by digest again.
     let shared: (any SharedCache)?
@@ -248,16 +248,17 @@ public final class ORASStore: ReferrerStore, Sendable {
     }
 
     /// OCI distribution spec 1.1, "Listing Referrers": the API first; on 404 the tag schema.
-    /// A repository whose API answered 404 goes to the tag schema first for a while, and when
-    /// that finds nothing the API is asked again (the 404 may have been a moment's).
+    /// A repository whose API answered 404 goes to the tag schema first for a while (10 min);
+    /// when that finds nothing and the 404 is older than `referrersAPIRecheck`, the API is asked
+    /// again (the 404 may have been a moment's) — once per interval, not once per image.
     private func listReferrers(_ subject: ImageReference, digest: Digest, artifactTypes: [String]?,
                                deadline: ContinuousClock.Instant) async throws(RegistryError) -> [Descriptor] {
-        if noReferrersAPI.get(subject.name) == nil {
+        guard let markedAt = noReferrersAPI.get(subject.name) else {
             if let found = try await apiReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline) { return found }
             return try await tagSchemaReferrers(subject, digest: digest, deadline: deadline)
         }
         let viaTags = try await tagSchemaReferrers(subject, digest: digest, deadline: deadline)
-        if !viaTags.isEmpty { return viaTags }
+        guard viaTags.isEmpty, ContinuousClock.now - markedAt >= options.referrersAPIRecheck else { return viaTags }
         return try await apiReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline) ?? []
     }
 
@@ -277,7 +278,7 @@ public final class ORASStore: ReferrerStore, Sendable {
                                           maxBytes: options.maxManifestBytes, deadline: deadline)
             let contentType = response.header("Content-Type").map { String($0.split(separator: ";")[0]) }
             if response.status == 404 || (page == 0 && response.status == 200 && contentType != MediaType.ociIndex) {
-                noReferrersAPI.put(subject.name, true)
+                noReferrersAPI.put(subject.name, .now)
                 return nil
             }
             guard response.status == 200 else { throw statusError(response, subject, what: "referrers of \(digest)") }

@@ -18,6 +18,9 @@ public struct ORASStoreOptions: Sendable, Equatable {
     /// registry listing ~95k of them made each verification cost seconds of CPU and 400 MB.
     /// Past it the listing fails (closed); real images carry a handful.
     public var maxReferrers = 1_000
+    /// How long a repository's referrers-API 404 is believed before the API is tried again
+    /// for a subject the tag schema lists nothing for.
+    public var referrersAPIRecheck: Duration = .seconds(30)
     /// Bytes of content-addressed data kept in memory.
     public var contentCacheBytes = 64 * 1024 * 1024
     /// Upper bound for one HTTP request; the caller's deadline may cut it shorter.

@@ -32,11 +32,12 @@ import TestSupport
         let found = try await store.referrerDescriptors(of: try ImageReference.parse("\(registry.host)/app@\(image.digest)"), artifactTypes: nil, deadline: soon())
         #expect(Set(found.map(\.digest.description)) == Set(attached.map(\.digest)), "another repository's 404 does not hide these")
         // A passing 404 in "app" itself: that listing comes back empty (fail closed), the next
-        // one goes to the tag schema, finds nothing there, and asks the API again.
+        // one (past the recheck interval, zero here; 30 s by default) goes to the tag schema,
+        // finds nothing there, and asks the API again.
         let other = try fixtures.pushImage("app", tag: "v2")
         let signature = try fixtures.attach("app", to: other, artifactType: notation, layers: [(mediaType: "application/octet-stream", bytes: Array("sig".utf8))])
         registry.injectFaults(status: 404, count: 1)
-        let uncached = makeStore { $0.cacheEnabled = false }
+        let uncached = makeStore { $0.cacheEnabled = false; $0.referrersAPIRecheck = .zero }
         let subject = try ImageReference.parse("\(registry.host)/app@\(other.digest)")
         #expect(try await uncached.referrerDescriptors(of: subject, artifactTypes: nil, deadline: soon()).isEmpty)
         let again = try await uncached.referrerDescriptors(of: subject, artifactTypes: nil, deadline: soon())
