@@ -44,6 +44,11 @@ public enum ExecutorFactory {
         options.maxCachedResults = resultCache.maxEntries
         options.maxCachedBytes = resultCache.maxBytes
         options.stopWhenSettled = !config.verifyEverySignature
+        // Registry answers resume verification on the transport's I/O thread (no hop). Not
+        // with external plugins: those spawn processes and wait on pipes.
+        if config.storePlugin == nil, !config.verifiers.contains(where: \.runsExternalCode) {
+            options.taskExecutor = CurlMultiTransport.shared
+        }
         return VerificationExecutor(store: store, verifiers: verifiers(config, providers: providers), policy: config.policy, options: options,
                                     shared: shared) { subject, value, requestID in
             var log = logger

@@ -13,6 +13,12 @@ public enum VerifierConfig: Sendable {
     /// Not built in: an executable in the plugin directory (Ratify's verifier plugin protocol).
     case plugin(RatifyPluginConfig)
 
+    /// An external plugin executable (its process and pipes are waited on).
+    public var runsExternalCode: Bool {
+        if case .plugin = self { return true }
+        return false
+    }
+
     /// Parses one plugin object at `path` (`verifier.plugins[1]`); its warnings say what is
     /// read past and what it means.
     /// `pluginDirectory`: where plugins are found when the entry names no `address` (the

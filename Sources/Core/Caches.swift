@@ -104,14 +104,17 @@ public final class Coalescer<Value: Sendable, Failure: Error>: Sendable {
 
     public init(wrap: @escaping @Sendable (any Error) -> Failure) { self.wrap = wrap }
 
-    public func run(_ key: String, _ work: @escaping @Sendable () async throws(Failure) -> Value) async throws(Failure) -> Value {
+    /// `executor`: where the work prefers to run (the caller's preference does not carry into
+    /// the shared task by itself).
+    public func run(_ key: String, executor: (any TaskExecutor)? = nil,
+                    _ work: @escaping @Sendable () async throws(Failure) -> Value) async throws(Failure) -> Value {
         let entry = inFlight.withLock { entries in
             if let existing = entries[key] {
                 existing.waiters.withLock { $0 += 1 }
                 return existing
             }
             let id = nextID.withLock { $0 += 1; return $0 }
-            let entry = Entry(id: id, task: Task<Value, any Error> { [weak self] in
+            let entry = Entry(id: id, task: Task<Value, any Error>(executorPreference: executor) { [weak self] in
                 // Only this run's entry: after a cancellation a newer run may hold the key.
                 defer { self?.inFlight.withLock { if $0[key]?.id == id { $0[key] = nil } } }
                 return try await work()

@@ -111,6 +111,10 @@ public final class VerificationExecutor: ProviderExecutor {
         public var maxNestingDepth = 3
         /// Under an `any` rule, stop verifying an artifact type once one report of it passed.
         public var stopWhenSettled = true
+        /// Where verifications (the work shared by identical keys, not the lookup of a cached
+        /// answer) prefer to run: the registry transport's I/O thread, so that registry answers
+        /// resume them without a thread hop (nil: Swift's cooperative pool).
+        public var taskExecutor: (any TaskExecutor)?
         /// Bumped by every configuration change; cached results of older generations never match.
         public var generation: UInt64 = 1
         /// The configuration's fingerprint in shared-cache keys: the same on every replica with
@@ -214,7 +218,7 @@ public final class VerificationExecutor: ProviderExecutor {
         let descriptorDigest = subject.digest!
         let cacheKey = "\(options.generation)|\(subject.name)@\(descriptorDigest)"
         if options.cacheEnabled, let cached = results.get(cacheKey) { return cached }
-        return try await inFlight.run(cacheKey) { () throws(VerificationError) -> VerificationResult in
+        return try await inFlight.run(cacheKey, executor: options.taskExecutor) { () throws(VerificationError) -> VerificationResult in
             let sharedKey = SharedKey.verdict(configuration: self.options.sharedConfiguration, subject: "\(subject.name)@\(descriptorDigest)")
             if self.options.cacheEnabled, let shared = self.shared,
                let entry = await shared.get(sharedKey, deadline: min(deadline, .now + shared.lookupBudget)),

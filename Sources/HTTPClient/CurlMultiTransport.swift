@@ -95,6 +95,10 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
     private let queue = Mutex<[Transfer]>([])
     /// Transfers whose caller was cancelled: abandoned on the loop thread.
     private let cancellations = Mutex<[Transfer]>([])
+    /// Jobs of tasks that prefer this transport as their executor (see `TaskExecutor` below).
+    private let jobs = Mutex<[UnownedJob]>([])
+    /// The loop thread, once it runs (jobs enqueued from it need no wake-up).
+    private let loopThread = Mutex<pthread_t?>(nil)
     /// Loop-confined.
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
 
@@ -118,7 +122,9 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
             await withCheckedContinuation { continuation in
                 transfer.continuation = continuation
                 queue.withLock { $0.append(transfer) }
-                curl_multi_wakeup(multi)
+                // From the loop thread itself (a task running there) the loop's next turn
+                // picks it up: no wake-up needed.
+                if !isLoopThread { curl_multi_wakeup(multi) }
             }
         } onCancel: {
             cancellations.withLock { $0.append(transfer) }
@@ -128,6 +134,7 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
     }
 
     private func run() {
+        loopThread.withLock { $0 = pthread_self() }
         var running: Int32 = 0
         while true {
             let incoming = queue.withLock { pending in
@@ -153,9 +160,39 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
                 curl_multi_remove_handle(multi, easy)
                 if let transfer = active.removeValue(forKey: easy) { transfer.finish(code) }
             }
-            curl_multi_poll(multi, nil, 0, 1000, nil)
+            // Tasks resumed by those answers (when they prefer this executor) run here, now:
+            // no pool thread is woken, and their next requests go out on the next turn.
+            runJobs()
+            let more = !queue.withLock({ $0.isEmpty }) || !jobs.withLock({ $0.isEmpty })
+            curl_multi_poll(multi, nil, 0, more ? 0 : 1000, nil)
         }
     }
+
+    private func runJobs() {
+        let executor = asUnownedTaskExecutor()
+        for _ in 0..<64 {  // bounded: transfers must keep moving even under a stream of jobs
+            let batch = jobs.withLock { pending in defer { pending.removeAll() }; return pending }
+            if batch.isEmpty { return }
+            for job in batch { job.runSynchronously(on: executor) }
+        }
+    }
+}
+
+/// Verification tasks prefer this transport as their executor (`withTaskExecutorPreference`):
+/// a registry answer then resumes its task on the I/O thread that received it, instead of
+/// waking a thread of the cooperative pool for every response, and the task's next request is
+/// queued without a wake-up. A cold verification is a chain of small requests with little CPU
+/// between them; the hops were most of its cost. CPU-heavy or blocking work must not run under
+/// this preference.
+extension CurlMultiTransport: TaskExecutor {
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        jobs.withLock { $0.append(unowned) }
+        if !isLoopThread { curl_multi_wakeup(multi) }
+    }
+
+    /// Whether the caller runs on the transport's I/O thread (diagnostics and tests).
+    public var isLoopThread: Bool { loopThread.withLock { thread in thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false } }
 }
 
 /// One request in flight: its easy handle, the bytes received, and who is waiting.

@@ -30,6 +30,8 @@ public final class ORASStore: ReferrerStore, Sendable {
     /// (this store's configuration fingerprint). Content read back is checked by digest again.
     let shared: (any SharedCache)?
     let sharedScope: String
+    /// The transport's I/O thread, when it is a task executor: shared work runs there too.
+    var preferredExecutor: (any TaskExecutor)? { transport as? any TaskExecutor }
     /// Content larger than this stays out of the shared cache (signatures are a few KiB).
     static let maxSharedContent = 256 * 1024
 
@@ -59,7 +61,7 @@ public final class ORASStore: ReferrerStore, Sendable {
         let target = reference.digest?.description ?? reference.tag ?? "latest"
         let key = "\(reference.name)@\(target)"
         if options.cacheEnabled, let cached = resolved.get(key) { return cached }
-        let descriptor = try await descriptorCoalescer.run("resolve \(key)") { () throws(RegistryError) -> Descriptor in
+        let descriptor = try await descriptorCoalescer.run("resolve \(key)", executor: preferredExecutor) { () throws(RegistryError) -> Descriptor in
             let sharedKey = SharedKey.store(self.sharedScope, "resolve:\(key)")
             if let entry = await self.sharedGet(sharedKey, deadline: deadline), let list = ORASStore.decodeShared(entry),
                list.count == 1, reference.digest == nil || list[0].digest == reference.digest {
@@ -146,7 +148,7 @@ public final class ORASStore: ReferrerStore, Sendable {
         guard descriptor.size <= limit else {
             throw RegistryError(.tooLarge, "\(kind == .manifest ? "manifest" : "blob") \(descriptor.digest) in \(repository.name) is \(descriptor.size) bytes; the limit is \(limit)")
         }
-        return try await coalescer.run("content \(key)") { () throws(RegistryError) -> [UInt8] in
+        return try await coalescer.run("content \(key)", executor: preferredExecutor) { () throws(RegistryError) -> [UInt8] in
             let sharedKey = SharedKey.store(self.sharedScope, "content:\(key)")
             // Content-addressed: what the shared cache returns must still match the digest.
             if let entry = await self.sharedGet(sharedKey, deadline: deadline), descriptor.digest.matches(entry),
@@ -182,7 +184,7 @@ public final class ORASStore: ReferrerStore, Sendable {
         let cosignWanted = options.cosignEnabled && probeCosign && (filter?.contains(MediaType.cosignSignatureArtifact) ?? true)
         let key = "\(subject.name)@\(digest)|\(artifactTypes?.sorted().joined(separator: ",") ?? "*")|\(cosignWanted ? "sig" : "")"
         if options.cacheEnabled, let cached = referrerLists.get(key) { return cached }
-        let list = try await listCoalescer.run("referrers \(key)") { () throws(RegistryError) -> [Descriptor] in
+        let list = try await listCoalescer.run("referrers \(key)", executor: preferredExecutor) { () throws(RegistryError) -> [Descriptor] in
             let sharedKey = SharedKey.store(self.sharedScope, "referrers:\(key)")
             if let entry = await self.sharedGet(sharedKey, deadline: deadline), let list = ORASStore.decodeShared(entry) { return list }
             let found = try await self.fetchReferrers(subject, digest: digest, artifactTypes: artifactTypes, filter: filter,
@@ -198,7 +200,7 @@ public final class ORASStore: ReferrerStore, Sendable {
                                 cosignWanted: Bool, deadline: ContinuousClock.Instant) async throws(RegistryError) -> [Descriptor] {
         // The cosign tag is looked up alongside the referrers listing: one round trip, not two.
         let cosign: Task<Descriptor?, any Error>? = cosignWanted
-            ? Task { try await self.cosignSignature(subject, digest: digest, deadline: deadline) } : nil
+            ? Task(executorPreference: preferredExecutor) { try await self.cosignSignature(subject, digest: digest, deadline: deadline) } : nil
         var found = try await self.listReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline)
         if let cosign {
             let signature: Descriptor?

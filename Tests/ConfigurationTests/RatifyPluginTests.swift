@@ -192,7 +192,9 @@ import TestSupport
         try children.start(Self.binary, ["serve", "--http", "127.0.0.1:\(http)", "--health-port", "127.0.0.1:\(health)",
                                          "--metrics-port", "127.0.0.1:\(metrics)"] + arguments, log: log)
         defer { children.stopAll() }
+        // The metrics listener opens after the health one: wait for both (it was flaky).
         try waitForPort(health)
+        try waitForPort(metrics)
         let body = try CurlSession().perform(HTTPClientRequest(url: "http://127.0.0.1:\(metrics)/metrics")).bodyText
         return (try String(contentsOfFile: log, encoding: .utf8), body)
     }

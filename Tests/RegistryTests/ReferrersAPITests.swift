@@ -73,6 +73,25 @@ import TestSupport
         await registry.stop()
     }
 
+    /// Work that prefers the transport as its executor resumes on the transport's I/O thread
+    /// when an answer arrives (no hop to the cooperative pool); other work does not.
+    @Test func workPreferringTheTransportResumesOnItsThread() async throws {
+        let registry = try ReferrersTestRegistry()
+        let transport = CurlMultiTransport()
+        let request = TransportRequest(url: "http://\(registry.host)/v2/", timeout: .seconds(30))
+        let preferring = await withTaskExecutorPreference(transport) { () async -> (Int?, Bool) in
+            let status = try? await transport.send(request).status
+            return (status, transport.isLoopThread)
+        }
+        #expect(preferring.0 == 200 && preferring.1)
+        let plain = await Task.detached { () async -> (Int?, Bool) in
+            let status = try? await transport.send(request).status
+            return (status, transport.isLoopThread)
+        }.value
+        #expect(plain.0 == 200 && !plain.1)
+        await registry.stop()
+    }
+
     @Test func followsLinkPaginationAcrossPages() async throws {
         let (registry, _, image, attached) = try setUp(pageSize: 2)
         let store = makeStore()
