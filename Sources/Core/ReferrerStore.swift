@@ -7,6 +7,8 @@ public protocol ReferrerStore: Sendable {
     /// Artifacts whose `subject` is `subject` (which must carry a digest), optionally only those
     /// of the given artifact types.
     func referrers(of subject: ImageReference, artifactTypes: [String]?, deadline: ContinuousClock.Instant) async throws -> [Descriptor]
+    /// The descriptor `reference` resolved to, if cached (no I/O).
+    func cachedDescriptor(_ reference: ImageReference) -> Descriptor?
     /// `referrers(of:artifactTypes:)` for a caller whose verifiers handle only `verifiable`
     /// artifact types (nil: every type): the store may skip lookups that could only find
     /// other types (the registry store's cosign `.sig` tag).
@@ -19,6 +21,9 @@ public protocol ReferrerStore: Sendable {
 }
 
 extension ReferrerStore {
+    /// The descriptor `reference` resolved to, if the store has it cached (no I/O); nil otherwise.
+    public func cachedDescriptor(_ reference: ImageReference) -> Descriptor? { nil }
+
     public func referrers(of subject: ImageReference, artifactTypes: [String]?, verifiable: Set<String>?,
                           deadline: ContinuousClock.Instant) async throws -> [Descriptor] {
         try await referrers(of: subject, artifactTypes: artifactTypes, deadline: deadline)

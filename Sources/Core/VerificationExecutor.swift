@@ -205,6 +205,22 @@ public final class VerificationExecutor: ProviderExecutor {
             throw VerificationError(code: .invalidSubject, detail: "\(parsed.image): \(error)",
                                     remediation: "use a valid image reference such as registry.example.com/team/app:1.0")
         }
+        guard let preferred = options.taskExecutor else {
+            return try await verify(reference, key: key, deadline: deadline, stage: stage, requestID: requestID)
+        }
+        // A verdict already cached is answered where the request runs; anything that needs the
+        // registry moves to the transport's I/O thread first, so each answer resumes it there.
+        if options.cacheEnabled, let digest = reference.digest ?? store.cachedDescriptor(reference)?.digest,
+           let cached = results.get("\(options.generation)|\(reference.name)@\(digest)") {
+            return cached
+        }
+        return try await withTaskExecutorPreference(preferred) { () async throws(VerificationError) -> VerificationResult in
+            try await self.verify(reference, key: key, deadline: deadline, stage: stage, requestID: requestID)
+        }
+    }
+
+    private func verify(_ reference: ImageReference, key: String, deadline: ContinuousClock.Instant, stage: StageTracker,
+                        requestID: String) async throws(VerificationError) -> VerificationResult {
         let subject: ImageReference
         if let digest = reference.digest {
             // A digest-pinned key needs no resolve: the digest is the subject. (A verifier that

@@ -57,6 +57,11 @@ public final class ORASStore: ReferrerStore, Sendable {
         try await resolveDescriptor(reference, deadline: deadline)
     }
 
+    public func cachedDescriptor(_ reference: ImageReference) -> Descriptor? {
+        guard options.cacheEnabled else { return nil }
+        return resolved.get("\(reference.name)@\(reference.digest?.description ?? reference.tag ?? "latest")")
+    }
+
     public func resolveDescriptor(_ reference: ImageReference, deadline: ContinuousClock.Instant) async throws(RegistryError) -> Descriptor {
         let target = reference.digest?.description ?? reference.tag ?? "latest"
         let key = "\(reference.name)@\(target)"

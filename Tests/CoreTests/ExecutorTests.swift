@@ -393,6 +393,35 @@ func context(_ seconds: Double = 5) -> ProviderContext {
     }
 }
 
+/// Verification work moves to `Options.taskExecutor` (the transport's I/O thread in production);
+/// a cached verdict is answered without moving.
+@Suite struct TaskExecutorPreferenceTests {
+    final class CountingExecutor: TaskExecutor, @unchecked Sendable {
+        let jobs = Mutex(0)
+        func enqueue(_ job: consuming ExecutorJob) {
+            jobs.withLock { $0 += 1 }
+            let unowned = UnownedJob(job)
+            Thread.detachNewThread { unowned.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        }
+    }
+
+    @Test func coldWorkRunsOnThePreferredExecutorAndCachedAnswersDoNotMove() async throws {
+        let memory = MemoryStore()
+        let signed = MemoryStoreExecutorTests().image(memory, tag: "signed", signatures: ["valid"])
+        let counting = CountingExecutor()
+        var options = VerificationExecutor.Options()
+        options.taskExecutor = counting
+        let executor = VerificationExecutor(store: memory, verifiers: [LayerContentVerifier(artifactTypes: [signatureType])],
+                                            policy: ConfigPolicy(), options: options)
+        let key = "registry.test/app@\(signed.digest)"
+        #expect(try await executor.verify(key: key, deadline: .now + .seconds(5)).isSuccess)
+        let cold = counting.jobs.withLock { $0 }
+        #expect(cold > 0, "the verification ran on the preferred executor")
+        #expect(try await executor.verify(key: key, deadline: .now + .seconds(5)).isSuccess)
+        #expect(counting.jobs.withLock { $0 } == cold, "the cached verdict did not move")
+    }
+}
+
 /// Counts how often each verification is actually run.
 final class CountingVerifier: Verifier, Sendable {
     let inner: LayerContentVerifier
