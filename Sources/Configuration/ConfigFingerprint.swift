@@ -14,6 +14,12 @@ public enum ConfigFingerprint {
         for path in referencedPaths(config.document).sorted() { material += "\n" + path + "=" + contentDigest(path) }
         material += "\nproviders=" + (providers?.fingerprint ?? "")
         material += "\nsigstore=" + DefaultTrust.current.source
+        // The trusted root that verifiers naming none read from the environment.
+        if let root = ProcessInfo.processInfo.environment["RATIFY_COSIGN_TRUSTED_ROOT"], !root.isEmpty {
+            material += "\ntrustedRoot=" + root + "=" + contentDigest(root)
+        }
+        // Another build may verify differently with the same configuration.
+        material += "\nbuild=" + buildIdentity
         return String(Digest.of(Array(material.utf8)).hex.prefix(32))
     }
 
@@ -55,20 +61,42 @@ public enum ConfigFingerprint {
         }
     }
 
-    /// The digest of a file, or of a directory's files (names and contents, one level, bounded).
+    /// The digest of a file, or of a directory tree's files (relative paths and contents, all
+    /// levels: notation trust stores keep certificates in x509/<type>/<name>/). Anything that
+    /// cannot be read whole — unreadable, too large, too many files — makes the digest unique to
+    /// this process, so such a configuration never shares verdicts rather than sharing them
+    /// while its trust material differs.
     static func contentDigest(_ path: String) -> String {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "missing" }
-        if !isDirectory.boolValue { return fileDigest(path) }
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().prefix(1000)
-        let listing = names.map { $0 + ":" + fileDigest(path + "/" + $0) }.joined(separator: ",")
-        return Digest.of(Array(listing.utf8)).hex
+        if !isDirectory.boolValue { return fileDigest(path) ?? unshareable }
+        guard let enumerator = FileManager.default.enumerator(atPath: path) else { return unshareable }
+        var entries: [String] = []
+        while let relative = enumerator.nextObject() as? String {
+            guard entries.count < 10_000 else { return unshareable }
+            var nested: ObjCBool = false
+            let full = path + "/" + relative
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &nested) else { continue }
+            if nested.boolValue { continue }
+            guard let digest = fileDigest(full) else { return unshareable }
+            entries.append(relative + ":" + digest)
+        }
+        return Digest.of(Array(entries.sorted().joined(separator: ",").utf8)).hex
     }
 
-    private static func fileDigest(_ path: String) -> String {
+    private static func fileDigest(_ path: String) -> String? {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
               (attributes[.size] as? Int ?? 0) <= 16 * 1024 * 1024,
-              let data = FileManager.default.contents(atPath: path) else { return "unreadable" }
+              let data = FileManager.default.contents(atPath: path) else { return nil }
         return Digest.of(Array(data)).hex
     }
+
+    /// Unique per process: what cannot be fingerprinted is not shared.
+    static let unshareable = "unshareable-" + UUID().uuidString
+
+    /// This binary (its path's content digest, once): replicas of another build do not share.
+    static let buildIdentity: String = {
+        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first ?? ""
+        return fileDigest(path) ?? unshareable
+    }()
 }

@@ -90,15 +90,20 @@ public final class Coalescer<Value: Sendable, Failure: Error>: Sendable {
     private final class Entry: Sendable {
         let id: UInt64
         let task: Task<Value, any Error>
-        let waiters = Mutex(1)
         init(id: UInt64, task: Task<Value, any Error>) {
             self.id = id
             self.task = task
         }
     }
 
-    private let inFlight = Mutex<[String: Entry]>([:])
-    private let nextID = Mutex<UInt64>(0)
+    /// Entries and their waiter counts, under one lock: a caller joining and the last caller
+    /// leaving cannot interleave (the leaver would cancel work the joiner waits for).
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var waiters: [UInt64: Int] = [:]
+        var nextID: UInt64 = 0
+    }
+    private let state = Mutex(State())
     /// How a failure that is not a `Failure` (a bug, not a verdict) is reported.
     private let wrap: @Sendable (any Error) -> Failure
 
@@ -108,33 +113,43 @@ public final class Coalescer<Value: Sendable, Failure: Error>: Sendable {
     /// the shared task by itself).
     public func run(_ key: String, executor: (any TaskExecutor)? = nil,
                     _ work: @escaping @Sendable () async throws(Failure) -> Value) async throws(Failure) -> Value {
-        let entry = inFlight.withLock { entries in
-            if let existing = entries[key] {
-                existing.waiters.withLock { $0 += 1 }
+        let entry = state.withLock { state in
+            if let existing = state.entries[key] {
+                state.waiters[existing.id, default: 0] += 1
                 return existing
             }
-            let id = nextID.withLock { $0 += 1; return $0 }
+            state.nextID += 1
+            let id = state.nextID
             let entry = Entry(id: id, task: Task<Value, any Error>(executorPreference: executor) { [weak self] in
                 // Only this run's entry: after a cancellation a newer run may hold the key.
-                defer { self?.inFlight.withLock { if $0[key]?.id == id { $0[key] = nil } } }
+                defer {
+                    self?.state.withLock { state in
+                        if state.entries[key]?.id == id { state.entries[key] = nil }
+                        state.waiters[id] = nil
+                    }
+                }
                 return try await work()
             })
-            entries[key] = entry
+            state.entries[key] = entry
+            state.waiters[id] = 1
             return entry
         }
         do {
             return try await withTaskCancellationHandler {
                 try await entry.task.value
             } onCancel: {
-                let last = entry.waiters.withLock { waiters -> Bool in
-                    waiters -= 1
-                    return waiters == 0
-                }
-                if last {
+                let last = self.state.withLock { state -> Bool in
+                    guard let count = state.waiters[entry.id] else { return false }
+                    guard count <= 1 else {
+                        state.waiters[entry.id] = count - 1
+                        return false
+                    }
                     // Nobody waits: stop the work, and let the next caller start afresh.
-                    self.inFlight.withLock { if $0[key] === entry { $0[key] = nil } }
-                    entry.task.cancel()
+                    state.waiters[entry.id] = nil
+                    if state.entries[key]?.id == entry.id { state.entries[key] = nil }
+                    return true
                 }
+                if last { entry.task.cancel() }
             }
         } catch let error as Failure {
             throw error

@@ -247,7 +247,9 @@ public final class VerificationExecutor: ProviderExecutor {
             let result = try await self.evaluate(subject, stage: stage, deadline: deadline)
             // Cancelled (nobody waits any more): what failed for that reason is not a verdict
             // to keep or share.
-            if Task.isCancelled {
+            // The same once the deadline this work ran under has passed (another caller may still
+            // wait): fetches that failed for lack of time are not a verdict about the image.
+            if Task.isCancelled || ContinuousClock.now >= deadline {
                 throw Self.timeoutError(key: key, stage: stage.current, detail: "the request's deadline passed; the verification was stopped")
             }
             if self.options.cacheEnabled {
@@ -350,7 +352,14 @@ public final class VerificationExecutor: ProviderExecutor {
 
     private func runJob(verifier: any Verifier, referrer: Descriptor, of subject: ImageReference, depth: Int,
                         deadline: ContinuousClock.Instant) async -> VerifierReport {
-        var report = await verifier.verify(subject: subject, referrer: referrer, store: store, deadline: deadline)
+        // The verifier's own work (parsing, chains, signatures, CRLs, plugins) runs on the
+        // cooperative pool even when the verification runs on the transport's I/O thread: that
+        // thread must keep moving every other transfer. Its store reads still go back there.
+        var report = options.taskExecutor == nil
+            ? await verifier.verify(subject: subject, referrer: referrer, store: store, deadline: deadline)
+            : await withTaskExecutorPreference(globalConcurrentExecutor) {
+                await verifier.verify(subject: subject, referrer: referrer, store: self.store, deadline: deadline)
+            }
         if !verifier.nestedReferences.isEmpty {
             if depth < options.maxNestingDepth {
                 report = await attachNested(report, verifier: verifier, referrer: referrer, of: subject, depth: depth, deadline: deadline)

@@ -127,6 +127,7 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
                 if !isLoopThread { curl_multi_wakeup(multi) }
             }
         } onCancel: {
+            transfer.cancelRequested.store(true, ordering: .relaxed)
             cancellations.withLock { $0.append(transfer) }
             curl_multi_wakeup(multi)
         }
@@ -143,6 +144,11 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
                 return taken
             }
             for transfer in incoming {
+                // Cancelled before it was queued (its cancellation may have been handled already).
+                if transfer.cancelRequested.load(ordering: .relaxed) {
+                    transfer.abandon()
+                    continue
+                }
                 active[transfer.easy] = transfer
                 curl_multi_add_handle(multi, transfer.easy)
             }
@@ -223,6 +229,8 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
     let request: TransportRequest
     /// Set by `send` before the transfer is handed to the loop thread.
     var continuation: CheckedContinuation<Result<TransportResponse, TransportError>, Never>?
+    /// Set by the caller's cancellation handler, on any thread.
+    let cancelRequested = Atomic<Bool>(false)
     var body: [UInt8] = []
     var headers: [(name: String, value: String)] = []
     var exceeded = false

@@ -138,20 +138,8 @@ final class EventLoop: @unchecked Sendable {
                 close(fd)
                 continue
             }
-            if shared.connectionCount.load(ordering: .relaxed) >= configuration.maxConnections {
-                // At the cap: make room by closing this loop's longest-idle connection (a
-                // keep-alive connection between requests, or one that has not finished its
-                // handshake for a second); only when there is none is the newcomer refused.
-                if let victim = evictionCandidate() {
-                    victim.close()
-                    shared.onEvent(.connectionRefused(reason: "at \(configuration.maxConnections) open connections: closed the longest-idle one"))
-                } else {
-                    close(fd)
-                    shared.lastSaturated.store(Socket.monotonicNanoseconds(), ordering: .relaxed)
-                    shared.onEvent(.connectionRefused(reason: "more than \(configuration.maxConnections) open connections, none idle"))
-                    continue
-                }
-            }
+            // The per-peer bound first: a client refused for it must not make room by closing
+            // someone else's connection.
             let peer = Socket.peerAddress(fd)
             let admitted = shared.peers.withLock { peers -> Bool in
                 guard peers[peer, default: 0] < configuration.maxConnectionsPerPeer else { return false }
@@ -163,12 +151,28 @@ final class EventLoop: @unchecked Sendable {
                 shared.onEvent(.connectionRefused(reason: "\(peer) already holds \(configuration.maxConnectionsPerPeer) connections"))
                 continue
             }
+            if shared.connectionCount.load(ordering: .relaxed) >= configuration.maxConnections {
+                // At the cap: make room by closing this loop's oldest connection that is silent in
+                // its handshake (or has sent nothing) for a second, else the longest-idle
+                // keep-alive one; only when there is none is the newcomer refused.
+                if let victim = evictionCandidate() {
+                    victim.close()
+                    shared.onEvent(.connectionRefused(reason: "at \(configuration.maxConnections) open connections: closed the longest-idle one"))
+                } else {
+                    close(fd)
+                    shared.peers.withLock { Self.release(peer, in: &$0) }
+                    shared.lastSaturated.store(Socket.monotonicNanoseconds(), ordering: .relaxed)
+                    shared.onEvent(.connectionRefused(reason: "more than \(configuration.maxConnections) open connections, none idle"))
+                    continue
+                }
+            }
             let transport: Transport
             if let tls = configuration.tls {
                 do {
                     transport = .tls(try TLSConnection(context: tls.current, socket: fd))
                 } catch {
                     close(fd)
+                    shared.peers.withLock { Self.release(peer, in: &$0) }
                     shared.onEvent(.handshakeFailed(error))
                     continue
                 }
@@ -215,8 +219,9 @@ final class EventLoop: @unchecked Sendable {
         peers[peer] = left > 0 ? left : nil
     }
 
-    /// The connection to close for a newcomer at the cap: the longest idle between requests,
-    /// else the oldest still handshaking (or silent) after a second. Never one with a request.
+    /// The connection to close for a newcomer at the cap: the oldest still handshaking (or
+    /// silent) after a second, else the longest idle between requests (a client that was served,
+    /// such as Gatekeeper, keeps its connection while a silent one can go). Never one with a request.
     func evictionCandidate() -> Connection? {
         let now = Socket.monotonicNanoseconds()
         var idle: Connection?, stalled: Connection?
@@ -228,7 +233,7 @@ final class EventLoop: @unchecked Sendable {
                 idle = connection
             }
         }
-        return idle ?? stalled
+        return stalled ?? idle
     }
 
     /// Hands a request to the handler on the cooperative pool; the response comes back to this loop.

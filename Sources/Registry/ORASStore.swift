@@ -206,6 +206,9 @@ public final class ORASStore: ReferrerStore, Sendable {
         // The cosign tag is looked up alongside the referrers listing: one round trip, not two.
         let cosign: Task<Descriptor?, any Error>? = cosignWanted
             ? Task(executorPreference: preferredExecutor) { try await self.cosignSignature(subject, digest: digest, deadline: deadline) } : nil
+        // Cancelled on every way out: a no-op once it finished, a stop when the listing failed
+        // (or was cancelled, its requests abandoned).
+        defer { cosign?.cancel() }
         var found = try await self.listReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline)
         if let cosign {
             let signature: Descriptor?
@@ -255,18 +258,22 @@ public final class ORASStore: ReferrerStore, Sendable {
     }
 
     /// OCI distribution spec 1.1, "Listing Referrers": the API first; on 404 the tag schema.
-    /// A repository whose API answered 404 goes to the tag schema first for a while (10 min);
-    /// when that finds nothing and the 404 is older than `referrersAPIRecheck`, the API is asked
-    /// again (the 404 may have been a moment's) — once per interval, not once per image.
+    /// A repository whose API answered 404 goes to the tag schema for a while (10 min); once the
+    /// 404 is older than `referrersAPIRecheck` the API is asked again (the 404 may have been a
+    /// moment's) — once per interval, not once per image.
     private func listReferrers(_ subject: ImageReference, digest: Digest, artifactTypes: [String]?,
                                deadline: ContinuousClock.Instant) async throws(RegistryError) -> [Descriptor] {
         guard let markedAt = noReferrersAPI.get(subject.name) else {
             if let found = try await apiReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline) { return found }
             return try await tagSchemaReferrers(subject, digest: digest, deadline: deadline)
         }
-        let viaTags = try await tagSchemaReferrers(subject, digest: digest, deadline: deadline)
-        guard viaTags.isEmpty, ContinuousClock.now - markedAt >= options.referrersAPIRecheck else { return viaTags }
-        return try await apiReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline) ?? []
+        // Past the recheck interval the API is asked again, whatever the tag schema holds (a
+        // referrer listed only through the API could decide an `all` rule); within it, the tag schema.
+        if ContinuousClock.now - markedAt >= options.referrersAPIRecheck,
+           let found = try await apiReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline) {
+            return found
+        }
+        return try await tagSchemaReferrers(subject, digest: digest, deadline: deadline)
     }
 
     /// The referrers API's pages, or nil when the registry has none for this repository (404, or
@@ -284,7 +291,9 @@ public final class ORASStore: ReferrerStore, Sendable {
             let response = try await send("GET", subject, path: path, accept: [MediaType.ociIndex],
                                           maxBytes: options.maxManifestBytes, deadline: deadline)
             let contentType = response.header("Content-Type").map { String($0.split(separator: ";")[0]) }
-            if response.status == 404 || (page == 0 && response.status == 200 && contentType != MediaType.ociIndex) {
+            // Only the first page says whether the API exists; a later page's 404 is a broken
+            // listing, refused rather than replaced by the tag schema (which could hide referrers).
+            if page == 0 && (response.status == 404 || (response.status == 200 && contentType != MediaType.ociIndex)) {
                 noReferrersAPI.put(subject.name, .now)
                 return nil
             }

@@ -41,12 +41,15 @@ public struct RedisSettings: Sendable {
             if let at = rest.lastIndex(of: "@") {
                 let credentials = rest[..<at]
                 rest = rest[rest.index(after: at)...]
-                if let colon = credentials.firstIndex(of: ":") {
-                    username = credentials[..<colon].isEmpty ? nil : String(credentials[..<colon]).removingPercentEncoding
-                    password = String(credentials[credentials.index(after: colon)...]).removingPercentEncoding
-                } else {
-                    password = String(credentials).removingPercentEncoding
+                guard let colon = credentials.firstIndex(of: ":") else {
+                    throw SharedCacheError("redis address: credentials must be user:password or :password (the password belongs after a colon)")
                 }
+                let user = String(credentials[..<colon]), secret = String(credentials[credentials.index(after: colon)...])
+                guard let decodedUser = user.removingPercentEncoding, let decodedSecret = secret.removingPercentEncoding, !decodedSecret.isEmpty else {
+                    throw SharedCacheError("redis address: the password is empty or not valid percent-encoding")
+                }
+                username = decodedUser.isEmpty ? nil : decodedUser
+                password = decodedSecret
             }
             if let slash = rest.firstIndex(of: "/") {
                 let db = rest[rest.index(after: slash)...]
@@ -69,6 +72,9 @@ public struct RedisSettings: Sendable {
             }
         } else if let colon = rest.lastIndex(of: ":") {
             host = String(rest[..<colon])
+            guard !host.contains(":") else {
+                throw SharedCacheError("redis address \(address): write an IPv6 address in brackets, e.g. [::1]:6379")
+            }
             guard let number = Int(rest[rest.index(after: colon)...]) else { throw SharedCacheError("redis address \(address): bad port") }
             port = number
         }
@@ -166,13 +172,15 @@ public final class RedisSharedCache: SharedCache, @unchecked Sendable {
     public var isAvailable: Bool { pool.withLock { $0.downUntil.map { $0 <= .now } ?? true } }
 
     public func get(_ key: String, deadline: ContinuousClock.Instant) async -> (value: [UInt8], remaining: Duration)? {
-        let budget = min(settings.commandTimeout, deadline - .now)
-        guard budget > .milliseconds(1), let connection = checkout() else {
+        // A caller without a whole command timeout left skips Redis (a miss) rather than
+        // cutting the command short: a short cut would count as Redis failing for everyone.
+        guard deadline - .now >= settings.commandTimeout, let connection = checkout() else {
             onEvent(.unavailable, "")
             return nil
         }
+        let timeout = settings.commandTimeout
         let reply: Reply = await withCheckedContinuation { continuation in
-            workers.submit { continuation.resume(returning: self.run(connection, [Array("GET".utf8), Array(key.utf8)], timeout: budget)) }
+            workers.submit { continuation.resume(returning: self.run(connection, [Array("GET".utf8), Array(key.utf8)], timeout: timeout)) }
         }
         switch reply {
         case .failed(let detail):

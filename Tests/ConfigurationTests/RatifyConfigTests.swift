@@ -1,4 +1,4 @@
-import Configuration
+@testable import Configuration
 import Core
 import Foundation
 import JSON
@@ -66,5 +66,31 @@ import Testing
             do { _ = try RatifyConfig.rawDocument(path: path) } catch { #expect(error.message.contains("is empty"), "\(error.message)") }
         }
         do { _ = try RatifyConfig.load(path: "/nonexistent/config.json") } catch { #expect(error.message.contains("does not exist"), "\(error.message)") }
+    }
+}
+
+/// Replicas share verdicts only under the same fingerprint: it must change with every file the
+/// configuration names, nested ones included (notation trust stores keep certificates in
+/// x509/<type>/<name>/), and what cannot be read makes it unique to the process.
+@Suite struct ConfigFingerprintTests {
+    @Test func nestedTrustStoreFilesChangeTheFingerprint() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-fp-\(UUID().uuidString)")
+        let store = root.appendingPathComponent("truststore/x509/ca/certs")
+        try FileManager.default.createDirectory(at: store, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        try "first CA".write(to: store.appendingPathComponent("ca.pem"), atomically: true, encoding: .utf8)
+        let document = #"{"verifier":{"plugins":[{"name":"x","verificationCerts":["\#(root.path)/truststore"]}]}}"#
+        let config = RatifyConfig(document: try JSONParser.parse(document))
+        let before = ConfigFingerprint.of(config)
+        #expect(ConfigFingerprint.of(config) == before, "stable for the same content")
+        try "another CA".write(to: store.appendingPathComponent("ca.pem"), atomically: true, encoding: .utf8)
+        let after = ConfigFingerprint.of(config)
+        #expect(after != before, "a certificate three directories down changed it")
+        try "x".write(to: store.appendingPathComponent("unreadable.pem"), atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o000], ofItemAtPath: store.appendingPathComponent("unreadable.pem").path)
+        defer { try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: store.appendingPathComponent("unreadable.pem").path) }
+        if getuid() != 0 {  // root reads anything
+            #expect(ConfigFingerprint.contentDigest(root.path + "/truststore").hasPrefix("unshareable-"))
+        }
     }
 }

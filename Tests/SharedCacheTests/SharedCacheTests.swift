@@ -20,7 +20,9 @@ let secret = Array(repeating: UInt8(7), count: 32)
         #expect(bare.port == 6379)
         let url = try RedisSettings.parse(address: "redis://user:p%40ss@[::1]:7000/2", key: secret)
         #expect(url.host == "::1" && url.port == 7000 && url.username == "user" && url.password == "p@ss" && url.database == 2)
-        for bad in ["", "host:notaport", "host:0", "rediss://host:6379", "redis://host/x"] {
+        let passwordOnly = try RedisSettings.parse(address: "redis://:s3cret@redis:6379", key: secret)
+        #expect(passwordOnly.username == nil && passwordOnly.password == "s3cret")
+        for bad in ["", "host:notaport", "host:0", "rediss://host:6379", "redis://host/x", "redis://user@host", "redis://u:%zz@host", "::1:6379"] {
             #expect(throws: SharedCacheError.self, "\(bad)") { try RedisSettings.parse(address: bad, key: secret) }
         }
         let short = #expect(throws: SharedCacheError.self) { try RedisSettings.parse(address: "redis:6379", key: Array(repeating: 1, count: 16)) }
