@@ -247,9 +247,10 @@ public final class VerificationExecutor: ProviderExecutor {
             let result = try await self.evaluate(subject, stage: stage, deadline: deadline)
             // Cancelled (nobody waits any more): what failed for that reason is not a verdict
             // to keep or share.
-            // The same once the deadline this work ran under has passed (another caller may still
-            // wait): fetches that failed for lack of time are not a verdict about the image.
-            if Task.isCancelled || ContinuousClock.now >= deadline {
+            // The same for a failure reached after the deadline this work ran under (another
+            // caller may still wait): fetches that failed for lack of time are not a verdict
+            // about the image. (A pass completed late is still a pass: every check ran.)
+            if Task.isCancelled || (!result.isSuccess && ContinuousClock.now >= deadline) {
                 throw Self.timeoutError(key: key, stage: stage.current, detail: "the request's deadline passed; the verification was stopped")
             }
             if self.options.cacheEnabled {

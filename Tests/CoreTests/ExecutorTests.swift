@@ -276,7 +276,7 @@ func context(_ seconds: Double = 5) -> ProviderContext {
         var options = VerificationExecutor.Options()
         options.maxNestingDepth = 2
         let capped = VerificationExecutor(store: store, verifiers: [verifier], policy: ConfigPolicy(), options: options)
-        let result = try await capped.verify(key: "registry.test/app:deep", deadline: .now + .seconds(5))
+        let result = try await capped.verify(key: "registry.test/app:deep", deadline: .now + .seconds(30))
         #expect(!result.isSuccess)
         func deepest(_ report: VerifierReport) -> VerifierReport { report.nestedResults.first.map(deepest) ?? report }
         let bottom = try #require(result.reports.first.map(deepest))
@@ -284,7 +284,7 @@ func context(_ seconds: Double = 5) -> ProviderContext {
         options.maxNestingDepth = 8
         // With room for the whole chain the last signature has nothing attached: missing, not passed either.
         let roomy = try await VerificationExecutor(store: store, verifiers: [verifier], policy: ConfigPolicy(), options: options)
-            .verify(key: "registry.test/app:deep", deadline: .now + .seconds(5))
+            .verify(key: "registry.test/app:deep", deadline: .now + .seconds(30))
         #expect(!roomy.isSuccess && roomy.reports.first.map(deepest)?.errorReason == ExecutorReason.nestedVerificationMissing.rawValue)
     }
 
@@ -295,9 +295,9 @@ func context(_ seconds: Double = 5) -> ProviderContext {
         let verifier = LayerContentVerifier(artifactTypes: [signatureType])
         let any = VerificationExecutor(store: store, verifiers: [verifier], policy: ConfigPolicy(rules: [signatureType: .any]))
         let all = VerificationExecutor(store: store, verifiers: [verifier], policy: ConfigPolicy(rules: [signatureType: .all]))
-        #expect(try await any.verify(key: "registry.test/app:mixed", deadline: .now + .seconds(5)).isSuccess)
-        #expect(try await !all.verify(key: "registry.test/app:mixed", deadline: .now + .seconds(5)).isSuccess)
-        let unsigned = try await any.verify(key: "registry.test/app:unsigned", deadline: .now + .seconds(5))
+        #expect(try await any.verify(key: "registry.test/app:mixed", deadline: .now + .seconds(30)).isSuccess)
+        #expect(try await !all.verify(key: "registry.test/app:mixed", deadline: .now + .seconds(30)).isSuccess)
+        let unsigned = try await any.verify(key: "registry.test/app:unsigned", deadline: .now + .seconds(30))
         #expect(!unsigned.isSuccess)
         #expect(unsigned.reports.first?.errorReason == ExecutorReason.referrersNotFound.rawValue)
     }
@@ -311,7 +311,7 @@ func context(_ seconds: Double = 5) -> ProviderContext {
         _ = image(store, tag: "forged-first", signatures: ["forged", "valid", "valid"])
         let counting = CountingVerifier(inner: LayerContentVerifier(artifactTypes: [signatureType]))
         let any = VerificationExecutor(store: store, verifiers: [counting], policy: ConfigPolicy(rules: [signatureType: .any]))
-        let settled = try await any.verify(key: "registry.test/app:three", deadline: .now + .seconds(5))
+        let settled = try await any.verify(key: "registry.test/app:three", deadline: .now + .seconds(30))
         #expect(settled.isSuccess && counting.calls == 1)
         #expect(settled.reports.count == 3)
         let skipped = settled.reports.filter { $0.errorReason == ExecutorReason.notNeeded.rawValue }
@@ -319,13 +319,13 @@ func context(_ seconds: Double = 5) -> ProviderContext {
         // The default rule is `all` unless configured: `any` there settles unlisted types too.
         let defaultAny = VerificationExecutor(store: store, verifiers: [counting], policy: ConfigPolicy(defaultRule: .any))
         counting.reset()
-        #expect(try await defaultAny.verify(key: "registry.test/app:three", deadline: .now + .seconds(5)).isSuccess && counting.calls == 1)
+        #expect(try await defaultAny.verify(key: "registry.test/app:three", deadline: .now + .seconds(30)).isSuccess && counting.calls == 1)
         counting.reset()
         let all = VerificationExecutor(store: store, verifiers: [counting], policy: ConfigPolicy(rules: [signatureType: .all]))
-        let every = try await all.verify(key: "registry.test/app:three", deadline: .now + .seconds(5))
+        let every = try await all.verify(key: "registry.test/app:three", deadline: .now + .seconds(30))
         #expect(every.isSuccess && counting.calls == 3 && every.reports.allSatisfy(\.isSuccess))
         counting.reset()
-        let retried = try await any.verify(key: "registry.test/app:forged-first", deadline: .now + .seconds(5))
+        let retried = try await any.verify(key: "registry.test/app:forged-first", deadline: .now + .seconds(30))
         #expect(retried.isSuccess && counting.calls == 3)
         #expect(!retried.reports.contains { $0.errorReason == ExecutorReason.notNeeded.rawValue })
         _ = three
@@ -338,13 +338,13 @@ func context(_ seconds: Double = 5) -> ProviderContext {
         let signed = image(memory, tag: "signed", signatures: ["valid"])
         let store = CountingStore(inner: memory)
         let executor = VerificationExecutor(store: store, verifiers: [LayerContentVerifier(artifactTypes: [signatureType])], policy: ConfigPolicy())
-        #expect(try await executor.verify(key: "registry.test/app@\(signed.digest)", deadline: .now + .seconds(5)).isSuccess)
+        #expect(try await executor.verify(key: "registry.test/app@\(signed.digest)", deadline: .now + .seconds(30)).isSuccess)
         #expect(store.resolves == 0)
-        #expect(try await executor.verify(key: "registry.test/app:signed", deadline: .now + .seconds(5)).isSuccess)
+        #expect(try await executor.verify(key: "registry.test/app:signed", deadline: .now + .seconds(30)).isSuccess)
         #expect(store.resolves == 1)
         let missing = "registry.test/app@sha256:" + String(repeating: "ab", count: 32)
         do {
-            _ = try await executor.verify(key: missing, deadline: .now + .seconds(5))
+            _ = try await executor.verify(key: missing, deadline: .now + .seconds(30))
             Issue.record("a missing pinned image verified")
         } catch {
             #expect(error.code == .resolveFailed, "\(error)")
@@ -388,7 +388,7 @@ func context(_ seconds: Double = 5) -> ProviderContext {
         for _ in 0..<200 where !store.sawCancellation.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(25)) }
         #expect(store.sawCancellation.withLock { $0 }, "the abandoned verification was cancelled")
         store.hang.withLock { $0 = false }
-        let retried = try await executor.verify(key: key, deadline: .now + .seconds(5))
+        let retried = try await executor.verify(key: key, deadline: .now + .seconds(30))
         #expect(retried.isSuccess, "no failure from the abandoned run was cached: \(retried.reports.map(\.message))")
     }
 }
@@ -414,10 +414,10 @@ func context(_ seconds: Double = 5) -> ProviderContext {
         let executor = VerificationExecutor(store: memory, verifiers: [LayerContentVerifier(artifactTypes: [signatureType])],
                                             policy: ConfigPolicy(), options: options)
         let key = "registry.test/app@\(signed.digest)"
-        #expect(try await executor.verify(key: key, deadline: .now + .seconds(5)).isSuccess)
+        #expect(try await executor.verify(key: key, deadline: .now + .seconds(30)).isSuccess)
         let cold = counting.jobs.withLock { $0 }
         #expect(cold > 0, "the verification ran on the preferred executor")
-        #expect(try await executor.verify(key: key, deadline: .now + .seconds(5)).isSuccess)
+        #expect(try await executor.verify(key: key, deadline: .now + .seconds(30)).isSuccess)
         #expect(counting.jobs.withLock { $0 } == cold, "the cached verdict did not move")
     }
 }
