@@ -94,9 +94,14 @@ public enum ConfigFingerprint {
     /// Unique per process: what cannot be fingerprinted is not shared.
     static let unshareable = "unshareable-" + UUID().uuidString
 
-    /// This binary (its path's content digest, once): replicas of another build do not share.
+    /// This binary, cheaply: its size and the digest of its first 4 MiB (replicas of one image
+    /// agree; another build differs). Read once.
     static let buildIdentity: String = {
         let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first ?? ""
-        return fileDigest(path) ?? unshareable
+        guard let handle = FileHandle(forReadingAtPath: path),
+              let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else { return unshareable }
+        defer { try? handle.close() }
+        guard let head = try? handle.read(upToCount: 4 * 1024 * 1024) else { return unshareable }
+        return "\(size):" + Digest.of(Array(head)).hex
     }()
 }
