@@ -28,7 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
-from testkit import free_port, wait_for_port  # noqa: E402
+from testkit import free_port, stop, wait_for_port  # noqa: E402
 
 RESULTS = []
 
@@ -70,8 +70,7 @@ class Server:
         return response.status, data, (time.perf_counter() - t0) * 1000
 
     def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=20)
+        stop(self.process)
 
 
 def provider_request(keys, extra=""):

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 
-from testkit import free_port, start_registry, wait_for_port
+from testkit import free_port, start_registry, stop, wait_for_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("RATIFY_BIN", os.path.join(ROOT, ".build", "release", "ratify"))
@@ -242,11 +242,9 @@ def cost_bench(work, certs):
             floor = registry_p50(port, "/v2/cost/app/manifests/v0", method="HEAD") + registry_p50(port, f"/v2/cost/app/manifests/{sig_tag}")
             blob_p50 = registry_p50(port, f"/v2/cost/app/blobs/{payload}")
         finally:
-            server.terminate()
-            server.wait(timeout=20)
+            stop(server)
     finally:
-        registry.terminate()
-        registry.wait(timeout=20)
+        stop(registry)
     cold_p50 = percentile(signed_cold, 50)
     print()
     print("cost of a cold verification (cosign, 300 tag keys: 1/3 signed with 2 signatures, 1/3 unsigned, 1/3 tampered; fresh server)")
@@ -330,11 +328,9 @@ def verification_bench(work, certs):
             warm_load = run_wrk(f"https://127.0.0.1:{http_port}/ratify/gatekeeper/v1/verify", script, 16, SECONDS)
             peak = status_kb(server.pid, "VmHWM")
         finally:
-            server.terminate()
-            server.wait(timeout=20)
+            stop(server)
     finally:
-        registry.terminate()
-        registry.wait(timeout=20)
+        stop(registry)
     print()
     print(f"cosign verification (ECDSA P-256, 2 signatures per image, the second key trusted) against docker-registry "
           f"on loopback ({push_seconds:.1f}s to push 150 images)")
@@ -399,11 +395,9 @@ def notation_bench(work, certs):
             rows.append(("50 images, cold", cold_batch, (registry_requests(metrics_port) - before) / 50))
             peak = status_kb(server.pid, "VmHWM")
         finally:
-            server.terminate()
-            server.wait(timeout=20)
+            stop(server)
     finally:
-        registry.terminate()
-        registry.wait(timeout=20)
+        stop(registry)
     print()
     print("notation verification (JWS ES256, chain of 3, strict trust policy) against docker-registry on loopback (referrers tag schema)")
     print_rows(rows)
@@ -487,12 +481,7 @@ def scale_bench(work, certs):
     started = time.time()
     keys = write_registry_layout(root, "scale/app", count, port, signing_keys)
     seed_seconds = time.time() - started
-    registry_config = os.path.join(work, f"scale-{port}.yml")
-    with open(registry_config, "w") as f:
-        f.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n"
-                f"    rootdirectory: {root}\nhttp:\n  addr: 127.0.0.1:{port}\n")
-    registry = subprocess.Popen(["docker-registry", "serve", registry_config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port)
+    registry, _ = start_registry(work, port=port, root=root)
     try:
         config = cosign_config(work, port, public, "scale/app")
         server, http_port, metrics_port = start_server(work, certs, ["-c", config])
@@ -512,10 +501,10 @@ def scale_bench(work, certs):
                     with lock:
                         latencies.append(elapsed)
             peak_rss = [0]
-            stop = threading.Event()
+            done = threading.Event()
 
             def watch():
-                while not stop.is_set():
+                while not done.is_set():
                     peak_rss[0] = max(peak_rss[0], status_kb(server.pid, "VmRSS"))
                     time.sleep(0.2)
             watcher = threading.Thread(target=watch)
@@ -527,17 +516,15 @@ def scale_bench(work, certs):
             for t in threads:
                 t.join()
             seconds = time.time() - t0
-            stop.set()
+            done.set()
             watcher.join()
             requests_per_image = registry_requests(metrics_port) / count
             peak = status_kb(server.pid, "VmHWM")
             settled = status_kb(server.pid, "VmRSS")
         finally:
-            server.terminate()
-            server.wait(timeout=20)
+            stop(server)
     finally:
-        registry.terminate()
-        registry.wait(timeout=20)
+        stop(registry)
     print()
     print(f"scale: {count} distinct images x 2 cosign signatures (seeded in {seed_seconds:.1f}s straight into the registry's storage), "
           f"ProviderRequests of 10 keys from {clients} concurrent clients, every image cold")
@@ -591,8 +578,7 @@ def server_bench(work, certs):
             rows.append(result)
         peak = status_kb(server.pid, "VmHWM")
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        stop(server)
 
     print()
     print(f"ratify serve (release), POST /ratify/gatekeeper/v1/verify over HTTPS keep-alive, "

@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
-from testkit import start_registry  # noqa: E402
+from testkit import start_registry, stop  # noqa: E402
 
 
 def main():
@@ -48,11 +48,9 @@ def main():
             perf.send_signal(signal.SIGINT)
             perf.wait(timeout=60)
         finally:
-            server.terminate()
-            server.wait(timeout=20)
+            stop(server)
     finally:
-        registry.terminate()
-        registry.wait(timeout=20)
+        stop(registry)
     print(f"ratify CPU per cold image: {cpu:.3f} ms over {len(keys) - 1} images (1/3 signed, 1/3 unsigned, 1/3 tampered)")
     report = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "dso,symbol", "--stdio", "-g", "none",
                              "--percent-limit", "0.7"], capture_output=True, text=True).stdout

@@ -26,16 +26,25 @@ def wait_for_port(port, attempts=200):
     sys.exit(f"nothing listens on 127.0.0.1:{port}")
 
 
-def start_registry(work):
-    """docker-registry (distribution 2.8) on a free loopback port, storage under `work`."""
-    port = free_port()
+def start_registry(work, port=None, root=None):
+    """docker-registry (distribution 2.8) on loopback: on `port` (default a free one), storage in
+    `root` (default under `work`, which may already hold content laid out there)."""
+    port = port or free_port()
+    root = root or f"{work}/registry-{port}"
     config = os.path.join(work, f"registry-{port}.yml")
     with open(config, "w") as f:
         f.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n"
-                f"    rootdirectory: {work}/registry-{port}\nhttp:\n  addr: 127.0.0.1:{port}\n")
+                f"    rootdirectory: {root}\nhttp:\n  addr: 127.0.0.1:{port}\n")
     process = subprocess.Popen(["docker-registry", "serve", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port(port)
     return process, port
+
+
+def stop(*processes):
+    """Terminates and reaps each process (servers a script started)."""
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 class Checks:

@@ -211,7 +211,7 @@ public final class VerificationExecutor: ProviderExecutor {
         // A verdict already cached is answered where the request runs; anything that needs the
         // registry moves to the transport's I/O thread first, so each answer resumes it there.
         if options.cacheEnabled, let digest = reference.digest ?? store.cachedDescriptor(reference)?.digest,
-           let cached = results.get("\(options.generation)|\(reference.name)@\(digest)") {
+           let cached = results.get(resultKey(reference, digest)) {
             return cached
         }
         return try await withTaskExecutorPreference(preferred) { () async throws(VerificationError) -> VerificationResult in
@@ -232,7 +232,7 @@ public final class VerificationExecutor: ProviderExecutor {
             subject = reference.pinned(to: try await resolveSubject(reference, key: key, stage: stage, deadline: deadline).digest)
         }
         let descriptorDigest = subject.digest!
-        let cacheKey = "\(options.generation)|\(subject.name)@\(descriptorDigest)"
+        let cacheKey = resultKey(subject, descriptorDigest)
         if options.cacheEnabled, let cached = results.get(cacheKey) { return cached }
         return try await inFlight.run(cacheKey, executor: options.taskExecutor) { () throws(VerificationError) -> VerificationResult in
             let sharedKey = SharedKey.verdict(configuration: self.options.sharedConfiguration, subject: "\(subject.name)@\(descriptorDigest)")
@@ -262,6 +262,11 @@ public final class VerificationExecutor: ProviderExecutor {
                                                              timestamp: Self.timestamp()) }, requestID)
             return result
         }
+    }
+
+    /// Results are cached per configuration generation and subject digest.
+    private func resultKey(_ reference: ImageReference, _ digest: Digest) -> String {
+        "\(options.generation)|\(reference.name)@\(digest)"
     }
 
     private func resolveSubject(_ reference: ImageReference, key: String, stage: StageTracker,
@@ -356,11 +361,9 @@ public final class VerificationExecutor: ProviderExecutor {
         // The verifier's own work (parsing, chains, signatures, CRLs, plugins) runs on the
         // cooperative pool even when the verification runs on the transport's I/O thread: that
         // thread must keep moving every other transfer. Its store reads still go back there.
-        var report = options.taskExecutor == nil
-            ? await verifier.verify(subject: subject, referrer: referrer, store: store, deadline: deadline)
-            : await withTaskExecutorPreference(globalConcurrentExecutor) {
-                await verifier.verify(subject: subject, referrer: referrer, store: self.store, deadline: deadline)
-            }
+        var report = await withTaskExecutorPreference(options.taskExecutor == nil ? nil : globalConcurrentExecutor) {
+            await verifier.verify(subject: subject, referrer: referrer, store: self.store, deadline: deadline)
+        }
         if !verifier.nestedReferences.isEmpty {
             if depth < options.maxNestingDepth {
                 report = await attachNested(report, verifier: verifier, referrer: referrer, of: subject, depth: depth, deadline: deadline)

@@ -59,12 +59,17 @@ public final class ORASStore: ReferrerStore, Sendable {
 
     public func cachedDescriptor(_ reference: ImageReference) -> Descriptor? {
         guard options.cacheEnabled else { return nil }
-        return resolved.get("\(reference.name)@\(reference.digest?.description ?? reference.tag ?? "latest")")
+        return resolved.get(Self.resolvedKey(reference).key)
+    }
+
+    /// What a reference is resolved by (digest, else tag, else latest) and its cache key.
+    private static func resolvedKey(_ reference: ImageReference) -> (target: String, key: String) {
+        let target = reference.digest?.description ?? reference.tag ?? "latest"
+        return (target, "\(reference.name)@\(target)")
     }
 
     public func resolveDescriptor(_ reference: ImageReference, deadline: ContinuousClock.Instant) async throws(RegistryError) -> Descriptor {
-        let target = reference.digest?.description ?? reference.tag ?? "latest"
-        let key = "\(reference.name)@\(target)"
+        let (target, key) = Self.resolvedKey(reference)
         if options.cacheEnabled, let cached = resolved.get(key) { return cached }
         let descriptor = try await descriptorCoalescer.run("resolve \(key)", executor: preferredExecutor) { () throws(RegistryError) -> Descriptor in
             let sharedKey = SharedKey.store(self.sharedScope, "resolve:\(key)")
@@ -263,14 +268,10 @@ public final class ORASStore: ReferrerStore, Sendable {
     /// moment's) — once per interval, not once per image.
     private func listReferrers(_ subject: ImageReference, digest: Digest, artifactTypes: [String]?,
                                deadline: ContinuousClock.Instant) async throws(RegistryError) -> [Descriptor] {
-        guard let markedAt = noReferrersAPI.get(subject.name) else {
-            if let found = try await apiReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline) { return found }
-            return try await tagSchemaReferrers(subject, digest: digest, deadline: deadline)
-        }
         // Past the recheck interval the API is asked again, whatever the tag schema holds (a
         // referrer listed only through the API could decide an `all` rule); within it, the tag schema.
-        if ContinuousClock.now - markedAt >= options.referrersAPIRecheck,
-           let found = try await apiReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline) {
+        let apiWorthAsking = noReferrersAPI.get(subject.name).map { ContinuousClock.now - $0 >= options.referrersAPIRecheck } ?? true
+        if apiWorthAsking, let found = try await apiReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline) {
             return found
         }
         return try await tagSchemaReferrers(subject, digest: digest, deadline: deadline)
