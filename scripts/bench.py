@@ -138,6 +138,8 @@ def verify_poster(http_port, expect=True):
 
 
 def cosign_config(work, port, public_key, repo):
+    """config.json for the cosign sections: the oras store over plain HTTP with cosign tags, an
+    `all` rule for cosign signatures, one trusted key, no transparency log."""
     config = os.path.join(work, f"cosign-{repo.replace('/', '-')}.json")
     import json
     with open(config, "w") as f:
@@ -289,15 +291,7 @@ def verification_bench(work, certs):
             oci_push.cosign_signatures(base, "bench/app", image["digest"], payload, signatures)
             keys.append(f"127.0.0.1:{port}/bench/app:v{i}")
         push_seconds = time.time() - started
-        config = os.path.join(work, "verify.json")
-        with open(config, "w") as f:
-            json.dump({"store": {"version": "1.0.0", "plugins": [{"name": "oras", "useHttp": True, "cosignEnabled": True}]},
-                       "policy": {"version": "1.0.0", "plugin": {"name": "configPolicy",
-                                  "artifactVerificationPolicies": {"application/vnd.dev.cosign.artifact.sig.v1+json": "all"}}},
-                       "verifier": {"version": "1.0.0", "plugins": [{
-                           "name": "cosign", "artifactTypes": "application/vnd.dev.cosign.artifact.sig.v1+json",
-                           "trustPolicies": [{"name": "bench", "version": "1.0.0", "scopes": ["*"],
-                                              "keys": [{"file": public_keys[1]}], "tLogVerify": False}]}]}}, f)
+        config = cosign_config(work, port, public_keys[1], "bench/app")
         server, http_port, metrics_port = start_server(work, certs, ["-c", config])
         try:
             post = verify_poster(http_port)
