@@ -45,6 +45,20 @@ import TestSupport
         await registry.stop()
     }
 
+    /// Only the first page says whether the API exists: a 404 on a later page is a broken
+    /// listing, refused — not replaced by the tag schema, which could hide referrers.
+    @Test func aLaterReferrersPageAnswering404IsAnError() async throws {
+        let (registry, _, image, _) = try setUp(pageSize: 2)
+        registry.laterReferrersPagesMissing = true
+        let store = makeStore()
+        let subject = try ImageReference.parse("\(registry.host)/app@\(image.digest)")
+        await expectRegistryError(.notFound) {
+            _ = try await store.referrerDescriptors(of: subject, artifactTypes: nil, deadline: soon())
+        }
+        #expect(!registry.requests.contains { $0.contains("sha256-") }, "no tag-schema fallback")
+        await registry.stop()
+    }
+
     /// The referrers of one subject are bounded (all pages): past the bound the listing fails.
     @Test func referrerListsAreBounded() async throws {
         let (registry, _, image, _) = try setUp(pageSize: 2)

@@ -31,6 +31,8 @@ public final class ReferrersTestRegistry: ContentPusher, HTTPHandler, @unchecked
     /// Repositories whose referrers API answers 404 (as a registry routing some repositories
     /// to a backend without the API might).
     public var referrersAPIMissing: Set<String> = []
+    /// Answer 404 for every referrers page after the first (a listing broken halfway).
+    public var laterReferrersPagesMissing = false
     public let delay: Duration
     private var server: HTTPServer!
 
@@ -128,6 +130,7 @@ public final class ReferrersTestRegistry: ContentPusher, HTTPHandler, @unchecked
                 // Some registries answer unknown API paths with a 200 page that is not an index.
                 if referrersAnswerNonIndex { return .text(.ok, "<html>registry front page</html>") }
                 if referrersAPIMissing.contains(repository) { return notFound() }
+                if laterReferrersPagesMissing, request.target.contains("last=") { return notFound() }
                 return referrers(repository, reference, query: query(request.target))
             }
         }
