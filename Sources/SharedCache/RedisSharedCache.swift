@@ -151,6 +151,9 @@ public final class RedisSharedCache: SharedCache, @unchecked Sendable {
     }
 
     public let settings: RedisSettings
+    /// The largest entry read back (a sealed verdict or signature is a few KiB; content over
+    /// 256 KiB is never stored): anything larger is refused without being read whole.
+    public static let maxValueBytes = 1024 * 1024
     private let pool = Mutex(Pool())
     /// Threads of our own for the blocking calls: never the Swift concurrency pool, nor the
     /// global dispatch queues (which on Linux share its threads).
@@ -180,17 +183,20 @@ public final class RedisSharedCache: SharedCache, @unchecked Sendable {
         }
         let timeout = settings.commandTimeout
         let reply: Reply = await withCheckedContinuation { continuation in
-            workers.submit { continuation.resume(returning: self.run(connection, [Array("GET".utf8), Array(key.utf8)], timeout: timeout)) }
+            // GETRANGE, not GET: whoever can write to Redis could store gigabytes under a key we
+            // read; at most `maxValueBytes` + 1 are ever transferred.
+            let range = [Array("GETRANGE".utf8), Array(key.utf8), Array("0".utf8), Array(String(RedisSharedCache.maxValueBytes).utf8)]
+            workers.submit { continuation.resume(returning: self.run(connection, range, timeout: timeout)) }
         }
         switch reply {
         case .failed(let detail):
             onEvent(.unavailable, detail)
             return nil
-        case .nil, .ok:
+        case .nil, .ok, .bytes([]):  // GETRANGE answers "" for a missing key
             onEvent(.miss, "")
             return nil
         case .bytes(let stored):
-            guard let opened = open(stored, key: key) else {
+            guard stored.count <= RedisSharedCache.maxValueBytes, let opened = open(stored, key: key) else {
                 onEvent(.rejected, key)
                 return nil
             }
@@ -200,6 +206,10 @@ public final class RedisSharedCache: SharedCache, @unchecked Sendable {
     }
 
     public func put(_ key: String, _ value: [UInt8], ttl: Duration) {
+        guard value.count + 41 <= Self.maxValueBytes else {
+            onEvent(.dropped, "entry of \(value.count) bytes is larger than a shared entry may be")
+            return
+        }
         let milliseconds = max(1, Int(ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000))
         guard let connection = checkout() else {
             onEvent(.dropped, "")

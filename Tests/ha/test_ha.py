@@ -40,6 +40,20 @@ def start_redis(port):
     return process
 
 
+def seal(key, value):
+    """SealedEntry's format, made here independently: 01 | expiry ms (8 bytes, big-endian) |
+    HMAC-SHA256(secret, "ratify-shared-v1" 00 key 00 expiry value) | value."""
+    import hashlib
+    import hmac
+    expiry = (int(time.time() * 1000) + 60_000).to_bytes(8, "big")
+    mac = hmac.new(SECRET.encode(), b"ratify-shared-v1\0" + key.encode() + b"\0" + expiry + value, hashlib.sha256).digest()
+    return b"\x01" + expiry + mac + value
+
+
+def redis_cli_stdin(port, key, value):
+    subprocess.run(["redis-cli", "-p", str(port), "-x", "SET", key], input=value, capture_output=True, check=True)
+
+
 def redis_cli(port, *args):
     return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True, check=True).stdout
 
@@ -167,6 +181,17 @@ def main():
             redis_cli(redis_port, "COPY", genuine[0], target[0], "REPLACE")
             got = verdicts(c.verify([keys[5]]))
             checks.check("a genuine pass copied onto the unsigned image's key is refused", got == {keys[5]: False}, got)
+
+            # A properly sealed entry (the test holds the replicas' secret) larger than a shared
+            # entry may be: refused by size — it is never read whole (GETRANGE), never decoded.
+            time.sleep(2.2)
+            value = json.dumps({"subject": f"127.0.0.1:{port}/ha/app@{digest5}", "isSuccess": False, "verifierReports": [
+                {"isSuccess": False, "verifierName": "padding", "verifierType": "padding", "message": "x" * (1536 * 1024)}]}).encode()
+            redis_cli_stdin(redis_port, target[0], seal(target[0], value))
+            rejected = c.shared("rejected")
+            got = verdicts(c.verify([keys[5]]))
+            checks.check("a sealed entry over the size bound is refused (C verifies for itself)",
+                         got == {keys[5]: False} and c.shared("rejected") > rejected, f"{got} rejected {c.shared('rejected') - rejected}")
 
         # 2b. A replica holding another secret: what it writes is refused by the others.
         stranger = Replica(binary, work, "stranger", config, redis_port, secret="9" * 48)
