@@ -52,6 +52,15 @@ def main():
     finally:
         stop(registry)
     print(f"ratify CPU per cold image: {cpu:.3f} ms over {len(keys) - 1} images (1/3 signed, 1/3 unsigned, 1/3 tampered)")
+    by_dso = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "dso", "--stdio", "-g", "none",
+                             "--percent-limit", "1"], capture_output=True, text=True).stdout
+    print("by library:")
+    for line in by_dso.splitlines():
+        if line.strip() and not line.startswith("#"):
+            print(line[:120])
+    if os.environ.get("PROFILE_KEEP"):
+        print(f"perf data kept: {data}")
+    print("by symbol:")
     report = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "dso,symbol", "--stdio", "-g", "none",
                              "--percent-limit", "0.7"], capture_output=True, text=True).stdout
     for line in report.splitlines():

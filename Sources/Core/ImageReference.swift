@@ -74,19 +74,20 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
         var registry = dockerHub, path = name
         if let slash = name.firstIndex(of: "/") {
             let first = name[..<slash]
-            if first.contains(".") || first.contains(":") || first == "localhost" || first.lowercased() != first {
+            // Characters, not substrings: `contains("…")` would be Foundation's string search.
+            if first.contains(where: { $0 == "." || $0 == ":" || $0.isUppercase }) || first == "localhost" {
                 registry = String(first)
                 path = String(name[name.index(after: slash)...])
             }
         }
-        guard path.lowercased() == path else {
+        guard !path.contains(where: \.isUppercase) else {
             throw ReferenceError(.nameNotLowercase, "repository name \"\(path)\" must be lowercase")
         }
         if registry == "index.docker.io" { registry = dockerHub }
         guard isValidDomain(registry) else {
             throw ReferenceError(.invalidReference, "invalid registry host \"\(registry)\" in \"\(text)\"")
         }
-        if registry == dockerHub && !path.contains("/") { path = "library/" + path }
+        if registry == dockerHub && !path.contains(where: { $0 == "/" }) { path = "library/" + path }
         guard path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy(isValidPathComponent) else {
             throw ReferenceError(.invalidReference,
                 "invalid repository name \"\(path)\" in \"\(text)\": components are lowercase letters and digits joined by '.', '_', '__' or '-'")

@@ -58,6 +58,13 @@ public struct RoutingExecutor: ProviderExecutor {
         case .mutate: await mutate.execute(keys, context: context)
         }
     }
+
+    public func answersByDeadline(_ operation: ProviderOperation) -> Bool {
+        switch operation {
+        case .verify: verify.answersByDeadline(operation)
+        case .mutate: mutate.answersByDeadline(operation)
+        }
+    }
 }
 
 /// Maps `items` concurrently, at most `concurrency` at a time, keeping input order.

@@ -60,7 +60,12 @@ public struct ProviderEndpoint: Sendable {
         let context = ProviderContext(requestID: requestID, operation: operation, deadline: clock.now + timeout)
         let executor = executor()
         let keys = request.keys
-        guard let items = await withDeadline(timeout, { await executor.execute(keys, context: context) }) else {
+        // An executor that answers late keys itself by the deadline runs here directly; any other
+        // is raced against the deadline.
+        let raced: [ProviderItem]? = executor.answersByDeadline(operation)
+            ? await executor.execute(keys, context: context)
+            : await withDeadline(timeout, { await executor.execute(keys, context: context) })
+        guard let items = raced else {
             // Ratify answers a timed-out request with HTTP 500 and a systemError; Gatekeeper then
             // denies (fail closed) instead of admitting on silence.
             return ProviderAnswer(outcome: .failed, response: ProviderResponse(idempotent: idempotent,

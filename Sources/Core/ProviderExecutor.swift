@@ -21,6 +21,14 @@ public struct ProviderContext: Sendable {
 /// verifier and store issues plug their executor in here; the HTTP layer knows only this.
 public protocol ProviderExecutor: Sendable {
     func execute(_ keys: [String], context: ProviderContext) async -> [ProviderItem]
+    /// True when `execute` for this operation always returns by `context.deadline`, answering
+    /// late keys itself: the endpoint then runs it without a deadline task of its own (one task
+    /// hop less per request). False unless an executor guarantees it.
+    func answersByDeadline(_ operation: ProviderOperation) -> Bool
+}
+
+extension ProviderExecutor {
+    public func answersByDeadline(_ operation: ProviderOperation) -> Bool { false }
 }
 
 /// What serves before any verifier is configured: every key fails with a reason. It never
@@ -51,6 +59,10 @@ public struct NamespaceRoutingExecutor: ProviderExecutor {
     public init(cluster: any ProviderExecutor, namespaces: [String: any ProviderExecutor]) {
         self.cluster = cluster
         self.namespaces = namespaces
+    }
+
+    public func answersByDeadline(_ operation: ProviderOperation) -> Bool {
+        cluster.answersByDeadline(operation) && namespaces.values.allSatisfy { $0.answersByDeadline(operation) }
     }
 
     public func execute(_ keys: [String], context: ProviderContext) async -> [ProviderItem] {

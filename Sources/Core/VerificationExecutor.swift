@@ -155,6 +155,10 @@ public final class VerificationExecutor: ProviderExecutor {
                            cost: { $0.estimatedBytes })
     }
 
+    /// `execute` races its keys against `context.deadline` (less the margin) and answers the
+    /// keys still running with a timeout naming their stage.
+    public func answersByDeadline(_ operation: ProviderOperation) -> Bool { operation == .verify }
+
     public func execute(_ keys: [String], context: ProviderContext) async -> [ProviderItem] {
         // Identical keys in one request are verified once.
         let unique = Array(Set(keys))

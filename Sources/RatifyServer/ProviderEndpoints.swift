@@ -46,6 +46,6 @@ struct ProviderEndpoints: Sendable {
         for header in options.traceIDHeaders {
             if let value = request.headers[header], !value.isEmpty { return value }
         }
-        return UUID().uuidString.lowercased()
+        return RequestID.make()
     }
 }

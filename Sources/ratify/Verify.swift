@@ -55,7 +55,7 @@ struct Verify: AsyncParsableCommand {
         } catch {
             usage("\(error)")
         }
-        let requestID = UUID().uuidString.lowercased()
+        let requestID = RequestID.make()
         let item = await executor.execute([key], context: ProviderContext(requestID: requestID, operation: .verify, deadline: .now + budget))[0]
         if let error = item.error {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))

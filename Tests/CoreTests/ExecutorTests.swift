@@ -198,6 +198,28 @@ func context(_ seconds: Double = 5) -> ProviderContext {
                 || error.hasPrefix("VERIFY_TIMEOUT: \(registry.host)/app:v1 ran out of time during queued"), "\(error)")
         await registry.stop()
     }
+
+    /// Issue #15: the endpoint runs a verification executor without a deadline task of its own
+    /// (it answers late keys itself), so a slow registry gives per-key timeouts answered as
+    /// denials, not the endpoint's request-wide systemError.
+    @Test func theEndpointLetsTheVerificationExecutorAnswerItsOwnTimeouts() async throws {
+        let registry = try ReferrersTestRegistry(delay: .seconds(30))
+        try OCIFixtures(pusher: registry, maintainTagSchema: false).pushImage("app", tag: "v1")
+        let executor = VerificationExecutor(store: orasStore(), verifiers: [LayerContentVerifier(artifactTypes: [signatureType])],
+                                            policy: ConfigPolicy())
+        #expect(executor.answersByDeadline(.verify))
+        #expect(RoutingExecutor(verify: executor, mutate: MutationExecutor(store: orasStore())).answersByDeadline(.verify))
+        #expect(!RoutingExecutor(verify: executor, mutate: MutationExecutor(store: orasStore())).answersByDeadline(.mutate))
+        #expect(!NamespaceRoutingExecutor(cluster: executor, namespaces: ["a": SlowExecutor(delay: .zero)]).answersByDeadline(.verify))
+        let endpoint = ProviderEndpoint(operation: .verify, timeout: .milliseconds(400)) { executor }
+        let body = Array(#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["\#(registry.host)/app:v1"]}}"#.utf8)
+        let answer = await endpoint.answer(body: body, requestID: "r")
+        #expect(answer.outcome == .answered && answer.response.systemError == nil)
+        #expect(answer.response.items.count == 2)
+        #expect(answer.response.items[0].error?.hasPrefix("VERIFY_TIMEOUT: ") == true)
+        #expect(answer.response.items[1].value?["isSuccess"] == false)
+        await registry.stop()
+    }
 }
 
 @Suite struct ConfigPolicyTests {

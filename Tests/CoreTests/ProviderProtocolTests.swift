@@ -168,3 +168,12 @@ struct WrongCountExecutor: ProviderExecutor {
         #expect(await endpoint.answer(body: body, requestID: "t").response.items.count == 1)
     }
 }
+
+@Suite struct RequestIDTests {
+    @Test func requestIDsAreVersion4UUIDsInLowercase() throws {
+        let pattern = try Regex("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+        let ids = (0..<200).map { _ in RequestID.make() }
+        #expect(ids.allSatisfy { $0.wholeMatch(of: pattern) != nil }, "\(ids.first { $0.wholeMatch(of: pattern) == nil } ?? "")")
+        #expect(Set(ids).count == ids.count)
+    }
+}
