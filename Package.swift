@@ -26,6 +26,8 @@ let package = Package(
                        providers: [.apt(["libhiredis-dev"])]),
         .target(name: "CShims", dependencies: ["COpenSSL", "CCurl"]),
         .target(name: "JSON"),
+        // JSON Schema drafts 4/6/7 over JSON values (SARIF, SPDX, CycloneDX report checks).
+        .target(name: "JSONSchema", dependencies: ["JSON"]),
         .target(name: "TLS", dependencies: ["CShims", "Crypto", "Core"]),
         .target(name: "HTTPServer", dependencies: ["TLS", "CShims"]),
         // The one HTTP client (libcurl multi on its own thread): registries, the Kubernetes API,
@@ -66,6 +68,7 @@ let package = Package(
                                                    .product(name: "Logging", package: "swift-log")], path: "Tests/Support",
                 exclude: ["token_server.py", "kube_api_server.py", "rekor_server.py", "Fixtures"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "JSONSchemaTests", dependencies: ["JSONSchema", "JSON"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "TestSupport"]),
         .testTarget(name: "CoreTests", dependencies: ["Core", "JSON", "Registry", "TestSupport"]),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),
