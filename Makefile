@@ -36,6 +36,7 @@ run: release     ## dev CA + certs under .state/certs, then `ratify serve` on th
 
 test: build      ## module imports vs docs/architecture.md, unit + loopback integration tests, the CLI smoke test, the library/ rego tests, the chart lint, the seed walk-throughs, three replicas on one Redis
 	python3 scripts/check_imports.py
+	python3 scripts/embed_schemas.py --check
 	swift test
 	scripts/smoke.sh .build/debug/ratify
 	python3 Tests/rego/test_library.py .build/debug/ratify

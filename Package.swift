@@ -42,13 +42,16 @@ let package = Package(
         // The cache replicas share (Redis through hiredis), behind Core's SharedCache protocol.
         .target(name: "SharedCache", dependencies: ["Core", "Crypto", "CHiredis"]),
         .target(name: "Notation", dependencies: ["Core", "JSON", "Crypto", "CBOR", "HTTPClient"]),
+        // Supply-chain verifiers beyond signatures: sbom, licensechecker, vulnerabilityreport,
+        // schemavalidator (Ratify's plugins, built in).
+        .target(name: "SupplyChain", dependencies: ["Core", "JSON", "JSONSchema"]),
         .target(name: "Kubernetes", dependencies: ["Core", "JSON", "Crypto", "HTTPClient"]),
         // Ratify's plugins: external verifiers (its plugin protocol) and dynamic plugin downloads.
         .target(name: "Plugins", dependencies: ["Core", "JSON", "Registry"]),
         // Typed configuration (config.json / YAML / custom resources), the factories that turn it
         // into executors, and the reload paths. Knows the verifiers; knows nothing about serving.
         .target(name: "Configuration", dependencies: [
-            "Core", "JSON", "Registry", "Cosign", "Notation", "Kubernetes", "HTTPClient", "Plugins",
+            "Core", "JSON", "Registry", "Cosign", "Notation", "Kubernetes", "HTTPClient", "Plugins", "SupplyChain",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -69,6 +72,7 @@ let package = Package(
                 exclude: ["token_server.py", "kube_api_server.py", "rekor_server.py", "Fixtures"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "JSONSchemaTests", dependencies: ["JSONSchema", "JSON"]),
+        .testTarget(name: "SupplyChainTests", dependencies: ["SupplyChain", "JSONSchema", "Core", "JSON", "Registry", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "TestSupport"]),
         .testTarget(name: "CoreTests", dependencies: ["Core", "JSON", "Registry", "TestSupport"]),
         .testTarget(name: "CBORTests", dependencies: ["CBOR"]),

@@ -52,6 +52,10 @@ public enum ConfigFingerprint {
         switch value {
         case .string(let text) where text.hasPrefix("/") && text.count < 4096:
             return FileManager.default.fileExists(atPath: text) ? [text] : []
+        case .string(let text) where text.hasPrefix("file:///") && text.count < 4096:
+            // Schema files of the supply-chain verifiers (`schemaURL`, `schemas`).
+            let path = String(text.dropFirst("file://".count))
+            return FileManager.default.fileExists(atPath: path) ? [path] : []
         case .object(let object):
             return object.members.reduce(into: Set<String>()) { $0.formUnion(referencedPaths($1.value)) }
         case .array(let items):

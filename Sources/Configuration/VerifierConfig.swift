@@ -3,6 +3,7 @@ import Cosign
 import JSON
 import Notation
 import Plugins
+import SupplyChain
 
 /// One entry of `verifier.plugins`, parsed when the configuration loads: the built-in verifiers
 /// by kind (`type`, or `name` when there is no type, as Ratify resolves them). Key files, trust
@@ -10,6 +11,10 @@ import Plugins
 public enum VerifierConfig: Sendable {
     case notation(NotationVerifierConfig)
     case cosign(CosignVerifierConfig)
+    case sbom(SBOMVerifierConfig)
+    case licenseChecker(LicenseCheckerConfig)
+    case vulnerabilityReport(VulnerabilityReportConfig)
+    case schemaValidator(SchemaValidatorConfig)
     /// Not built in: an executable in the plugin directory (Ratify's verifier plugin protocol).
     case plugin(RatifyPluginConfig)
 
@@ -35,6 +40,19 @@ public enum VerifierConfig: Sendable {
             var (parsed, warnings) = try NotationVerifierConfig.parse(plugin, path: path)
             if plugin["address"] == nil { parsed.pluginDirectory = pluginDirectory }
             return (.notation(parsed), warnings)
+        // Ratify's four supply-chain plugins, built in (no executable is run).
+        case "sbom":
+            let (parsed, warnings) = try SBOMVerifierConfig.parse(plugin, path: path)
+            return (.sbom(parsed), warnings)
+        case "licensechecker":
+            let (parsed, warnings) = try LicenseCheckerConfig.parse(plugin, path: path)
+            return (.licenseChecker(parsed), warnings)
+        case "vulnerabilityreport":
+            let (parsed, warnings) = try VulnerabilityReportConfig.parse(plugin, path: path)
+            return (.vulnerabilityReport(parsed), warnings)
+        case "schemavalidator":
+            let (parsed, warnings) = try SchemaValidatorConfig.parse(plugin, path: path)
+            return (.schemaValidator(parsed), warnings)
         default:
             let directory = plugin["address"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? pluginDirectory
             return (.plugin(try RatifyPluginConfig.parse(plugin, path: path, directory: directory)), [])
@@ -47,6 +65,10 @@ public enum VerifierConfig: Sendable {
         case .cosign(let config): CosignVerifier(config: config, providers: providers, rekor: ExecutorFactory.rekor)
         case .notation(let config): NotationVerifier(config: config, providers: providers, revocation: revocation)
         case .plugin(let config): RatifyPluginVerifier(config: config)
+        case .sbom(let config): SBOMVerifier(config: config)
+        case .licenseChecker(let config): LicenseCheckerVerifier(config: config)
+        case .vulnerabilityReport(let config): VulnerabilityReportVerifier(config: config)
+        case .schemaValidator(let config): SchemaValidatorVerifier(config: config)
         }
     }
 }

@@ -112,3 +112,9 @@ enum Formats {
         return offsetHour < 24 && offsetMinute < 60
     }
 }
+
+/// The format checks, for callers outside a schema.
+public enum JSONSchemaFormats {
+    /// RFC 3339 `date-time`, as the `date-time` format asserts it.
+    public static func isDateTime(_ text: String) -> Bool { Formats.isDateTime(text) }
+}

@@ -68,7 +68,7 @@ import TestSupport
     }
 
     @Test func unknownVerifierKindIsAConfigErrorWhenTheFileLoads() throws {
-        #expect(throws: ConfigurationError.self) { try RatifyConfig.parse(Array(#"{"verifier":{"plugins":[{"name":"sbom"}]}}"#.utf8), source: "t") }
+        #expect(throws: ConfigurationError.self) { try RatifyConfig.parse(Array(#"{"verifier":{"plugins":[{"name":"no-such-verifier"}]}}"#.utf8), source: "t") }
     }
 
     @Test func configChangesSwapAtomicallyAndBadOnesAreRefused() throws {

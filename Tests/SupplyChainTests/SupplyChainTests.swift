@@ -1,0 +1,270 @@
+import Core
+import Foundation
+import JSON
+import JSONSchema
+@testable import SupplyChain
+import Testing
+
+/// Real tool output (Ratify's, syft's, trivy's and grype's test data; Tests/Conformance/SOURCES.md)
+/// with the verdicts Ratify's own tests expect.
+let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Conformance/supply-chain")
+
+func bytes(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: data.appendingPathComponent(path))) }
+func json(_ text: String) throws -> JSONValue { try JSONParser.parse(Array(text.utf8)) }
+
+let syftSBOM = "ratify/sbom/ratify-sbom-syftbom.spdx.json"
+let trivySARIF = "ratify/vulnerabilityreport/ratify-trivy_scan_report.sarif.json"
+let subject = try! ImageReference.parse("registry.test/app@sha256:" + String(repeating: "a", count: 64))
+let referrerDigest = try! Digest.parse("sha256:" + String(repeating: "b", count: 64))
+
+func emptyManifest() throws -> Manifest {
+    try Manifest.parse(Array(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#.utf8), mediaType: nil)
+}
+
+func reporter(_ type: String) -> Reporter {
+    Reporter(subject: subject, referrer: Descriptor(mediaType: "application/vnd.oci.image.manifest.v1+json", digest: referrerDigest, size: 1, artifactType: type),
+             name: "verifier-\(type)", type: type)
+}
+
+@Suite struct SBOMTests {
+    func config(_ text: String) throws -> SBOMVerifierConfig {
+        try SBOMVerifierConfig.parse(try json(text), path: "verifier.plugins[0]").0
+    }
+
+    func denied(_ licenses: [String] = [], _ packages: [(String, String?)] = []) -> ([String], [String]) {
+        let document = try! SBOMDocument.spdxJSON(try! bytes(syftSBOM))
+        let (l, p) = SBOMVerifier.violations(document.packages, disallowedLicenses: licenses,
+                                             disallowedPackages: packages.map { .init(name: $0.0, version: $0.1) })
+        return (l.map { "\($0.name) \($0.version) \($0.license)" }, p.map { "\($0.name) \($0.version) \($0.license)" })
+    }
+
+    /// Ratify's TestGetViolations on syftbom.spdx.json, case by case.
+    @Test func ratifysViolationCases() throws {
+        #expect(denied(["MPL"]) == ([], []))
+        #expect(denied([], [("libcrypto3", nil)]) == ([], ["libcrypto3 3.0.7-r2 Apache-2.0"]))
+        #expect(denied(["BSD-3-Clause", "Zlib"], [("libcrypto3", "3.0.7-r2")])
+                == (["libc-utils 0.7.2-r3 BSD-2-Clause AND LicenseRef-AND AND BSD-3-Clause", "zlib 1.2.13-r0 Zlib"], ["libcrypto3 3.0.7-r2 Apache-2.0"]))
+        #expect(denied([], [("", "3.0.7-r2")]) == ([], []))
+        #expect(denied(["Zlib"]) == (["zlib 1.2.13-r0 Zlib"], []))
+        #expect(denied(["zlib"]) == (["zlib 1.2.13-r0 Zlib"], []))
+        #expect(denied([], [("libcrypto3", "3.0.7-r3")]) == ([], []))
+        #expect(denied(["GPL-3.0-only"]) == ([], []))
+        #expect(try SBOMDocument.spdxJSON(try bytes(syftSBOM)).packages.count == 16)
+    }
+
+    /// Ratify's TestContainsLicense.
+    @Test(arguments: [("MIT", "MIT", true), ("(MIT)", "MIT", true), ("MPL-2.0 AND LicenseRef-AND AND MIT", "MPL", false),
+                      ("MPL-2.0 AND LicenseRef-AND AND MIT", "MPL-2.0", true), ("MIT AND LicenseRef-AND AND MPL-2.0", "MPL-2.0", true),
+                      ("MIT AND LicenseRef-BSD AND GPL-2.0-or-later", "GPL-2.0", false),
+                      ("MIT AND (LicenseRef-BSD OR GPL-2.0-or-later)", "GPL-2.0-or-later", true),
+                      ("MIT AND (LicenseRef-BSD OR GPL-2.0-or-later)", "(LicenseRef-BSD OR GPL-2.0-or-later)", true)])
+    func ratifysLicenseTermCases(expression: String, disallowed: String, expected: Bool) {
+        let package = SBOMPackage(name: "p", version: "1", license: expression)
+        #expect(!SBOMVerifier.violations([package], disallowedLicenses: [disallowed], disallowedPackages: []).licenses.isEmpty == expected)
+    }
+
+    @Test func reportsCarryRatifysMessagesAndExtensions() throws {
+        let document = try SBOMDocument.spdxJSON(try bytes(syftSBOM))
+        let pass = SBOMVerifier.evaluate(document, config: try config(#"{"name":"verifier-sbom","type":"sbom"}"#), reporter: reporter("application/spdx+json"), now: Date())
+        #expect(pass.isSuccess && pass.message == "SBOM verification success. No license or package violation found.")
+        #expect(pass.extensions?["creationInfo"] == (try json(#"{"licenseListVersion":"3.20","creators":["Organization: Anchore, Inc","Tool: syft-0.76.0"],"created":"2023-11-29T01:44:41Z"}"#)))
+        let fail = SBOMVerifier.evaluate(document, config: try config(#"{"name":"s","disallowedLicenses":["Zlib"],"disallowedPackages":[{"name":"musl-utils","version":"1.2.3-r4"}]}"#),
+                                         reporter: reporter("application/spdx+json"), now: Date())
+        #expect(!fail.isSuccess && fail.message == "SBOM validation failed" && fail.errorReason == "SBOM_VIOLATION")
+        #expect(fail.extensions?["licenseViolations"] == (try json(#"[{"Name":"zlib","Version":"1.2.13-r0","License":"Zlib"}]"#)))
+        #expect(fail.extensions?["packageViolations"]?.arrayValue?.first?["Name"] == "musl-utils")
+    }
+
+    @Test func maximumAgeUsesTheSBOMsCreationTime() throws {
+        let document = try SBOMDocument.spdxJSON(try bytes(syftSBOM))  // created 2023-11-29T01:44:41Z
+        let day = try config(#"{"name":"s","maximumAge":"24h"}"#)
+        let created = try #require(Timestamp.parse("2023-11-29T01:44:41Z"))
+        #expect(SBOMVerifier.evaluate(document, config: day, reporter: reporter("application/spdx+json"), now: created.addingTimeInterval(3600)).isSuccess)
+        let old = SBOMVerifier.evaluate(document, config: day, reporter: reporter("application/spdx+json"), now: created.addingTimeInterval(86_401))
+        #expect(!old.isSuccess && old.errorReason == "SBOM_TOO_OLD" && old.message == "SBOM is older than maximum age:[24h].")
+        #expect(throws: ConfigError.self) { try config(#"{"name":"s","maximumAge":"1d"}"#) }
+    }
+
+    @Test func ratifysInvalidSBOMAndOtherToolsOutput() throws {
+        let error = #expect(throws: SBOMError.self) { try SBOMDocument.spdxJSON(try bytes("ratify/sbom/ratify-sbom-invalid-bom.spdx.json")) }
+        #expect(error?.description == "JSON document does not contain spdxVersion field")
+        #expect(try SBOMDocument.spdxJSON(try bytes("ratify/sbom/ratify-sbom-bom.spdx.json")).packages.map(\.name) == ["demo2"])
+        for file in ["trivy/trivy-conda.spdx.json", "trivy/trivy-julia.spdx.json", "syft/syft-TestSPDXJSONImageEncoder.spdx.json"] {
+            #expect(try SBOMDocument.spdxJSON(try bytes(file)).packages.isEmpty == false, "\(file)")
+        }
+        for file in ["trivy/trivy-npm.cdx.json", "trivy/trivy-pom.cdx-1.5.json", "syft/syft-TestCycloneDxImageEncoder.cdx.json"] {
+            let document = try SBOMDocument.cycloneDX(try bytes(file))
+            #expect(!document.packages.isEmpty, "\(file)")
+        }
+        #expect(throws: SBOMError.self) { try SBOMDocument.spdxJSON(Array("{\"spdxVersion\":\"SPDX-3.0\"}".utf8)) }
+        #expect(throws: SBOMError.self) { try SBOMDocument.spdxJSON(Array("[1,2".utf8)) }
+        #expect(throws: SBOMError.self) { try SBOMDocument.cycloneDX(try bytes(syftSBOM)) }
+    }
+
+    /// A document past the value bound is refused, not parsed into memory.
+    @Test func oversizedDocumentsAreRefused() throws {
+        let huge = Array("{\"spdxVersion\":\"SPDX-2.3\",\"packages\":[".utf8) + Array(repeating: Array("0,".utf8), count: 4_100_000).flatMap { $0 } + Array("0]}".utf8)
+        let error = #expect(throws: SBOMError.self) { try SBOMDocument.spdxJSON(huge) }
+        #expect(error?.description.contains("not valid JSON") == true)
+    }
+}
+
+@Suite struct LicenseExpressionTests {
+    @Test func parsesPrecedenceWithAndParentheses() throws {
+        #expect(try LicenseExpression.parse("MIT OR Apache-2.0 AND BSD-3-Clause")
+                == .or(.license("MIT"), .and(.license("Apache-2.0"), .license("BSD-3-Clause"))))
+        #expect(try LicenseExpression.parse("(MIT OR Apache-2.0) AND GPL-2.0-only WITH Classpath-exception-2.0")
+                == .and(.or(.license("MIT"), .license("Apache-2.0")), .with("GPL-2.0-only", exception: "Classpath-exception-2.0")))
+        for bad in ["", "MIT AND", "(MIT", "MIT)", "AND MIT", "MIT WITH", "MIT and Apache"] {
+            #expect(throws: LicenseExpression.ParseError.self, "\(bad)") { try LicenseExpression.parse(bad) }
+        }
+    }
+
+    @Test func evaluatesAgainstAllowedLicenses() throws {
+        let allowed: Set<String> = ["mit", "apache-2.0", "gpl-2.0-only"]
+        #expect(try LicenseExpression.parse("MIT OR GPL-3.0-only").isSatisfied(by: allowed))
+        #expect(try !LicenseExpression.parse("MIT AND GPL-3.0-only").isSatisfied(by: allowed))
+        #expect(try LicenseExpression.parse("(GPL-3.0-only OR Apache-2.0) AND mit").isSatisfied(by: allowed))
+        #expect(try LicenseExpression.parse("GPL-2.0-only WITH Classpath-exception-2.0").isSatisfied(by: allowed))
+    }
+}
+
+@Suite struct LicenseCheckerTests {
+    func checker(_ allowed: [String]) throws -> LicenseCheckerVerifier {
+        let list = allowed.map { "\"\($0)\"" }.joined(separator: ",")
+        return LicenseCheckerVerifier(config: try LicenseCheckerConfig.parse(try json(#"{"name":"l","allowedLicenses":[\#(list)]}"#), path: "p").0)
+    }
+
+    /// Ratify's bats configs on Ratify's syft SBOM: the complete list passes, MIT alone fails.
+    @Test func ratifysCompleteAndPartialLists() throws {
+        let complete = try json(String(decoding: try bytes("ratify/test-config/ratify-complete_licensechecker_config.json"), as: UTF8.self))
+        let allowed = complete["verifier"]?["plugins"]?.arrayValue?.first { $0["name"]?.stringValue?.contains("license") == true }?["allowedLicenses"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(allowed.count > 10)
+        let document = try LicenseCheckerVerifier.read(try bytes(syftSBOM))
+        #expect(document.packages.allSatisfy { (try? checker(allowed))?.isAllowed($0.license) == true })
+        let mitOnly = try checker(["MIT"])
+        #expect(document.packages.filter { !mitOnly.isAllowed($0.license) }.count == 14)  // all but alpine-keys and musl
+    }
+
+    /// Beyond Ratify: expressions evaluated, not compared as strings.
+    @Test func expressionsAreEvaluated() throws {
+        let checker = try checker(["MIT", "BSD-2-Clause", "BSD-3-Clause", "LicenseRef-AND"])
+        #expect(checker.isAllowed("BSD-2-Clause AND LicenseRef-AND AND BSD-3-Clause"))
+        #expect(checker.isAllowed("GPL-2.0-only OR MIT"))
+        #expect(!checker.isAllowed("GPL-2.0-only AND MIT"))
+        #expect(!checker.isAllowed("MIT AND (GPL"))
+        #expect(!checker.isAllowed(""))
+    }
+
+    @Test func readsTagValueAsRatifyDoes() throws {
+        let text = "SPDXVersion: SPDX-2.2\nDataLicense: CC0-1.0\nDocumentName: localhost-5000/test-v1\nCreator: Tool: syft-0.30.1\nCreated: 2021-12-17T20:24:36Z\n\nPackageName: test-baselayout\nPackageVersion: 1.1.1-r1\nPackageLicenseConcluded: GPL-2.0-only\nPackageComment: <text>multi\nline</text>\n"
+        let document = try LicenseCheckerVerifier.read(Array(text.utf8))
+        #expect(document.packages == [SBOMPackage(name: "test-baselayout", version: "1.1.1-r1", license: "GPL-2.0-only")])
+        #expect(try checker(["GPL-2.0-only"]).isAllowed(document.packages[0].license))
+        #expect(throws: SBOMError.self) { try LicenseCheckerVerifier.read(Array("no tags here".utf8)) }
+    }
+}
+
+@Suite struct VulnerabilityReportTests {
+    func config(_ text: String) throws -> VulnerabilityReportConfig {
+        try VulnerabilityReportConfig.parse(try json(text), path: "verifier.plugins[0]").0
+    }
+
+    func evaluate(_ file: String, _ text: String, created: String? = "2024-05-01T12:00:00Z", now: String = "2024-05-01T13:00:00Z") throws -> VerifierReport {
+        let blob = try bytes(file)
+        let annotations = created.map { ["org.opencontainers.image.created": $0] } ?? [:]
+        let referrer = Descriptor(mediaType: "application/vnd.oci.image.manifest.v1+json", digest: referrerDigest, size: 1,
+                                  artifactType: "application/sarif+json", annotations: annotations)
+        let manifest = try emptyManifest()
+        return VulnerabilityReportVerifier.evaluate(referrer: referrer, manifest: manifest, blob: blob, blobDigest: "sha256:blob",
+                                                    config: try config(text), reporter: reporter("application/sarif+json"),
+                                                    now: Timestamp.parse(now)!)
+    }
+
+    @Test func trivysReportPassesWithoutDenialsAndFailsEachKind() throws {
+        let pass = try evaluate(trivySARIF, #"{"name":"v"}"#)
+        #expect(pass.isSuccess && pass.message == "Validation succeeded")
+        #expect(pass.extensions == (try json(#"{"createdAt":"2024-05-01T12:00:00Z","scanner":"trivy"}"#)))
+        let cve = try evaluate(trivySARIF, #"{"name":"v","denylistCVEs":["cve-2021-36159","CVE-2021-44228"]}"#)
+        #expect(!cve.isSuccess && cve.errorReason == "VULNERABILITY_DENIED_CVE" && cve.message == "Found denied CVEs. See extensions field for details.")
+        #expect(cve.extensions?["cveViolations"] == ["cve-2021-36159"])
+        let severity = try evaluate(trivySARIF, #"{"name":"v","disallowedSeverities":["critical"]}"#)
+        #expect(!severity.isSuccess && severity.errorReason == "VULNERABILITY_DISALLOWED_SEVERITY")
+        #expect(severity.extensions?["severityViolations"]?.objectValue?.count == 3)
+        #expect(severity.extensions?["severityViolations"]?["CVE-2021-36159"] == "critical")
+        let old = try evaluate(trivySARIF, #"{"name":"v","maximumAge":"30m"}"#)
+        #expect(!old.isSuccess && old.errorReason == "REPORT_TOO_OLD" && old.message == "Report is older than maximum age:[30m].")
+        let missing = try evaluate(trivySARIF, #"{"name":"v"}"#, created: nil)
+        #expect(!missing.isSuccess && missing.message == "Failed to create timestamp annotation." && missing.errorReason == "REPORT_CREATED_MISSING")
+        let badTime = try evaluate(trivySARIF, #"{"name":"v"}"#, created: "yesterday")
+        #expect(!badTime.isSuccess && badTime.errorReason == "REPORT_CREATED_INVALID")
+        let passthrough = try evaluate(trivySARIF, #"{"name":"v","passthrough":true,"denylistCVEs":["CVE-2021-36159"]}"#)
+        #expect(passthrough.isSuccess && passthrough.message == "Validation skipped. passthrough enabled")
+        #expect(passthrough.extensions?["report"]?.stringValue?.count == 144062)
+    }
+
+    /// Ratify's unit test: grype's rule ids carry the package, so a bare CVE does not match them,
+    /// while their severity does.
+    @Test func grypesRuleIDsAndSeverities() throws {
+        let grype = "grype/grype-TestSarifPresenter_image.sarif.json"
+        #expect(try evaluate(grype, #"{"name":"v","denylistCVEs":["CVE-1999-0002"],"disallowedSeverities":["high"]}"#).isSuccess)
+        let critical = try evaluate(grype, #"{"name":"v","denylistCVEs":["CVE-1999-0002"],"disallowedSeverities":["critical"]}"#)
+        #expect(!critical.isSuccess && critical.errorReason == "VULNERABILITY_DISALLOWED_SEVERITY")
+        #expect(try !evaluate(grype, #"{"name":"v","denylistCVEs":["CVE-1999-0002-package-2"]}"#).isSuccess)
+        #expect(try evaluate("trivy/trivy-alpine-310.sarif.json", #"{"name":"v","disallowedSeverities":["high","critical"]}"#).isSuccess)
+    }
+
+    @Test func theReportIsValidatedAgainstTheSARIFSchema() throws {
+        let blob = Array("{}".utf8)
+        let referrer = Descriptor(mediaType: "m", digest: referrerDigest, size: 1, artifactType: "application/sarif+json",
+                                  annotations: ["org.opencontainers.image.created": "2024-05-01T12:00:00Z"])
+        let manifest = try emptyManifest()
+        let report = VulnerabilityReportVerifier.evaluate(referrer: referrer, manifest: manifest, blob: blob, blobDigest: "sha256:x",
+                                                          config: try config(#"{"name":"v"}"#), reporter: reporter("application/sarif+json"), now: Date())
+        #expect(!report.isSuccess && report.errorReason == "SCHEMA_VALIDATION_FAILED")
+        #expect(report.remediation?.contains("\"version\" is required") == true && report.remediation?.contains("\"runs\" is required") == true)
+        // Every real report validates against every embedded SARIF schema.
+        for url in ["https://json.schemastore.org/sarif-2.1.0-rtm.5.json", "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
+                    "https://raw.githubusercontent.com/oasis-tcs/sarif-spec/master/Schemata/sarif-schema-2.1.0.json"] {
+            let schema = try SchemaSource.load(url, path: "p")
+            for file in [trivySARIF, "trivy/trivy-alpine-310.sarif.json", "grype/grype-TestSarifPresenter_image.sarif.json", "grype/grype-TestSarifPresenter_directory.sarif.json"] {
+                let result = schema.validate(try JSONParser.parse(try bytes(file)))
+                #expect(result.isValid, "\(file) against \(url): \(result.violations)")
+            }
+        }
+    }
+
+    @Test func schemasAreNeverFetched() throws {
+        let error = #expect(throws: ConfigError.self) { try config(#"{"name":"v","schemaURL":"https://example.com/sarif.json"}"#) }
+        #expect(error?.message.contains("not fetched over the network") == true)
+        #expect(throws: ConfigError.self) { try config(#"{"name":"v","maximumAge":"1d"}"#) }
+    }
+}
+
+@Suite struct SchemaValidatorTests {
+    /// Ratify's schemavalidation tests: trivy's report against the rtm.5 schema passes, against
+    /// the SPDX schema (mismatch_schema.json) fails, and a schema that is not JSON is refused.
+    @Test func ratifysSchemaCases() throws {
+        let rtm5 = try SchemaSource.load("https://json.schemastore.org/sarif-2.1.0-rtm.5.json", path: "p")
+        let report = try JSONParser.parse(try bytes(trivySARIF))
+        #expect(rtm5.validate(report).isValid)
+        let mismatch = try SchemaSource.load("file://" + data.appendingPathComponent("ratify/vulnerabilityreport/ratify-mismatch_schema.spdx-2.3.schema.json").path, path: "p")
+        #expect(!mismatch.validate(report).isValid)
+        let bad = #expect(throws: ConfigError.self) {
+            try SchemaSource.load("file://" + data.appendingPathComponent("ratify/vulnerabilityreport/ratify-bad_schema.json").path, path: "p")
+        }
+        #expect(bad?.message.contains("not valid JSON") == true)
+        // SPDX 2.3's schema accepts trivy's SPDX output and refuses Ratify's invalid bom.
+        let spdx = try SchemaSource.load("https://raw.githubusercontent.com/spdx/spdx-spec/v2.3/schemas/spdx-schema.json", path: "p")
+        #expect(spdx.validate(try JSONParser.parse(try bytes("trivy/trivy-conda.spdx.json"))).isValid)
+        #expect(!spdx.validate(try JSONParser.parse(try bytes("ratify/sbom/ratify-sbom-invalid-bom.spdx.json"))).isValid)
+    }
+
+    @Test func configNeedsSchemas() throws {
+        #expect(throws: ConfigError.self) { try SchemaValidatorConfig.parse(try json(#"{"name":"s"}"#), path: "p") }
+        #expect(throws: ConfigError.self) { try SchemaValidatorConfig.parse(try json(#"{"name":"s","schemas":{"application/sarif+json":"https://elsewhere.test/s.json"}}"#), path: "p") }
+        let (config, _) = try SchemaValidatorConfig.parse(try json(#"{"name":"s","schemas":{"application/sarif+json":"https://json.schemastore.org/sarif-2.1.0-rtm.5.json"}}"#), path: "p")
+        #expect(config.schemas.count == 1)
+    }
+}
