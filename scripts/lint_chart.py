@@ -53,11 +53,17 @@ VALUE_SETS = {
         "replicaCount": 2, "featureFlags": {"RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY": True},
         "provider": {"cache": {"type": "redis", "redis": {"address": "redis.cache:6379", "passwordSecret": {"name": ""},
                                                           "keySecret": {"name": "ratify-shared", "key": "hmac"}}}}},
+    # Ratify's sample values for the supply-chain verifiers (built in since issue #18).
+    "SBOM and vulnerability-report verifiers": {
+        "sbom": {"enabled": True, "notaryProjectSignatureRequired": True, "disallowedLicenses": ["GPL-3.0-only", "Zlib"],
+                 "disallowedPackages": [{"name": "busybox", "version": "1.36.1-r0"}, {"name": "log4j"}]},
+        "vulnerabilityreport": {"enabled": True, "maximumAge": "24h", "disallowedSeverities": ["high", "critical"],
+                                "denylistCVEs": ["CVE-2021-44228"], "notaryProjectSignatureRequired": True,
+                                "schemaURL": "https://json.schemastore.org/sarif-2.1.0-rtm.5.json"}},
     "Ratify 1.4.4 values file (every key set)": yaml.safe_load(open(os.path.join(CHART, "ci", "ratify-1.4.4-values.yaml"))),
 }
 # Keys whose feature is another issue's: set, the chart refuses to render (never drops them).
 REFUSED = {
-    "sbom.enabled": {"sbom": {"enabled": True}},
     "policy.useRego": {"policy": {"useRego": True}},
     "oras.authProviders.azureWorkloadIdentityEnabled": {"oras": {"authProviders": {"azureWorkloadIdentityEnabled": True}}},
     "azurekeyvault.enabled": {"azurekeyvault": {"enabled": True}},
@@ -117,6 +123,18 @@ def main():
         check(f"[{name}] helm lint --strict", not problems, problems)
         rendered = chart.render(values, name="ratify", namespace="gatekeeper-system", is_install=True)
         docs = [d for text in rendered.values() for d in yaml.safe_load_all(text) if d]
+        if name == "SBOM and vulnerability-report verifiers":
+            verifiers = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "Verifier"}
+            sbom, vuln = verifiers.get("verifier-sbom", {}), verifiers.get("verifier-vulnerabilityreport", {})
+            check(f"[{name}] sbom Verifier as Ratify renders it", sbom.get("name") == "sbom" and sbom.get("artifactTypes") == "application/spdx+json"
+                  and sbom.get("parameters") == {"disallowedPackages": [{"name": "busybox", "version": "1.36.1-r0"}, {"name": "log4j"}],
+                                                 "disallowedLicenses": ["GPL-3.0-only", "Zlib"],
+                                                 "nestedReferences": "application/vnd.cncf.notary.signature"}, sbom)
+            check(f"[{name}] vulnerabilityreport Verifier as Ratify renders it", vuln.get("name") == "vulnerabilityreport"
+                  and vuln.get("artifactTypes") == "application/sarif+json"
+                  and vuln.get("parameters") == {"nestedReferences": "application/vnd.cncf.notary.signature", "maximumAge": "24h",
+                                                 "schemaURL": "https://json.schemastore.org/sarif-2.1.0-rtm.5.json",
+                                                 "disallowedSeverities": ["high", "critical"], "denylistCVEs": ["CVE-2021-44228"]}, vuln)
         for doc in docs:
             label = f"[{name}] {doc['kind']}/{doc['metadata']['name']}"
             if doc["apiVersion"].split("/")[0] in ("externaldata.gatekeeper.sh", "mutations.gatekeeper.sh"):

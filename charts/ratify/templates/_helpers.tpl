@@ -167,8 +167,6 @@ verifier exists (as in Ratify) and every notation signature fails until one is a
 {{- define "ratify.refuseUnbuilt" -}}
 {{- $v := .Values -}}
 {{- $refused := list -}}
-{{- if $v.vulnerabilityreport.enabled }}{{ $refused = append $refused "vulnerabilityreport.enabled (issue: Beyond signatures)" }}{{ end -}}
-{{- if $v.sbom.enabled }}{{ $refused = append $refused "sbom.enabled (issue: Beyond signatures)" }}{{ end -}}
 {{- if $v.policy.useRego }}{{ $refused = append $refused "policy.useRego (issue: Rego policy provider)" }}{{ end -}}
 {{- if ne (toString $v.instrumentation.metricsType) "prometheus" }}{{ $refused = append $refused (printf "instrumentation.metricsType %s (prometheus only)" $v.instrumentation.metricsType) }}{{ end -}}
 {{- range $key := list "azureWorkloadIdentityEnabled" "azureManagedIdentityEnabled" "awsEcrBasicEnabled" "alibabacloudAcrBasicEnabled" -}}
