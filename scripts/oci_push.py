@@ -66,7 +66,9 @@ def cosign_signatures(base, repo, subject_digest, payload, signatures):
     return push_manifest(base, repo, subject_digest.replace(":", "-") + ".sig", manifest, OCI_MANIFEST)
 
 
-def attach(base, repo, subject_digest, artifact_type, content, layer_media_type="application/octet-stream"):
+def attach(base, repo, subject_digest, artifact_type, content, layer_media_type="application/octet-stream", annotations=None):
+    """An OCI 1.1 artifact referring to `subject_digest`, listed in the tag-schema index with its
+    artifact type and annotations (as `oras attach` writes them, e.g. org.opencontainers.image.created)."""
     subject_bytes = get_manifest(base, repo, subject_digest)
     subject = {"mediaType": json.loads(subject_bytes).get("mediaType", OCI_MANIFEST), "digest": subject_digest, "size": len(subject_bytes)}
     empty = push_blob(base, repo, b"{}")
@@ -74,12 +76,14 @@ def attach(base, repo, subject_digest, artifact_type, content, layer_media_type=
     manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": artifact_type,
                 "config": {"mediaType": "application/vnd.oci.empty.v1+json", **empty},
                 "layers": [{"mediaType": layer_media_type, **layer}], "subject": subject}
+    if annotations:
+        manifest["annotations"] = annotations
     data = json.dumps(manifest, separators=(",", ":")).encode()
     pushed = push_manifest(base, repo, digest(data), manifest, OCI_MANIFEST)
     tag = subject_digest.replace(":", "-")
     existing = get_manifest(base, repo, tag)
     entries = json.loads(existing)["manifests"] if existing else []
-    entries.append({**pushed, "artifactType": artifact_type})
+    entries.append({**pushed, "artifactType": artifact_type, **({"annotations": annotations} if annotations else {})})
     push_manifest(base, repo, tag, {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}, OCI_INDEX)
     return pushed
 

@@ -31,7 +31,12 @@ public enum VerifierConfig: Sendable {
     public static func parse(_ plugin: JSONValue, path: String, pluginDirectory: String = PluginDirectory.resolve(nil)) throws(ConfigError) -> (VerifierConfig, warnings: [String]) {
         guard plugin.objectValue != nil else { throw ConfigError(path: path, "must be an object") }
         guard let name = plugin["name"]?.stringValue else { throw ConfigError(path: "\(path).name", "must be a string") }
-        let kind = plugin["type"]?.stringValue ?? name
+        var kind = plugin["type"]?.stringValue ?? name
+        // A Verifier with a `source` (a dynamic plugin pulled from a registry) asks for that
+        // executable: Ratify's sbom, licensechecker, … plugins run as published, not the built-ins.
+        if let source = plugin["source"], !source.isNull, ["sbom", "licensechecker", "vulnerabilityreport", "schemavalidator"].contains(kind) {
+            kind = "plugin:" + kind
+        }
         switch kind {
         case "cosign":
             let (parsed, warnings) = try CosignVerifierConfig.parse(plugin, path: path)

@@ -397,6 +397,12 @@ public final class VerificationExecutor: ProviderExecutor {
                 report.errorReason = report.errorReason ?? ExecutorReason.nestedVerificationMissing.rawValue
                 report.message += (report.message.isEmpty ? "" : "; ") + "no verified \(verifier.nestedReferences.joined(separator: ", ")) attached to \(referrer.digest)"
                 report.remediation = report.remediation ?? "sign the \(referrer.artifactType ?? "artifact") \(referrer.digest) and push the signature"
+                // As Ratify answers it (ErrorToVerifyResult on NO_VERIFIER_REPORT): a failing nested
+                // result, so templates walking `nestedResults` (notation-nested-validation) see it.
+                report.nestedResults = [VerifierReport.executorFailure(
+                    subject: nestedSubject.description, reason: .nestedVerificationMissing,
+                    message: "no \(verifier.nestedReferences.joined(separator: ", ")) is attached to \(nestedSubject)",
+                    remediation: "sign the \(referrer.artifactType ?? "artifact") \(referrer.digest) and push the signature")]
             } else if !policy.isSuccess(nestedReports) {
                 report.isSuccess = false
                 report.errorReason = report.errorReason ?? ExecutorReason.nestedVerificationFailed.rawValue

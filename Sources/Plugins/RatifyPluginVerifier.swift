@@ -106,7 +106,7 @@ public struct RatifyPluginConfig: Sendable {
         guard FileManager.default.fileExists(atPath: executable, isDirectory: &isDirectory), !isDirectory.boolValue else {
             let hint = plugin["source"]?["artifact"]?.stringValue.map { "; its source \($0) is downloaded only with \(DynamicPlugin.featureFlag)=1" } ?? ""
             throw ConfigError(path: "\(path).\(plugin["type"] == nil ? "name" : "type")",
-                              "verifier \"\(type)\" is neither built in (cosign, notation) nor a plugin in \(directory) (PLUGIN_NOT_FOUND)\(hint)")
+                              "verifier \"\(type)\" is neither built in (cosign, notation, sbom, licensechecker, vulnerabilityreport, schemavalidator) nor a plugin in \(directory) (PLUGIN_NOT_FOUND)\(hint)")
         }
         return RatifyPluginConfig(
             name: name, type: type, version: plugin["version"]?.stringValue ?? "1.0.0",

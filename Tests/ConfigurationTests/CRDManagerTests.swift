@@ -173,10 +173,10 @@ import TestSupport
             try cluster.eventually([signed], [true], "after deleting the policy")
 
             // A bad resource reports itself and leaves the others working.
-            try cluster.create("verifiers", "verifier-sbom", spec: ["name": "sbom", "type": "sbom", "artifactTypes": "application/spdx+json"])
+            try cluster.create("verifiers", "verifier-sbom", spec: ["name": "sbom-scanner", "type": "sbom-scanner", "artifactTypes": "application/spdx+json"])
             let bad = try cluster.status("\(Self.group)/verifiers/verifier-sbom")
             #expect(bad?["issuccess"] == false)
-            #expect(bad?["error"]?.stringValue?.contains("verifier \"sbom\" is neither built in (cosign, notation) nor a plugin in \(cluster.work.path)/plugins") == true, "\(String(describing: bad))")
+            #expect(bad?["error"]?.stringValue?.contains("verifier \"sbom-scanner\" is neither built in (cosign, notation, sbom, licensechecker, vulnerabilityreport, schemavalidator) nor a plugin in \(cluster.work.path)/plugins") == true, "\(String(describing: bad))")
             #expect(bad?["brieferror"]?.stringValue?.count ?? 99 <= 30)
             // Repaired, its status no longer carries the old error (merge patch with nulls).
             try cluster.replace("verifiers", "verifier-sbom", spec: Self.cosignVerifier(provider: "cosign-key"))

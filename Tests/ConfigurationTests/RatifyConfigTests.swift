@@ -37,7 +37,7 @@ import Testing
         (#"{"executor":{"mutationRequestTimeout":-1}}"#, "executor.mutationRequestTimeout must be a positive whole number"),
         (#"{"logger":{"formatter":"xml"}}"#, "logger.formatter must be one of text, json, logstash"),
         (#"{"verifier":"x"}"#, "verifier must be an object"),
-        (#"{"verifier":{"plugins":[{"name":"sbom"}]}}"#, "verifier.plugins[0].name: verifier \"sbom\" is neither built in (cosign, notation) nor a plugin in"),
+        (#"{"verifier":{"plugins":[{"name":"sbom-scanner"}]}}"#, "verifier.plugins[0].name: verifier \"sbom-scanner\" is neither built in (cosign, notation, sbom, licensechecker, vulnerabilityreport, schemavalidator) nor a plugin in"),
         (#"{"verifier":{"plugins":[{"name":"notation"}]}}"#, "verifier.plugins[0].trustPolicyDoc: is required"),
         // Issue #16: these were accepted at start and on reload.
         (#"{"verifier":[]}"#, "verifier must be an object, found array"),

@@ -56,7 +56,29 @@ def template_rego(name):
     # comprehension, written with a variable.
     rego = re.sub(r'\[img \| img = concat\("", \["\[",input\.review\.object\.metadata\.namespace,"\]",input\.review\.object\.spec\.(\w+)\[_\]\.image\]\)\]',
                   r'[img | c := input.review.object.spec.\1[_]; img = concat("", ["[",input.review.object.metadata.namespace,"]",c.image])]', rego)
+    # rego-cpp does not enumerate an iteration variable that appears only inside a function call's
+    # argument (vulnerability-report-validation's `time.parse_rfc3339_ns(vuln_results[i]…)`): the
+    # same comprehension with the element bound first.
+    rego = rego.replace('{diff_in_ns: i | diff_in_ns := time.now_ns() - time.parse_rfc3339_ns(vuln_results[i].extensions["createdAt"])}',
+                        '{diff_in_ns: i | some i; report := vuln_results[i]; diff_in_ns := time.now_ns() - time.parse_rfc3339_ns(report.extensions["createdAt"])}')
     return rego, template["spec"]["crd"]["spec"]["names"]["kind"].lower()
+
+
+PARSE_RFC3339 = """
+parse_rfc3339_ns(s) := ns if {
+	endswith(s, "Z")
+	count(s) == 20
+	y := to_number(substring(s, 0, 4))
+	m := to_number(substring(s, 5, 2))
+	d := to_number(substring(s, 8, 2))
+	a := floor((14 - m) / 12)
+	y2 := (y + 4800) - a
+	m2 := (m + (12 * a)) - 3
+	jdn := ((((((d + floor(((153 * m2) + 2) / 5)) + (365 * y2)) + floor(y2 / 4)) - floor(y2 / 100)) + floor(y2 / 400)) - 32045)
+	seconds := ((((jdn - 2440588) * 86400) + (to_number(substring(s, 11, 2)) * 3600)) + (to_number(substring(s, 14, 2)) * 60)) + to_number(substring(s, 17, 2))
+	ns := seconds * 1000000000
+}
+"""
 
 
 def rego_response(status, answer):
@@ -71,11 +93,17 @@ def rego_response(status, answer):
     return {"responses": responses, "errors": errors, "status_code": status, "system_error": response.get("systemError", "")}
 
 
-def violations(template, recorded, pod, parameters=None):
+def violations(template, recorded, pod, parameters=None, require_signature=False):
     rego, package = template_rego(template)
+    if require_signature:
+        # Ratify's sbom / vulnerability-report templates: "change to true to require notary project signature".
+        rego = rego.replace("default require_signature := false", "default require_signature := true")
     interpreter = Interpreter()
-    interpreter.add_module("template", rego.replace("external_data(", "data.harness.external_data("))
-    interpreter.add_module("harness", "package harness\n\nimport rego.v1\n\nexternal_data(_) := data.recorded\n")
+    # rego-cpp has no time.parse_rfc3339_ns (vulnerability-report-validation calls it): the harness
+    # supplies it in Rego for the UTC "YYYY-MM-DDTHH:MM:SSZ" form the tests' reports carry.
+    rego = rego.replace("external_data(", "data.harness.external_data(").replace("time.parse_rfc3339_ns(", "data.harness.parse_rfc3339_ns(")
+    interpreter.add_module("template", rego)
+    interpreter.add_module("harness", "package harness\n\nimport rego.v1\n\nexternal_data(_) := data.recorded\n" + PARSE_RFC3339)
     interpreter.add_data_json(json.dumps({"recorded": recorded}))
     interpreter.set_input_term(json.dumps({"review": {"object": pod}, "parameters": parameters or {}}))
     # Ratify's templates use v0 `violation[{"msg": msg}] { … }` rules; asking for each message
@@ -122,13 +150,42 @@ def main():
         # A notation-signed image: JWS ES256 envelope and trust store from make_notation_fixtures.py.
         notation_image = oci_push.image(base, "notation", "signed")
         notation_dir = os.path.join(work, "notation")
+        images["unknown"] = f"{host}/app:does-not-exist"
+        # Supply-chain artifacts (issue #18): real SBOMs and SARIF reports (Tests/Conformance/supply-chain),
+        # attached as referrers the way oras attach does; the SBOM of `clean` and the image itself signed.
+        data = os.path.join(ROOT, "Tests", "Conformance", "supply-chain")
+
+        def read(path):
+            with open(os.path.join(data, path), "rb") as f:
+                return f.read()
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        spdx, sarif = "application/spdx+json", "application/sarif+json"
+        supply = {name: oci_push.image(base, "supply", name) for name in ("clean", "zlib", "vulnerable", "stale", "unsigned-sbom")}
+        clean_sbom = oci_push.attach(base, "supply", supply["clean"]["digest"], spdx, read("ratify/sbom/ratify-sbom-bom.spdx.json"), spdx)
+        oci_push.attach(base, "supply", supply["clean"]["digest"], sarif, read("trivy/trivy-alpine-310.sarif.json"), sarif,
+                        annotations={"org.opencontainers.image.created": now})
+        oci_push.attach(base, "supply", supply["zlib"]["digest"], spdx, read("ratify/sbom/ratify-sbom-syftbom.spdx.json"), spdx)
+        oci_push.attach(base, "supply", supply["vulnerable"]["digest"], sarif, read("ratify/vulnerabilityreport/ratify-trivy_scan_report.sarif.json"),
+                        sarif, annotations={"org.opencontainers.image.created": now})
+        oci_push.attach(base, "supply", supply["stale"]["digest"], sarif, read("trivy/trivy-alpine-310.sarif.json"), sarif,
+                        annotations={"org.opencontainers.image.created": "2023-01-01T00:00:00Z"})
+        oci_push.attach(base, "supply", supply["unsigned-sbom"]["digest"], spdx, read("ratify/sbom/ratify-sbom-bom.spdx.json"), spdx)
+        for name in supply:
+            images[f"supply-{name}"] = f"{host}/supply:{name}"
+        subjects = os.path.join(work, "subjects.json")
+        with open(subjects, "w") as f:
+            json.dump([{"mediaType": oci_push.OCI_MANIFEST, **supply["clean"]}, {"mediaType": oci_push.OCI_MANIFEST, **clean_sbom}], f)
         subprocess.run([sys.executable, os.path.join(ROOT, "Tests", "Support", "Fixtures", "make_notation_fixtures.py"), notation_dir,
-                        oci_push.OCI_MANIFEST, notation_image["digest"], str(notation_image["size"])], check=True, capture_output=True)
+                        oci_push.OCI_MANIFEST, notation_image["digest"], str(notation_image["size"]), "--subjects", subjects],
+                       check=True, capture_output=True)
         with open(os.path.join(notation_dir, "jws-es256.jws"), "rb") as f:
             oci_push.attach(base, "notation", notation_image["digest"], "application/vnd.cncf.notary.signature", f.read(),
                             layer_media_type="application/jose+json")
+        for index, (repo_digest) in enumerate([supply["clean"]["digest"], clean_sbom["digest"]]):
+            with open(os.path.join(notation_dir, f"subject-{index}.jws"), "rb") as f:
+                oci_push.attach(base, "supply", repo_digest, "application/vnd.cncf.notary.signature", f.read(),
+                                layer_media_type="application/jose+json")
         images["notation"] = f"{host}/notation:signed"
-        images["unknown"] = f"{host}/app:does-not-exist"
         # A registry that accepts connections and never answers: the key times out.
         import socket
         silent = socket.socket()
@@ -148,7 +205,11 @@ def main():
                            "verificationCerts": [os.path.join(notation_dir, "truststore")],
                            "trustPolicyDoc": {"version": "1.0", "trustPolicies": [{
                                "name": "default", "registryScopes": ["*"], "signatureVerification": {"level": "strict"},
-                               "trustStores": ["ca:wabbit"], "trustedIdentities": ["*"]}]}}]}}, f)
+                               "trustStores": ["ca:wabbit"], "trustedIdentities": ["*"]}]}}, {
+                           "name": "sbom", "artifactTypes": "application/spdx+json", "disallowedLicenses": ["Zlib"],
+                           "nestedReferences": "application/vnd.cncf.notary.signature"}, {
+                           "name": "vulnerabilityreport", "artifactTypes": "application/sarif+json", "maximumAge": "24h",
+                           "disallowedSeverities": ["critical"], "denylistCVEs": ["CVE-2021-44228"]}]}}, f)
         http_port, health = free_port(), free_port()
         server = subprocess.Popen([BINARY, "serve", "--http", f"127.0.0.1:{http_port}", "--health-port", f"127.0.0.1:{health}",
                                    "--metrics-port", "off", "--cert-dir", os.path.join(work, "certs"), "-c", config],
@@ -163,11 +224,11 @@ def main():
             answer = connection.getresponse()
             return rego_response(answer.status, json.loads(answer.read()))
 
-        def evaluate(template, p, parameters=None, tenant=False):
+        def evaluate(template, p, parameters=None, tenant=False, require_signature=False):
             keys = [c["image"] for field in ("containers", "initContainers") for c in p["spec"][field]]
             if tenant:
                 keys = [f"[{p['metadata']['namespace']}]{key}" for key in keys]
-            return violations(template, ask(keys), p, parameters)
+            return violations(template, ask(keys), p, parameters, require_signature)
 
         signed, unsigned, tampered, unknown = images["signed"], images["unsigned"], images["tampered"], images["unknown"]
         got = evaluate("default", pod(signed))
@@ -234,12 +295,46 @@ def main():
         got = evaluate("ratify:default", pod(signed))
         check("ratify default: a cosign-signed image is admitted", got == [], got)
         # Each template also admits what it is meant to admit (a test of denials alone would pass
-        # if everything were denied). sbom/vulnerability/nested need artifacts of later issues.
+        # if everything were denied); the supply-chain ones are above.
         for name, image, params, tenant in [("notation-validation", notation, None, False),
                                             ("notation-issuer-validation", notation, {"issuer": issuer}, False),
                                             ("multi-tenancy-validation", signed, None, True)]:
             got = evaluate(f"ratify:{name}", pod(image), params, tenant=tenant)
             check(f"ratify {name}: a correctly signed image is admitted", got == [], got)
+        # The supply-chain templates (Ratify's, shipped in library/) on reports our server made from
+        # real SBOMs and trivy reports.
+        clean, zlib = images["supply-clean"], images["supply-zlib"]
+        got = evaluate("sbom-validation", pod(clean))
+        check("sbom-validation: a clean, signed SBOM is admitted", got == [], got)
+        got = evaluate("sbom-validation", pod(clean), require_signature=True)
+        check("sbom-validation: with require_signature, the SBOM's notation signature is found in nestedResults", got == [], got)
+        got = evaluate("sbom-validation", pod(zlib))
+        check("sbom-validation: syft's SBOM of alpine names Zlib: denied", len(got) == 1 and zlib in got[0], got)
+        got = evaluate("sbom-validation", pod(images["supply-unsigned-sbom"]))
+        check("sbom-validation: an SBOM without its required signature is denied", len(got) == 1, got)
+        got = evaluate("sbom-validation", pod(signed))
+        check("sbom-validation: an image without an SBOM is denied", len(got) == 1, got)
+        got = evaluate("vulnerability-report-validation", pod(clean))
+        check("vulnerability-report-validation: a fresh report with MEDIUM findings only is admitted", got == [], got)
+        got = evaluate("vulnerability-report-validation", pod(images["supply-vulnerable"]))
+        check("vulnerability-report-validation: a report with CRITICAL findings is denied", len(got) == 1, got)
+        got = evaluate("vulnerability-report-validation", pod(images["supply-stale"]))
+        check("vulnerability-report-validation: a report older than maximumAge is denied", len(got) == 1, got)
+        got = evaluate("vulnerability-report-validation", pod(signed))
+        check("vulnerability-report-validation: an image without a report is denied", len(got) == 1, got)
+        got = evaluate("vulnerability-report-validation", pod(clean), require_signature=True)
+        check("vulnerability-report-validation: with require_signature, an unsigned report is denied", len(got) == 1, got)
+        got = evaluate("notation-nested-validation", pod(clean))
+        check("notation-nested-validation: a signed image whose SBOM is signed is admitted", got == [], got)
+        got = evaluate("notation-nested-validation", pod(notation))
+        check("notation-nested-validation: a signed image with nothing nested is admitted", got == [], got)
+        got = evaluate("notation-nested-validation", pod(images["supply-unsigned-sbom"]))
+        check("notation-nested-validation: an unsigned image with an unsigned SBOM is denied", len(got) == 1, got)
+        got = evaluate("notation-nested-validation", pod(signed))
+        check("notation-nested-validation: a cosign-only image has no notary signature: denied", len(got) == 1, got)
+        sbom_report = next(r for r in ask([images["supply-unsigned-sbom"]])["responses"][0][1]["verifierReports"] if r.get("verifierType") == "sbom")
+        check("an SBOM without its nested signature carries a failing nested result (as Ratify's), not none",
+              sbom_report["nestedResults"] and sbom_report["nestedResults"][0]["isSuccess"] is False, sbom_report)
         got = evaluate("ratify:notation-issuer-validation", pod(notation), {"issuer": "CN=Other CA,O=Example,C=US"})
         check("ratify notation-issuer-validation: another issuer is denied", len(got) >= 1 and "CN=Other CA" in got[0], got)
         answer = ask([unknown])
