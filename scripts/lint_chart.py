@@ -54,6 +54,8 @@ VALUE_SETS = {
         "provider": {"cache": {"type": "redis", "redis": {"address": "redis.cache:6379", "passwordSecret": {"name": ""},
                                                           "keySecret": {"name": "ratify-shared", "key": "hmac"}}}}},
     # Ratify's sample values for the supply-chain verifiers (built in since issue #18).
+    "multi-platform images: every platform must be signed": {"policy": {"multiPlatform": "children"}},
+    "multi-platform, file mode": {**FILE_MODE, "policy": {"multiPlatform": "either"}},
     "SBOM and vulnerability-report verifiers": {
         "sbom": {"enabled": True, "notaryProjectSignatureRequired": True, "disallowedLicenses": ["GPL-3.0-only", "Zlib"],
                  "disallowedPackages": [{"name": "busybox", "version": "1.36.1-r0"}, {"name": "log4j"}]},
@@ -70,6 +72,7 @@ REFUSED = {
 }
 # Inconsistent HA settings: refused with what to set.
 MISCONFIGURED = {
+    "an unknown multiPlatform mode": ({"policy": {"multiPlatform": "all"}}, "policy.multiPlatform all is not supported"),
     "provider.cache.type dapr without the HA flag": ({"provider": {"cache": {"type": "dapr"}}}, "needs featureFlags.RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY"),
     "the HA flag with the in-process cache": ({"featureFlags": {"RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY": True}}, "needs provider.cache.enabled and provider.cache.type dapr"),
     "an unknown cache type": ({"provider": {"cache": {"type": "memcached"}}}, "provider.cache.type memcached is not supported"),
@@ -123,6 +126,13 @@ def main():
         check(f"[{name}] helm lint --strict", not problems, problems)
         rendered = chart.render(values, name="ratify", namespace="gatekeeper-system", is_install=True)
         docs = [d for text in rendered.values() for d in yaml.safe_load_all(text) if d]
+        if name == "multi-platform images: every platform must be signed":
+            policy = next((d["spec"] for d in docs if d["kind"] == "Policy"), {})
+            check(f"[{name}] the Policy carries multiPlatform", policy.get("parameters", {}).get("multiPlatform") == "children", policy)
+        if name == "multi-platform, file mode":
+            maps = [d for d in docs if d["kind"] == "ConfigMap" and "config.json" in d.get("data", {})]
+            plugin = json.loads(maps[0]["data"]["config.json"])["policy"]["plugin"] if maps else {}
+            check(f"[{name}] config.json's policy carries multiPlatform", plugin.get("multiPlatform") == "either", plugin)
         if name == "SBOM and vulnerability-report verifiers":
             verifiers = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "Verifier"}
             sbom, vuln = verifiers.get("verifier-sbom", {}), verifiers.get("verifier-vulnerabilityreport", {})

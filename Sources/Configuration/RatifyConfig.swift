@@ -248,7 +248,7 @@ public struct RatifyConfig: Sendable {
         "logger.requestHeaders": ["traceIDHeaderName"],
         "store": ["version", "plugins", "pluginBinDirs"],
         "policy": ["version", "plugin"],
-        "policy.plugin": ["name", "artifactVerificationPolicies"],
+        "policy.plugin": ["name", "artifactVerificationPolicies", "multiPlatform"],
         "verifier": ["version", "plugins", "pluginBinDirs"],
     ]
 

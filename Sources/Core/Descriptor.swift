@@ -7,13 +7,17 @@ public struct Descriptor: Hashable, Sendable {
     public var size: Int
     public var artifactType: String?
     public var annotations: [String: String]
+    /// An index entry's `platform` as `os/architecture[/variant]` (image-index.md).
+    public var platform: String?
 
-    public init(mediaType: String, digest: Digest, size: Int, artifactType: String? = nil, annotations: [String: String] = [:]) {
+    public init(mediaType: String, digest: Digest, size: Int, artifactType: String? = nil, annotations: [String: String] = [:],
+                platform: String? = nil) {
         self.mediaType = mediaType
         self.digest = digest
         self.size = size
         self.artifactType = artifactType
         self.annotations = annotations
+        self.platform = platform
     }
 
     /// Parses a descriptor object; `path` names it in errors ("manifests[2]").
@@ -32,8 +36,15 @@ public struct Descriptor: Hashable, Sendable {
                 annotations[member.key] = text
             }
         }
+        var platform: String?
+        if let value = object["platform"], !value.isNull {
+            guard let os = value["os"]?.stringValue, let architecture = value["architecture"]?.stringValue else {
+                throw ManifestError("\(path).platform needs os and architecture")
+            }
+            platform = [os, architecture, value["variant"]?.stringValue].compactMap { $0 }.joined(separator: "/")
+        }
         return Descriptor(mediaType: mediaType, digest: digest, size: size,
-                          artifactType: object["artifactType"]?.stringValue, annotations: annotations)
+                          artifactType: object["artifactType"]?.stringValue, annotations: annotations, platform: platform)
     }
 
     public func json() -> JSONValue {

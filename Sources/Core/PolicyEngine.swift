@@ -9,10 +9,24 @@ public protocol PolicyEngine: Sendable {
     /// True when one passing report of `artifactType` settles that type, whatever the other
     /// reports of the type say (an `any` rule): the executor then stops verifying that type.
     func isSettledByOneSuccess(artifactType: String) -> Bool
+    /// What must be signed when a subject is an image index (a multi-platform image).
+    var multiPlatform: PlatformMode { get }
 }
 
 extension PolicyEngine {
     public func isSettledByOneSuccess(artifactType: String) -> Bool { false }
+    public var multiPlatform: PlatformMode { .index }
+}
+
+/// Multi-platform images (beyond Ratify; Ratify issues #101, #2157): when a subject resolves to
+/// an image index (OCI index or Docker manifest list), what must pass.
+public enum PlatformMode: String, Sendable, CaseIterable {
+    /// The index's own referrers (Ratify's behaviour; signatures made per platform are not seen).
+    case index
+    /// Every platform manifest's referrers; attestation manifests (`unknown/unknown`) are skipped.
+    case children
+    /// The index, or else every platform manifest.
+    case either
 }
 
 /// Ratify's `configPolicy`: per artifact type, `any` (at least one report of that type
@@ -26,6 +40,8 @@ public struct ConfigPolicy: PolicyEngine, Equatable {
 
     public var rules: [String: Rule]
     public var defaultRule: Rule
+    /// `multiPlatform` (ours): what must pass for an image index.
+    public var multiPlatform: PlatformMode = .index
 
     public init(rules: [String: Rule] = [:], defaultRule: Rule = .all) {
         self.rules = rules
@@ -64,6 +80,12 @@ public struct ConfigPolicy: PolicyEngine, Equatable {
             throw ConfigError(path: "\(path).name", "policy \"\(name)\" is not supported; use configPolicy")
         }
         var policy = ConfigPolicy()
+        if let mode = object["multiPlatform"], !mode.isNull {
+            guard let text = mode.stringValue, let parsed = PlatformMode(rawValue: text) else {
+                throw ConfigError(path: "\(path).multiPlatform", "must be \"index\", \"children\" or \"either\"")
+            }
+            policy.multiPlatform = parsed
+        }
         guard let policies = object["artifactVerificationPolicies"], !policies.isNull else { return policy }
         guard let members = policies.objectValue?.members else {
             throw ConfigError(path: "\(path).artifactVerificationPolicies", "must be an object")

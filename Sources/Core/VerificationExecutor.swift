@@ -48,6 +48,16 @@ extension VerificationResult {
         return 128 + subject.utf8.count + reports.reduce(0) { $0 + size($1) }
     }
 
+    /// Whether `reports` make a pass under `policy`: the policy over them, or for a multi-platform
+    /// verdict, every verified platform's own reports.
+    static func reportsSupportSuccess(_ reports: [VerifierReport], policy: any PolicyEngine) -> Bool {
+        if !reports.isEmpty, reports.allSatisfy({ $0.verifierType == VerificationExecutor.platformReportType }) {
+            let verified = reports.filter { $0.extensions?["skipped"] != .bool(true) }
+            return !verified.isEmpty && verified.allSatisfy { $0.isSuccess && policy.isSuccess($0.nestedResults) }
+        }
+        return policy.isSuccess(reports)
+    }
+
     /// What the shared cache holds for a verdict.
     public func sharedEncoding() -> [UInt8] {
         Array(JSONWriter.encodeString(["subject": .string(subject), "isSuccess": .bool(isSuccess),
@@ -65,7 +75,7 @@ extension VerificationResult {
             guard let report = VerifierReport(json: item) else { return nil }
             reports.append(report)
         }
-        guard !isSuccess || policy.isSuccess(reports) else { return nil }
+        guard !isSuccess || Self.reportsSupportSuccess(reports, policy: policy) else { return nil }
         self.init(subject: subject, isSuccess: isSuccess, reports: reports)
     }
 }
@@ -284,7 +294,80 @@ public final class VerificationExecutor: ProviderExecutor {
         }
     }
 
+    /// The verifier type of the per-platform reports of a multi-platform verdict.
+    public static let platformReportType = "platform"
+
+    /// A subject's verdict; for an image index, what `multiPlatform` asks.
     private func evaluate(_ subject: ImageReference, stage: StageTracker, deadline: ContinuousClock.Instant) async throws(VerificationError) -> VerificationResult {
+        let mode = policy.multiPlatform
+        guard mode != .index else { return try await evaluateReferrers(subject, stage: stage, deadline: deadline) }
+        stage.enter("resolve")
+        let descriptor = try await resolveSubject(subject, key: subject.description, stage: stage, deadline: deadline)
+        guard descriptor.mediaType == MediaType.ociIndex || descriptor.mediaType == MediaType.dockerManifestList else {
+            return try await evaluateReferrers(subject, stage: stage, deadline: deadline)
+        }
+        var indexResult: VerificationResult?
+        if mode == .either {
+            let result = try await evaluateReferrers(subject, stage: stage, deadline: deadline)
+            if result.isSuccess { return result }
+            indexResult = result
+        }
+        stage.enter("platforms")
+        let index: Manifest
+        do {
+            (index, _) = try await store.manifest(descriptor, in: subject, deadline: deadline)
+        } catch {
+            try Self.timeoutIfPast(deadline, key: subject.description, stage: stage, cause: error)
+            throw VerificationError(code: .resolveFailed, detail: "cannot read the image index \(subject): \(error)",
+                                    remediation: "check the registry is reachable and the index exists")
+        }
+        // Attestation manifests (buildx: platform unknown/unknown, vnd.docker.reference.type) carry
+        // provenance for another manifest; they are not images that run.
+        let isAttestation: (Descriptor) -> Bool = {
+            $0.platform == "unknown/unknown" || $0.annotations["vnd.docker.reference.type"] == "attestation-manifest"
+        }
+        let platforms = index.manifests.filter { !isAttestation($0) }
+        let skipped = index.manifests.filter(isAttestation).map { child in
+            VerifierReport(subject: subject.pinned(to: child.digest).description, isSuccess: true, verifierName: "ratify",
+                           verifierType: Self.platformReportType, referenceDigest: child.digest.description, artifactType: child.mediaType,
+                           message: "\(child.platform ?? "unknown"): not verified: an attestation manifest, not a platform image",
+                           extensions: ["platform": .string(child.platform ?? "unknown"), "skipped": true])
+        }
+        guard !platforms.isEmpty else {
+            return VerificationResult(subject: subject.description, isSuccess: false, reports: (indexResult?.reports ?? []) + [
+                .executorFailure(subject: subject.description, reason: .noPlatformManifests,
+                                 message: "the image index \(subject) lists no platform manifest to verify",
+                                 remediation: "push the platform images, or verify the index itself (multiPlatform: index)"),
+            ] + skipped)
+        }
+        // Each platform within the same deadline, concurrently.
+        let results = await boundedMap(platforms, concurrency: 4) { child -> VerificationResult in
+            let childSubject = subject.pinned(to: child.digest)
+            do throws(VerificationError) {
+                return try await self.evaluateReferrers(childSubject, stage: StageTracker(), deadline: deadline)
+            } catch {
+                return VerificationResult(subject: childSubject.description, isSuccess: false, reports: [
+                    .executorFailure(subject: childSubject.description, errorReason: error.code.rawValue, message: error.detail,
+                                     remediation: error.remediation),
+                ])
+            }
+        }
+        let platformReports = zip(platforms, results).map { child, result in
+            let platform = child.platform ?? "unknown platform"
+            return VerifierReport(subject: result.subject, isSuccess: result.isSuccess, verifierName: "ratify",
+                                  verifierType: Self.platformReportType, referenceDigest: child.digest.description, artifactType: child.mediaType,
+                                  message: result.isSuccess ? "\(platform): verified" : "\(platform): failed verification",
+                                  errorReason: result.isSuccess ? nil : ExecutorReason.platformFailed.rawValue,
+                                  remediation: result.isSuccess ? nil : "sign the \(platform) image \(child.digest) (or the index, with multiPlatform: either)",
+                                  extensions: ["platform": .string(platform)], nestedResults: result.reports)
+        }
+        let allPass = platformReports.allSatisfy(\.isSuccess)
+        let reports = allPass || indexResult == nil ? platformReports + skipped : indexResult!.reports + platformReports + skipped
+        return VerificationResult(subject: subject.description, isSuccess: allPass, reports: reports)
+    }
+
+    /// A subject's verdict from its own referrers.
+    private func evaluateReferrers(_ subject: ImageReference, stage: StageTracker, deadline: ContinuousClock.Instant) async throws(VerificationError) -> VerificationResult {
         stage.enter("referrers")
         let referrers: [Descriptor]
         do {

@@ -94,4 +94,8 @@ public enum ExecutorReason: String, Sendable, CaseIterable {
     case nestedDepthExceeded = "NESTED_DEPTH_EXCEEDED"
     /// Not verified because the policy was already satisfied for its artifact type (`any`).
     case notNeeded = "VERIFICATION_NOT_NEEDED"
+    /// An image index with no platform manifest to verify (`multiPlatform: children`).
+    case noPlatformManifests = "NO_PLATFORM_MANIFESTS"
+    /// A platform manifest of an image index failed (`multiPlatform: children` / `either`).
+    case platformFailed = "PLATFORM_VERIFICATION_FAILED"
 }

@@ -155,6 +155,14 @@ import TestSupport
 }
 
 extension ShippedConfigTests {
+    @Test func theSupplyChainExampleLoadsWithEveryVerifier() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let config = try RatifyConfig.load(path: repository.appendingPathComponent("config/examples/supply-chain.json").path)
+        #expect(config.verifiers.count == 4)
+        #expect(config.policy.multiPlatform == .either)
+        #expect(config.warnings.isEmpty, "\(config.warnings)")
+    }
+
     @Test func theKeylessExampleNamesItsTrustedRootPath() throws {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         do {

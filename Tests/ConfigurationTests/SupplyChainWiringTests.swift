@@ -102,6 +102,27 @@ import TestSupport
         await running.server.shutdown(gracePeriod: .seconds(1))
     }
 
+    /// A report over the store's blob limit (4 MiB by default) is never read into memory: the
+    /// verification fails with the fetch error.
+    @Test func anOversizedReportIsRefusedUnread() async throws {
+        let registry = try await offPool { try LocalRegistry() }
+        defer { registry.stop() }
+        let image = try await offPool { () -> PushedContent in
+            let oci = OCIFixtures(pusher: registry, maintainTagSchema: true)
+            let image = try oci.pushImage("app", tag: "huge-report")
+            var report = Array(#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"trivy"}},"results":[],"properties":{"padding":""#.utf8)
+            report += Array(repeating: UInt8(ascii: "x"), count: 5 * 1024 * 1024) + Array(#""}}]}"#.utf8)
+            try oci.attach("app", to: image, artifactType: "application/sarif+json", layers: [("application/sarif+json", report)],
+                           annotations: ["org.opencontainers.image.created": Self.now()])
+            return image
+        }
+        let text = #"{"store":{"version":"1.0.0","plugins":[{"name":"oras","useHttp":true}]},"policy":{"version":"1.0.0","plugin":{"name":"configPolicy"}},"verifier":{"version":"1.0.0","plugins":[{"name":"vulnerabilityreport","artifactTypes":"application/sarif+json"}]}}"#
+        let executor = try ExecutorFactory.make(try RatifyConfig.parse(Array(text.utf8), source: "t"), generation: 1, logger: Logger(label: "t"))
+        let items = await executor.execute(["\(registry.host)/app@\(image.digest)"], context: ProviderContext(requestID: "r", operation: .verify, deadline: .now + .seconds(30)))
+        let report = items.first?.value?["verifierReports"]?.arrayValue?.first { $0["verifierType"] == "vulnerabilityreport" }
+        #expect(report?["isSuccess"] == false && report?["errorReason"] == "GET_BLOB_CONTENT_FAILURE", "\(String(describing: items.first))")
+    }
+
     /// A report whose signature is required (Ratify's notaryProjectSignatureRequired) but absent.
     @Test func aVulnerabilityReportWithoutItsRequiredSignatureFails() async throws {
         let registry = try await offPool { try LocalRegistry() }

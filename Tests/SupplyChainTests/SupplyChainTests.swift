@@ -4,6 +4,7 @@ import JSON
 import JSONSchema
 @testable import SupplyChain
 import Testing
+import TestSupport
 
 /// Real tool output (Ratify's, syft's, trivy's and grype's test data; Tests/Conformance/SOURCES.md)
 /// with the verdicts Ratify's own tests expect.
@@ -266,5 +267,86 @@ func reporter(_ type: String) -> Reporter {
         #expect(throws: ConfigError.self) { try SchemaValidatorConfig.parse(try json(#"{"name":"s","schemas":{"application/sarif+json":"https://elsewhere.test/s.json"}}"#), path: "p") }
         let (config, _) = try SchemaValidatorConfig.parse(try json(#"{"name":"s","schemas":{"application/sarif+json":"https://json.schemastore.org/sarif-2.1.0-rtm.5.json"}}"#), path: "p")
         #expect(config.schemas.count == 1)
+    }
+}
+
+/// Each verifier through `verify`, over a store: fetch failures, unsupported types, malformed
+/// content — a clear failing report every time, never a pass.
+@Suite struct SupplyChainVerifyTests {
+    let store = MemoryStore()
+    let subjectDigest = Digest.of(Array("image".utf8))
+
+    /// An artifact manifest over `layers` (in the store unless `missingBlobs`), as a referrer of the subject.
+    func artifact(_ artifactType: String, _ layers: [(String, [UInt8])], missingBlobs: Bool = false,
+                  annotations: [String: String] = ["org.opencontainers.image.created": "2099-01-01T00:00:00Z"]) -> (ImageReference, Descriptor) {
+        let descriptors: [JSONValue] = layers.map { mediaType, bytes in
+            let blob = missingBlobs ? Descriptor(mediaType: mediaType, digest: Digest.of(bytes), size: bytes.count) : store.putBlob(bytes, mediaType: mediaType)
+            return ["mediaType": .string(mediaType), "digest": .string(blob.digest.description), "size": .int(blob.size)]
+        }
+        let manifest: JSONValue = ["schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "artifactType": .string(artifactType),
+                                   "config": ["mediaType": "application/vnd.oci.empty.v1+json", "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", "size": 2],
+                                   "layers": .array(descriptors)]
+        var descriptor = store.putManifest(JSONWriter.encode(manifest), mediaType: "application/vnd.oci.image.manifest.v1+json", artifactType: artifactType)
+        descriptor.annotations = annotations
+        return (try! ImageReference.parse("registry.test/app@\(subjectDigest)"), descriptor)
+    }
+
+    func run(_ verifier: any Verifier, _ item: (ImageReference, Descriptor)) async -> VerifierReport {
+        await verifier.verify(subject: item.0, referrer: item.1, store: store, deadline: .now + .seconds(10))
+    }
+
+    @Test func sbomFailures() async throws {
+        let sbom = SBOMVerifier(config: try SBOMVerifierConfig.parse(try json(#"{"name":"sbom"}"#), path: "p").0)
+        let syft = try bytes(syftSBOM)
+        let unsupported = await run(sbom, artifact("application/vnd.syft+json", [("application/vnd.syft+json", syft)]))
+        #expect(!unsupported.isSuccess && unsupported.errorReason == "UNSUPPORTED_ARTIFACT_TYPE" && unsupported.message == "Failed to process SBOM blobs.")
+        let empty = await run(sbom, artifact("application/spdx+json", []))
+        #expect(!empty.isSuccess && empty.errorReason == "SBOM_NO_LAYERS" && empty.message == "SBOM validation failed")
+        let missing = await run(sbom, artifact("application/spdx+json", [("application/spdx+json", syft)], missingBlobs: true))
+        #expect(!missing.isSuccess && missing.errorReason == "GET_BLOB_CONTENT_FAILURE")
+        let noManifest = await sbom.verify(subject: try ImageReference.parse("registry.test/app@\(subjectDigest)"),
+                                           referrer: Descriptor(mediaType: "application/vnd.oci.image.manifest.v1+json", digest: referrerDigest, size: 9, artifactType: "application/spdx+json"),
+                                           store: store, deadline: .now + .seconds(10))
+        #expect(!noManifest.isSuccess && noManifest.errorReason == "GET_REFERRER_MANIFEST_FAILURE")
+        let garbage = await run(sbom, artifact("application/spdx+json", [("application/spdx+json", Array("{\"spdxVersion\":".utf8))]))
+        #expect(!garbage.isSuccess && garbage.errorReason == "SBOM_INVALID" && garbage.message == "failed to verify artifact: sbom")
+        let cyclone = await run(sbom, artifact("application/vnd.cyclonedx+json", [("application/vnd.cyclonedx+json", try bytes("trivy/trivy-pom.cdx-1.5.json"))]))
+        #expect(cyclone.isSuccess, "\(cyclone)")
+    }
+
+    @Test func licenseCheckerThroughTheStore() async throws {
+        let checker = LicenseCheckerVerifier(config: try LicenseCheckerConfig.parse(try json(#"{"name":"l","allowedLicenses":["MIT"]}"#), path: "p").0)
+        let spdx = await run(checker, artifact("application/vnd.ratify.spdx.v0", [("application/text", try bytes(syftSBOM))]))
+        #expect(!spdx.isSuccess && spdx.errorReason == "LICENSE_NOT_ALLOWED" && spdx.message.hasPrefix("License Check: FAILED. [{alpine-baselayout GPL-2.0-only}"))
+        let tagValue = "SPDXVersion: SPDX-2.2\nCreator: Tool: syft\nPackageName: musl\nPackageVersion: 1.2.3\nPackageLicenseConcluded: MIT\n"
+        let pass = await run(checker, artifact("application/vnd.ratify.spdx.v0", [("application/text", Array(tagValue.utf8))]))
+        #expect(pass.isSuccess && pass.message == "License Check: SUCCESS. All packages have allowed licenses")
+        let none = await run(checker, artifact("application/vnd.ratify.spdx.v0", []))
+        #expect(!none.isSuccess && none.message.hasPrefix("License Check FAILED: no blobs found for referrer"))
+    }
+
+    @Test func vulnerabilityReportMalformed() async throws {
+        let verifier = VulnerabilityReportVerifier(config: try VulnerabilityReportConfig.parse(try json(#"{"name":"v"}"#), path: "p").0)
+        let garbage = await run(verifier, artifact("application/sarif+json", [("application/sarif+json", Array("{\"version\":".utf8))]))
+        #expect(!garbage.isSuccess && garbage.errorReason == "REPORT_INVALID" && garbage.message == "Failed to parse sarif report.")
+        let noRuns = await run(verifier, artifact("application/sarif+json", [("application/sarif+json", Array(#"{"version":"2.1.0","runs":[]}"#.utf8))]))
+        #expect(!noRuns.isSuccess && noRuns.message == "No runs found in sarif report.")
+        let wrongType = await run(verifier, artifact("application/vnd.aquasecurity.trivy.report.sarif.v1", [("application/sarif+json", try bytes(trivySARIF))]))
+        #expect(!wrongType.isSuccess && wrongType.errorReason == "UNSUPPORTED_ARTIFACT_TYPE")
+        let fresh = await run(verifier, artifact("application/sarif+json", [("application/sarif+json", try bytes(trivySARIF))]))
+        #expect(fresh.isSuccess, "\(fresh)")
+    }
+
+    @Test func schemaValidatorThroughTheStore() async throws {
+        let config = try SchemaValidatorConfig.parse(try json(#"{"name":"s","artifactTypes":"application/vnd.aquasecurity.trivy.report.sarif.v1","schemas":{"application/sarif+json":"https://json.schemastore.org/sarif-2.1.0-rtm.5.json"}}"#), path: "p").0
+        let validator = SchemaValidatorVerifier(config: config)
+        let pass = await run(validator, artifact("application/vnd.aquasecurity.trivy.report.sarif.v1", [("application/sarif+json", try bytes(trivySARIF))]))
+        #expect(pass.isSuccess && pass.message == "schema validation passed for configured media types")
+        let unconfigured = await run(validator, artifact("x", [("application/schema+json", Array("{}".utf8))]))
+        #expect(!unconfigured.isSuccess && unconfigured.errorReason == "SCHEMA_NOT_CONFIGURED" && unconfigured.remediation?.contains("media type not configured for plugin:[application/schema+json]") == true)
+        let invalid = await run(validator, artifact("x", [("application/sarif+json", Array("{}".utf8))]))
+        #expect(!invalid.isSuccess && invalid.errorReason == "SCHEMA_VALIDATION_FAILED" && invalid.message.hasPrefix("schema validation failed for digest:["))
+        let notJSON = await run(validator, artifact("x", [("application/sarif+json", Array("nope".utf8))]))
+        #expect(!notJSON.isSuccess && notJSON.remediation?.contains("not valid JSON") == true)
     }
 }

@@ -221,3 +221,12 @@ fills only the stores the trust policies give it (a TSA root never becomes a sig
 {{- define "ratify.sharedCacheKeySecret" -}}
 {{- default (printf "%s-shared-cache-key" (include "ratify.fullname" .)) .Values.provider.cache.redis.keySecret.name -}}
 {{- end -}}
+
+{{- /* policy.multiPlatform: index (Ratify's behaviour), children or either; anything else refused. */ -}}
+{{- define "ratify.multiPlatform" -}}
+{{- $mode := toString .Values.policy.multiPlatform -}}
+{{- if not (has $mode (list "index" "children" "either")) -}}
+{{- fail (printf "policy.multiPlatform %s is not supported: use index, children or either" $mode) -}}
+{{- end -}}
+{{- $mode -}}
+{{- end -}}
