@@ -302,7 +302,7 @@ func reporter(_ type: String) -> Reporter {
         #expect(!unsupported.isSuccess && unsupported.errorReason == "UNSUPPORTED_ARTIFACT_TYPE" && unsupported.message == "Failed to process SBOM blobs.")
         let empty = await run(sbom, artifact("application/spdx+json", []))
         #expect(!empty.isSuccess && empty.errorReason == "SBOM_NO_LAYERS" && empty.message == "SBOM validation failed")
-        let missing = await run(sbom, artifact("application/spdx+json", [("application/spdx+json", syft)], missingBlobs: true))
+        let missing = await run(sbom, artifact("application/spdx+json", [("application/spdx+json", syft + Array(" ".utf8))], missingBlobs: true))
         #expect(!missing.isSuccess && missing.errorReason == "GET_BLOB_CONTENT_FAILURE")
         let noManifest = await sbom.verify(subject: try ImageReference.parse("registry.test/app@\(subjectDigest)"),
                                            referrer: Descriptor(mediaType: "application/vnd.oci.image.manifest.v1+json", digest: referrerDigest, size: 9, artifactType: "application/spdx+json"),
