@@ -49,12 +49,13 @@ public struct ValidationResult: Sendable {
 }
 
 /// Documents a schema's `$ref` may reach, by absolute URI; the draft-04 and draft-07
-/// meta-schemas are always there.
+/// meta-schemas (and draft-06's) are always there.
 public struct SchemaRegistry: Sendable {
     var documents: [(uri: String, document: JSONValue)] = []
 
     public init() {
         for (uri, text) in [("http://json-schema.org/draft-07/schema", MetaSchemas.draft07),
+                            ("http://json-schema.org/draft-06/schema", MetaSchemas.draft06),
                             ("http://json-schema.org/draft-04/schema", MetaSchemas.draft04)] {
             // Embedded, verbatim and tested: a parse failure here is a build defect.
             documents.append((uri, try! JSONParser.parse(Array(text.utf8))))
@@ -117,7 +118,7 @@ public struct JSONSchema: Sendable {
         anchors = index.anchors
         for (reference, from) in index.references {
             guard resolve(reference, base: from) != nil else {
-                throw SchemaError("$ref \"\(reference)\" (from \(from)) reaches no schema: only the schema itself, its registry and the draft-04/07 meta-schemas are available")
+                throw SchemaError("$ref \"\(reference)\" (from \(from)) reaches no schema: only the schema itself, its registry and the draft-04/06/07 meta-schemas are available")
             }
         }
     }

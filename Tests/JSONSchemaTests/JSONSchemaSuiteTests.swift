@@ -3,7 +3,7 @@ import JSON
 @testable import JSONSchema
 import Testing
 
-/// The official JSON-Schema-Test-Suite (Tests/Conformance/json-schema-test-suite: draft4 and
+/// The official JSON-Schema-Test-Suite (Tests/Conformance/json-schema-test-suite: draft4, draft6 and
 /// draft7, top-level files, and the remotes they reference, served as http://localhost:1234/…
 /// from the registry — nothing is fetched). Every case must give the suite's verdict, except
 /// the ones listed in `knownDisagreements` with the reason; a listed case that starts agreeing
@@ -30,7 +30,7 @@ func remotesRegistry() throws -> SchemaRegistry {
 let knownDisagreements: [String: String] = [:]
 
 @Suite struct JSONSchemaTestSuite {
-    @Test(arguments: ["draft4", "draft7"])
+    @Test(arguments: ["draft4", "draft6", "draft7"])
     func everyCaseGivesTheSuitesVerdict(draft: String) throws {
         let registry = try remotesRegistry()
         let directory = suiteRoot.appendingPathComponent(draft)
@@ -44,7 +44,7 @@ let knownDisagreements: [String: String] = [:]
                 let description = group["description"]?.stringValue ?? ""
                 let schema: JSONSchema
                 do {
-                    schema = try JSONSchema(group["schema"]!, registry: registry, defaultDialect: draft == "draft4" ? .draft4 : .draft7)
+                    schema = try JSONSchema(group["schema"]!, registry: registry, defaultDialect: draft == "draft4" ? .draft4 : draft == "draft6" ? .draft6 : .draft7)
                 } catch {
                     for test in group["tests"]?.arrayValue ?? [] {
                         disagreements.append("\(file) / \(description) / \(test["description"]?.stringValue ?? ""): schema refused: \(error)")
