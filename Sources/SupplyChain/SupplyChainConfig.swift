@@ -11,14 +11,21 @@ public struct CommonSettings: Sendable {
     public var artifactTypes: [String]
     public var nestedReferences: [String]
 
-    static let keys: Set<String> = ["name", "type", "artifactTypes", "nestedReferences", "version", "source", "address"]
+    static let keys: Set<String> = ["name", "type", "artifactTypes", "nestedReferences", "version", "source", "address",
+                                    "notaryProjectSignatureRequired"]
 
     static func parse(_ object: JSONObject, path: String, kind: String) throws(ConfigError) -> CommonSettings {
         guard let name = object["name"]?.stringValue, !name.isEmpty else { throw ConfigError(path: "\(path).name", "must be a non-empty string") }
         // Ratify: no artifactTypes means "*" (every referrer).
         let types = try PluginSettings.artifactTypes(object["artifactTypes"], path: "\(path).artifactTypes") ?? ["*"]
+        var nested = try PluginSettings.nestedReferences(object["nestedReferences"], path: "\(path).nestedReferences")
+        // The chart's `notaryProjectSignatureRequired` as a parameter too: the artifact's own
+        // Notary Project signature must verify (Ratify's chart renders it as nestedReferences).
+        if try Parameters.bool(object, "notaryProjectSignatureRequired", path: path), !nested.contains(MediaType.notarySignature) {
+            nested.append(MediaType.notarySignature)
+        }
         return CommonSettings(name: name, type: object["type"]?.stringValue ?? kind, artifactTypes: types.isEmpty ? ["*"] : types,
-                              nestedReferences: try PluginSettings.nestedReferences(object["nestedReferences"], path: "\(path).nestedReferences"))
+                              nestedReferences: nested)
     }
 
     static func warnings(_ object: JSONObject, path: String, known: Set<String>, kind: String) -> [String] {

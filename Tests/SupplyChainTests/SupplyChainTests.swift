@@ -236,6 +236,14 @@ func reporter(_ type: String) -> Reporter {
         }
     }
 
+    @Test func notaryProjectSignatureRequiredAddsTheNestedReference() throws {
+        #expect(try config(#"{"name":"v","notaryProjectSignatureRequired":true}"#).common.nestedReferences == ["application/vnd.cncf.notary.signature"])
+        #expect(try config(#"{"name":"v","notaryProjectSignatureRequired":"true","nestedReferences":"application/vnd.cncf.notary.signature"}"#).common.nestedReferences
+                 == ["application/vnd.cncf.notary.signature"])
+        #expect(try config(#"{"name":"v"}"#).common.nestedReferences.isEmpty)
+        #expect(throws: ConfigError.self) { try config(#"{"name":"v","notaryProjectSignatureRequired":"maybe"}"#) }
+    }
+
     @Test func schemasAreNeverFetched() throws {
         let error = #expect(throws: ConfigError.self) { try config(#"{"name":"v","schemaURL":"https://example.com/sarif.json"}"#) }
         #expect(error?.message.contains("not fetched over the network") == true)
