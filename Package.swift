@@ -28,6 +28,8 @@ let package = Package(
         .target(name: "JSON"),
         // JSON Schema drafts 4/6/7 over JSON values (SARIF, SPDX, CycloneDX report checks).
         .target(name: "JSONSchema", dependencies: ["JSON"]),
+        // A Rego interpreter for Ratify's regoPolicy (pure; differential-tested against regopy).
+        .target(name: "Rego", dependencies: ["JSON"]),
         .target(name: "TLS", dependencies: ["CShims", "Crypto", "Core"]),
         .target(name: "HTTPServer", dependencies: ["TLS", "CShims"]),
         // The one HTTP client (libcurl multi on its own thread): registries, the Kubernetes API,
@@ -66,6 +68,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Fuzz targets for the envelope parsers (`make fuzz`); built normally it replays inputs.
+        // The Rego engine on policies and inputs from files (differential suite, trying a policy).
+        .executableTarget(name: "rego-eval", dependencies: ["Rego", "JSON"]),
         .executableTarget(name: "notation-fuzz", dependencies: ["Notation", "CBOR", "Core", "JSON"]),
         .target(name: "TestSupport", dependencies: ["CShims", "Crypto", "JSON", "HTTPServer", "Core", "RatifyServer", "Observability", "TLS",
                                                    .product(name: "Logging", package: "swift-log")], path: "Tests/Support",
