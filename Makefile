@@ -9,7 +9,7 @@ HEALTH   ?= :9099
 METRICS  ?= :8888
 IMAGE    ?= ratify-swift:dev
 
-.PHONY: deps build release run test lint-chart bench profile attack mutate image clean
+.PHONY: deps build release run test lint-chart bench profile attack mutate rego-fuzz image clean
 
 FUZZ_SECONDS ?= 60
 
@@ -34,12 +34,13 @@ run: release     ## dev CA + certs under .state/certs, then `ratify serve` on th
 	.build/release/ratify serve --http $(HTTP) --health-port $(HEALTH) --metrics-port $(METRICS) \
 	  --cert-dir $(CERTS) --ca-cert-file $(CERTS)/client-ca.crt
 
-test: build      ## module imports vs docs/architecture.md, unit + loopback integration tests, the CLI smoke test, the library/ rego tests, the chart lint, the seed walk-throughs, three replicas on one Redis
+test: build      ## module imports vs docs/architecture.md, unit + loopback integration tests, the CLI smoke test, the library/ rego tests, the Rego engine against regopy (20,000 random policies), the chart lint, the seed walk-throughs, three replicas on one Redis
 	python3 scripts/check_imports.py
 	python3 scripts/embed_schemas.py --check
 	swift test
 	scripts/smoke.sh .build/debug/ratify
 	python3 Tests/rego/test_library.py .build/debug/ratify
+	python3 Tests/rego/differential.py .build/debug/rego-eval 20000 19
 	python3 scripts/lint_chart.py
 	python3 Tests/seeds/test_seeds.py .build/debug/ratify
 	python3 Tests/ha/test_ha.py .build/debug/ratify
@@ -59,6 +60,10 @@ profile: release ## perf record of cold verifications: CPU ms per image and the 
 
 fuzz: deps       ## libFuzzer on the CBOR decoder and the JWS / COSE envelope parsers, seeded with generated fixtures (FUZZ_SECONDS each)
 	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+rego-fuzz: deps  ## the Rego differential suite at length: REGO_CASES random policies (default 200000) against regopy, seed REGO_SEED (default: random)
+	swift build -c release --product rego-eval
+	python3 Tests/rego/differential.py .build/release/rego-eval $(or $(REGO_CASES),200000) $(or $(REGO_SEED),$(shell date +%s))
 
 mutate: deps     ## disable each trust check listed in scripts/mutations/*.json in turn; its tests must fail (prints CAUGHT/MISSED)
 	for f in scripts/mutations/*.json; do python3 scripts/mutate.py $$f; done

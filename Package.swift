@@ -53,7 +53,7 @@ let package = Package(
         // Typed configuration (config.json / YAML / custom resources), the factories that turn it
         // into executors, and the reload paths. Knows the verifiers; knows nothing about serving.
         .target(name: "Configuration", dependencies: [
-            "Core", "JSON", "Registry", "Cosign", "Notation", "Kubernetes", "HTTPClient", "Plugins", "SupplyChain",
+            "Core", "JSON", "Registry", "Cosign", "Notation", "Kubernetes", "HTTPClient", "Plugins", "SupplyChain", "Rego",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -76,6 +76,7 @@ let package = Package(
                 exclude: ["token_server.py", "kube_api_server.py", "rekor_server.py", "Fixtures"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "JSONSchemaTests", dependencies: ["JSONSchema", "JSON"]),
+        .testTarget(name: "RegoTests", dependencies: ["Rego", "JSON"]),
         .testTarget(name: "SupplyChainTests", dependencies: ["SupplyChain", "JSONSchema", "Core", "JSON", "Registry", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TLS", "TestSupport"]),
         .testTarget(name: "CoreTests", dependencies: ["Core", "JSON", "Registry", "TestSupport"]),

@@ -55,6 +55,8 @@ VALUE_SETS = {
                                                           "keySecret": {"name": "ratify-shared", "key": "hmac"}}}}},
     # Ratify's sample values for the supply-chain verifiers (built in since issue #18).
     "multi-platform images: every platform must be signed": {"policy": {"multiPlatform": "children"}},
+    "the rego policy provider (policy.useRego)": {"policy": {"useRego": True}},
+    "the rego policy provider, file mode": {**FILE_MODE, "policy": {"useRego": True}},
     "multi-platform, file mode": {**FILE_MODE, "policy": {"multiPlatform": "either"}},
     "SBOM and vulnerability-report verifiers": {
         "sbom": {"enabled": True, "notaryProjectSignatureRequired": True, "disallowedLicenses": ["GPL-3.0-only", "Zlib"],
@@ -66,7 +68,6 @@ VALUE_SETS = {
 }
 # Keys whose feature is another issue's: set, the chart refuses to render (never drops them).
 REFUSED = {
-    "policy.useRego": {"policy": {"useRego": True}},
     "oras.authProviders.azureWorkloadIdentityEnabled": {"oras": {"authProviders": {"azureWorkloadIdentityEnabled": True}}},
     "azurekeyvault.enabled": {"azurekeyvault": {"enabled": True}},
 }
@@ -129,6 +130,17 @@ def main():
         if name == "multi-platform images: every platform must be signed":
             policy = next((d["spec"] for d in docs if d["kind"] == "Policy"), {})
             check(f"[{name}] the Policy carries multiPlatform", policy.get("parameters", {}).get("multiPlatform") == "children", policy)
+        if name.startswith("the rego policy provider"):
+            rego_text = open(os.path.join(ROOT, "Tests", "Conformance", "ratify-rego", "helm-policy-useRego.rego")).read().rstrip("\n")
+            if "file mode" in name:
+                maps = [d for d in docs if d["kind"] == "ConfigMap" and "config.json" in d.get("data", {})]
+                plugin = json.loads(maps[0]["data"]["config.json"])["policy"]["plugin"] if maps else {}
+            else:
+                policy = next((d["spec"] for d in docs if d["kind"] == "Policy"), {})
+                check(f"[{name}] the Policy is rego-policy", policy.get("type") == "rego-policy", policy)
+                plugin = policy.get("parameters", {})
+            check(f"[{name}] Ratify's default rego policy, verbatim", plugin.get("policy", "").rstrip("\n") == rego_text, plugin)
+            check(f"[{name}] passthrough off", plugin.get("passthroughEnabled") is False, plugin)
         if name == "multi-platform, file mode":
             maps = [d for d in docs if d["kind"] == "ConfigMap" and "config.json" in d.get("data", {})]
             plugin = json.loads(maps[0]["data"]["config.json"])["policy"]["plugin"] if maps else {}

@@ -49,7 +49,7 @@ public enum ExecutorFactory {
         if config.storePlugin == nil, !config.verifiers.contains(where: \.runsExternalCode) {
             options.taskExecutor = CurlMultiTransport.shared
         }
-        return VerificationExecutor(store: store, verifiers: verifiers(config, providers: providers), policy: config.policy, options: options,
+        return VerificationExecutor(store: store, verifiers: verifiers(config, providers: providers), policy: config.regoPolicy.map { RegoPolicyEngine(config: $0) as any PolicyEngine } ?? config.policy, options: options,
                                     shared: shared) { subject, value, requestID in
             var log = logger
             if !requestID.isEmpty { log[metadataKey: "trace-id"] = "\(requestID)" }

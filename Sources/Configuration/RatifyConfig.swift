@@ -28,6 +28,8 @@ public struct RatifyConfig: Sendable {
     public var storePlugin: RatifyStorePluginConfig?
     /// `policy.plugin` (Ratify's configPolicy); `default: all` when absent.
     public var policy = ConfigPolicy()
+    /// `policy.plugin` when it is Ratify's regoPolicy (then `policy` is unused).
+    public var regoPolicy: RegoPolicyConfig?
     /// `verifier.plugins`, parsed (key files, trust stores and trusted roots read).
     public var verifiers: [VerifierConfig] = []
     /// Settings we read past without using, each naming its path.
@@ -146,7 +148,18 @@ public struct RatifyConfig: Sendable {
         }
         if let plugin = root["policy"]?["plugin"], !plugin.isNull {
             do {
-                config.policy = try ConfigPolicy.parse(plugin, path: "policy.plugin")
+                // Ratify matches the name lower-cased without hyphens (regoPolicy, rego-policy, RegoPolicy).
+                let name = plugin["name"]?.stringValue.map { $0.lowercased().replacingOccurrences(of: "-", with: "") }
+                if name == "regopolicy" {
+                    config.regoPolicy = try RegoPolicyConfig.parse(plugin, path: "policy.plugin")
+                } else {
+                    var normalized = plugin
+                    if name == "configpolicy", case .object(var object) = plugin {
+                        object["name"] = "configPolicy"
+                        normalized = .object(object)
+                    }
+                    config.policy = try ConfigPolicy.parse(normalized, path: "policy.plugin")
+                }
             } catch {
                 throw ConfigurationError(error, source: source)
             }
@@ -248,7 +261,7 @@ public struct RatifyConfig: Sendable {
         "logger.requestHeaders": ["traceIDHeaderName"],
         "store": ["version", "plugins", "pluginBinDirs"],
         "policy": ["version", "plugin"],
-        "policy.plugin": ["name", "artifactVerificationPolicies", "multiPlatform"],
+        "policy.plugin": ["name", "artifactVerificationPolicies", "multiPlatform", "policy", "policyPath", "passthroughEnabled"],
         "verifier": ["version", "plugins", "pluginBinDirs"],
     ]
 

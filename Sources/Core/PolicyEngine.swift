@@ -11,11 +11,16 @@ public protocol PolicyEngine: Sendable {
     func isSettledByOneSuccess(artifactType: String) -> Bool
     /// What must be signed when a subject is an image index (a multi-platform image).
     var multiPlatform: PlatformMode { get }
+    /// True when the policy reads every referrer's own referrers (Ratify's rego mode: each
+    /// report carries the verification of what is attached to its artifact, whatever the
+    /// verifiers' nestedReferences say, and the policy decides; nested results change nothing).
+    var verifiesAllNested: Bool { get }
 }
 
 extension PolicyEngine {
     public func isSettledByOneSuccess(artifactType: String) -> Bool { false }
     public var multiPlatform: PlatformMode { .index }
+    public var verifiesAllNested: Bool { false }
 }
 
 /// Multi-platform images (beyond Ratify; Ratify issues #101, #2157): when a subject resolves to

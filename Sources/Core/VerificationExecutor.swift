@@ -33,8 +33,55 @@ public struct VerificationResult: Sendable, Equatable {
 
     /// Ratify v1.4's verification response, the item `value` Gatekeeper's rego reads.
     public func json(version: String, traceID: String, timestamp: String) -> JSONValue {
-        ["version": .string(version), "isSuccess": .bool(isSuccess), "traceID": .string(traceID),
-         "timestamp": .string(timestamp), "verifierReports": .array(reports.map { $0.json() })]
+        let verifierReports: JSONValue = version == "1.1.0" ? .array(NestedReports.group(reports)) : .array(reports.map { $0.json() })
+        return ["version": .string(version), "isSuccess": .bool(isSuccess), "traceID": .string(traceID),
+                "timestamp": .string(timestamp), "verifierReports": verifierReports]
+    }
+}
+
+/// Ratify's result version 1.1.0 (its rego mode): one entry per referrer — `subject`,
+/// `referenceDigest`, `artifactType`, the `verifierReports` of the verifiers that checked it and
+/// the `nestedReports` of what is attached to it — built from our reports (grouped by referrer;
+/// nested ones from their `nestedResults`). Also the `input` a rego policy reads.
+public enum NestedReports {
+    /// The verifier type of the placeholder for a referrer no verifier handles (rego mode only):
+    /// it is listed with an empty `verifierReports`, as Ratify lists it.
+    public static let unverifiedType = "__unverified"
+
+    public static func group(_ reports: [VerifierReport]) -> [JSONValue] {
+        var order: [String] = []
+        var groups: [String: [VerifierReport]] = [:]
+        for report in reports {
+            let key = (report.referenceDigest ?? "") + "|" + report.subject
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(report)
+        }
+        return order.map { key in
+            let members = groups[key]!
+            let first = members[0]
+            var entry = JSONObject()
+            entry["subject"] = .string(first.subject)
+            entry["referenceDigest"] = .string(first.referenceDigest ?? "")
+            entry["artifactType"] = .string(first.artifactType ?? "")
+            entry["verifierReports"] = .array(members.filter { $0.verifierType != unverifiedType }.map(result))
+            entry["nestedReports"] = .array(group(members.first { !$0.nestedResults.isEmpty }?.nestedResults ?? []))
+            return .object(entry)
+        }
+    }
+
+    /// `types.VerifierResult`: message, name and extensions always present (null when unset).
+    static func result(_ report: VerifierReport) -> JSONValue {
+        var object = JSONObject()
+        object["isSuccess"] = .bool(report.isSuccess)
+        object["message"] = .string(report.message)
+        if let errorReason = report.errorReason { object["errorReason"] = .string(errorReason) }
+        if let remediation = report.remediation { object["remediation"] = .string(remediation) }
+        object["name"] = .string(report.verifierName)
+        object["verifierName"] = .string(report.verifierName)
+        object["type"] = .string(report.verifierType)
+        object["verifierType"] = .string(report.verifierType)
+        object["extensions"] = report.extensions ?? .null
+        return .object(object)
     }
 }
 
@@ -422,6 +469,25 @@ public final class VerificationExecutor: ProviderExecutor {
         }
         var reports = [VerifierReport?](repeating: nil, count: jobs.count)
         for (index, report) in zip(firstWave, await boundedMap(firstWave, concurrency: 4, run)) { reports[index] = report }
+        if policy.verifiesAllNested {
+            // Rego mode: every referrer's own referrers, verified once per referrer, under each of
+            // its reports; a referrer no verifier handles is still listed (with no verifier reports).
+            var referrerOf = jobs.map(\.referrer)
+            let handled = Set(referrerOf.map(\.digest))
+            for referrer in referrers where !handled.contains(referrer.digest) {
+                referrerOf.append(referrer)
+                reports.append(VerifierReport(subject: subject.description, isSuccess: false, verifierName: "",
+                                              verifierType: NestedReports.unverifiedType, referenceDigest: referrer.digest.description,
+                                              artifactType: referrer.artifactType, message: "no configured verifier handles \(referrer.artifactType ?? "this artifact")"))
+            }
+            let unique = Array(Set(referrerOf))
+            let nested = await boundedMap(unique, concurrency: 4) { referrer -> [VerifierReport] in
+                await self.allNested(referrer, of: subject, depth: depth, deadline: deadline)
+            }
+            let byDigest = Dictionary(zip(unique.map(\.digest), nested), uniquingKeysWith: { a, _ in a })
+            for index in reports.indices { reports[index]?.nestedResults = byDigest[referrerOf[index].digest] ?? [] }
+            return reports.map { $0! }
+        }
         guard !secondWave.isEmpty else { return reports.map { $0! } }
         var settledBy: [String: String] = [:]
         for case let report? in reports where report.isSuccess {
@@ -451,7 +517,8 @@ public final class VerificationExecutor: ProviderExecutor {
         var report = await withTaskExecutorPreference(options.taskExecutor == nil ? nil : globalConcurrentExecutor) {
             await verifier.verify(subject: subject, referrer: referrer, store: self.store, deadline: deadline)
         }
-        if !verifier.nestedReferences.isEmpty {
+        // (Rego mode verifies every referrer's referrers instead, and leaves the verdict to the policy.)
+        if !verifier.nestedReferences.isEmpty && !policy.verifiesAllNested {
             if depth < options.maxNestingDepth {
                 report = await attachNested(report, verifier: verifier, referrer: referrer, of: subject, depth: depth, deadline: deadline)
             } else {
@@ -463,6 +530,22 @@ public final class VerificationExecutor: ProviderExecutor {
             }
         }
         return report
+    }
+
+    /// Rego mode: the verification of everything attached to `referrer`, as reports (empty when
+    /// nothing is, or below the nesting limit); a listing that fails is a failing report.
+    private func allNested(_ referrer: Descriptor, of subject: ImageReference, depth: Int,
+                           deadline: ContinuousClock.Instant) async -> [VerifierReport] {
+        guard depth < options.maxNestingDepth else { return [] }
+        let nestedSubject = ImageReference(registry: subject.registry, repository: subject.repository, digest: referrer.digest)
+        do {
+            let nested = try await store.referrers(of: nestedSubject, artifactTypes: nil, deadline: deadline)
+            return await verifyReferrers(nested, of: nestedSubject, depth: depth + 1, deadline: deadline)
+        } catch {
+            return [.executorFailure(subject: nestedSubject.description, errorReason: "LIST_REFERRERS_FAILURE",
+                                     message: "cannot list referrers of \(referrer.digest): \(error)",
+                                     remediation: "check the registry is reachable")]
+        }
     }
 
     /// Ratify's `nestedReferences`: the referrer becomes a subject; its own referrers of the

@@ -131,11 +131,13 @@ public struct ResourceSet: Sendable {
     /// Policy CR → `policy.plugin`: `type: config-policy` with its parameters.
     public static func policyPlugin(_ object: ResourceObject) -> Result<JSONValue, ResourceError> {
         let type = object.spec["type"]?.stringValue ?? object.spec["name"]?.stringValue ?? ""
-        guard ["config-policy", "configpolicy", "configPolicy"].contains(type) else {
-            return .failure(ResourceError("policy type \"\(type)\" is not supported; use config-policy"))
+        // Ratify: the type lower-cased without hyphens selects the provider.
+        let normalized = type.lowercased().replacingOccurrences(of: "-", with: "")
+        guard normalized == "configpolicy" || normalized == "regopolicy" else {
+            return .failure(ResourceError("policy type \"\(type)\" is not supported; use config-policy or rego-policy"))
         }
         var plugin = object.spec["parameters"]?.objectValue ?? JSONObject()
-        plugin["name"] = "configPolicy"
+        plugin["name"] = normalized == "regopolicy" ? "regoPolicy" : "configPolicy"
         return .success(.object(plugin))
     }
 

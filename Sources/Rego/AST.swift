@@ -66,5 +66,6 @@ public struct RegoModule: Sendable {
     let defaults: [String: Term]
     public let file: String
 
-    public var ruleNames: [String] { rules.keys.sorted() }
+    /// Rules defined by a body or a default.
+    public var ruleNames: [String] { Set(rules.keys).union(defaults.keys).sorted() }
 }

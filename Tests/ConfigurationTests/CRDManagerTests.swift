@@ -172,6 +172,18 @@ import TestSupport
             try cluster.delete("policies", "ratify-policy")
             try cluster.eventually([signed], [true], "after deleting the policy")
 
+            // Issue #19: a rego-policy Policy (as the chart renders it for policy.useRego) decides;
+            // one requiring a notation report denies the cosign-only image, Ratify's default admits it.
+            let requireNotation = "package ratify.policy\nimport rego.v1\ndefault valid := false\nvalid if {\n  some artifact in input.verifierReports\n  some report in artifact.verifierReports\n  report.verifierType == \"notation\"\n  report.isSuccess\n}\n"
+            try cluster.create("policies", "ratify-policy", spec: ["type": "rego-policy", "parameters": ["policy": .string(requireNotation)]])
+            try cluster.eventually([signed], [false], "under a rego policy requiring notation")
+            let chartDefault = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Conformance/ratify-rego/helm-policy-useRego.rego"), encoding: .utf8)
+            try cluster.replace("policies", "ratify-policy", spec: ["type": "rego-policy", "parameters": ["policy": .string(chartDefault), "passthroughEnabled": false]])
+            try cluster.eventually([signed], [true], "under the chart's default rego policy")
+            try cluster.delete("policies", "ratify-policy")
+            try cluster.eventually([signed], [true], "after deleting the rego policy")
+
             // A bad resource reports itself and leaves the others working.
             try cluster.create("verifiers", "verifier-sbom", spec: ["name": "sbom-scanner", "type": "sbom-scanner", "artifactTypes": "application/spdx+json"])
             let bad = try cluster.status("\(Self.group)/verifiers/verifier-sbom")

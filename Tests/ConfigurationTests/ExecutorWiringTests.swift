@@ -163,6 +163,37 @@ extension ShippedConfigTests {
         #expect(config.warnings.isEmpty, "\(config.warnings)")
     }
 
+    /// Issue #19: config.json's regoPolicy (inline policy), Ratify's name spellings, and the
+    /// load-time errors a Ratify user meets.
+    @Test func regoPolicyConfiguration() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        do {
+            _ = try RatifyConfig.load(path: repository.appendingPathComponent("config/examples/rego.json").path)
+        } catch {
+            // The example's trust store path does not exist here; the policy itself parsed.
+            #expect(error.message.contains("verifier.plugins[0]"), "\(error)")
+        }
+        for name in ["regoPolicy", "rego-policy", "RegoPolicy"] {
+            let config = try RatifyConfig.parse(Array(#"{"policy":{"version":"1.0.0","plugin":{"name":"\#(name)","policy":"package ratify.policy\ndefault valid := false\n"}}}"#.utf8), source: "t")
+            #expect(config.regoPolicy != nil, "\(name)")
+        }
+        let cases: [(String, String)] = [
+            (#"{"name":"regoPolicy"}"#, "needs a policy (inline Rego) or a policyPath"),
+            (#"{"name":"regoPolicy","policyPath":"/nonexistent.rego"}"#, "unable to read rego policy file at path /nonexistent.rego"),
+            (#"{"name":"regoPolicy","policy":"package other\nvalid := true\n"}"#, "must be in package ratify.policy"),
+            (#"{"name":"regoPolicy","policy":"package ratify.policy\nallow := true\n"}"#, "defines no rule valid"),
+            (#"{"name":"regoPolicy","policy":"package ratify.policy\nvalid if { input.x with input as 1 }\n"}"#, "policy.plugin.policy:2:20: the with keyword is not supported"),
+        ]
+        for (plugin, message) in cases {
+            do {
+                _ = try RatifyConfig.parse(Array(#"{"policy":{"version":"1.0.0","plugin":\#(plugin)}}"#.utf8), source: "t")
+                Issue.record("accepted \(plugin)")
+            } catch {
+                #expect(error.message.contains(message), "\(error.message)")
+            }
+        }
+    }
+
     @Test func theKeylessExampleNamesItsTrustedRootPath() throws {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         do {

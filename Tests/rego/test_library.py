@@ -93,6 +93,19 @@ def rego_response(status, answer):
     return {"responses": responses, "errors": errors, "status_code": status, "system_error": response.get("systemError", "")}
 
 
+def regopy_valid(policy, data_input):
+    """data.ratify.policy.valid by regopy (false when undefined or an error, as Ratify treats it)."""
+    policy = policy.replace("time.parse_rfc3339_ns(", "data.harness.parse_rfc3339_ns(")
+    policy = policy.replace('{diff_in_ns: i | diff_in_ns := time.now_ns() - data.harness.parse_rfc3339_ns(vuln_results[i].extensions["createdAt"])}',
+                            '{diff_in_ns: i | some i; report := vuln_results[i]; diff_in_ns := time.now_ns() - data.harness.parse_rfc3339_ns(report.extensions["createdAt"])}')
+    interpreter = Interpreter()
+    interpreter.add_module("policy", policy)
+    interpreter.add_module("harness", "package harness\n\nimport rego.v1\n" + PARSE_RFC3339)
+    interpreter.set_input_term(json.dumps(data_input))
+    out = str(interpreter.query("x := data.ratify.policy.valid"))
+    return out.startswith("{") and json.loads(out)["bindings"]["x"] is True
+
+
 def violations(template, recorded, pod, parameters=None, require_signature=False):
     rego, package = template_rego(template)
     if require_signature:
@@ -342,6 +355,48 @@ def main():
               answer["errors"] and answer["errors"][0][0] == unknown and answer["responses"] and answer["responses"][0][0] == unknown
               and answer["responses"][0][1]["isSuccess"] is False
               and answer["responses"][0][1]["verifierReports"][0]["errorReason"] == "GET_SUBJECT_DESCRIPTOR_FAILURE", answer)
+
+        # Ratify's regoPolicy (issue #19): the chart's policy, library/rego and the documented
+        # examples, loaded unchanged by our server (each as policy.plugin.policyPath); for every
+        # image its verdict must be the one regopy gives for the same policy on the reports our
+        # server produced (Ratify's input: {"verifierReports": [...]}, the 1.1.0 answer's own list).
+        rego_dir = os.path.join(ROOT, "Tests", "Conformance", "ratify-rego")
+        base_config = json.load(open(config))
+        rego_images = ["signed", "tampered", "notation", "supply-clean", "supply-zlib", "supply-vulnerable", "supply-unsigned-sbom"]
+        for policy_file in sorted(os.listdir(rego_dir)):
+            if not policy_file.endswith(".rego"):
+                continue
+            rego_config = os.path.join(work, f"rego-{policy_file}.json")
+            with open(rego_config, "w") as f:
+                json.dump({**base_config, "policy": {"version": "1.0.0", "plugin": {"name": "regoPolicy", "policyPath": os.path.join(rego_dir, policy_file)}}}, f)
+            rego_port, rego_health = free_port(), free_port()
+            rego_server = subprocess.Popen([BINARY, "serve", "--http", f"127.0.0.1:{rego_port}", "--health-port", f"127.0.0.1:{rego_health}",
+                                            "--metrics-port", "off", "--cert-dir", os.path.join(work, "certs"), "-c", rego_config],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                wait_for_port(rego_health)
+                rego_connection = http.client.HTTPSConnection("127.0.0.1", rego_port, context=ssl._create_unverified_context())
+                keys = [images[name] for name in rego_images]
+                rego_connection.request("POST", "/ratify/gatekeeper/v1/verify",
+                                        json.dumps({"apiVersion": "externaldata.gatekeeper.sh/v1beta1", "kind": "ProviderRequest", "request": {"keys": keys}}),
+                                        {"Content-Type": "application/json"})
+                items = json.loads(rego_connection.getresponse().read())["response"]["items"]
+                policy_text = open(os.path.join(rego_dir, policy_file)).read()
+                verdicts = []
+                for name, item in zip(rego_images, items):
+                    value = item.get("value") or {}
+                    reference = regopy_valid(policy_text, {"verifierReports": value.get("verifierReports", [])})
+                    verdicts.append((name, value.get("isSuccess"), reference, value.get("version")))
+                check(f"regoPolicy {policy_file}: our verdicts are regopy's on our reports",
+                      all(ours == theirs and version == "1.1.0" for _, ours, theirs, version in verdicts), verdicts)
+                if policy_file == "helm-policy-useRego.rego":
+                    # Every report must pass and every artifact have one: an SBOM that passes counts as
+                    # much as a signature here (the policy's choice, as in Ratify).
+                    check("regoPolicy (chart default): images whose every artifact verified pass, the rest fail",
+                          [v[1] for v in verdicts] == [True, False, True, True, False, False, True], verdicts)
+            finally:
+                rego_server.terminate()
+                rego_server.wait(timeout=20)
 
         with open(os.path.join(ROOT, "library", "mutation", "mutation.yaml")) as f:
             assigns = list(yaml.safe_load_all(f))

@@ -167,7 +167,6 @@ verifier exists (as in Ratify) and every notation signature fails until one is a
 {{- define "ratify.refuseUnbuilt" -}}
 {{- $v := .Values -}}
 {{- $refused := list -}}
-{{- if $v.policy.useRego }}{{ $refused = append $refused "policy.useRego (issue: Rego policy provider)" }}{{ end -}}
 {{- if ne (toString $v.instrumentation.metricsType) "prometheus" }}{{ $refused = append $refused (printf "instrumentation.metricsType %s (prometheus only)" $v.instrumentation.metricsType) }}{{ end -}}
 {{- range $key := list "azureWorkloadIdentityEnabled" "azureManagedIdentityEnabled" "awsEcrBasicEnabled" "alibabacloudAcrBasicEnabled" -}}
 {{- if index $v.oras.authProviders $key }}{{ $refused = append $refused (printf "oras.authProviders.%s (issue: Cloud identity)" $key) }}{{ end -}}
@@ -229,4 +228,31 @@ fills only the stores the trust policies give it (a TSA root never becomes a sig
 {{- fail (printf "policy.multiPlatform %s is not supported: use index, children or either" $mode) -}}
 {{- end -}}
 {{- $mode -}}
+{{- end -}}
+
+{{- /* policy.useRego: Ratify's chart's default rego policy (charts/ratify/templates/policy.yaml, v1.4.0), verbatim:
+every report and nested report must pass, and every artifact must have a report. */ -}}
+{{- define "ratify.regoPolicy" -}}
+package ratify.policy
+
+default valid := false
+
+# all artifacts MUST be valid
+valid {
+  not failed_verify(input)
+}
+
+# all reports MUST pass the verification
+failed_verify(reports) {
+  [path, value] := walk(reports)
+  value == false
+  path[count(path) - 1] == "isSuccess"
+}
+
+# each artifact MUST have at least one report
+failed_verify(reports) {
+  [path, value] := walk(reports)
+  path[count(path) - 1] == "verifierReports"
+  count(value) == 0
+}
 {{- end -}}

@@ -1,0 +1,114 @@
+import Foundation
+import JSON
+@testable import Rego
+import Testing
+
+let ratifyPolicies = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Conformance/ratify-rego")
+
+func input(_ text: String) throws -> RegoValue { RegoValue(json: try JSONParser.parse(Array(text.utf8))) }
+
+@Suite struct RegoLoadingTests {
+    /// Ratify's chart policy (policy.useRego), library/rego and every documented example load unchanged.
+    @Test func ratifysPoliciesLoadUnchanged() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: ratifyPolicies.path).filter { $0.hasSuffix(".rego") }.sorted()
+        #expect(files.count == 11)
+        for file in files {
+            let text = try String(contentsOf: ratifyPolicies.appendingPathComponent(file), encoding: .utf8)
+            let policy = try RegoPolicy(text, file: file)
+            #expect(policy.module.package == ["ratify", "policy"], "\(file)")
+            #expect(policy.module.ruleNames.contains("valid"), "\(file)")
+        }
+    }
+
+    /// Outside the supported subset: refused when the policy loads, with file:line:column.
+    @Test(arguments: [
+        ("package p\nallow if {\n  input.x with input as {}\n}\n", "p.rego:3:11: the with keyword is not supported"),
+        ("package p\nimport data.lib\n", "p.rego:2:1: import data.lib is not supported"),
+        ("package p\nallow if {\n  http.send({\"url\": \"x\"})\n}\n", "p.rego:3:3: unknown function http.send"),
+        ("package p\nallow if {\n  count(1, 2)\n}\n", "p.rego:3:3: count takes 1 argument(s), called with 2"),
+        ("package p\nallow if {\n  x := [1,\n}\n", "p.rego:4:1: unexpected \"}\""),
+        ("package p\na.b.c := 1\n", "p.rego:2:2: rule names with references"),
+        ("package p\nallow { true } { false }\n", "p.rego:2:16: rules with more than one body are not supported"),
+        ("allow := true\n", "p.rego:1:1: a policy starts with a package declaration"),
+        ("package p\nx := \"unterminated\n", "p.rego:2:6: unterminated string"),
+        ("package p\nf(x) := 1\ny := f(1, 2)\n", "p.rego:3:6: function f takes 1 argument(s), called with 2"),
+    ])
+    func unsupportedConstructsAreRefusedWithTheirPosition(text: String, expected: String) {
+        do {
+            _ = try RegoPolicy(text, file: "p.rego")
+            Issue.record("loaded: \(text)")
+        } catch {
+            #expect(error.description.hasPrefix(expected), "\(error.description)")
+        }
+    }
+}
+
+@Suite struct RegoEvaluationTests {
+    @Test func ratifysChartPolicyOnReports() throws {
+        let text = try String(contentsOf: ratifyPolicies.appendingPathComponent("helm-policy-useRego.rego"), encoding: .utf8)
+        let policy = try RegoPolicy(text)
+        let pass = try input(#"{"verifierReports":[{"subject":"s","verifierReports":[{"isSuccess":true,"extensions":null}],"nestedReports":[]}]}"#)
+        let failing = try input(#"{"verifierReports":[{"subject":"s","verifierReports":[{"isSuccess":true}],"nestedReports":[{"verifierReports":[{"isSuccess":false}]}]}]}"#)
+        let unverified = try input(#"{"verifierReports":[{"subject":"s","verifierReports":[],"nestedReports":[]}]}"#)
+        #expect(try policy.evaluate("valid", input: pass) == .bool(true))
+        #expect(try policy.evaluate("valid", input: failing) == .bool(false))
+        #expect(try policy.evaluate("valid", input: unverified) == .bool(false))
+        // No input: failed_verify(input) is undefined, so `not` holds (OPA's semantics too).
+        #expect(try policy.evaluate("valid", input: nil) == .bool(true))
+    }
+
+    @Test func semantics() throws {
+        let policy = try RegoPolicy(#"""
+        package p
+        import rego.v1
+
+        default grade := "none"
+        grade := "a" if { input.n > 10 } else := "b" if { input.n > 5 }
+        kinds contains k if { some r in input.rs; k := r.kind }
+        by_kind[r.kind] := r.ok if { some r in input.rs }
+        all_ok if { every r in input.rs { r.ok } }
+        names := concat(",", sort([r.kind | some r in input.rs]))
+        deep := [p | [p, v] := walk(input); v == true]
+        msg := sprintf("%s has %d", [input.name, count(input.rs)])
+        t := time.parse_rfc3339_ns("2024-05-01T12:00:00.5+02:00")
+        u := units.parse("1.5Ki")
+        """#)
+        let value = try input(#"{"n": 7, "name": "img", "rs": [{"kind": "b", "ok": true}, {"kind": "a", "ok": false}]}"#)
+        #expect(try policy.evaluate("grade", input: value) == .string("b"))
+        #expect(try policy.evaluate("grade", input: try input(#"{"n": 1}"#)) == .string("none"))
+        #expect(try policy.evaluate("kinds", input: value) == .set(of: [.string("a"), .string("b")]))
+        #expect(try policy.evaluate("by_kind", input: value)?.json == (try JSONParser.parse(Array(#"{"a":false,"b":true}"#.utf8))))
+        #expect(try policy.evaluate("all_ok", input: value) == nil)
+        #expect(try policy.evaluate("names", input: value) == .string("a,b"))
+        #expect(try policy.evaluate("deep", input: value)?.json == (try JSONParser.parse(Array(#"[["rs",0,"ok"]]"#.utf8))))
+        #expect(try policy.evaluate("msg", input: value) == .string("img has 2"))
+        #expect(try policy.evaluate("t", input: nil) == .int(1_714_557_600_500_000_000))
+        #expect(try policy.evaluate("u", input: nil) == .int(1536))
+    }
+
+    @Test func conflictsAndRecursionAreErrorsNotValues() throws {
+        let conflict = try RegoPolicy("package p\nimport rego.v1\nx := 1 if { true }\nx := 2 if { true }\n")
+        #expect(throws: RegoError.self) { try conflict.evaluate("x", input: nil) }
+        let recursive = try RegoPolicy("package p\nimport rego.v1\na if { b }\nb if { a }\n")
+        #expect(throws: RegoError.self) { try recursive.evaluate("a", input: nil) }
+    }
+
+    /// A policy that would run (nearly) forever stops at its step budget, as an error.
+    @Test func evaluationIsBounded() throws {
+        let policy = try RegoPolicy("package p\nimport rego.v1\nn := count([1 | some a in numbers.range(1, 3)])\n"
+                                    .replacingOccurrences(of: "numbers.range(1, 3)", with: "input.xs") +
+                                    "big := count([1 | some a in input.xs; some b in input.xs; some c in input.xs])\n")
+        let xs = RegoValue.array((0..<300).map { .int($0) })
+        #expect(throws: RegoError.self) {
+            try policy.evaluate("big", input: .makeObject([(.string("xs"), xs)]), limits: RegoLimits(maxSteps: 100_000))
+        }
+        #expect(try policy.evaluate("n", input: .makeObject([(.string("xs"), xs)])) == .int(300))
+    }
+
+    /// time.now_ns is one instant per evaluation: deterministic within a query.
+    @Test func nowIsFixedPerEvaluation() throws {
+        let policy = try RegoPolicy("package p\nimport rego.v1\nsame if { a := time.now_ns(); b := time.now_ns(); a == b }\n")
+        #expect(try policy.evaluate("same", input: nil) == .bool(true))
+    }
+}
