@@ -67,7 +67,7 @@ public struct RegoPolicyEngine: PolicyEngine {
         guard !config.passthrough else { return false }
         let input = RegoValue(json: ["verifierReports": .array(NestedReports.group(reports))])
         do {
-            return try config.policy.evaluate("valid", input: input, limits: limits()) == .bool(true)
+            return try config.policy.evaluateOnOwnStack("valid", input: input, limits: limits()) == .bool(true)
         } catch {
             return false
         }

@@ -41,9 +41,17 @@ final class Evaluation {
 
     // MARK: bodies and expressions
 
+    /// Nested body frames (continuations make a conjunction's later expressions run inside the
+    /// earlier ones): bounded so that no policy can exhaust the evaluation thread's stack.
+    var frames = 0
+    static let maxFrames = 2_000
+
     func body(_ exprs: [Expr], _ index: Int, _ env: Env, _ k: Continuation) throws -> Bool {
         guard index < exprs.count else { return try k(env) }
         try step()
+        frames += 1
+        defer { frames -= 1 }
+        guard frames <= Self.maxFrames else { throw error("evaluation nests deeper than \(Self.maxFrames) expressions") }
         return try expr(exprs[index], env) { next in try self.body(exprs, index + 1, next, k) }
     }
 

@@ -13,6 +13,9 @@ struct Parser {
     var wildcards = 0
     /// While parsing the first element of `[`/`{`: a `|` starts a comprehension, not a union.
     var barEndsTerm = false
+    /// Terms inside terms: bounded, so hostile text cannot exhaust the stack.
+    var termDepth = 0
+    static let maxTermDepth = 100
 
     init(text: String, file: String) throws(RegoError) {
         self.file = file
@@ -269,6 +272,9 @@ struct Parser {
         }
         if isWord("not") {
             _ = next()
+            termDepth += 1
+            defer { termDepth -= 1 }
+            guard termDepth <= Self.maxTermDepth else { throw error("not nests deeper than \(Self.maxTermDepth) levels") }
             return .not(try expression())
         }
         let left = try term()
@@ -367,6 +373,9 @@ struct Parser {
                 guard let number = RegoNumber(lexeme: "-" + lexeme) else { throw error("invalid number -\(lexeme)", at: at) }
                 return .value(.number(number))
             }
+            termDepth += 1
+            defer { termDepth -= 1 }
+            guard termDepth <= Self.maxTermDepth else { throw error("terms nest deeper than \(Self.maxTermDepth) levels") }
             return .call("minus", [.value(.int(0)), try unary()], Position(line: at.line, column: at.column))
         }
         return try postfix()
@@ -401,6 +410,9 @@ struct Parser {
     }
 
     mutating func primary() throws(RegoError) -> Term {
+        termDepth += 1
+        defer { termDepth -= 1 }
+        guard termDepth <= Self.maxTermDepth else { throw error("terms nest deeper than \(Self.maxTermDepth) levels") }
         let token = peek
         switch token.kind {
         case .string(let s):

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 public struct RegoLimits: Sendable {
     /// Evaluation steps (expressions, terms) per query.
@@ -81,6 +82,23 @@ public struct RegoPolicy: Sendable {
         if let problem { throw problem }
     }
 
+    /// `evaluate` on one of the engine's own threads, which have 64 MiB stacks (the evaluator
+    /// recurses; the cooperative pool's threads have small stacks). The caller waits: evaluation
+    /// is bounded in steps, depth and time.
+    public func evaluateOnOwnStack(_ name: String, input: RegoValue?, limits: RegoLimits = RegoLimits(),
+                                   now: Date = Date()) throws(RegoError) -> RegoValue? {
+        let outcome = Mutex<Result<RegoValue?, RegoError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        RegoThreads.shared.run {
+            let result: Result<RegoValue?, RegoError>
+            do throws(RegoError) { result = .success(try self.evaluate(name, input: input, limits: limits, now: now)) } catch { result = .failure(error) }
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        return try outcome.withLock { $0! }.get()
+    }
+
     /// The value of rule `name` of the policy's package for `input`; nil when undefined.
     public func evaluate(_ name: String, input: RegoValue?, limits: RegoLimits = RegoLimits(),
                          now: Date = Date()) throws(RegoError) -> RegoValue? {
@@ -93,6 +111,39 @@ public struct RegoPolicy: Sendable {
             throw error
         } catch {
             throw RegoError(file: module.file, "\(error)")
+        }
+    }
+}
+
+/// Two long-lived threads with large stacks that run evaluations in turn.
+final class RegoThreads: @unchecked Sendable {
+    static let shared = RegoThreads(count: 2)
+    private let condition = NSCondition()
+    private var queue: [@Sendable () -> Void] = []
+
+    init(count: Int) {
+        for index in 0..<count {
+            let thread = Thread { [unowned self] in self.loop() }
+            thread.stackSize = 64 * 1024 * 1024
+            thread.name = "ratify-rego-\(index)"
+            thread.start()
+        }
+    }
+
+    func run(_ job: @escaping @Sendable () -> Void) {
+        condition.lock()
+        queue.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while queue.isEmpty { condition.wait() }
+            let job = queue.removeFirst()
+            condition.unlock()
+            job()
         }
     }
 }

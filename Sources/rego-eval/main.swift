@@ -24,7 +24,7 @@ func evaluate(policy text: String, input: JSONValue?, rule: String, file: String
     case .failure(let error): return ["load_error": .string(error.description)]
     }
     do {
-        guard let value = try policy.evaluate(rule, input: input.map(RegoValue.init(json:)),
+        guard let value = try policy.evaluateOnOwnStack(rule, input: input.map(RegoValue.init(json:)),
                                               limits: RegoLimits(deadline: .now + .seconds(10))) else { return ["undefined": true] }
         return ["result": value.json]
     } catch {

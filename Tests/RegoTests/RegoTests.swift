@@ -33,6 +33,9 @@ func input(_ text: String) throws -> RegoValue { RegoValue(json: try JSONParser.
         ("allow := true\n", "p.rego:1:1: a policy starts with a package declaration"),
         ("package p\nx := \"unterminated\n", "p.rego:2:6: unterminated string"),
         ("package p\nf(x) := 1\ny := f(1, 2)\n", "p.rego:3:6: function f takes 1 argument(s), called with 2"),
+        ("package p\nx := " + String(repeating: "[", count: 5000) + "\n", "p.rego:2:"),
+        ("package p\nx if { " + String(repeating: "not ", count: 5000) + "true }\n", "p.rego:2:"),
+        ("package p\nx := " + String(repeating: "-", count: 5000) + "1\n", "p.rego:2:"),
     ])
     func unsupportedConstructsAreRefusedWithTheirPosition(text: String, expected: String) {
         do {
@@ -104,6 +107,17 @@ func input(_ text: String) throws -> RegoValue { RegoValue(json: try JSONParser.
             try policy.evaluate("big", input: .makeObject([(.string("xs"), xs)]), limits: RegoLimits(maxSteps: 100_000))
         }
         #expect(try policy.evaluate("n", input: .makeObject([(.string("xs"), xs)])) == .int(300))
+    }
+
+    /// A long conjunction nests its continuations: bounded, and evaluated on a thread with a
+    /// stack of its own (the pool's threads are small).
+    @Test func longBodiesAreBoundedNotACrash() throws {
+        let long = "package p\nimport rego.v1\nx if {\n" + String(repeating: "  input.a == 1\n", count: 30_000) + "}\n"
+        let policy = try RegoPolicy(long)
+        let error = #expect(throws: RegoError.self) { try policy.evaluateOnOwnStack("x", input: .makeObject([(.string("a"), .int(1))])) }
+        #expect(error?.message.contains("nests deeper") == true)
+        let fine = try RegoPolicy("package p\nimport rego.v1\nx if {\n" + String(repeating: "  input.a == 1\n", count: 1_500) + "}\n")
+        #expect(try fine.evaluateOnOwnStack("x", input: .makeObject([(.string("a"), .int(1))])) == .bool(true))
     }
 
     /// time.now_ns is one instant per evaluation: deterministic within a query.
