@@ -536,10 +536,15 @@ public final class VerificationExecutor: ProviderExecutor {
     /// nothing is, or below the nesting limit); a listing that fails is a failing report.
     private func allNested(_ referrer: Descriptor, of subject: ImageReference, depth: Int,
                            deadline: ContinuousClock.Instant) async -> [VerifierReport] {
-        guard depth < options.maxNestingDepth else { return [] }
         let nestedSubject = ImageReference(registry: subject.registry, repository: subject.repository, digest: referrer.digest)
         do {
             let nested = try await store.referrers(of: nestedSubject, artifactTypes: nil, deadline: deadline)
+            guard depth < options.maxNestingDepth else {
+                // Fail closed: what is attached below the limit is reported, not silently left out.
+                return nested.isEmpty ? [] : [.executorFailure(subject: nestedSubject.description, reason: .nestedDepthExceeded,
+                    message: "\(nested.count) artifact(s) attached to \(referrer.digest) are nested deeper than \(options.maxNestingDepth) levels and are not verified",
+                    remediation: "attach the artifacts closer to the image")]
+            }
             return await verifyReferrers(nested, of: nestedSubject, depth: depth + 1, deadline: deadline)
         } catch {
             return [.executorFailure(subject: nestedSubject.description, errorReason: "LIST_REFERRERS_FAILURE",

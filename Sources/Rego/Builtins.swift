@@ -20,7 +20,7 @@ enum Builtins {
         "regex.match": [2], "object.get": [3], "object.keys": [1], "object.remove": [2], "array.concat": [2], "array.slice": [3],
         "union": [1], "intersection": [1],
         "time.now_ns": [0], "time.parse_rfc3339_ns": [1], "units.parse": [1], "units.parse_bytes": [1],
-        "walk": [1], "json.marshal": [1], "print": Set(0...16),
+        "walk": [1], "json.marshal": [1], "print": Set(0...16), "set": [0],
     ]
 
     static func call(_ name: String, _ a: [RegoValue], context: Evaluation) throws -> [RegoValue] {
@@ -56,7 +56,9 @@ enum Builtins {
         case "rem":
             guard let x = try number(0).intValue, let y = try number(1).intValue else { throw fail("modulo on non-integers") }
             guard y != 0 else { throw fail("modulo by zero") }
-            return one(.int(x % y))
+            let (remainder, overflow) = x.remainderReportingOverflow(dividingBy: y)
+            guard !overflow else { throw fail("modulo overflows") }
+            return one(.int(remainder))
         case "or", "and":
             guard case .set(let x) = a[0], case .set(let y) = a[1] else { throw fail("operands must be sets") }
             return one(name == "or" ? .set(of: x + y) : .set(of: x.filter { a[1].contains(element: $0) }))
@@ -81,6 +83,7 @@ enum Builtins {
             guard !items.isEmpty else { return [] }
             return one(name == "max" ? items.max()! : items.min()!)
         case "sort":
+            if case .array(let x) = a[0] { try context.charge(x.count) }
             switch a[0] {
             case .array(let x), .set(let x): return one(.array(x.sorted()))
             default: throw fail("argument must be an array or set")
@@ -136,7 +139,7 @@ enum Builtins {
             let scalars = Array(try string(0).unicodeScalars)
             guard let start = try number(1).intValue, let length = try number(2).intValue, start >= 0 else { throw fail("bad offset") }
             guard start < scalars.count else { return one(.string("")) }
-            let end = length < 0 ? scalars.count : min(scalars.count, start + length)
+            let end = length < 0 ? scalars.count : min(scalars.count, length > scalars.count ? scalars.count : start + length)
             return one(.string(String(String.UnicodeScalarView(scalars[start..<end]))))
         case "indexof":
             let text = Array(try string(0).unicodeScalars), needle = Array(try string(1).unicodeScalars)
@@ -151,7 +154,8 @@ enum Builtins {
             case .bool(let b): return one(.int(b ? 1 : 0))
             case .null: return one(.int(0))
             case .string(let s):
-                guard let n = RegoNumber(lexeme: s) else { throw fail("not a number") }
+                // A JSON number's lexeme only (no inf, nan, hex); out-of-range values are refused.
+                guard JSONNumberGrammar.isNumber(s), let n = RegoNumber(lexeme: s), n.double.isFinite else { throw fail("not a number") }
                 return one(.number(n))
             default: throw fail("cannot convert \(a[0].typeName)")
             }
@@ -169,8 +173,13 @@ enum Builtins {
         case "type_name": return one(.string(a[0].typeName))
         case "regex.match":
             let pattern = try string(0), text = try string(1)
-            guard let regex = try? Regex(pattern) else { throw fail("invalid regular expression") }
-            return one(.bool(text.contains(regex)))
+            try context.charge(text.utf8.count / 64)
+            do {
+                return one(.bool(try RE2.matches(pattern, text)))
+            } catch let unsupported as RE2.Unsupported {
+                // Not an undefined (which `not` would turn into true): the evaluation stops.
+                throw context.error("regex.match: \(unsupported.message)")
+            }
         case "object.get":
             guard case .object = a[0] else { throw fail("argument 1 must be an object") }
             if case .array(let path) = a[1] {
@@ -223,9 +232,14 @@ enum Builtins {
         case "walk":
             var out: [RegoValue] = []
             walk(a[0], path: [], into: &out, limit: context.limits.maxSteps)
+            try context.charge(out.count)
             return out
-        case "json.marshal": return one(.string(JSONCanonical.encode(a[0])))
+        case "json.marshal":
+            let text = JSONCanonical.encode(a[0])
+            try context.charge(text.utf8.count / 16)
+            return one(.string(text))
         case "print": return one(.bool(true))
+        case "set": return one(.set([]))
         default:
             throw fail("unknown built-in")
         }
@@ -237,7 +251,9 @@ enum Builtins {
             case "plus": let (r, o) = a.addingReportingOverflow(b); if !o { return .int(r) }
             case "minus": let (r, o) = a.subtractingReportingOverflow(b); if !o { return .int(r) }
             case "mul": let (r, o) = a.multipliedReportingOverflow(by: b); if !o { return .int(r) }
-            case "div": if b != 0 && a % b == 0 { return .int(a / b) }
+            case "div":
+                let (remainder, overflow) = a.remainderReportingOverflow(dividingBy: b)
+                if b != 0 && !overflow && remainder == 0 { return .int(a / b) }
             default: break
             }
         }
@@ -294,6 +310,7 @@ enum Builtins {
             case "f":
                 guard case .number(let n) = value else { out += "%!f(\(text(value)))"; continue }
                 let precision = spec.split(separator: ".").last.flatMap { spec.contains(".") ? Int($0) : nil } ?? 6
+                guard (0...64).contains(precision) else { out += "%!f(BADPREC)"; continue }
                 out += String(format: "%.\(precision)f", n.double)
             case "q":
                 if case .string(let s) = value { out += JSONCanonical.encode(.string(s)) } else { out += text(value) }
@@ -351,7 +368,10 @@ enum RFC3339 {
         }
         guard bytes.count >= 20, let year = digits(0, 4), bytes[4] == 45, let month = digits(5, 2), bytes[7] == 45, let day = digits(8, 2),
               bytes[10] == 84 || bytes[10] == 116, let hour = digits(11, 2), bytes[13] == 58, let minute = digits(14, 2), bytes[16] == 58,
-              let second = digits(17, 2), (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+              let second = digits(17, 2), (1...12).contains(month), hour < 24, minute < 60, second < 60 else { return nil }
+        // Go's time.Parse: day within its month, seconds 0–59, upper-case T and Z, offsets within ±24h.
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        guard (1...[31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]).contains(day), bytes[10] == 84 else { return nil }
         var index = 19
         var fraction = 0
         if index < bytes.count, bytes[index] == 46 {
@@ -366,11 +386,12 @@ enum RFC3339 {
         }
         guard index < bytes.count else { return nil }
         var offset = 0
-        if bytes[index] == 90 || bytes[index] == 122 {
+        if bytes[index] == 90 {
             guard index + 1 == bytes.count else { return nil }
         } else {
             guard bytes[index] == 43 || bytes[index] == 45, let oh = digits(index + 1, 2), index + 3 < bytes.count, bytes[index + 3] == 58,
                   let om = digits(index + 4, 2), index + 6 == bytes.count else { return nil }
+            guard oh < 24, om < 60 else { return nil }
             offset = (oh * 3600 + om * 60) * (bytes[index] == 43 ? 1 : -1)
         }
         // Days from the civil date (Howard Hinnant's algorithm).
@@ -382,7 +403,11 @@ enum RFC3339 {
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         let days = era * 146097 + doe - 719468
         let seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset
-        return seconds * 1_000_000_000 + fraction
+        // Outside what int64 nanoseconds hold (years 1678–2261): undefined, as OPA's "time outside of valid range".
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return nil }
+        let (total, overflow2) = scaled.addingReportingOverflow(fraction)
+        return overflow2 ? nil : total
     }
 }
 
@@ -415,6 +440,28 @@ enum Units {
         default: return nil
         }
         return .normalized(value * scale)
+    }
+}
+
+/// RFC 8259's number grammar (to_number accepts nothing else).
+enum JSONNumberGrammar {
+    static func isNumber(_ text: String) -> Bool {
+        var bytes = Array(text.utf8)[...]
+        if bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+        guard let first = bytes.first, (48...57).contains(first) else { return false }
+        if first == 48 { bytes = bytes.dropFirst() } else { while let b = bytes.first, (48...57).contains(b) { bytes = bytes.dropFirst() } }
+        if bytes.first == UInt8(ascii: ".") {
+            bytes = bytes.dropFirst()
+            guard let b = bytes.first, (48...57).contains(b) else { return false }
+            while let b = bytes.first, (48...57).contains(b) { bytes = bytes.dropFirst() }
+        }
+        if bytes.first == UInt8(ascii: "e") || bytes.first == UInt8(ascii: "E") {
+            bytes = bytes.dropFirst()
+            if bytes.first == UInt8(ascii: "+") || bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+            guard let b = bytes.first, (48...57).contains(b) else { return false }
+            while let b = bytes.first, (48...57).contains(b) { bytes = bytes.dropFirst() }
+        }
+        return bytes.isEmpty
     }
 }
 

@@ -9,6 +9,13 @@ struct Env {
 
 typealias Continuation = (Env) throws -> Bool
 
+/// A function call's cache key: its name and argument values (not their JSON text, which
+/// would make {1} and [1], or {1: x} and {"1": x}, the same call).
+struct FunctionCall: Hashable {
+    let name: String
+    let arguments: [RegoValue]
+}
+
 /// One evaluation of a policy: top-down search with backtracking (continuations return true
 /// to stop the search), rule values computed once, bounded in steps, depth and time.
 final class Evaluation {
@@ -19,7 +26,7 @@ final class Evaluation {
     var steps = 0
     var depth = 0
     var ruleCache: [String: RegoValue?] = [:]
-    var functionCache: [String: RegoValue?] = [:]
+    var functionCache: [FunctionCall: RegoValue?] = [:]
     var inProgress: Set<String> = []
 
     init(module: RegoModule, input: RegoValue?, limits: RegoLimits, nowNs: Int) {
@@ -31,6 +38,12 @@ final class Evaluation {
 
     func error(_ message: String, _ position: Position? = nil) -> RegoError {
         RegoError(file: module.file, line: position?.line ?? 0, column: position?.column ?? 0, message)
+    }
+
+    /// Work a built-in did, in steps (its output's size): built-ins are bounded like the rest.
+    func charge(_ units: Int) throws {
+        steps += units
+        if steps > limits.maxSteps { throw error("evaluation exceeded \(limits.maxSteps) steps") }
     }
 
     func step() throws {
@@ -102,11 +115,14 @@ final class Evaluation {
                 }
             }
         case .every(let key, let value, let collection, let inner):
-            // An undefined domain makes `every` undefined (false), as in OPA.
-            var failed = true
-            _ = try term(collection, env) { coll, next in
-                failed = false
-                let all = try self.elements(of: coll) { elementKey, element in
+            // For each value of the domain (a collection: anything else makes `every` false, as
+            // in OPA): true when the body holds for every element.
+            return try term(collection, env) { coll, next in
+                switch coll {
+                case .array, .object, .set: break
+                default: return false
+                }
+                let someElementFails = try self.elements(of: coll) { elementKey, element in
                     var scoped = next
                     scoped.values[value] = element
                     scoped.locals.insert(value)
@@ -114,13 +130,10 @@ final class Evaluation {
                         scoped.values[key] = elementKey
                         scoped.locals.insert(key)
                     }
-                    // Stop at the first element whose body has no solution.
                     return try !self.holds(inner, scoped)
                 }
-                if all { failed = true }
-                return true
+                return someElementFails ? false : try k(next)
             }
-            return failed ? false : try k(env)
         }
     }
 
@@ -456,14 +469,17 @@ final class Evaluation {
 
     func call(_ name: String, _ arguments: [RegoValue], _ position: Position) throws -> [RegoValue] {
         if let definitions = module.rules[name], definitions.first?.kind == .function {
-            let key = name + "\u{0}" + arguments.map { "\($0.json)" }.joined(separator: "\u{0}")
+            let key = FunctionCall(name: name, arguments: arguments)
             if let cached = functionCache[key] { return cached.map { [$0] } ?? [] }
             depth += 1
             defer { depth -= 1 }
             guard depth <= limits.maxDepth else { throw error("function calls nest deeper than \(limits.maxDepth)", position) }
             var values: [RegoValue] = []
             for rule in definitions where rule.arguments.count == arguments.count {
-                _ = try bindAll(Array(zip(rule.arguments, arguments)), 0, Env()) { bound in
+                // Parameters are the function's own variables, whatever rules share their names.
+                var parameters = Env()
+                parameters.locals = Set(rule.arguments.flatMap(variables))
+                _ = try bindAll(Array(zip(rule.arguments, arguments)), 0, parameters) { bound in
                     if let value = try self.completeValue(rule, bound), !values.contains(value) { values.append(value) }
                     return false
                 }

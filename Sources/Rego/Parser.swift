@@ -16,6 +16,9 @@ struct Parser {
     /// Terms inside terms: bounded, so hostile text cannot exhaust the stack.
     var termDepth = 0
     static let maxTermDepth = 100
+    /// Items of one array / set / object literal, and arguments of one call (each is a frame
+    /// when the literal is evaluated).
+    static let maxLiteralItems = 1_000
 
     init(text: String, file: String) throws(RegoError) {
         self.file = file
@@ -205,6 +208,7 @@ struct Parser {
     }
 
     /// `{ expr (newline | ;) … }`.
+    /// (Expressions per body are bounded by evaluation frames, not here.)
     mutating func block() throws(RegoError) -> [Expr] {
         try expect("{")
         let saved = nesting
@@ -308,11 +312,14 @@ struct Parser {
 
     // MARK: terms (lowest precedence first)
 
+    /// OPA's precedence, loosest first: `in`, then relations (== != < <= > >=), then `|`, `&`,
+    /// `+ -`, `* / %` (ast/parser.go: parseTermIn → parseTermRelation → parseTermOr →
+    /// parseTermAnd → parseTermArith → parseTermFactor).
     mutating func term() throws(RegoError) -> Term {
-        var left = try orTerm()
+        var left = try comparison()
         while isWord("in") && sameExpression {
             _ = next()
-            left = .membership(nil, left, try orTerm())
+            left = .membership(nil, left, try comparison())
         }
         return left
     }
@@ -327,10 +334,10 @@ struct Parser {
     }
 
     mutating func andTerm() throws(RegoError) -> Term {
-        var left = try comparison()
+        var left = try additive()
         while isSymbol("&") && sameExpression {
             let at = next()
-            left = .call("and", [left, try comparison()], Position(line: at.line, column: at.column))
+            left = .call("and", [left, try additive()], Position(line: at.line, column: at.column))
         }
         return left
     }
@@ -338,10 +345,10 @@ struct Parser {
     static let comparisons = ["==": "equal", "!=": "neq", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"]
 
     mutating func comparison() throws(RegoError) -> Term {
-        var left = try additive()
+        var left = try orTerm()
         while let symbol = peek.symbol, let name = Self.comparisons[symbol], sameExpression {
             let at = next()
-            left = .call(name, [left, try additive()], Position(line: at.line, column: at.column))
+            left = .call(name, [left, try orTerm()], Position(line: at.line, column: at.column))
         }
         return left
     }
@@ -449,7 +456,10 @@ struct Parser {
                 barEndsTerm = false
                 var arguments: [Term] = []
                 if !isSymbol(")") {
-                    repeat { arguments.append(try term()) } while isSymbol(",") && { _ = next(); return true }()
+                    repeat {
+                        arguments.append(try term())
+                        guard arguments.count <= Self.maxLiteralItems else { throw error("a call with more than \(Self.maxLiteralItems) arguments") }
+                    } while isSymbol(",") && { _ = next(); return true }()
                 }
                 barEndsTerm = savedBar
                 nesting -= 1
@@ -511,6 +521,7 @@ struct Parser {
             _ = next()
             if isSymbol("]") { break }
             items.append(try element())
+            guard items.count <= Self.maxLiteralItems else { throw error("a literal of more than \(Self.maxLiteralItems) items") }
         }
         try expect("]")
         return .array(items)
@@ -535,6 +546,7 @@ struct Parser {
             while isSymbol(",") {
                 _ = next()
                 if isSymbol("}") { break }
+                guard pairs.count < Self.maxLiteralItems else { throw error("a literal of more than \(Self.maxLiteralItems) items") }
                 let key = try element()
                 try expect(":")
                 pairs.append((key, try element()))
@@ -553,6 +565,7 @@ struct Parser {
             _ = next()
             if isSymbol("}") { break }
             items.append(try element())
+            guard items.count <= Self.maxLiteralItems else { throw error("a literal of more than \(Self.maxLiteralItems) items") }
         }
         try expect("}")
         return .set(items)

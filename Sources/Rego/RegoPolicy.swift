@@ -26,6 +26,7 @@ public struct RegoPolicy: Sendable {
         var parser = try Parser(text: text, file: file)
         module = try parser.module()
         try Self.check(module)
+        try Ordering.check(module)
     }
 
     /// Calls resolve, with the right arity.

@@ -144,7 +144,7 @@ struct WrongCountExecutor: ProviderExecutor {
 /// (Tests/rego exercises the templates themselves).
 @Suite struct FailClosedAnswerTests {
     @Test func anErroredKeyIsAnsweredWithItsErrorThenAFailingValue() async {
-        let endpoint = ProviderEndpoint(operation: .verify, timeout: .seconds(5)) { UnconfiguredExecutor() }
+        let endpoint = ProviderEndpoint(operation: .verify, timeout: .seconds(60)) { UnconfiguredExecutor() }
         let body = Array(#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["reg.io/app:v1"]}}"#.utf8)
         let answer = await endpoint.answer(body: body, requestID: "trace-7")
         #expect(answer.outcome == .answered)
@@ -163,7 +163,7 @@ struct WrongCountExecutor: ProviderExecutor {
     }
 
     @Test func mutationAnswersAreLeftAlone() async {
-        let endpoint = ProviderEndpoint(operation: .mutate, timeout: .seconds(5)) { UnconfiguredExecutor() }
+        let endpoint = ProviderEndpoint(operation: .mutate, timeout: .seconds(60)) { UnconfiguredExecutor() }
         let body = Array(#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["reg.io/app:v1"]}}"#.utf8)
         #expect(await endpoint.answer(body: body, requestID: "t").response.items.count == 1)
     }

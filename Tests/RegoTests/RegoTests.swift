@@ -126,3 +126,76 @@ func input(_ text: String) throws -> RegoValue { RegoValue(json: try JSONParser.
         #expect(try policy.evaluate("same", input: nil) == .bool(true))
     }
 }
+
+/// The review of issue #19's engine: each finding, as OPA answers it.
+@Suite struct RegoReviewTests {
+    func value(_ text: String, _ rule: String = "x", input: String? = nil) throws -> RegoValue? {
+        try RegoPolicy(text).evaluateOnOwnStack(rule, input: try input.map { try RegoTests.input($0) })
+    }
+
+    /// A1–A4: out-of-range numbers are undefined, never a crash.
+    @Test func arithmeticAndTimeAtTheirLimitsAreUndefined() throws {
+        #expect(try value("package p\nimport rego.v1\nx := time.parse_rfc3339_ns(\"3000-01-01T00:00:00Z\")\n") == nil)
+        #expect(try value("package p\nimport rego.v1\nx := time.parse_rfc3339_ns(\"2023-02-30T00:00:00Z\")\n") == nil)
+        #expect(try value("package p\nimport rego.v1\nx := time.parse_rfc3339_ns(\"2023-02-01t00:00:00z\")\n") == nil)
+        #expect(try value("package p\nimport rego.v1\nx := time.parse_rfc3339_ns(\"2023-02-01T00:00:00+99:99\")\n") == nil)
+        #expect(try value("package p\nimport rego.v1\nx := input.n / -1\n", input: #"{"n": -9223372036854775808}"#) != nil)
+        #expect(try value("package p\nimport rego.v1\nx := input.n % -1\n", input: #"{"n": -9223372036854775808}"#) == nil)
+        #expect(try value("package p\nimport rego.v1\nx := substring(\"abc\", 1, 9223372036854775807)\n") == .string("bc"))
+        #expect(try value("package p\nimport rego.v1\nx := sprintf(\"%.2147483648f\", [1])\n") == .string("%!f(BADPREC)"))
+        #expect(try value("package p\nimport rego.v1\nx := to_number(\"inf\")\n") == nil)
+        #expect(try value("package p\nimport rego.v1\nx := to_number(\"0x10\")\n") == nil)
+    }
+
+    /// B1: `|` and `&` bind tighter than comparisons (OPA's grammar).
+    @Test func setOperatorsBindTighterThanComparisons() throws {
+        #expect(try value("package p\nimport rego.v1\nx if { {1, 2} & {2} == {2} }\n") == .bool(true))
+        #expect(try value("package p\nimport rego.v1\nx := {1} | {2} == {1, 2}\n") == .bool(true))
+        #expect(try value("package p\nimport rego.v1\nforbidden := {\"x\"}\ntypes := {\"x\", \"y\"}\nviolation if types & forbidden != {\"z\"}\nx if not violation\n") == nil)
+    }
+
+    /// B2: `every` over a non-collection is false; each value of a multi-valued domain is checked.
+    @Test func everyOverNonCollectionsAndEachDomainValue() throws {
+        #expect(try value("package p\nimport rego.v1\nx if { every y in input.s { y == 1 } }\n", input: #"{"s": "abc"}"#) == nil)
+        #expect(try value("package p\nimport rego.v1\nx if { every y in input.n { y == 1 } }\n", input: #"{"n": null}"#) == nil)
+        let text = "package p\nimport rego.v1\nx := count([1 | some d in input.ds; every y in d { y > 0 }])\n"
+        #expect(try value(text, input: #"{"ds": [[1], [0], [2, 3]]}"#) == .int(2))
+    }
+
+    /// B3: a function parameter named like a rule is the parameter.
+    @Test func functionParametersShadowRules() throws {
+        let text = "package p\nimport rego.v1\nviolations := {\"a\"}\nhas(violations) if { count(violations) > 2 }\nx if has({1, 2, 3})\n"
+        #expect(try value(text) == .bool(true))
+    }
+
+    /// B4: calls are cached by argument value, not by JSON text.
+    @Test func functionCacheKeysAreValues() throws {
+        let text = "package p\nimport rego.v1\nkind(v) := \"set\" if is_set(v)\nkind(v) := \"array\" if is_array(v)\nx := [kind({1}), kind([1])]\n"
+        #expect(try value(text)?.json == (try JSONParser.parse(Array(#"["set","array"]"#.utf8))))
+    }
+
+    /// B5: a negation or comprehension that relies on OPA's reordering is refused at load.
+    @Test func bodiesNeedingReorderingAreRefused() {
+        let negation = "package ratify.policy\nimport rego.v1\nfailed if {\n  not input.reports[i].ok\n  input.reports[i].type == \"sig\"\n}\n"
+        let closure = "package ratify.policy\nimport rego.v1\nvalid if {\n  passing := [r | some r in input.reports; r.type = required; r.ok]\n  required = \"sig\"\n  count(passing) > 0\n}\n"
+        for text in [negation, closure] {
+            #expect(throws: RegoError.self, "\(text)") { try RegoPolicy(text) }
+        }
+        // In the order OPA would run them, they load.
+        #expect(throws: Never.self) { try RegoPolicy("package p\nimport rego.v1\nfailed if {\n  input.reports[i].type == \"sig\"\n  not input.reports[i].ok\n}\n") }
+    }
+
+    /// B6, D1: RE2 meaning (ASCII classes), linear time, unsupported syntax an error.
+    @Test func regexMatchIsRE2AndLinear() throws {
+        #expect(try value("package p\nimport rego.v1\nx := regex.match(\"^(a+)+$\", \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\")\n") == .bool(false))
+        #expect(try value("package p\nimport rego.v1\nx := regex.match(\"\\\\d\", \"\u{663}\")\n") == .bool(false))
+        #expect(try value("package p\nimport rego.v1\nx := regex.match(\"(?i)^cn=\", \"CN=x\")\n") == .bool(true))
+        #expect(throws: RegoError.self) { try value("package p\nimport rego.v1\nx if not regex.match(\"\\\\bword\", \"a word\")\n") }
+    }
+}
+
+extension RegoTests {
+    static func input(_ text: String) throws -> RegoValue { RegoValue(json: try JSONParser.parse(Array(text.utf8))) }
+}
+
+enum RegoTests {}
