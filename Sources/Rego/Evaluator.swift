@@ -268,19 +268,9 @@ final class Evaluation {
                 return try k(.makeObject(members), next)
             }
         case .arrayComprehension(let head, let inner):
-            var out: [RegoValue] = []
-            _ = try body(inner, 0, env) { solution in
-                _ = try self.term(head, solution) { value, _ in out.append(value); return false }
-                return false
-            }
-            return try k(.array(out), env)
+            return try k(.array(try comprehension(head, inner, env)), env)
         case .setComprehension(let head, let inner):
-            var out: [RegoValue] = []
-            _ = try body(inner, 0, env) { solution in
-                _ = try self.term(head, solution) { value, _ in out.append(value); return false }
-                return false
-            }
-            return try k(.set(of: out), env)
+            return try k(.set(of: try comprehension(head, inner, env)), env)
         case .objectComprehension(let keyTerm, let valueTerm, let inner):
             var out: [RegoValue: RegoValue] = [:]
             _ = try body(inner, 0, env) { solution in
@@ -313,6 +303,16 @@ final class Evaluation {
                 }
             }
         }
+    }
+
+    /// The head's values over every solution of a comprehension's body.
+    func comprehension(_ head: Term, _ inner: [Expr], _ env: Env) throws -> [RegoValue] {
+        var out: [RegoValue] = []
+        _ = try body(inner, 0, env) { solution in
+            _ = try self.term(head, solution) { value, _ in out.append(value); return false }
+            return false
+        }
+        return out
     }
 
     /// Every combination of the terms' values, in order.

@@ -504,6 +504,20 @@ struct Parser {
         return try term()
     }
 
+    /// The rest of an array or set literal after its first item, through `closing` (a trailing
+    /// comma allowed), bounded in items.
+    mutating func items(after first: Term, closing: String) throws(RegoError) -> [Term] {
+        var items = [first]
+        while isSymbol(",") {
+            _ = next()
+            if isSymbol(closing) { break }
+            items.append(try element())
+            guard items.count <= Self.maxLiteralItems else { throw error("a literal of more than \(Self.maxLiteralItems) items") }
+        }
+        try expect(closing)
+        return items
+    }
+
     mutating func arrayOrComprehension() throws(RegoError) -> Term {
         try expect("[")
         nesting += 1
@@ -516,15 +530,7 @@ struct Parser {
             try expect("]")
             return .arrayComprehension(first, body)
         }
-        var items = [first]
-        while isSymbol(",") {
-            _ = next()
-            if isSymbol("]") { break }
-            items.append(try element())
-            guard items.count <= Self.maxLiteralItems else { throw error("a literal of more than \(Self.maxLiteralItems) items") }
-        }
-        try expect("]")
-        return .array(items)
+        return .array(try items(after: first, closing: "]"))
     }
 
     mutating func objectSetOrComprehension() throws(RegoError) -> Term {
@@ -560,14 +566,6 @@ struct Parser {
             try expect("}")
             return .setComprehension(first, body)
         }
-        var items = [first]
-        while isSymbol(",") {
-            _ = next()
-            if isSymbol("}") { break }
-            items.append(try element())
-            guard items.count <= Self.maxLiteralItems else { throw error("a literal of more than \(Self.maxLiteralItems) items") }
-        }
-        try expect("}")
-        return .set(items)
+        return .set(try items(after: first, closing: "}"))
     }
 }

@@ -33,6 +33,34 @@ struct ArtifactContent {
     }
 }
 
+/// The four supply-chain verifiers: their Verifier identity comes from their common settings,
+/// and each begins by fetching the referrer's content.
+public protocol SupplyChainVerifying: Verifier {
+    var common: CommonSettings { get }
+}
+
+extension SupplyChainVerifying {
+    public var name: String { common.name }
+    public var type: String { common.type }
+    public var artifactTypes: [String] { common.artifactTypes }
+    public var nestedReferences: [String] { common.nestedReferences }
+
+    /// This verifier's reporter and the referrer's content, or the failing report of the fetch.
+    func fetch(_ subject: ImageReference, _ referrer: Descriptor, store: any ReferrerStore, firstOnly: Bool,
+               deadline: ContinuousClock.Instant) async -> Result<(Reporter, ArtifactContent), FetchFailed> {
+        let reporter = Reporter(subject: subject, referrer: referrer, name: name, type: type)
+        switch await ArtifactContent.fetch(subject: subject, referrer: referrer, store: store, firstOnly: firstOnly, deadline: deadline) {
+        case .failure(let failure): return .failure(FetchFailed(report: reporter.fetchFailure(failure)))
+        case .success(let content): return .success((reporter, content))
+        }
+    }
+}
+
+/// A fetch that failed, as the verifier's failing report.
+struct FetchFailed: Error {
+    let report: VerifierReport
+}
+
 /// Builds one verifier's reports on one referrer.
 struct Reporter {
     let subject: ImageReference

@@ -21,14 +21,11 @@ public struct LicenseCheckerConfig: Sendable {
     }
 }
 
-public struct LicenseCheckerVerifier: Verifier {
+public struct LicenseCheckerVerifier: SupplyChainVerifying {
     public let config: LicenseCheckerConfig
     let exact: Set<String>
     let identifiers: Set<String>
-    public var name: String { config.common.name }
-    public var type: String { config.common.type }
-    public var artifactTypes: [String] { config.common.artifactTypes }
-    public var nestedReferences: [String] { config.common.nestedReferences }
+    public var common: CommonSettings { config.common }
 
     public init(config: LicenseCheckerConfig) {
         self.config = config
@@ -38,11 +35,10 @@ public struct LicenseCheckerVerifier: Verifier {
 
     public func verify(subject: ImageReference, referrer: Descriptor, store: any ReferrerStore,
                        deadline: ContinuousClock.Instant) async -> VerifierReport {
-        let reporter = Reporter(subject: subject, referrer: referrer, name: name, type: type)
-        let content: ArtifactContent
-        switch await ArtifactContent.fetch(subject: subject, referrer: referrer, store: store, firstOnly: false, deadline: deadline) {
-        case .failure(let failure): return reporter.fetchFailure(failure)
-        case .success(let fetched): content = fetched
+        let (reporter, content): (Reporter, ArtifactContent)
+        switch await fetch(subject, referrer, store: store, firstOnly: false, deadline: deadline) {
+        case .failure(let failed): return failed.report
+        case .success(let fetched): (reporter, content) = fetched
         }
         guard !content.layers.isEmpty else {
             return reporter.fail("SBOM_NO_LAYERS", "License Check FAILED: no blobs found for referrer \(subject.name)@\(referrer.digest)",

@@ -50,22 +50,18 @@ public struct SBOMVerifierConfig: Sendable {
     }
 }
 
-public struct SBOMVerifier: Verifier {
+public struct SBOMVerifier: SupplyChainVerifying {
     public let config: SBOMVerifierConfig
-    public var name: String { config.common.name }
-    public var type: String { config.common.type }
-    public var artifactTypes: [String] { config.common.artifactTypes }
-    public var nestedReferences: [String] { config.common.nestedReferences }
+    public var common: CommonSettings { config.common }
 
     public init(config: SBOMVerifierConfig) { self.config = config }
 
     public func verify(subject: ImageReference, referrer: Descriptor, store: any ReferrerStore,
                        deadline: ContinuousClock.Instant) async -> VerifierReport {
-        let reporter = Reporter(subject: subject, referrer: referrer, name: name, type: type)
-        let content: ArtifactContent
-        switch await ArtifactContent.fetch(subject: subject, referrer: referrer, store: store, firstOnly: true, deadline: deadline) {
-        case .failure(let failure): return reporter.fetchFailure(failure)
-        case .success(let fetched): content = fetched
+        let (reporter, content): (Reporter, ArtifactContent)
+        switch await fetch(subject, referrer, store: store, firstOnly: true, deadline: deadline) {
+        case .failure(let failed): return failed.report
+        case .success(let fetched): (reporter, content) = fetched
         }
         guard let layer = content.layers.first else {
             return reporter.fail("SBOM_NO_LAYERS", "SBOM validation failed",
