@@ -20,6 +20,9 @@ final class Connection {
     /// request is being read, processed or answered.
     private(set) var idleSince: UInt64?
     private(set) var hasServedRequest = false
+    /// Set when the server drains while this connection waits for its first request: it is closed
+    /// at this monotonic time unless a request has started by then.
+    private var drainCloseAt: UInt64?
     private(set) var state: State
     /// Monotonic nanoseconds at which the current stage times out.
     private(set) var deadline: UInt64
@@ -85,7 +88,7 @@ final class Connection {
         switch tls.handshake() {
         case .done:
             state = .reading
-            deadline = Socket.monotonicNanoseconds() + configuration.idleTimeout.nanoseconds
+            deadline = min(Socket.monotonicNanoseconds() + configuration.idleTimeout.nanoseconds, drainCloseAt ?? .max)
             setInterest(EPOLLIN.rawValue)
             readAndProcess()
         case .wantRead: setInterest(EPOLLIN.rawValue)
@@ -138,7 +141,7 @@ final class Connection {
             inputStart = 0
             requestStartedAt = nil
             if idleSince == nil { idleSince = now }
-            deadline = now + configuration.idleTimeout.nanoseconds
+            deadline = min(now + configuration.idleTimeout.nanoseconds, drainCloseAt ?? .max)
             setInterest(EPOLLIN.rawValue)
             return
         }
@@ -243,6 +246,13 @@ final class Connection {
         }
         state = .reading
         processInput()
+    }
+
+    /// Graceful shutdown reached this connection before its first request: wait for it until
+    /// `time`, no longer (a TLS handshake in progress counts as waiting).
+    func drain(closingBy time: UInt64) {
+        drainCloseAt = time
+        deadline = min(deadline, time)
     }
 
     func timedOut() {

@@ -42,6 +42,8 @@ final class EventLoop: @unchecked Sendable {
     private var listener: Int32 = -1
     private var running = true
     private(set) var draining = false
+    /// How long, once draining, a connection that has not sent its first request may still send it.
+    static let freshConnectionDrainGrace: Duration = .seconds(2)
     private var listenerPaused = false
     private var nextConnectionID: UInt64 = 0
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
@@ -302,7 +304,15 @@ final class EventLoop: @unchecked Sendable {
                 self.unregister(self.listener)
                 self.listener = -1
             }
-            for connection in Array(self.connections.values) where connection.isIdle { connection.close() }
+            // A keep-alive connection between requests is closed now: its client retries on a new
+            // connection. A connection that has not sent its first request yet is not idle in that
+            // sense (its request may already be on the wire, and a client does not retry a fresh
+            // connection); it gets `freshConnectionDrainGrace` to send it (Go's net/http gives
+            // such connections 5 s), then the sweep closes it.
+            let freshUntil = Socket.monotonicNanoseconds() + Self.freshConnectionDrainGrace.nanoseconds
+            for connection in Array(self.connections.values) where connection.isIdle {
+                if connection.hasServedRequest { connection.close() } else { connection.drain(closingBy: freshUntil) }
+            }
             done()
         }
     }

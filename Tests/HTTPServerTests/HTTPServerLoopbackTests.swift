@@ -96,12 +96,52 @@ import TestSupport
         await server.shutdown(gracePeriod: .seconds(1))
     }
 
-    @Test func gracefulShutdownFinishesRequestsInFlight() async throws {
+    /// Go's net/http rule: during shutdown a keep-alive connection between requests is closed at
+    /// once (its client retries), but one that has not sent its first request yet may still send it
+    /// for a short while — its request can already be on the wire, and clients do not retry a
+    /// fresh connection. One that stays silent is closed after that grace, not the whole period.
+    @Test func aFreshConnectionMaySendItsFirstRequestWhileShuttingDown() async throws {
         let server = try startServer()
+        let port = server.port
+        let fresh = try RawClient(port: port, receiveTimeout: 30)
+        let silent = try RawClient(port: port, receiveTimeout: 30)
+        let served = CurlSession()
+        _ = try await offPool { try served.perform(HTTPClientRequest(url: "http://127.0.0.1:\(port)/first")) }
+        let accepted = ContinuousClock.now
+        while server.openConnections < 3, ContinuousClock.now - accepted < .seconds(30) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(server.openConnections == 3)
+        let shutdown = Task { await server.shutdown(gracePeriod: .seconds(60)) }
+        // Draining has begun once the listener refuses connections.
+        let draining = ContinuousClock.now
+        while (try? RawClient(port: port)) != nil, ContinuousClock.now - draining < .seconds(30) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try fresh.send("GET /late HTTP/1.1\r\n\r\n")
+        let answer = try await offPool { fresh.receiveAll() }
+        #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(answer.contains("Connection: close"))
+        #expect(answer.hasSuffix("GET /late 0"))
+        // The silent one is closed by the server (end of stream), and shutdown completes.
+        #expect(try await offPool { silent.receiveAll() } == "")
+        await shutdown.value
+        #expect(server.openConnections == 0)
+    }
+
+    @Test func gracefulShutdownFinishesRequestsInFlight() async throws {
+        let sleepers = SleepersStarted()
+        let server = try startServer(sleepers: sleepers)
         let port = server.port
         // 3 s in flight: still running when shutdown starts, even on a loaded 2-core machine.
         let inFlight = Task { try await offPool { try CurlSession().perform(HTTPClientRequest(url: "http://127.0.0.1:\(port)/sleep/3000")) } }
-        try await Task.sleep(for: .milliseconds(100))
+        // Wait until its handler runs: a connection accepted whose request has not been read yet is
+        // idle, and graceful shutdown rightly closes idle connections (CI once raced exactly there).
+        let waitStart = ContinuousClock.now
+        while sleepers.count.load(ordering: .sequentiallyConsistent) == 0, ContinuousClock.now - waitStart < .seconds(30) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(sleepers.count.load(ordering: .sequentiallyConsistent) == 1)
         let idle = CurlSession()
         _ = try await offPool { try idle.perform(HTTPClientRequest(url: "http://127.0.0.1:\(port)/idle")) }
         #expect(server.openConnections == 2)
