@@ -51,12 +51,15 @@ let package = Package(
         // schemavalidator (Ratify's plugins, built in).
         .target(name: "SupplyChain", dependencies: ["Core", "JSON", "JSONSchema"]),
         .target(name: "Kubernetes", dependencies: ["Core", "JSON", "Crypto", "HTTPClient"]),
+        // Registry credentials from cloud identities (Azure workload / managed identity → ACR,
+        // AWS web identity → ECR with SigV4, Alibaba RRSA → ACR) and Azure Key Vault material.
+        .target(name: "CloudIdentity", dependencies: ["Core", "JSON", "Crypto", "HTTPClient", "Registry"]),
         // Ratify's plugins: external verifiers (its plugin protocol) and dynamic plugin downloads.
         .target(name: "Plugins", dependencies: ["Core", "JSON", "Registry"]),
         // Typed configuration (config.json / YAML / custom resources), the factories that turn it
         // into executors, and the reload paths. Knows the verifiers; knows nothing about serving.
         .target(name: "Configuration", dependencies: [
-            "Core", "JSON", "Registry", "Cosign", "Notation", "Kubernetes", "HTTPClient", "Plugins", "SupplyChain", "Rego",
+            "Core", "JSON", "Registry", "Cosign", "Notation", "Kubernetes", "HTTPClient", "Plugins", "SupplyChain", "Rego", "CloudIdentity",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -76,7 +79,7 @@ let package = Package(
         .executableTarget(name: "notation-fuzz", dependencies: ["Notation", "CBOR", "Core", "JSON"]),
         .target(name: "TestSupport", dependencies: ["CShims", "Crypto", "JSON", "HTTPServer", "Core", "RatifyServer", "Observability", "TLS",
                                                    .product(name: "Logging", package: "swift-log")], path: "Tests/Support",
-                exclude: ["token_server.py", "kube_api_server.py", "rekor_server.py", "Fixtures"]),
+                exclude: ["token_server.py", "kube_api_server.py", "rekor_server.py", "cloud_doubles.py", "Fixtures"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "JSONSchemaTests", dependencies: ["JSONSchema", "JSON"]),
         .testTarget(name: "RegoTests", dependencies: ["Rego", "JSON"]),
@@ -89,7 +92,8 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "TestSupport", "JSON"]),
         .testTarget(name: "NotationTests", dependencies: ["Notation", "Core", "JSON", "Crypto", "CBOR", "Registry", "HTTPClient", "TestSupport"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Core", "JSON", "Crypto", "TestSupport", "HTTPServer", "HTTPClient"]),
-        .testTarget(name: "KubernetesTests", dependencies: ["Kubernetes", "JSON", "TestSupport"]),
+        .testTarget(name: "CloudIdentityTests", dependencies: ["CloudIdentity", "Core", "JSON", "Crypto", "HTTPClient", "Registry", "TestSupport"]),
+        .testTarget(name: "KubernetesTests", dependencies: ["Kubernetes", "JSON", "Crypto", "TestSupport"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability",
             .product(name: "Logging", package: "swift-log")]),
         // Upstream test vectors (Tests/Conformance) with the verdicts the upstream tests expect.

@@ -65,11 +65,58 @@ VALUE_SETS = {
                                 "denylistCVEs": ["CVE-2021-44228"], "notaryProjectSignatureRequired": True,
                                 "schemaURL": "https://json.schemastore.org/sarif-2.1.0-rtm.5.json"}},
     "Ratify 1.4.4 values file (every key set)": yaml.safe_load(open(os.path.join(CHART, "ci", "ratify-1.4.4-values.yaml"))),
+    # Issue #20: cloud identity, as Ratify's chart renders it.
+    "Azure workload identity + Key Vault certificates and keys": {
+        "azureWorkloadIdentity": {"clientId": "1c7ac8b5-7a68-4a2b-9b5e-0c1f4b6f2a11"},
+        "oras": {"authProviders": {"azureWorkloadIdentityEnabled": True, "azureContainerRegistryEndpoints": ["myacr.azurecr.io", "*.azurecr.us"]}},
+        "azurekeyvault": {"enabled": True, "vaultURI": "https://ratify.vault.azure.net/", "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                          "certificates": [{"name": "signing", "version": ""}, {"name": "pinned", "version": "0123abcd"}],
+                          "keys": [{"name": "cosign-key"}], "refreshInterval": "1h"},
+        "notation": {"trustPolicies": [{"name": "akv", "registryScopes": ["*"], "trustStores": ["ca:azurekeyvault"]}]}},
+    "legacy akvCertConfig (cert1Name / cert2Name)": {
+        "azureWorkloadIdentity": {"clientId": "1c7ac8b5-7a68-4a2b-9b5e-0c1f4b6f2a11"},
+        "akvCertConfig": {"enabled": True, "vaultURI": "https://ratify.vault.azure.net/", "cert1Name": "c1", "cert1Version": "v1",
+                          "cert2Name": "c2", "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47"}},
+    "Azure managed identity": {
+        "azureManagedIdentity": {"clientId": "5b4f0d3c-0000-4000-8000-00000000abcd", "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47"},
+        "oras": {"authProviders": {"azureManagedIdentityEnabled": True}}},
+    "AWS ECR (IRSA) with an API override": {
+        "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/ratify"}},
+        "oras": {"authProviders": {"awsEcrBasicEnabled": True, "awsApiOverride": {
+            "enabled": True, "endpoint": "https://vpce-0a1b.api.ecr.us-west-2.vpce.amazonaws.com", "partition": "aws", "region": "us-west-2"}}}},
+    "Alibaba Cloud ACR (RRSA), file mode": {**FILE_MODE,
+        "alibabacloudAcrConfig": {"defaultInstanceId": "cri-default", "acrInstancesConfig": [{"instanceName": "ratify", "instanceId": "cri-ratify"}]},
+        "oras": {"authProviders": {"alibabacloudAcrBasicEnabled": True}}},
+}
+CLOUD = {
+    "Azure workload identity + Key Vault certificates and keys": {
+        "authProvider": {"name": "azureWorkloadIdentity", "clientID": "1c7ac8b5-7a68-4a2b-9b5e-0c1f4b6f2a11", "endpoints": ["myacr.azurecr.io", "*.azurecr.us"]},
+        "kmp": {"type": "azurekeyvault", "refreshInterval": "1h", "parameters": {
+            "vaultURI": "https://ratify.vault.azure.net/", "certificates": [{"name": "signing", "version": ""}, {"name": "pinned", "version": "0123abcd"}],
+            "keys": [{"name": "cosign-key", "version": ""}], "tenantID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "clientID": "1c7ac8b5-7a68-4a2b-9b5e-0c1f4b6f2a11"}},
+        "label": True, "env": {}},
+    "legacy akvCertConfig (cert1Name / cert2Name)": {
+        "authProvider": None,
+        "kmp": {"type": "azurekeyvault", "parameters": {
+            "vaultURI": "https://ratify.vault.azure.net/", "certificates": [{"name": "c1", "version": "v1"}, {"name": "c2", "version": ""}],
+            "keys": [], "tenantID": "72f988bf-86f1-41af-91ab-2d7cd011db47", "clientID": "1c7ac8b5-7a68-4a2b-9b5e-0c1f4b6f2a11"}},
+        "label": True, "env": {}},
+    "Azure managed identity": {
+        "authProvider": {"name": "azureManagedIdentity", "clientID": "5b4f0d3c-0000-4000-8000-00000000abcd", "endpoints": []},
+        "kmp": None, "label": False, "env": {"AZURE_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47"}},
+    "AWS ECR (IRSA) with an API override": {
+        "authProvider": {"name": "awsEcrBasic"}, "kmp": None, "label": False,
+        "env": {"AWS_API_OVERRIDE_ENDPOINT": "https://vpce-0a1b.api.ecr.us-west-2.vpce.amazonaws.com", "AWS_API_OVERRIDE_PARTITION": "aws",
+                "AWS_API_OVERRIDE_REGION": "us-west-2"}},
+    "Alibaba Cloud ACR (RRSA), file mode": {
+        "authProvider": {"name": "alibabacloudAcrBasic", "defaultInstanceId": "cri-default",
+                         "acrInstancesConfig": [{"instanceName": "ratify", "instanceId": "cri-ratify"}]},
+        "kmp": None, "label": False, "env": {}},
 }
 # Keys whose feature is another issue's: set, the chart refuses to render (never drops them).
 REFUSED = {
-    "oras.authProviders.azureWorkloadIdentityEnabled": {"oras": {"authProviders": {"azureWorkloadIdentityEnabled": True}}},
-    "azurekeyvault.enabled": {"azurekeyvault": {"enabled": True}},
+    "instrumentation.metricsType otlp": {"instrumentation": {"metricsType": "otlp"}},
 }
 # Inconsistent HA settings: refused with what to set.
 MISCONFIGURED = {
@@ -77,6 +124,16 @@ MISCONFIGURED = {
     "provider.cache.type dapr without the HA flag": ({"provider": {"cache": {"type": "dapr"}}}, "needs featureFlags.RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY"),
     "the HA flag with the in-process cache": ({"featureFlags": {"RATIFY_EXPERIMENTAL_HIGH_AVAILABILITY": True}}, "needs provider.cache.enabled and provider.cache.type dapr"),
     "an unknown cache type": ({"provider": {"cache": {"type": "memcached"}}}, "provider.cache.type memcached is not supported"),
+    "two auth providers at once": ({"oras": {"authProviders": {"awsEcrBasicEnabled": True, "k8secretsEnabled": True}}},
+                                   "the store has one auth provider: choose one of"),
+    "Key Vault in file mode": ({**FILE_MODE, "azureWorkloadIdentity": {"clientId": "c"}, "azurekeyvault": {
+        "enabled": True, "vaultURI": "https://v.vault.azure.net", "tenantId": "t", "keys": [{"name": "k"}]}}, "need crdManager.enabled"),
+    "Key Vault without vaultURI": ({"azureWorkloadIdentity": {"clientId": "c"}, "azurekeyvault": {"enabled": True, "tenantId": "t"}},
+                                   "vaultURI must be provided when azurekeyvault is enabled"),
+    "Key Vault without a workload identity client id": ({"azurekeyvault": {"enabled": True, "vaultURI": "https://v.vault.azure.net", "tenantId": "t"}},
+                                                        "clientID must be provided when use workload identity in akv"),
+    "an incomplete awsApiOverride": ({"oras": {"authProviders": {"awsEcrBasicEnabled": True, "awsApiOverride": {"enabled": True, "region": "us-west-2"}}}},
+                                     "awsApiOverride needs endpoint, partition and region"),
 }
 
 
@@ -157,6 +214,33 @@ def main():
                   and vuln.get("parameters") == {"nestedReferences": "application/vnd.cncf.notary.signature", "maximumAge": "24h",
                                                  "schemaURL": "https://json.schemastore.org/sarif-2.1.0-rtm.5.json",
                                                  "disallowedSeverities": ["high", "critical"], "denylistCVEs": ["CVE-2021-44228"]}, vuln)
+        if name in CLOUD:
+            want = CLOUD[name]
+            file_mode = not values.get("crdManager", {}).get("enabled", True)
+            if file_mode:
+                maps = [d for d in docs if d["kind"] == "ConfigMap" and "config.json" in d.get("data", {})]
+                store = json.loads(maps[0]["data"]["config.json"])["store"]["plugins"][0] if maps else {}
+            else:
+                store = next((d["spec"]["parameters"] for d in docs if d["kind"] == "Store"), {})
+            check(f"[{name}] the store's authProvider as Ratify's chart renders it", store.get("authProvider") == want["authProvider"], store)
+            kmp = next((d["spec"] for d in docs if d["kind"] == "KeyManagementProvider" and d["metadata"]["name"] == "kmprovider-akv"), None)
+            check(f"[{name}] kmprovider-akv as Ratify's chart renders it", kmp == want["kmp"], kmp)
+            deployment = next(d for d in docs if d["kind"] == "Deployment")
+            pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+            accounts = [d for d in docs if d["kind"] == "ServiceAccount"]
+            check(f"[{name}] azure.workload.identity/use on the pod and the service account exactly with a client id",
+                  (pod_labels.get("azure.workload.identity/use") == "true") == want["label"]
+                  and all((a["metadata"]["labels"].get("azure.workload.identity/use") == "true") == want["label"] for a in accounts), pod_labels)
+            environment = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+            check(f"[{name}] the provider's environment", all(environment.get(k) == v for k, v in want["env"].items())
+                  and not any(k.startswith(("AWS_API_OVERRIDE", "AZURE_TENANT")) for k in set(environment) - set(want["env"])), environment)
+            if want["kmp"] and want["kmp"]["parameters"]["keys"]:
+                cosign = next(d["spec"] for d in docs if d["kind"] == "Verifier" and d["metadata"]["name"] == "verifier-cosign")
+                check(f"[{name}] cosign trusts the vault's keys", {"provider": "kmprovider-akv"} in cosign["parameters"]["trustPolicies"][0]["keys"], cosign)
+            if want["kmp"]:
+                notation = next(d["spec"] for d in docs if d["kind"] == "Verifier" and d["metadata"]["name"] == "verifier-notation")
+                stores = notation["parameters"]["verificationCertStores"]
+                check(f"[{name}] notation trusts the vault's certificates", "kmprovider-akv" in json.dumps(stores), stores)
         for doc in docs:
             label = f"[{name}] {doc['kind']}/{doc['metadata']['name']}"
             if doc["apiVersion"].split("/")[0] in ("externaldata.gatekeeper.sh", "mutations.gatekeeper.sh"):
@@ -227,9 +311,11 @@ def main():
             # With no certificate (no key), the verifier still exists, as in Ratify's chart, naming the
             # provider notationCerts[0] (cosignKeys[0]) would create: those signatures fail, never go unverified.
             placeholders = set()
-            if not (values.get("notationCerts") or values.get("notationCert")):
+            akv = values.get("azurekeyvault", {}).get("enabled") or values.get("akvCertConfig", {}).get("enabled")
+            if not (values.get("notationCerts") or values.get("notationCert") or akv):
                 placeholders.add("ratify-notation-inline-cert-0")
-            if not (values.get("cosignKeys") or values.get("cosign", {}).get("key") or values.get("cosign", {}).get("keyless", {}).get("enabled")):
+            if not (values.get("cosignKeys") or values.get("cosign", {}).get("key") or values.get("cosign", {}).get("keyless", {}).get("enabled")
+                    or (values.get("azurekeyvault", {}).get("enabled") and values.get("azurekeyvault", {}).get("keys"))):
                 placeholders.add("ratify-cosign-inline-key-0")
             check(f"[{name}] CRD mode: verifiers name exactly the rendered key management providers (or the one a first certificate/key would create)",
                   named == kmps | placeholders and notation is not None and cosign is not None, (kmps, named))
@@ -295,9 +381,9 @@ def main():
     for label, values in REFUSED.items():
         try:
             chart.render(values, name="ratify", namespace="gatekeeper-system", is_install=True)
-            check(f"{label} is refused with its issue", False, "rendered")
+            check(f"{label} is refused, named", False, "rendered")
         except Exception as error:
-            check(f"{label} is refused with its issue", "not available in this version of ratify" in str(error) and "issue" in str(error), error)
+            check(f"{label} is refused, named", "not available in this version of ratify" in str(error) and label.split()[0] in str(error), error)
     for label, (values, message) in MISCONFIGURED.items():
         try:
             chart.render(values, name="ratify", namespace="gatekeeper-system", is_install=True)

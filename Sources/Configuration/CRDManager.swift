@@ -35,6 +35,8 @@ public final class CRDManager: @unchecked Sendable {
     /// the digest pulled — a resource is pulled again only when it changes.
     private var plugins: [String: (generation: Int, artifact: String, digest: String, path: String, fileHash: String)] = [:]
     private let environment: [String: String]
+    /// `azurekeyvault` KeyManagementProviders' fetch loops.
+    private(set) var keyVaults: KeyVaultRefreshers!
 
     public init(client: KubeClient, base: JSONValue, holder: ExecutorHolder, logger: Logger,
                 defaultNamespace: String = ProcessInfo.processInfo.environment["RATIFY_NAMESPACE"] ?? "gatekeeper-system",
@@ -46,6 +48,7 @@ public final class CRDManager: @unchecked Sendable {
         self.holder = holder
         self.logger = logger
         self.build = build
+        keyVaults = KeyVaultRefreshers(environment: environment, logger: logger) { [weak self] in self?.scheduleRebuild() }
     }
 
     public func start() {
@@ -102,7 +105,7 @@ public final class CRDManager: @unchecked Sendable {
             case .failure(let error): secretProblems[object.key] = error.message
             }
         }
-        let (providers, kmpOutcomes) = InlineProviders.build(resources, ratifyNamespace: defaultNamespace)
+        let (providers, kmpOutcomes) = InlineProviders.build(resources, ratifyNamespace: defaultNamespace, remote: keyVaults.sync(resources))
         var outcomes = kmpOutcomes
         let pluginResults = await installPlugins(resources)
         // Each verifier, store and policy is checked on its own, so one bad resource is reported

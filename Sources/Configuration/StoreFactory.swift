@@ -1,3 +1,4 @@
+import CloudIdentity
 import Core
 import Foundation
 import Plugins
@@ -30,7 +31,15 @@ public enum StoreFactory {
         } catch {
             throw ConfigurationError(error.message)
         }
-        if !entries.isEmpty { credentials = DockerConfigCredentials(entries: entries) }
+        var providers: [any CredentialProvider] = entries.isEmpty ? [] : [DockerConfigCredentials(entries: entries)]
+        if let cloud = options.cloudAuthProvider {
+            do throws(RegistryError) {
+                providers.append(try CloudCredentials.provider(cloud, plainHTTP: options.useHttp))
+            } catch {
+                throw ConfigurationError(error.message)
+            }
+        }
+        if providers.count == 1 { credentials = providers[0] } else if providers.count > 1 { credentials = ChainedCredentials(providers) }
         return ORASStore(options: options, credentials: credentials, onRequest: { host, status in onRequest?(host, status) },
                          shared: shared, sharedScope: sharedScope)
     }

@@ -31,6 +31,38 @@ public final class Certificate: @unchecked Sendable, CustomStringConvertible {
         return result
     }
 
+    /// The certificates of a PKCS #12 file with an empty password (as Azure Key Vault exports
+    /// certificate secrets): the one with the key first, then the others in file order. The
+    /// private key is not kept.
+    public static func pkcs12(_ der: [UInt8], source: String) throws(CryptoError) -> [Certificate] {
+        ERR_clear_error()
+        defer { ERR_clear_error() }
+        let p12: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_PKCS12(nil, &cursor, buffer.count)
+        }
+        guard let p12 else { throw CryptoError(.invalidKey, "\(source) is not a PKCS #12 file") }
+        defer { PKCS12_free(p12) }
+        var key: OpaquePointer?, leaf: OpaquePointer?, others: OpaquePointer?
+        // An empty password: PKCS12_parse tries both the empty and the absent one (the MAC and
+        // the PBE of Key Vault's exports use the empty one).
+        guard PKCS12_parse(p12, "", &key, &leaf, &others) == 1 else {
+            throw CryptoError(.invalidKey, "\(source): the PKCS #12 file does not open with an empty password (MAC or decryption failed)")
+        }
+        if let key { EVP_PKEY_free(key) }
+        var result: [Certificate] = []
+        if let leaf { result.append(Certificate(owning: leaf)) }
+        if let others {
+            // The stack owns its certificates: each one taken is handed over, then the stack freed.
+            for index in 0..<OPENSSL_sk_num(others) {
+                if let certificate = OPENSSL_sk_value(others, index) { result.append(Certificate(owning: OpaquePointer(certificate))) }
+            }
+            OPENSSL_sk_free(others)
+        }
+        guard !result.isEmpty else { throw CryptoError(.invalidKey, "\(source): the PKCS #12 file holds no certificate") }
+        return result
+    }
+
     /// One DER certificate (as `x5c` entries carry them). Parsed certificates are shared by
     /// content: signatures from one signer repeat the same chain, and OpenSSL 3's `d2i_X509`
     /// costs ~0.2 ms per certificate.

@@ -217,3 +217,53 @@ extension PublicKey {
         }
     }
 }
+
+extension PublicKey {
+    /// An RSA public key from its modulus and exponent (big-endian, as a JWK's `n` and `e`).
+    public static func rsa(modulus: [UInt8], exponent: [UInt8], source: String) throws(CryptoError) -> PublicKey {
+        // SubjectPublicKeyInfo { AlgorithmIdentifier { rsaEncryption, NULL }, BIT STRING { RSAPublicKey } }
+        let rsaKey = DER.sequence(DER.integer(modulus) + DER.integer(exponent))
+        let algorithm = DER.sequence(DER.oid([0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01]) + [0x05, 0x00])
+        return try der(DER.sequence(algorithm + DER.bitString(rsaKey)), source: source)
+    }
+
+    /// An EC public key from a JWK's `crv` (`P-256`, `P-384`, `P-521`) and its `x` and `y`,
+    /// each exactly the curve's coordinate size; OpenSSL checks the point is on the curve.
+    public static func ec(curve: String, x: [UInt8], y: [UInt8], source: String) throws(CryptoError) -> PublicKey {
+        let (oid, size): ([UInt8], Int)
+        switch curve {
+        case "P-256": (oid, size) = ([0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07], 32)
+        case "P-384": (oid, size) = ([0x2B, 0x81, 0x04, 0x00, 0x22], 48)
+        case "P-521": (oid, size) = ([0x2B, 0x81, 0x04, 0x00, 0x23], 66)
+        default: throw CryptoError(.unsupportedKey, "\(source): unsupported elliptic curve '\(curve)'; use P-256, P-384 or P-521")
+        }
+        guard x.count == size, y.count == size else {
+            throw CryptoError(.invalidKey, "\(source): \(curve) coordinates must be \(size) bytes each, found \(x.count) and \(y.count)")
+        }
+        let algorithm = DER.sequence(DER.oid([0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01]) + DER.oid(oid))
+        return try der(DER.sequence(algorithm + DER.bitString([0x04] + x + y)), source: source)
+    }
+}
+
+/// The few DER encodings the key builders above need (X.690 definite lengths).
+enum DER {
+    static func length(_ count: Int) -> [UInt8] {
+        if count < 0x80 { return [UInt8(count)] }
+        var bytes: [UInt8] = []
+        var rest = count
+        while rest > 0 { bytes.insert(UInt8(rest & 0xFF), at: 0); rest >>= 8 }
+        return [0x80 | UInt8(bytes.count)] + bytes
+    }
+    static func tlv(_ tag: UInt8, _ content: [UInt8]) -> [UInt8] { [tag] + length(content.count) + content }
+    static func sequence(_ content: [UInt8]) -> [UInt8] { tlv(0x30, content) }
+    static func oid(_ encoded: [UInt8]) -> [UInt8] { tlv(0x06, encoded) }
+    static func bitString(_ content: [UInt8]) -> [UInt8] { tlv(0x03, [0x00] + content) }
+    /// A non-negative INTEGER from big-endian bytes: leading zeros dropped, one added when the
+    /// top bit is set.
+    static func integer(_ bytes: [UInt8]) -> [UInt8] {
+        var value = Array(bytes.drop(while: { $0 == 0 }))
+        if value.isEmpty { value = [0] }
+        if value[0] & 0x80 != 0 { value.insert(0, at: 0) }
+        return tlv(0x02, value)
+    }
+}

@@ -270,6 +270,7 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
         _ = Shim_curl_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")
         _ = Shim_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorBytes))
         if let caFile = request.caFile { _ = Shim_curl_easy_setopt_string(easy, CURLOPT_CAINFO, caFile) }
+        if let connectTo = ConnectTo.list { _ = Shim_curl_easy_setopt_pointer(easy, CURLOPT_CONNECT_TO, UnsafeMutableRawPointer(connectTo)) }
         if request.insecureSkipVerify {
             _ = Shim_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 0)
             _ = Shim_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 0)
@@ -361,5 +362,39 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
         let host = URLComponents(string: request.url)?.host ?? request.url
         continuation?.resume(returning: .failure(TransportError(.cancelled, "\(request.method) \(host) abandoned: nobody waits for the answer any more")))
         continuation = nil
+    }
+}
+
+/// curl's `--connect-to` for the whole process, from `RATIFY_CONNECT_TO`
+/// (`HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT`, comma-separated): requests for HOST:PORT are sent
+/// to the other address while URLs, Host headers, TLS name checks and credentials still name
+/// HOST. For reaching a registry by its real name through a tunnel or a local stand-in (the
+/// tests reach `<account>.dkr.ecr.<region>.amazonaws.com` on loopback this way); whoever sets
+/// the environment could change DNS as well, so it grants nothing new.
+public enum ConnectTo {
+    /// A curl string list, immutable once built.
+    struct List: @unchecked Sendable {
+        let entries: [String]
+        let pointer: UnsafeMutablePointer<curl_slist>?
+    }
+
+    private static let state = Mutex<List>(build((ProcessInfo.processInfo.environment["RATIFY_CONNECT_TO"] ?? "").split(separator: ",").map(String.init)))
+
+    /// Every list ever built stays allocated: a transfer configured with an older one may still
+    /// be running. Entries are few and change rarely (startup, tests).
+    private static func build(_ entries: [String]) -> List {
+        let valid = entries.filter { $0.split(separator: ":", omittingEmptySubsequences: false).count == 4 }
+        var pointer: UnsafeMutablePointer<curl_slist>?
+        for entry in valid { pointer = curl_slist_append(pointer, entry) }
+        return List(entries: valid, pointer: pointer)
+    }
+
+    static var list: UnsafeMutablePointer<curl_slist>? { state.withLock { $0.pointer } }
+
+    public static var entries: [String] { state.withLock { $0.entries } }
+
+    /// Adds entries for this process (tests in one process cannot set the environment in time).
+    public static func add(_ entries: [String]) {
+        state.withLock { current in current = build(current.entries + entries) }
     }
 }

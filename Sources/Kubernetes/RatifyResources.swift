@@ -190,6 +190,29 @@ public struct ResourceError: Error, Equatable, Sendable {
     public init(_ message: String) { self.message = message }
 }
 
+/// Material a provider fetched elsewhere (an `azurekeyvault` KeyManagementProvider's latest
+/// certificates and keys), or why it has none: the resource's status says so and verifications
+/// that name it fail (Ratify hides a provider's material while its last fetch failed).
+public struct RemoteMaterial: Sendable {
+    public var certificates: [Certificate]
+    public var keys: [ManagedKey]
+    public var properties: JSONValue?
+    public var error: String?
+    /// Digest of the material, for the providers' fingerprint (shared-cache keys change with it).
+    public var digest: String
+
+    public init(certificates: [Certificate] = [], keys: [ManagedKey] = [], properties: JSONValue? = nil, error: String? = nil) {
+        self.certificates = certificates
+        self.keys = keys
+        self.properties = properties
+        self.error = error
+        var bytes = certificates.flatMap(\.derBytes)
+        for key in keys { bytes += Array("\(key.name)/\(key.version ?? "")".utf8) + key.key.derBytes }
+        bytes += Array((error ?? "").utf8)
+        digest = Digest.of(bytes).hex
+    }
+}
+
 /// KeyManagementProvider resources of `type: inline` (`parameters.contentType: certificate |
 /// key`, `parameters.value`: PEM), and the deprecated CertificateStore resources of
 /// `provider: inline` (`parameters.value`: PEM certificates; Ratify 1.4 still reads them, and its
@@ -210,7 +233,8 @@ public struct InlineProviders: KeyManagementProviders {
     /// Parses every KMP; returns the providers and each resource's outcome. `ratifyNamespace`:
     /// where ratify runs (RATIFY_NAMESPACE), whose CertificateStores cluster-wide verifiers name
     /// without a namespace, as Ratify prepends it.
-    public static func build(_ resources: ResourceSet, ratifyNamespace: String = "gatekeeper-system") -> (InlineProviders, [String: ResourceOutcome]) {
+    public static func build(_ resources: ResourceSet, ratifyNamespace: String = "gatekeeper-system",
+                             remote: [String: RemoteMaterial] = [:]) -> (InlineProviders, [String: ResourceOutcome]) {
         var cluster: [String: Material] = [:], namespaced: [String: [String: Material]] = [:]
         var outcomes: [String: ResourceOutcome] = [:]
         // CertificateStores first: a KeyManagementProvider of the same name wins, as in Ratify.
@@ -218,11 +242,19 @@ public struct InlineProviders: KeyManagementProviders {
             .filter { [.keymanagementproviders, .namespacedkeymanagementproviders, .certificatestores].contains($0.kind) }
             .sorted { ($0.kind == .certificatestores ? 0 : 1, $0.key) < ($1.kind == .certificatestores ? 0 : 1, $1.key) }
         for object in objects {
-            switch object.kind == .certificatestores ? parseCertificateStore(object) : parse(object) {
+            let fetched = object.kind != .certificatestores ? remote[object.key] : nil
+            if object.kind != .certificatestores, object.spec["type"]?.stringValue == "azurekeyvault", fetched?.error != nil || fetched == nil {
+                outcomes[object.key] = ResourceOutcome(error: fetched?.error ?? "KEY_MANAGEMENT_PROVIDER_FAILURE: not fetched from the vault yet",
+                                                       properties: fetched?.properties)
+                continue
+            }
+            let parsed = fetched.map { Result<Material, ResourceError>.success(Material(certificates: $0.certificates, keys: $0.keys)) }
+                ?? (object.kind == .certificatestores ? parseCertificateStore(object) : parse(object))
+            switch parsed {
             case .success(let material):
-                let properties: JSONValue = material.certificates.isEmpty
+                let properties: JSONValue = fetched?.properties ?? (material.certificates.isEmpty
                     ? ["keys": .array(material.keys.map { ["name": .string($0.name), "type": .string($0.key.kind.description)] })]
-                    : ["certificates": .array(material.certificates.map { ["subject": .string($0.subjectRFC2253), "notAfter": .string(ISO8601DateFormatter().string(from: $0.notAfter))] })]
+                    : ["certificates": .array(material.certificates.map { ["subject": .string($0.subjectRFC2253), "notAfter": .string(ISO8601DateFormatter().string(from: $0.notAfter))] })])
                 outcomes[object.key] = ResourceOutcome(error: nil, properties: properties)
                 if object.kind == .certificatestores {
                     // Namespaced in Ratify; named without a namespace, one in ratify's own.
@@ -239,7 +271,8 @@ public struct InlineProviders: KeyManagementProviders {
             }
         }
         var providers = InlineProviders(cluster: cluster, namespaced: namespaced, namespace: nil, ratifyNamespace: ratifyNamespace)
-        let specs = objects.map { "\($0.key)=\(JSONWriter.encodeString($0.spec))" }.joined(separator: "\n")
+        let specs = objects.map { "\($0.key)=\(JSONWriter.encodeString($0.spec))\(remote[$0.key].map { " material=" + $0.digest } ?? "")" }
+            .joined(separator: "\n")
         providers.fingerprint = Digest.of(Array(specs.utf8)).hex
         return (providers, outcomes)
     }
@@ -286,7 +319,7 @@ public struct InlineProviders: KeyManagementProviders {
     static func parse(_ object: ResourceObject) -> Result<Material, ResourceError> {
         let type = object.spec["type"]?.stringValue ?? ""
         guard type == "inline" else {
-            return .failure(ResourceError("key management provider type \"\(type)\" is not supported here; use inline"))
+            return .failure(ResourceError("key management provider type \"\(type)\" is not supported; use inline or azurekeyvault"))
         }
         guard let value = object.spec["parameters"]?["value"]?.stringValue, !value.isEmpty else {
             return .failure(ResourceError("parameters.value must hold PEM content"))

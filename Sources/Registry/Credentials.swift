@@ -17,13 +17,42 @@ public struct RegistryCredential: Equatable, Sendable, CustomStringConvertible {
     public var description: String { "credential(user: \(username), secret: <redacted>)" }
 }
 
+/// Where a registry's credentials come from. Nil: none for this registry (anonymous access). A
+/// provider that should have one and cannot get it throws, with its reason — never nil, which
+/// would quietly turn into an anonymous request and a less helpful 401.
 public protocol CredentialProvider: Sendable {
-    func credential(for registry: String) async -> RegistryCredential?
+    func credential(for registry: String, deadline: ContinuousClock.Instant) async throws(RegistryError) -> RegistryCredential?
+    /// The registry refused what `credential(for:)` gave (401 after authenticating): a provider
+    /// that caches short-lived credentials drops them, so the next request gets fresh ones.
+    func rejected(registry: String) async
+}
+
+extension CredentialProvider {
+    public func rejected(registry: String) async {}
 }
 
 public struct AnonymousCredentials: CredentialProvider {
     public init() {}
-    public func credential(for registry: String) async -> RegistryCredential? { nil }
+    public func credential(for registry: String, deadline: ContinuousClock.Instant) async throws(RegistryError) -> RegistryCredential? { nil }
+}
+
+/// Several providers in order: the first with a credential for the registry answers (static
+/// docker config entries before cloud identities, as a pull secret overrides a node identity).
+public struct ChainedCredentials: CredentialProvider {
+    public let providers: [any CredentialProvider]
+
+    public init(_ providers: [any CredentialProvider]) { self.providers = providers }
+
+    public func credential(for registry: String, deadline: ContinuousClock.Instant) async throws(RegistryError) -> RegistryCredential? {
+        for provider in providers {
+            if let credential = try await provider.credential(for: registry, deadline: deadline) { return credential }
+        }
+        return nil
+    }
+
+    public func rejected(registry: String) async {
+        for provider in providers { await provider.rejected(registry: registry) }
+    }
 }
 
 /// Credentials from docker's `config.json` (`{"auths":{"host":{"auth":"base64(user:pass)"}}}`),
@@ -73,7 +102,7 @@ public struct DockerConfigCredentials: CredentialProvider {
     }
 
     /// "https://index.docker.io/v1/" → "docker.io"; "https://ghcr.io" → "ghcr.io".
-    static func normalize(_ key: String) -> String {
+    public static func normalize(_ key: String) -> String {
         var host = key
         if let range = host.range(of: "://") { host = String(host[range.upperBound...]) }
         if let slash = host.firstIndex(of: "/") { host = String(host[..<slash]) }
@@ -83,7 +112,7 @@ public struct DockerConfigCredentials: CredentialProvider {
         }
     }
 
-    public func credential(for registry: String) async -> RegistryCredential? {
+    public func credential(for registry: String, deadline: ContinuousClock.Instant) async throws(RegistryError) -> RegistryCredential? {
         entries[Self.normalize(registry)]
     }
 }

@@ -30,6 +30,10 @@ extension ORASStore {
                                            timeout: min(remaining, options.requestTimeout), insecureSkipVerify: options.insecureSkipVerify)
             let response = try await counted(request, host: host)
 
+            if response.status == 401 && authorized {
+                // Refused with what the provider gave: it must not hand out the same again.
+                await credentials.rejected(registry: reference.registry)
+            }
             if response.status == 401 && !authorized {
                 authorized = true
                 let authorization = try await authorize(response, reference: reference, deadline: deadline)
@@ -90,15 +94,37 @@ extension ORASStore {
         guard let header = response.header("WWW-Authenticate"), let challenge = AuthChallenge.parse(header) else {
             throw RegistryError(.unauthorized, "\(reference.registry) answered 401 for \(reference.repository) without a usable WWW-Authenticate challenge")
         }
-        let credential = await credentials.credential(for: reference.registry)
+        // A provider that cannot produce its credential (an identity endpoint down, a token
+        // refused) leaves the request anonymous, as Ratify does — a public repository still
+        // works — and a refusal then names the provider's reason.
+        let credential: RegistryCredential?
+        var providerProblem: RegistryError?
+        do {
+            credential = try await credentials.credential(for: reference.registry, deadline: deadline)
+        } catch {
+            if error.code == .timeout { throw error }
+            credential = nil
+            providerProblem = error
+        }
         switch challenge.scheme {
         case "basic":
             guard let credential else {
+                if let providerProblem {
+                    throw RegistryError(.credentialProvider, "\(reference.registry) requires credentials for \(reference.repository): \(providerProblem.message)")
+                }
                 throw RegistryError(.unauthorized, "\(reference.registry) requires credentials for \(reference.repository) and none are configured for it")
             }
             return ("Basic " + Data("\(credential.username):\(credential.password)".utf8).base64EncodedString(), .seconds(300))
         case "bearer":
-            let token = try await fetchToken(challenge, reference: reference, credential: credential, deadline: deadline)
+            let token: (token: String, lifetime: Duration)
+            do {
+                token = try await fetchToken(challenge, reference: reference, credential: credential, deadline: deadline)
+            } catch {
+                if let providerProblem, error.code == .unauthorized {
+                    throw RegistryError(.credentialProvider, "\(error.message); the auth provider had no credential: \(providerProblem.message)")
+                }
+                throw error
+            }
             return ("Bearer " + token.token, token.lifetime)
         default:
             throw RegistryError(.unauthorized, "\(reference.registry) asks for unsupported auth scheme \(challenge.scheme)")

@@ -31,6 +31,12 @@ public struct ORASStoreOptions: Sendable, Equatable {
     /// k8Secrets`), read through the Kubernetes API by the CRD manager and handed over in
     /// `authProvider.resolved`.
     public var dockerConfigs: [[UInt8]] = []
+    /// A cloud identity provider (`azureWorkloadIdentity`, `azureManagedIdentity`, `awsEcrBasic`,
+    /// `alibabacloudAcrBasic`): its `authProvider` object as configured, built into a credential
+    /// provider by the configuration layer (module CloudIdentity).
+    public var cloudAuthProvider: JSONValue?
+
+    public static let cloudAuthProviders: Set<String> = ["azureWorkloadIdentity", "azureManagedIdentity", "awsEcrBasic", "alibabacloudAcrBasic"]
 
     public init() {}
 
@@ -85,9 +91,12 @@ public struct ORASStoreOptions: Sendable, Equatable {
                 } else {
                     warnings.append("\(path).authProvider k8Secrets is read through the Kubernetes API (--enable-crd-manager); without it registry access is anonymous")
                 }
+            case _ where cloudAuthProviders.contains(name):
+                options.cloudAuthProvider = auth
             default:
                 throw RegistryError(.invalidConfiguration,
-                    "\(path).authProvider.name \"\(name)\" is not supported; use dockerConfig or k8Secrets")
+                    "\(path).authProvider.name \"\(name)\" is not supported; use dockerConfig, k8Secrets, "
+                    + cloudAuthProviders.sorted().joined(separator: ", "))
             }
         }
         return (options, warnings)

@@ -15,6 +15,9 @@ public struct RegistryError: TimeoutReporting, Equatable, CustomStringConvertibl
         case tooLarge = "REGISTRY_CONTENT_TOO_LARGE"
         case invalidResponse = "REGISTRY_INVALID_RESPONSE"
         case invalidConfiguration = "REGISTRY_INVALID_CONFIGURATION"
+        /// A cloud auth provider (workload identity, ECR, ACR exchange…) could not produce a
+        /// credential; the message carries the provider's own reason.
+        case credentialProvider = "REGISTRY_CREDENTIAL_PROVIDER"
     }
 
     public let code: Code

@@ -54,6 +54,19 @@ import TestSupport
 
         var serverLog: URL { work.appendingPathComponent("ratify.log") }
 
+        /// The registry's pull secret and the store reading it through k8Secrets (Ratify's quickstart).
+        var dockerConfig: String {
+            let auth = Data("alice:s3cret".utf8).base64EncodedString()
+            return Data(#"{"auths":{"\#(registry.host)":{"auth":"\#(auth)"}}}"#.utf8).base64EncodedString()
+        }
+
+        func createRegistrySecretAndStore() throws {
+            try api("POST", "/api/v1/namespaces/gatekeeper-system/secrets", ["metadata": ["name": "regcred"], "type": "kubernetes.io/dockerconfigjson",
+                                                                            "data": [".dockerconfigjson": .string(dockerConfig)]])
+            try create("stores", "store-oras", spec: ["name": "oras", "parameters": ["useHttp": true, "cosignEnabled": true,
+                "authProvider": ["name": "k8Secrets", "secrets": [["secretName": "regcred", "namespace": "gatekeeper-system"]]]]])
+        }
+
         func stop() {
             children.stopAll()
             registry.stop()
@@ -144,12 +157,7 @@ import TestSupport
             try cluster.eventually([signed], [false], "before any resource")
 
             // A registry secret, then store, key (inline KMP), verifier, policy — as in Ratify's quickstart.
-            let auth = Data("alice:s3cret".utf8).base64EncodedString()
-            let dockerConfig = Data(#"{"auths":{"\#(host)":{"auth":"\#(auth)"}}}"#.utf8).base64EncodedString()
-            try cluster.api("POST", "/api/v1/namespaces/gatekeeper-system/secrets", ["metadata": ["name": "regcred"], "type": "kubernetes.io/dockerconfigjson",
-                                                                                    "data": [".dockerconfigjson": .string(dockerConfig)]])
-            try cluster.create("stores", "store-oras", spec: ["name": "oras", "parameters": ["useHttp": true, "cosignEnabled": true,
-                "authProvider": ["name": "k8Secrets", "secrets": [["secretName": "regcred", "namespace": "gatekeeper-system"]]]]])
+            try cluster.createRegistrySecretAndStore()
             try cluster.create("keymanagementproviders", "cosign-key", spec: Self.inlineKey(cluster.key))
             try cluster.create("verifiers", "verifier-cosign", spec: Self.cosignVerifier(provider: "cosign-key"))
             try cluster.create("policies", "ratify-policy", spec: ["type": "config-policy", "parameters": ["artifactVerificationPolicies": ["default": "all"]]])
@@ -233,7 +241,7 @@ import TestSupport
             #expect(borrowed?["issuccess"] == false)
             #expect(borrowed?["error"]?.stringValue?.contains("is outside namespace team-d") == true, "\(String(describing: borrowed))")
             try cluster.api("POST", "/api/v1/namespaces/team-d/secrets", ["metadata": ["name": "regcred"], "type": "kubernetes.io/dockerconfigjson",
-                                                                           "data": [".dockerconfigjson": .string(dockerConfig)]])
+                                                                           "data": [".dockerconfigjson": .string(cluster.dockerConfig)]])
             try cluster.replace("namespacedstores", "store-oras", namespace: "team-d", spec: ["name": "oras", "parameters": ["useHttp": true, "cosignEnabled": false,
                 "authProvider": ["name": "k8Secrets", "secrets": [["secretName": "regcred"]]]]])
             try cluster.eventually(["[team-d]\(signed)", signed], [false, true], "team-d's store without cosign signatures")
@@ -346,6 +354,63 @@ import TestSupport
             #expect(missing?["issuccess"] == false)
             #expect(missing?["error"]?.stringValue?.contains("plugins/missing:v1") == true, "\(String(describing: missing))")
             try cluster.eventually([image], [false], "no verifier for the SBOM")
+        }
+    }
+
+    /// Issue #20: a KeyManagementProvider of `type: azurekeyvault` (as the chart renders
+    /// `kmprovider-akv`) read from the Key Vault double with the pod's workload identity (the
+    /// federated token file; no static credential), refreshed every 2 s: a rotated key (a new
+    /// latest version) changes the verdict and the status names the new version; a vault that
+    /// loses the key fails closed, and the status says why.
+    @Test func azureKeyVaultRotationChangesVerdictsAfterTheRefreshInterval() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the ratify binary first (make build)")
+        let doubles = try await offPool { try CloudDoubles(registryAuth: "acr") }
+        defer { doubles.stop() }
+        let vault = "ratify-kv.vault.azure.net"
+        let cluster = try await offPool {
+            try Cluster(environment: ["AZURE_FEDERATED_TOKEN_FILE": doubles.serviceAccountToken.path, "AZURE_AUTHORITY_HOST": doubles.url,
+                                      "RATIFY_CONNECT_TO": "\(vault):80:127.0.0.1:\(doubles.port)"])
+        }
+        defer { cluster.stop() }
+        try await offPool {
+            let host = cluster.registry.host
+            let signed = "\(host)/app:signed"
+            // The vault holds only another key at first.
+            try doubles.set("keyvault", "keys", ["cosign-key": [["version": "1111", "pem": .string(cluster.otherKey)]]])
+            try cluster.createRegistrySecretAndStore()
+            try cluster.create("keymanagementproviders", "kmprovider-akv", spec: [
+                "type": "azurekeyvault", "refreshInterval": "2s",
+                "parameters": ["vaultURI": .string("http://\(vault)/"), "tenantID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                               "clientID": "1c7ac8b5-7a68-4a2b-9b5e-0c1f4b6f2a11", "keys": [["name": "cosign-key"]]]])
+            try cluster.create("verifiers", "verifier-cosign", spec: Self.cosignVerifier(provider: "kmprovider-akv"))
+            try cluster.create("policies", "ratify-policy", spec: ["type": "config-policy", "parameters": ["artifactVerificationPolicies": ["default": "all"]]])
+            try cluster.eventually([signed], [false], "with only another key in the vault")
+            func keyRows() throws -> [String] {
+                let status = try cluster.status("\(Self.group)/keymanagementproviders/kmprovider-akv")
+                return (status?["properties"]?["Keys"]?.arrayValue ?? []).map { "\($0["Name"]?.stringValue ?? "")@\($0["Version"]?.stringValue ?? "")/\($0["Enabled"]?.stringValue ?? "")" }
+            }
+            let fetched = Date().addingTimeInterval(15)
+            while try keyRows() != ["cosign-key@1111/true"], Date() < fetched { Thread.sleep(forTimeInterval: 0.2) }
+            #expect(try keyRows() == ["cosign-key@1111/true"])
+            // Fetched, and still the wrong key: still denied.
+            #expect(try cluster.verdicts([signed]) == [false])
+
+            // Rotation: a new latest version with the signing key. No resource changes.
+            try doubles.set("keyvault", "keys", ["cosign-key": [["version": "1111", "pem": .string(cluster.otherKey)],
+                                                                ["version": "2222", "pem": .string(cluster.key)]]])
+            try cluster.eventually([signed], [true], "after the key rotated in the vault")
+            let end = Date().addingTimeInterval(15)
+            while try keyRows() != ["cosign-key@2222/true"], Date() < end { Thread.sleep(forTimeInterval: 0.2) }
+            #expect(try keyRows() == ["cosign-key@2222/true"])
+
+            // The key disappears from the vault: fail closed, the status says why.
+            try doubles.set("keyvault", "keys", [:])
+            try cluster.eventually([signed], [false], "after the key was deleted from the vault")
+            let status = try cluster.status("\(Self.group)/keymanagementproviders/kmprovider-akv")
+            #expect(status?["issuccess"] == false)
+            #expect(status?["error"]?.stringValue?.contains("KeyNotFound") == true)
+            // No static credential anywhere: the token came from the federated token file.
+            #expect(doubles.requests("entra").isEmpty == false)
         }
     }
 }

@@ -22,7 +22,7 @@ import TestSupport
         let logs = LogSink.memory()
         let logger = Logger(label: "t") { RatifyLogHandler(label: $0, format: .text, level: .info, sink: logs) }
         let executor = try ExecutorFactory.make(parsed, generation: 1, logger: logger)
-        let running = try RunningServer(executor: executor)
+        let running = try await RunningServer.start(executor: executor)
         let body = try running.json(try await running.post(verifyPath, providerRequest(["\(registry.host)/app:v1"])))
         let value = try #require(body["response"]?["items"]?.arrayValue?.first?["value"])
         #expect(value["isSuccess"] == false)
@@ -51,7 +51,7 @@ import TestSupport
         let verifiers = #"[{"name":"notation","artifactTypes":"application/vnd.cncf.notary.signature","verificationCerts":["\#(fixtures.path)/truststore"],"trustPolicyDoc":{"version":"1.0","trustPolicies":[{"name":"default","registryScopes":["*"],"signatureVerification":{"level":"strict"},"trustStores":["ca:wabbit"],"trustedIdentities":["*"]}]}}]"#
         let parsed = try RatifyConfig.parse(Array(config(registry, verifiers: verifiers).utf8), source: "t")
         let executor = try ExecutorFactory.make(parsed, generation: 1, logger: Logger(label: "t"))
-        let running = try RunningServer(executor: executor)
+        let running = try await RunningServer.start(executor: executor)
         let keys = ["\(registry.host)/app:signed", "\(registry.host)/app:unsigned", "\(registry.host)/app@\(image.digest)"]
         let body = try running.json(try await running.post(verifyPath, providerRequest(keys)))
         let items = try #require(body["response"]?["items"]?.arrayValue)

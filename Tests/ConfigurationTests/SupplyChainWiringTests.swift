@@ -81,7 +81,7 @@ import TestSupport
         let text = Self.config(registry, truststore: images.truststore, sbom: #","disallowedLicenses":["Zlib"]"#,
                                vulnerability: #","disallowedSeverities":["high","critical"],"denylistCVEs":["CVE-2021-44228"]"#)
         let executor = try ExecutorFactory.make(try RatifyConfig.parse(Array(text.utf8), source: "t"), generation: 1, logger: Logger(label: "t"))
-        let running = try RunningServer(executor: executor)
+        let running = try await RunningServer.start(executor: executor)
         let keys = ["good", "zlib", "unsigned-sbom", "vulnerable", "stale"].map { "\(registry.host)/app:\($0)" }
         let body = try running.json(try await running.post(verifyPath, providerRequest(keys)))
         let items = try #require(body["response"]?["items"]?.arrayValue)

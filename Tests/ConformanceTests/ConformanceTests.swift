@@ -187,7 +187,7 @@ import TestSupport
             "config": config0.json(), "layers": .array([layer.json()]),
         ])
         let signature = store.putManifest(Array(JSONWriter.encodeString(manifest).utf8), mediaType: MediaType.ociManifest, artifactType: artifactType)
-        let report = await CosignVerifier(config: config).verify(subject: subject, referrer: signature, store: store, deadline: .now + .seconds(10))
+        let report = await CosignVerifier(config: config).verify(subject: subject, referrer: signature, store: store, deadline: .now + .seconds(60))
         return report.isSuccess ? ("pass", "") : ("fail", report.message)
     }
 
@@ -224,7 +224,7 @@ import TestSupport
         let executor = try ExecutorFactory.verifyExecutor(config, store: store, generation: 1, logger: .init(label: "conformance"))
         let reference = vector.string("reference") ?? "latest"
         let key = "localhost/layout" + (reference.hasPrefix("@") ? reference : ":\(reference)")
-        let item = await executor.execute([key], context: ProviderContext(requestID: vector.id, operation: .verify, deadline: .now + .seconds(10)))[0]
+        let item = await executor.execute([key], context: ProviderContext(requestID: vector.id, operation: .verify, deadline: .now + .seconds(60)))[0]
         if let error = item.error { return ("fail", error) }
         return item.value?["isSuccess"] == .bool(true) ? ("pass", "") : ("fail", JSONWriter.encodeString(item.value ?? .null))
     }

@@ -63,7 +63,7 @@ import TestSupport
 
     @Test func incompleteRequestTimesOutWith408() async throws {
         let server = try startServer { $0.readTimeout = .milliseconds(300) }
-        let client = try RawClient(port: server.port)
+        let client = try RawClient(port: server.port, receiveTimeout: 30)
         try client.send("POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
         let answer = try await offPool { client.receiveAll() }
         #expect(answer.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
@@ -73,7 +73,7 @@ import TestSupport
 
     @Test func malformedRequestGets400AndServerKeepsServing() async throws {
         let server = try startServer()
-        let bad = try RawClient(port: server.port)
+        let bad = try RawClient(port: server.port, receiveTimeout: 30)
         try bad.send("GET / HTTP/1.1\r\nBad Header\r\n\r\n")
         let answer = try await offPool { bad.receiveAll() }
         #expect(answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
@@ -84,7 +84,7 @@ import TestSupport
 
     @Test func answers100ContinueBeforeTheBody() async throws {
         let server = try startServer()
-        let client = try RawClient(port: server.port)
+        let client = try RawClient(port: server.port, receiveTimeout: 30)
         try client.send("POST /c HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
         // Read the interim response before sending the body, as a waiting client would.
         let interim = try await offPool { client.receive(until: "\r\n\r\n") }

@@ -30,9 +30,10 @@ import TLS
         return (try HTTPServer(configuration: configuration, handler: EchoHandler(), onEvent: { events.record($0) }), events)
     }
 
-    /// Polls (the server closes on its own loop); false if `condition` never held.
+    /// Polls (the server closes on its own loop) for up to 30 s — generous for a loaded 2-core
+    /// machine; false if `condition` never held.
     func eventually(_ condition: () -> Bool) async -> Bool {
-        for _ in 0..<200 {
+        for _ in 0..<1200 {
             if condition() { return true }
             try? await Task.sleep(for: .milliseconds(25))
         }

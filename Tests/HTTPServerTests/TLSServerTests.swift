@@ -8,8 +8,9 @@ import TLS
 @Suite struct TLSServerTests {
     let pki: TestPKI
 
-    init() {
-        pki = TestPKI.shared
+    /// openssl runs off the cooperative pool (other tests' servers need it meanwhile).
+    init() async throws {
+        pki = try await offPool { TestPKI.shared }
     }
 
     func serverTLS(clientCA: Bool = false, minimum: TLSServerConfiguration.ProtocolVersion = .tls1_2) throws -> ReloadingTLSContext {
@@ -80,7 +81,7 @@ import TLS
     /// Rotating the client CA file (Gatekeeper's CA renewed): after the reload, clients of the
     /// new CA are accepted and those of the old one refused, without a restart.
     @Test func aRotatedClientCAIsEnforcedAfterReload() async throws {
-        let (rotating, _) = try Self.certificateDirectory()
+        let (rotating, _) = try await offPool { try Self.certificateDirectory() }
         let caFile = rotating.path("client-ca-in-use.crt")
         try FileManager.default.copyItem(atPath: pki.path("gatekeeper-ca.crt"), toPath: caFile)
         let tls = try ReloadingTLSContext(configuration: TLSServerConfiguration(
@@ -124,7 +125,7 @@ import TLS
 
     @Test func rotatesCertificateWithoutDroppingRequests() async throws {
         // Serve from a cert directory the way Kubernetes mounts a secret.
-        let (pki, dir) = try Self.certificateDirectory()
+        let (pki, dir) = try await offPool { try Self.certificateDirectory() }
         try pki.makeCA("next-ca")
         try pki.issue("next", by: "next-ca", purpose: .server)
 
@@ -185,7 +186,7 @@ import TLS
     }
 
     @Test func brokenRotationKeepsServingThePreviousCertificate() async throws {
-        let (pki, dir) = try Self.certificateDirectory()
+        let (pki, dir) = try await offPool { try Self.certificateDirectory() }
         let failuresSeen = Mutex<[TLSError]>([])
         let tls = try ReloadingTLSContext(configuration: .certificateDirectory(dir)) { event in
             if case .reloadFailed(let error) = event { failuresSeen.withLock { $0.append(error) } }

@@ -1,5 +1,6 @@
 import Foundation
 import JSON
+import Crypto
 import Kubernetes
 import Testing
 import TestSupport
@@ -59,5 +60,31 @@ import TestSupport
         #expect(subject(teamA, "team-a/team-store") == "CN=team-ca")
         #expect(subject(teamA, "gatekeeper-system/kmp-akv-ca") == nil)
         #expect(subject(providers.scoped(to: "team-b"), "team-a/team-store") == nil)
+    }
+
+    /// Issue #20: an `azurekeyvault` provider's material comes from its fetch loop: served under
+    /// the resource's name with the vault's status properties; while it has none (not fetched
+    /// yet, or the last fetch failed) verifiers naming it get nothing and the status says why;
+    /// the providers' fingerprint follows the material (a rotation changes shared-cache keys).
+    @Test func keyVaultMaterialIsServedOnlyWhileItsLastFetchSucceeded() throws {
+        let pki = try TestPKI()
+        let pem = try String(contentsOfFile: try pki.makeCA("akv-ca").certificate, encoding: .utf8)
+        let certificate = try Certificate.pemChain(Array(pem.utf8), source: "t")
+        var resources = ResourceSet()
+        let vault = Self.object(.keymanagementproviders, "kmprovider-akv", spec: ["type": "azurekeyvault", "parameters": ["vaultURI": "https://v.vault.azure.net"]])
+        resources.objects[vault.key] = vault
+        let properties: JSONValue = ["Certificates": [["Name": "c", "Version": "v1", "Enabled": "true", "LastRefreshed": "2026-12-01T00:00:00Z"]], "Keys": []]
+        let (fetched, fetchedOutcomes) = InlineProviders.build(resources, remote: [vault.key: RemoteMaterial(certificates: certificate, properties: properties)])
+        #expect(fetched.certificates(provider: "kmprovider-akv")?.first?.subjectRFC2253 == "CN=akv-ca")
+        #expect(fetchedOutcomes[vault.key] == ResourceOutcome(error: nil, properties: properties))
+        let (failing, failingOutcomes) = InlineProviders.build(resources, remote: [vault.key: RemoteMaterial(properties: properties, error: "KEY_MANAGEMENT_PROVIDER_FAILURE: vault down")])
+        #expect(failing.certificates(provider: "kmprovider-akv") == nil)
+        #expect(failingOutcomes[vault.key] == ResourceOutcome(error: "KEY_MANAGEMENT_PROVIDER_FAILURE: vault down", properties: properties))
+        let (pending, pendingOutcomes) = InlineProviders.build(resources)
+        #expect(pending.certificates(provider: "kmprovider-akv") == nil)
+        #expect(pendingOutcomes[vault.key]?.error?.contains("not fetched") == true)
+        let rotated = try Certificate.pemChain(Array(try String(contentsOfFile: try pki.makeCA("akv-ca-2").certificate, encoding: .utf8).utf8), source: "t")
+        let (next, _) = InlineProviders.build(resources, remote: [vault.key: RemoteMaterial(certificates: rotated, properties: properties)])
+        #expect(next.fingerprint != fetched.fingerprint)
     }
 }

@@ -101,7 +101,7 @@ import TestSupport
         let tags = ["notation", "cosign", "unsigned", "tampered", "mixed"]
         let keys = tags.map { "\(host)/app:\($0)" }
         let parsed = try RatifyConfig.parse(Array(config(setup, policy: "any").utf8), source: "mixed")
-        let running = try RunningServer(executor: try ExecutorFactory.make(parsed, generation: 1, logger: Logger(label: "t")))
+        let running = try await RunningServer.start(executor: try ExecutorFactory.make(parsed, generation: 1, logger: Logger(label: "t")))
         let body = try running.json(try await running.post(verifyPath, providerRequest(keys)))
         await running.server.shutdown(gracePeriod: .seconds(1))
         let items = try #require(body["response"]?["items"]?.arrayValue)

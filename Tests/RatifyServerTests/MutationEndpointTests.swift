@@ -18,7 +18,7 @@ import TestSupport
         storeOptions.useHttp = true
         let store = try StoreFactory.makeStore(storeOptions) { host, status in metrics.registryRequests.increment([String(status), host]) }
         let executor = RoutingExecutor(verify: UnconfiguredExecutor(), mutate: MutationExecutor(store: store))
-        let running = try RunningServer(executor: executor, metrics: metrics)
+        let running = try await RunningServer.start(executor: executor, metrics: metrics)
         let keys = ["\(registry.host)/team/app:v1", "\(registry.host)/team/app@\(image.digest)"]
         let body = try running.json(try await running.post(mutatePath, providerRequest(keys)))
         #expect(body["response"]?["idempotent"] == true)

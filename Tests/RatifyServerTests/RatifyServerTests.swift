@@ -18,7 +18,7 @@ struct SlowExecutor: ProviderExecutor {
 
 @Suite struct RatifyServerTests {
     @Test func answersAProviderRequestOverMutualTLS() async throws {
-        let running = try RunningServer()
+        let running = try await RunningServer.start()
         let response = try await running.post(verifyPath, providerRequest(["busybox:1.36", "[team-a]ghcr.io/o/app@sha256:" + String(repeating: "a", count: 64)]))
         #expect(response.status == 200)
         #expect(response.header("Content-Type") == "application/json")
@@ -40,7 +40,7 @@ struct SlowExecutor: ProviderExecutor {
     }
 
     @Test func badRequestsGetASystemErrorAndTheServerKeepsServing() async throws {
-        let running = try RunningServer { $0.maxRequestBodyBytes = 1024 }
+        let running = try await RunningServer.start { $0.maxRequestBodyBytes = 1024 }
         let cases: [(String, Int, String)] = [
             ("{not json", 400, "INVALID_REQUEST_JSON"),
             (#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderResponse","request":{"keys":[]}}"#, 400, "INVALID_KIND"),
@@ -59,7 +59,7 @@ struct SlowExecutor: ProviderExecutor {
     }
 
     @Test func truncatedRequestTimesOutWithASystemError() async throws {
-        let running = try RunningServer { $0.readTimeout = .milliseconds(300) }
+        let running = try await RunningServer.start { $0.readTimeout = .milliseconds(300) }
         let port = running.server.providerPort
         let raw = try RawClient(port: port, tlsCAFile: running.pki.path("server-ca.crt"),
                                 clientCertificate: (running.pki.path("gatekeeper.crt"), running.pki.path("gatekeeper.key")))
@@ -72,7 +72,7 @@ struct SlowExecutor: ProviderExecutor {
     }
 
     @Test func slowVerificationFailsClosedWithinTheTimeout() async throws {
-        let running = try RunningServer(executor: SlowExecutor()) { $0.verificationTimeout = .milliseconds(200) }
+        let running = try await RunningServer.start(executor: SlowExecutor()) { $0.verificationTimeout = .milliseconds(200) }
         let started = ContinuousClock.now
         let response = try await running.post(verifyPath, providerRequest(["img"]))
         // Not a latency bound (machines are noisy): the answer did not wait for the 60 s executor.
@@ -87,7 +87,7 @@ struct SlowExecutor: ProviderExecutor {
     /// Issue #16: a reloaded `executor.verificationRequestTimeout` was logged as applied but the
     /// endpoint kept the deadline it started with. Now the next request uses the file's value.
     @Test func aReloadedRequestTimeoutAppliesToTheNextRequest() async throws {
-        let running = try RunningServer(executor: SlowExecutor())  // starts with a 20 s deadline
+        let running = try await RunningServer.start(executor: SlowExecutor())  // starts with a 20 s deadline
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ratify-timeout-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -109,14 +109,14 @@ struct SlowExecutor: ProviderExecutor {
     }
 
     @Test func mutateIsIdempotent() async throws {
-        let running = try RunningServer()
+        let running = try await RunningServer.start()
         let body = try running.json(try await running.post(mutatePath, providerRequest(["busybox"])))
         #expect(body["response"]?["idempotent"] == true)
         await running.server.shutdown(gracePeriod: .seconds(1))
     }
 
     @Test func unknownPathsAndMethodsAreRefused() async throws {
-        let running = try RunningServer()
+        let running = try await RunningServer.start()
         #expect(try await running.post("/ratify/gatekeeper/v2/verify", "{}").status == 404)
         let url = "https://localhost:\(running.server.providerPort)\(verifyPath)"
         let client = running.client
@@ -127,7 +127,7 @@ struct SlowExecutor: ProviderExecutor {
     }
 
     @Test func traceIDComesFromTheConfiguredHeader() async throws {
-        let running = try RunningServer(executor: SlowExecutor()) {
+        let running = try await RunningServer.start(executor: SlowExecutor()) {
             $0.traceIDHeaders = ["X-Trace"]
             $0.verificationTimeout = .milliseconds(50)
         }
@@ -138,7 +138,7 @@ struct SlowExecutor: ProviderExecutor {
     }
 
     @Test func healthAndReadiness() async throws {
-        let running = try RunningServer()
+        let running = try await RunningServer.start()
         let port = running.server.healthPort
         #expect(try await running.plainGet(port, "/healthz").status == 200)
         #expect(try await running.plainGet(port, "/readyz").status == 200)
@@ -150,7 +150,7 @@ struct SlowExecutor: ProviderExecutor {
     }
 
     @Test func metricsCountRequestsPerEndpoint() async throws {
-        let running = try RunningServer()
+        let running = try await RunningServer.start()
         _ = try await running.post(verifyPath, providerRequest(["a"]))
         _ = try await running.post(verifyPath, providerRequest(["b"]))
         _ = try await running.post(mutatePath, providerRequest(["c"]))

@@ -39,16 +39,16 @@ import Testing
         }}
         """#
         let credentials = try DockerConfigCredentials.parse(Array(config.utf8), source: "config.json")
-        #expect(await credentials.credential(for: "docker.io") == RegistryCredential(username: "hub", password: "secret"))
-        #expect(await credentials.credential(for: "ghcr.io")?.password == "p")
-        #expect(await credentials.credential(for: "myacr.azurecr.io")?.identityToken == "refresh")
-        #expect(await credentials.credential(for: "empty.io") == nil)
+        #expect(try await credentials.credential(for: "docker.io", deadline: .now + .seconds(5)) == RegistryCredential(username: "hub", password: "secret"))
+        #expect(try await credentials.credential(for: "ghcr.io", deadline: .now + .seconds(5))?.password == "p")
+        #expect(try await credentials.credential(for: "myacr.azurecr.io", deadline: .now + .seconds(5))?.identityToken == "refresh")
+        #expect(try await credentials.credential(for: "empty.io", deadline: .now + .seconds(5)) == nil)
         #expect("\(RegistryCredential(username: "u", password: "hunter2"))".contains("hunter2") == false)
     }
 
     @Test func acceptsLegacyDockercfgAndRejectsBadAuth() async throws {
         let legacy = try DockerConfigCredentials.parse(Array(#"{"quay.io":{"auth":"\#(Data("a:b".utf8).base64EncodedString())"}}"#.utf8), source: "s")
-        #expect(await legacy.credential(for: "quay.io")?.username == "a")
+        #expect(try await legacy.credential(for: "quay.io", deadline: .now + .seconds(5))?.username == "a")
         #expect(throws: RegistryError.self) {
             try DockerConfigCredentials.parse(Array(#"{"auths":{"x.io":{"auth":"!!notbase64"}}}"#.utf8), source: "s")
         }

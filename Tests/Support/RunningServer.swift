@@ -13,6 +13,14 @@ public final class RunningServer: @unchecked Sendable {
     public let client: CurlSession
     public let logs = LogSink.memory()
 
+    /// Makes the shared test PKI off the cooperative pool first (openssl runs for seconds on a
+    /// loaded machine; tests waiting for it on pool threads once starved every server in the run).
+    public static func start(executor: any ProviderExecutor = UnconfiguredExecutor(), metrics: ServerMetrics = ServerMetrics(),
+                             configure: (inout ServeOptions) -> Void = { _ in }) async throws -> RunningServer {
+        _ = try await offPool { TestPKI.shared }
+        return try RunningServer(executor: executor, metrics: metrics, configure: configure)
+    }
+
     public init(executor: any ProviderExecutor = UnconfiguredExecutor(), metrics: ServerMetrics = ServerMetrics(),
          configure: (inout ServeOptions) -> Void = { _ in }) throws {
         pki = TestPKI.shared

@@ -77,6 +77,9 @@ mutations.gatekeeper.sh/v1beta1
 {{- range $i, $cert := .Values.notationCerts -}}
 {{- $names = append $names (printf "%s-notation-inline-cert-%d" $fullname $i) -}}
 {{- end -}}
+{{- if or .Values.azurekeyvault.enabled .Values.akvCertConfig.enabled -}}
+{{- $names = prepend $names "kmprovider-akv" -}}
+{{- end -}}
 {{- toJson $names -}}
 {{- end -}}
 
@@ -97,10 +100,27 @@ is applied — Ratify's chart likewise always renders verifier-cosign. */ -}}
 {{- range $i, $key := include "ratify.cosignKeyList" . | fromJsonArray -}}
 {{- $providers = append $providers (dict "provider" (printf "%s-cosign-inline-key-%d" $fullname $i)) -}}
 {{- end -}}
+{{- if and .Values.azurekeyvault.enabled .Values.azurekeyvault.keys -}}
+{{- $providers = append $providers (dict "provider" "kmprovider-akv") -}}
+{{- end -}}
 {{- if and (not $providers) (not (include "ratify.cosignKeyless" .)) -}}
 {{- $providers = list (dict "provider" (printf "%s-cosign-inline-key-0" $fullname)) -}}
 {{- end -}}
 {{- toJson $providers -}}
+{{- end -}}
+
+{{- /* The store's cloud auth provider (Ratify's store.yaml), as JSON; empty when none. */ -}}
+{{- define "ratify.cloudAuthProvider" -}}
+{{- $a := .Values.oras.authProviders -}}
+{{- if $a.azureWorkloadIdentityEnabled -}}
+{{- toJson (dict "name" "azureWorkloadIdentity" "clientID" (.Values.azureWorkloadIdentity.clientId | default "") "endpoints" ($a.azureContainerRegistryEndpoints | default list)) -}}
+{{- else if $a.azureManagedIdentityEnabled -}}
+{{- toJson (dict "name" "azureManagedIdentity" "clientID" (.Values.azureManagedIdentity.clientId | default "") "endpoints" ($a.azureContainerRegistryEndpoints | default list)) -}}
+{{- else if $a.awsEcrBasicEnabled -}}
+{{- toJson (dict "name" "awsEcrBasic") -}}
+{{- else if $a.alibabacloudAcrBasicEnabled -}}
+{{- toJson (dict "name" "alibabacloudAcrBasic" "defaultInstanceId" (.Values.alibabacloudAcrConfig.defaultInstanceId | default "") "acrInstancesConfig" (.Values.alibabacloudAcrConfig.acrInstancesConfig | default list)) -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "ratify.cosignKeyless" -}}
@@ -143,13 +163,21 @@ verifier exists (as in Ratify) and every notation signature fails until one is a
 {{- $type := index $parts 0 -}}
 {{- $ref := index $parts 1 -}}
 {{- if not (has $type (list "ca" "tsa" "signingAuthority")) -}}{{- fail (printf "Unknown certificate type: %s" $type) -}}{{- end -}}
-{{- if not (hasPrefix "notationcerts" (lower $ref)) -}}{{- fail (printf "Unknown trust store reference: %s" $ref) -}}{{- end -}}
+{{- $provider := "" -}}
+{{- if eq (lower $ref) "azurekeyvault" -}}
+{{- if not (or $.Values.azurekeyvault.enabled $.Values.akvCertConfig.enabled) -}}{{- fail (printf "trust store reference %s: azurekeyvault.enabled is false" $ref) -}}{{- end -}}
+{{- $provider = "kmprovider-akv" -}}
+{{- else if hasPrefix "notationcerts" (lower $ref) -}}
 {{- $n := int (regexReplaceAll "[^0-9]" $ref "") -}}
 {{- if ge $n (len $.Values.notationCerts) -}}{{- fail (printf "trust store reference %s: notationCerts has %d entries" $ref (len $.Values.notationCerts)) -}}{{- end -}}
+{{- $provider = printf "%s-notation-inline-cert-%d" $fullname $n -}}
+{{- else -}}
+{{- fail (printf "Unknown trust store reference: %s" $ref) -}}
+{{- end -}}
 {{- $name := printf "cert-%d" $index -}}
 {{- $index = add $index 1 -}}
 {{- $byType := get $stores $type | default dict -}}
-{{- $_ := set $byType $name (list (printf "%s-notation-inline-cert-%d" $fullname $n)) -}}
+{{- $_ := set $byType $name (list $provider) -}}
 {{- $_ := set $stores $type $byType -}}
 {{- $trustStores = append $trustStores (printf "%s:%s" $type $name) -}}
 {{- end -}}
@@ -168,13 +196,19 @@ verifier exists (as in Ratify) and every notation signature fails until one is a
 {{- $v := .Values -}}
 {{- $refused := list -}}
 {{- if ne (toString $v.instrumentation.metricsType) "prometheus" }}{{ $refused = append $refused (printf "instrumentation.metricsType %s (prometheus only)" $v.instrumentation.metricsType) }}{{ end -}}
-{{- range $key := list "azureWorkloadIdentityEnabled" "azureManagedIdentityEnabled" "awsEcrBasicEnabled" "alibabacloudAcrBasicEnabled" -}}
-{{- if index $v.oras.authProviders $key }}{{ $refused = append $refused (printf "oras.authProviders.%s (issue: Cloud identity)" $key) }}{{ end -}}
+{{- /* Cloud identity: one auth provider per store (Ratify's chart would render a duplicate
+authProvider key); Key Vault lives in a KeyManagementProvider resource. */ -}}
+{{- $enabled := list -}}
+{{- range $key := list "azureWorkloadIdentityEnabled" "azureManagedIdentityEnabled" "awsEcrBasicEnabled" "alibabacloudAcrBasicEnabled" "k8secretsEnabled" -}}
+{{- if index $v.oras.authProviders $key }}{{ $enabled = append $enabled (printf "oras.authProviders.%s" $key) }}{{ end -}}
 {{- end -}}
-{{- if or $v.oras.authProviders.azureContainerRegistryEndpoints $v.oras.authProviders.awsApiOverride.enabled }}{{ $refused = append $refused "oras.authProviders.azureContainerRegistryEndpoints / awsApiOverride (issue: Cloud identity)" }}{{ end -}}
-{{- if or $v.azurekeyvault.enabled $v.akvCertConfig.enabled }}{{ $refused = append $refused "azurekeyvault.enabled / akvCertConfig.enabled (issue: Cloud identity)" }}{{ end -}}
-{{- if or $v.azureWorkloadIdentity.clientId $v.azureManagedIdentity.clientId $v.azureManagedIdentity.tenantId }}{{ $refused = append $refused "azureWorkloadIdentity / azureManagedIdentity (issue: Cloud identity)" }}{{ end -}}
-{{- if or $v.alibabacloudAcrConfig.defaultInstanceId $v.alibabacloudAcrConfig.acrInstancesConfig }}{{ $refused = append $refused "alibabacloudAcrConfig (issue: Cloud identity)" }}{{ end -}}
+{{- if and $v.oras.authProviders.dockerConfigSecret (gt (len $enabled) 0) (not (has "oras.authProviders.k8secretsEnabled" $enabled)) }}{{ $enabled = append $enabled "oras.authProviders.dockerConfigSecret" }}{{ end -}}
+{{- if gt (len $enabled) 1 -}}
+{{- fail (printf "the store has one auth provider: choose one of %s" (join ", " $enabled)) -}}
+{{- end -}}
+{{- if and (or $v.azurekeyvault.enabled $v.akvCertConfig.enabled) (not $v.crdManager.enabled) -}}
+{{- fail "azurekeyvault / akvCertConfig need crdManager.enabled: the vault is read by a KeyManagementProvider resource (kmprovider-akv)" -}}
+{{- end -}}
 {{- $cacheType := toString (default "ristretto" $v.provider.cache.type) -}}
 {{- if not (has $cacheType (list "ristretto" "dapr" "redis")) -}}
 {{- fail (printf "provider.cache.type %s is not supported: use ristretto, or dapr / redis (shared by the replicas)" $cacheType) -}}

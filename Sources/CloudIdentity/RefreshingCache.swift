@@ -1,0 +1,145 @@
+import Foundation
+import Registry
+
+/// A value that expires (an access token, registry credentials), with when it does.
+public struct Expiring<Value: Sendable>: Sendable {
+    public let value: Value
+    /// Monotonic: wall-clock jumps do not move it.
+    public let expiresAt: ContinuousClock.Instant
+    public let obtainedAt: ContinuousClock.Instant
+
+    public init(_ value: Value, lifetime: Duration, obtainedAt: ContinuousClock.Instant = .now) {
+        self.value = value
+        self.obtainedAt = obtainedAt
+        self.expiresAt = obtainedAt + lifetime
+    }
+
+    var lifetime: Duration { expiresAt - obtainedAt }
+    /// From here on a refresh starts in the background while this one is still served: the last
+    /// fifth of its life, at most the last 5 minutes.
+    var refreshFrom: ContinuousClock.Instant { expiresAt - min(.seconds(300), lifetime / 5) }
+    /// Past here it is not handed out: the last tenth of its life, at most 30 s, so it never
+    /// expires on its way to the registry.
+    var usableUntil: ContinuousClock.Instant { expiresAt - min(.seconds(30), lifetime / 10) }
+}
+
+/// Values per key (a registry, a token scope), each fetched once and shared, refreshed before it
+/// expires: one fetch at a time per key; while the current value is in its refresh window it is
+/// still served and the refresh runs in the background; a caller waits for a fetch only when
+/// nothing usable is cached, and no longer than its own deadline (the fetch goes on and serves
+/// the next caller). A failed fetch is not cached: the next caller tries again.
+public actor RefreshingCache<Key: Hashable & Sendable, Value: Sendable> {
+    public typealias Fetch = @Sendable (Key) async throws(RegistryError) -> Expiring<Value>
+
+    private let fetch: Fetch
+    private let maxEntries: Int
+    private var entries: [Key: Expiring<Value>] = [:]
+    private var inFlight: [Key: Task<Expiring<Value>, any Error>] = [:]
+    /// Fetches started (tests and logs: how often the identity provider was asked).
+    public private(set) var fetches = 0
+    public private(set) var lastBackgroundError: RegistryError?
+
+    public init(maxEntries: Int = 256, fetch: @escaping Fetch) {
+        self.fetch = fetch
+        self.maxEntries = maxEntries
+    }
+
+    public func value(for key: Key, deadline: ContinuousClock.Instant) async throws(RegistryError) -> Value {
+        let now = ContinuousClock.now
+        if let current = entries[key], now < current.usableUntil {
+            if now >= current.refreshFrom, inFlight[key] == nil { _ = start(key, background: true) }
+            return current.value
+        }
+        let task = inFlight[key] ?? start(key, background: false)
+        return try await Self.wait(for: task, until: deadline, key: key).value
+    }
+
+    /// How long the cached value of `key` has left (nil: none cached).
+    public func remaining(for key: Key) -> Duration? {
+        entries[key].map { $0.expiresAt - .now }
+    }
+
+    /// Forgets a key's value (the registry refused it): the next caller fetches a fresh one.
+    public func invalidate(_ key: Key) { entries[key] = nil }
+
+    private func start(_ key: Key, background: Bool) -> Task<Expiring<Value>, any Error> {
+        fetches += 1
+        let fetch = self.fetch
+        let task = Task<Expiring<Value>, any Error> {
+            do throws(RegistryError) {
+                let fresh = try await fetch(key)
+                self.finished(key, .success(fresh))
+                return fresh
+            } catch {
+                self.finished(key, .failure(error))
+                throw error
+            }
+        }
+        inFlight[key] = task
+        return task
+    }
+
+    private func finished(_ key: Key, _ result: Result<Expiring<Value>, RegistryError>) {
+        inFlight[key] = nil
+        switch result {
+        case .success(let fresh):
+            if entries[key] == nil, entries.count >= maxEntries, let oldest = entries.min(by: { $0.value.expiresAt < $1.value.expiresAt })?.key {
+                entries[oldest] = nil
+            }
+            entries[key] = fresh
+            lastBackgroundError = nil
+        case .failure(let error):
+            lastBackgroundError = error
+        }
+    }
+
+    private static func wait(for task: Task<Expiring<Value>, any Error>, until deadline: ContinuousClock.Instant,
+                             key: Key) async throws(RegistryError) -> Expiring<Value> {
+        let outcome: Result<Expiring<Value>, RegistryError>? = await withTaskGroup(of: Result<Expiring<Value>, RegistryError>?.self) { group in
+            group.addTask {
+                do { return .success(try await task.value) } catch let error as RegistryError {
+                    return .failure(error)
+                } catch {
+                    return .failure(RegistryError(.credentialProvider, "\(error)"))
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(until: deadline)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        switch outcome {
+        case .success(let value)?: return value
+        case .failure(let error)?: throw error
+        case nil: throw RegistryError(.timeout, "the credentials for \(key) did not arrive before the deadline (the request for them goes on)")
+        }
+    }
+}
+
+/// Reads a form or JSON answer's lifetime the way token endpoints state it, robust to clock skew:
+/// a relative `expires_in` as is; an absolute expiry measured against the response's own `Date`
+/// header (the server's clock) when there is one, else against ours. Never less than 10 s, so a
+/// skewed or already-past expiry does not make every request fetch again.
+public enum TokenLifetime {
+    public static func relative(seconds: Double) -> Duration {
+        .milliseconds(Int64(max(10, min(seconds, 366 * 86400)) * 1000))
+    }
+
+    public static func absolute(expiresAt: Date, serverDate: String?) -> Duration {
+        // A Date header has whole seconds (truncated): up to one more may have passed.
+        if let server = serverDate.flatMap(parseHTTPDate) { return relative(seconds: expiresAt.timeIntervalSince(server) - 1) }
+        return relative(seconds: expiresAt.timeIntervalSince(Date()))
+    }
+
+    /// RFC 9110 IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
+    public static func parseHTTPDate(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return formatter.date(from: text)
+    }
+}
