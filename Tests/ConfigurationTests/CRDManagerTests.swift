@@ -413,4 +413,58 @@ import TestSupport
             #expect(doubles.requests("entra").isEmpty == false)
         }
     }
+
+    /// Issue #20, for notation: the vault's certificate (a secret holding the PEM chain) is the
+    /// trust store. It first holds another root: denied; a new latest version with the signer's
+    /// root is picked up at the next refresh: admitted, the status naming the new version.
+    @Test func azureKeyVaultCertificateRotationChangesNotationVerdicts() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the ratify binary first (make build)")
+        let doubles = try await offPool { try CloudDoubles(registryAuth: "acr") }
+        defer { doubles.stop() }
+        let vault = "ratify-kv.vault.azure.net"
+        let cluster = try await offPool {
+            try Cluster(environment: ["AZURE_FEDERATED_TOKEN_FILE": doubles.serviceAccountToken.path, "AZURE_AUTHORITY_HOST": doubles.url,
+                                      "RATIFY_CONNECT_TO": "\(vault):80:127.0.0.1:\(doubles.port)"])
+        }
+        defer { cluster.stop() }
+        try await offPool {
+            let oci = OCIFixtures(pusher: cluster.registry, maintainTagSchema: true)
+            let image = try oci.pushImage("app", tag: "notation")
+            let out = cluster.work.appendingPathComponent("notation")
+            try ProcessRunner.python(FixtureScripts.path("make_notation_fixtures.py"), [out.path, image.mediaType, image.digest, String(image.size), "--basic"])
+            try oci.attach("app", to: image, artifactType: "application/vnd.cncf.notary.signature",
+                           layers: [("application/jose+json", Array(try Data(contentsOf: out.appendingPathComponent("jws-es256.jws"))))])
+            let root = try String(contentsOf: out.appendingPathComponent("truststore/x509/ca/wabbit/root.crt"), encoding: .utf8)
+            let rogue = try String(contentsOf: out.appendingPathComponent("rogue-root.crt"), encoding: .utf8)
+            let signed = "\(cluster.registry.host)/app:notation"
+            try doubles.set("keyvault", "certificates", ["notation-ca": [["version": "c1", "contentType": "application/x-pem-file", "value": .string(rogue)]]])
+            try cluster.createRegistrySecretAndStore()
+            try cluster.create("keymanagementproviders", "kmprovider-akv", spec: [
+                "type": "azurekeyvault", "refreshInterval": "2s",
+                "parameters": ["vaultURI": .string("http://\(vault)"), "tenantID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                               "clientID": "1c7ac8b5-7a68-4a2b-9b5e-0c1f4b6f2a11", "certificates": [["name": "notation-ca"]]]])
+            try cluster.create("verifiers", "verifier-notation", spec: [
+                "name": "notation", "type": "notation", "artifactTypes": "application/vnd.cncf.notary.signature",
+                "parameters": ["verificationCertStores": ["ca": ["ca-certs": ["kmprovider-akv"]]],
+                               "trustPolicyDoc": ["version": "1.0", "trustPolicies": [["name": "default", "registryScopes": ["*"],
+                                   "signatureVerification": ["level": "strict"], "trustStores": ["ca:ca-certs"], "trustedIdentities": ["*"]]]]]])
+            try cluster.create("policies", "ratify-policy", spec: ["type": "config-policy", "parameters": ["artifactVerificationPolicies": ["default": "all"]]])
+            func certificateRows() throws -> [String] {
+                let status = try cluster.status("\(Self.group)/keymanagementproviders/kmprovider-akv")
+                return (status?["properties"]?["Certificates"]?.arrayValue ?? []).map { "\($0["Name"]?.stringValue ?? "")@\($0["Version"]?.stringValue ?? "")" }
+            }
+            let fetched = Date().addingTimeInterval(15)
+            while try certificateRows() != ["notation-ca@c1"], Date() < fetched { Thread.sleep(forTimeInterval: 0.2) }
+            #expect(try certificateRows() == ["notation-ca@c1"])
+            try cluster.eventually([signed], [false], "with another root in the vault")
+
+            try doubles.set("keyvault", "certificates", ["notation-ca": [
+                ["version": "c1", "contentType": "application/x-pem-file", "value": .string(rogue)],
+                ["version": "c2", "contentType": "application/x-pem-file", "value": .string(root)]]])
+            try cluster.eventually([signed], [true], "after the certificate rotated in the vault")
+            let rotated = Date().addingTimeInterval(15)
+            while try certificateRows() != ["notation-ca@c2"], Date() < rotated { Thread.sleep(forTimeInterval: 0.2) }
+            #expect(try certificateRows() == ["notation-ca@c2"])
+        }
+    }
 }

@@ -79,7 +79,7 @@ public final class CurlSession: @unchecked Sendable {
 
     deinit { curl_easy_cleanup(handle) }
 
-    public func perform(_ request: HTTPClientRequest, timeout: Duration = .seconds(10), freshConnection: Bool = false) throws(HTTPClientError) -> HTTPClientResponse {
+    public func perform(_ request: HTTPClientRequest, timeout: Duration = .seconds(30), freshConnection: Bool = false) throws(HTTPClientError) -> HTTPClientResponse {
         try lock.withLock { _ throws(HTTPClientError) in try performLocked(request, timeout: timeout, freshConnection: freshConnection) }
     }
 
