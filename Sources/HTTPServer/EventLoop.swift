@@ -42,8 +42,6 @@ final class EventLoop: @unchecked Sendable {
     private var listener: Int32 = -1
     private var running = true
     private(set) var draining = false
-    /// How long, once draining, a connection that has not sent its first request may still send it.
-    static let freshConnectionDrainGrace: Duration = .seconds(2)
     private var listenerPaused = false
     private var nextConnectionID: UInt64 = 0
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
@@ -307,9 +305,9 @@ final class EventLoop: @unchecked Sendable {
             // A keep-alive connection between requests is closed now: its client retries on a new
             // connection. A connection that has not sent its first request yet is not idle in that
             // sense (its request may already be on the wire, and a client does not retry a fresh
-            // connection); it gets `freshConnectionDrainGrace` to send it (Go's net/http gives
+            // connection); it gets `drainGraceForNewConnections` to send it (Go's net/http gives
             // such connections 5 s), then the sweep closes it.
-            let freshUntil = Socket.monotonicNanoseconds() + Self.freshConnectionDrainGrace.nanoseconds
+            let freshUntil = Socket.monotonicNanoseconds() + self.shared.configuration.drainGraceForNewConnections.nanoseconds
             for connection in Array(self.connections.values) where connection.isIdle {
                 if connection.hasServedRequest { connection.close() } else { connection.drain(closingBy: freshUntil) }
             }

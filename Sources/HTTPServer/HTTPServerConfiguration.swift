@@ -17,6 +17,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxConnectionsPerPeer: Int = 1024
     /// How long a keep-alive connection may sit idle between requests.
     public var idleTimeout: Duration
+    /// Once shutting down, how long a connection that has not sent its first request may still
+    /// send it (Go's net/http gives such connections 5 s).
+    public var drainGraceForNewConnections: Duration = .seconds(2)
     /// How long a client may take to accept one response.
     public var writeTimeout: Duration
     /// Event-loop threads; each owns its connections for their whole life.

@@ -7,13 +7,19 @@ import Registry
 import Testing
 import TestSupport
 
+/// Every suite that starts cloud doubles (a docker-registry and a Python double each; botocore's
+/// import alone is a CPU-second) runs one test at a time: started together they starved the rest
+/// of the run on a 2-core machine.
+@Suite(.serialized) enum CloudDoublesTests {}
+
+extension CloudDoublesTests {
 /// Each cloud auth provider against its test double (cloud_doubles.py: Entra ID, IMDS, ACR's
 /// exchange and token endpoints, STS + ECR with botocore's signer checking SigV4, Alibaba STS + ACR
 /// with ACS3 checked) in front of a real docker-registry: with only the provider configured the
 /// store resolves, lists referrers and reads blobs; without it the registry refuses.
 /// Serialized: each test starts a docker-registry and a Python double (botocore's import alone is
 /// a CPU-second), and nine at once starved the rest of the run on a 2-core machine.
-@Suite(.serialized) struct CloudProviderTests {
+@Suite struct CloudProviderTests {
     static let http = CloudHTTP(requestTimeout: .seconds(20))
 
     struct Fixture {
@@ -228,11 +234,13 @@ import TestSupport
         doubles.stop()
     }
 }
+}
 
+extension CloudDoublesTests {
 /// `ratify verify` (the real binary) against each provider's double with a cosign-signed image:
 /// the configuration names only the auth provider — no docker config, no secret — and the
 /// environment is what the cloud's webhook would inject.
-@Suite(.serialized) struct CloudProviderCLITests {
+@Suite struct CloudProviderCLITests {
     static let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent(".build/debug/ratify").path
 
@@ -313,13 +321,15 @@ import TestSupport
         #expect(anonymous.output.contains("401") || anonymous.output.contains("UNAUTHORIZED") || anonymous.output.contains("requires credentials"), "\(anonymous.output)")
     }
 }
+}
 
+extension CloudDoublesTests {
 /// `ratify serve` with only `awsEcrBasic` configured, admitting a new image every 3 s for 36 s
 /// while the double issues ECR tokens of 10 s and STS sessions of 14 s: every verification
 /// passes, the tokens are fetched again as they lapse.
-@Suite(.serialized) struct CloudProviderServeTests {
+@Suite struct CloudProviderServeTests {
     @Test func tokensExpiringMidRunAreRefreshedWithoutAFailedVerification() async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: CloudProviderCLITests.binary), "build the ratify binary first (make build)")
+        try #require(FileManager.default.isExecutableFile(atPath: CloudDoublesTests.CloudProviderCLITests.binary), "build the ratify binary first (make build)")
         let doubles = try await offPool { try CloudDoubles(registryAuth: "ecr") }
         defer { doubles.stop() }
         try doubles.set("aws", "tokenLifetime", 10)
@@ -356,7 +366,7 @@ import TestSupport
         let port = try freePort()
         let children = ChildProcesses()
         defer { children.stopAll() }
-        try children.start(CloudProviderCLITests.binary, ["serve", "--http", "127.0.0.1:\(port)", "--health-port", "127.0.0.1:\(try freePort())",
+        try children.start(CloudDoublesTests.CloudProviderCLITests.binary, ["serve", "--http", "127.0.0.1:\(port)", "--health-port", "127.0.0.1:\(try freePort())",
                                                           "--metrics-port", "off", "-c", file.path],
                            log: doubles.directory.appendingPathComponent("ratify.log").path,
                            environment: ["AWS_REGION": "us-west-2", "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/ratify-ecr",
@@ -382,4 +392,5 @@ import TestSupport
         #expect(doubles.requests("ecr").count >= 3, "ECR tokens fetched again as they lapsed")
         #expect(doubles.requests("sts").count >= 2, "STS sessions renewed")
     }
+}
 }

@@ -8,11 +8,12 @@ import Registry
 import Testing
 import TestSupport
 
+extension CloudDoublesTests {
 /// The Azure Key Vault key management provider: Ratify's own secret fixtures with the verdicts
 /// its tests expect, its validation messages, and fetches from the Key Vault double (challenge
 /// auth, PEM and PKCS #12 secrets, disabled objects, RSA and EC JWKs made by Python's
 /// `cryptography`).
-@Suite(.serialized) struct KeyVaultTests {
+@Suite struct KeyVaultTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Conformance/ratify/derived/akv-provider_test-literals")
 
@@ -158,4 +159,5 @@ import TestSupport
             #expect(error.message.contains("failed to get key objectName:nope") && error.message.contains("KeyNotFound"))
         }
     }
+}
 }

@@ -157,6 +157,7 @@ import TestSupport
         let config = work.appendingPathComponent("config.json").path
         try #"""
         {"store": {"version": "1.0.0", "plugins": [{"name": "oras", "useHttp": true, "authProvider": {"name": "dockerConfig", "configPath": "\#(storeConfig)"}}]},
+         "executor": {"verificationRequestTimeout": 60000},
          "policy": {"version": "1.0.0", "plugin": {"name": "configPolicy", "artifactVerificationPolicies": {"application/spdx+json": "all"}}},
          "verifier": {"version": "1.0.0", "pluginBinDirs": ["\#(plugins)"], "plugins": [
            {"name": "license", "type": "licensecheck", "artifactTypes": "application/spdx+json", "behavior": "pass",

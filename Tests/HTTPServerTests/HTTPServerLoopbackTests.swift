@@ -101,7 +101,8 @@ import TestSupport
     /// for a short while — its request can already be on the wire, and clients do not retry a
     /// fresh connection. One that stays silent is closed after that grace, not the whole period.
     @Test func aFreshConnectionMaySendItsFirstRequestWhileShuttingDown() async throws {
-        let server = try startServer()
+        // 10 s of grace (2 s by default): the steps below can stall for seconds on a loaded machine.
+        let server = try startServer { $0.drainGraceForNewConnections = .seconds(10) }
         let port = server.port
         let fresh = try RawClient(port: port, receiveTimeout: 30)
         let silent = try RawClient(port: port, receiveTimeout: 30)
@@ -133,8 +134,9 @@ import TestSupport
         let sleepers = SleepersStarted()
         let server = try startServer(sleepers: sleepers)
         let port = server.port
-        // 3 s in flight: still running when shutdown starts, even on a loaded 2-core machine.
-        let inFlight = Task { try await offPool { try CurlSession().perform(HTTPClientRequest(url: "http://127.0.0.1:\(port)/sleep/3000")) } }
+        // 10 s in flight: still running when shutdown starts, even when a loaded 2-core machine
+        // stalls the test for seconds.
+        let inFlight = Task { try await offPool { try CurlSession().perform(HTTPClientRequest(url: "http://127.0.0.1:\(port)/sleep/10000"), timeout: .seconds(60)) } }
         // Wait until its handler runs: a connection accepted whose request has not been read yet is
         // idle, and graceful shutdown rightly closes idle connections (CI once raced exactly there).
         let waitStart = ContinuousClock.now
@@ -145,10 +147,10 @@ import TestSupport
         let idle = CurlSession()
         _ = try await offPool { try idle.perform(HTTPClientRequest(url: "http://127.0.0.1:\(port)/idle")) }
         #expect(server.openConnections == 2)
-        await server.shutdown(gracePeriod: .seconds(5))
+        await server.shutdown(gracePeriod: .seconds(30))
         let response = try await inFlight.value
         #expect(response.status == 200)
-        #expect(response.bodyText == "GET /sleep/3000 0")
+        #expect(response.bodyText == "GET /sleep/10000 0")
         #expect(response.header("Connection") == "close")
         #expect(server.openConnections == 0)
         // The listener is closed: new connections are refused.

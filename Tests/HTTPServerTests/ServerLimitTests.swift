@@ -139,7 +139,7 @@ import TLS
     /// One peer cannot take every slot.
     @Test func connectionsPerPeerAreBounded() async throws {
         let (server, events) = try start { $0.maxConnectionsPerPeer = 2; $0.eventLoops = 1 }
-        let first = try RawClient(port: server.port), second = try RawClient(port: server.port)
+        let first = try RawClient(port: server.port, receiveTimeout: 30), second = try RawClient(port: server.port, receiveTimeout: 30)
         #expect(await eventually { server.openConnections == 2 })
         let third = try RawClient(port: server.port, receiveTimeout: 10)
         try? third.send("GET /third HTTP/1.1\r\n\r\n")
