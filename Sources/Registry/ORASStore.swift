@@ -26,6 +26,9 @@ public final class ORASStore: ReferrerStore, Sendable {
     /// referrers API: the tag schema first, for a while. Per repository, not per registry: one
     /// repository's 404 must not hide another's referrers; and not forever.
     let noReferrersAPI = TTLCache<ContinuousClock.Instant>(ttl: .seconds(600))
+    /// Repositories whose referrers API answered (an OCI index) lately: listed through the API
+    /// alone. Neither known: the API and the tag schema are asked at once (below).
+    let referrersAPISeen = TTLCache<Bool>(ttl: .seconds(600))
     /// Resolved tags, referrer lists and content shared with other replicas, under `sharedScope`
     /// (this store's configuration fingerprint). Content read back is checked by digest again.
     let shared: (any SharedCache)?
@@ -271,10 +274,21 @@ public final class ORASStore: ReferrerStore, Sendable {
         // Past the recheck interval the API is asked again, whatever the tag schema holds (a
         // referrer listed only through the API could decide an `all` rule); within it, the tag schema.
         let apiWorthAsking = noReferrersAPI.get(subject.name).map { ContinuousClock.now - $0 >= options.referrersAPIRecheck } ?? true
-        if apiWorthAsking, let found = try await apiReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline) {
-            return found
+        guard apiWorthAsking else { return try await tagSchemaReferrers(subject, digest: digest, deadline: deadline) }
+        if referrersAPISeen.get(subject.name) != nil {
+            if let found = try await apiReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline) { return found }
+            return try await tagSchemaReferrers(subject, digest: digest, deadline: deadline)
         }
-        return try await tagSchemaReferrers(subject, digest: digest, deadline: deadline)
+        // Not known yet whether this repository has the API (a fresh process, or a 404 being
+        // re-checked): the tag schema is read alongside the probe, so a registry without the API
+        // (distribution 2.x, most mirrors) costs one round trip here, not two. With the API the
+        // tag schema's answer is dropped — one request, once per repository per 10 minutes.
+        let tagSchema = Task(executorPreference: preferredExecutor) { () throws(RegistryError) -> [Descriptor] in
+            try await self.tagSchemaReferrers(subject, digest: digest, deadline: deadline)
+        }
+        defer { tagSchema.cancel() }
+        if let found = try await apiReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline) { return found }
+        do { return try await tagSchema.value } catch let error as RegistryError { throw error } catch { throw RegistryError.unexpected(error) }
     }
 
     /// The referrers API's pages, or nil when the registry has none for this repository (404, or
@@ -304,6 +318,7 @@ public final class ORASStore: ReferrerStore, Sendable {
                 throw RegistryError(.invalidResponse, "referrers of \(subject.name)@\(digest): \(error.message)")
             }
             noReferrersAPI.remove(subject.name)
+            referrersAPISeen.put(subject.name, true)
             descriptors += index.manifests
             guard descriptors.count <= options.maxReferrers else {
                 throw RegistryError(.tooLarge, "\(subject.name)@\(digest) has more than \(options.maxReferrers) referrers; the limit is \(options.maxReferrers)")

@@ -310,16 +310,22 @@ class Cluster:
         """The `verify result for subject <subject>: {...}` report of `kubectl logs`, parsed (the
         logfmt msg value is a quoted string: read it up to its closing quote, then unquote)."""
         marker = f"verify result for subject {subject}: "
-        for line in reversed(self.logs().splitlines()):
-            if marker in line:
-                rest, raw, escaped = line.split(marker, 1)[1], [], False
-                for char in rest:
-                    if char == '"' and not escaped:
-                        break
-                    raw.append(char)
-                    escaped = char == "\\" and not escaped
-                return json.loads(json.loads('"' + "".join(raw) + '"'))
-        return None
+        # The line is written next to the answer, not before it: wait for it (a loaded machine
+        # can take a while to flush it).
+        deadline = time.time() + 15
+        while True:
+            for line in reversed(self.logs().splitlines()):
+                if marker in line:
+                    rest, raw, escaped = line.split(marker, 1)[1], [], False
+                    for char in rest:
+                        if char == '"' and not escaped:
+                            break
+                        raw.append(char)
+                        escaped = char == "\\" and not escaped
+                    return json.loads(json.loads('"' + "".join(raw) + '"'))
+            if time.time() > deadline:
+                return None
+            time.sleep(0.1)
 
     def stop(self):
         for child in self.children:
