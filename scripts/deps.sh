@@ -23,6 +23,8 @@ python3 -c "import regopy, yaml" 2>/dev/null || python3 -m pip install -q regopy
 python3 -c "import jwcrypto, pycose, cbor2, asn1crypto" 2>/dev/null || python3 -m pip install -q jwcrypto pycose cbor2 asn1crypto
 # TUF client tests: repositories made with python-tuf (the reference implementation).
 python3 -c "import tuf.api.metadata, securesystemslib.signer" 2>/dev/null || python3 -m pip install -q tuf
+# Cloud identity doubles (Tests/Support/cloud_doubles.py): ECR's SigV4 checked with botocore's own signer.
+python3 -c "import botocore.auth" 2>/dev/null || python3 -m pip install -q botocore
 # make lint-chart: Helm v4's engine offline, and Kubernetes' schemas.
 python3 -c "import helm_python, kubernetes_validate, jsonschema" 2>/dev/null || python3 -m pip install -q helm-python-sdk kubernetes-validate jsonschema
 if ! command -v swift >/dev/null 2>&1; then
