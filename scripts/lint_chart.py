@@ -80,6 +80,9 @@ VALUE_SETS = {
     "Azure managed identity": {
         "azureManagedIdentity": {"clientId": "5b4f0d3c-0000-4000-8000-00000000abcd", "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47"},
         "oras": {"authProviders": {"azureManagedIdentityEnabled": True}}},
+    "Azure workload identity, client id from the service account (no clientId), no chart service account": {
+        "serviceAccount": {"create": False, "name": "ratify-wi"},
+        "oras": {"authProviders": {"azureWorkloadIdentityEnabled": True}}},
     "AWS ECR (IRSA) with an API override": {
         "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/ratify"}},
         "oras": {"authProviders": {"awsEcrBasicEnabled": True, "awsApiOverride": {
@@ -102,6 +105,8 @@ CLOUD = {
             "vaultURI": "https://ratify.vault.azure.net/", "certificates": [{"name": "c1", "version": "v1"}, {"name": "c2", "version": ""}],
             "keys": [], "tenantID": "72f988bf-86f1-41af-91ab-2d7cd011db47", "clientID": "1c7ac8b5-7a68-4a2b-9b5e-0c1f4b6f2a11"}},
         "label": True, "env": {}},
+    "Azure workload identity, client id from the service account (no clientId), no chart service account": {
+        "authProvider": {"name": "azureWorkloadIdentity", "clientID": "", "endpoints": []}, "kmp": None, "label": True, "env": {}},
     "Azure managed identity": {
         "authProvider": {"name": "azureManagedIdentity", "clientID": "5b4f0d3c-0000-4000-8000-00000000abcd", "endpoints": []},
         "kmp": None, "label": False, "env": {"AZURE_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47"}},
@@ -228,9 +233,10 @@ def main():
             deployment = next(d for d in docs if d["kind"] == "Deployment")
             pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
             accounts = [d for d in docs if d["kind"] == "ServiceAccount"]
-            check(f"[{name}] azure.workload.identity/use on the pod and the service account exactly with a client id",
+            check(f"[{name}] azure.workload.identity/use on the pod when the workload identity is used, on the service account with a client id",
                   (pod_labels.get("azure.workload.identity/use") == "true") == want["label"]
-                  and all((a["metadata"]["labels"].get("azure.workload.identity/use") == "true") == want["label"] for a in accounts), pod_labels)
+                  and all((a["metadata"]["labels"].get("azure.workload.identity/use") == "true") == bool(values.get("azureWorkloadIdentity", {}).get("clientId"))
+                          for a in accounts), pod_labels)
             environment = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
             check(f"[{name}] the provider's environment", all(environment.get(k) == v for k, v in want["env"].items())
                   and not any(k.startswith(("AWS_API_OVERRIDE", "AZURE_TENANT")) for k in set(environment) - set(want["env"])), environment)
@@ -337,6 +343,11 @@ def main():
                 "ctLogVerify": True, "certificateIdentityRegExp": keyless["certificateIdentityRegExp"],
                 "certificateOIDCIssuer": keyless["certificateOIDCIssuer"]} and policy["tLogVerify"] is True
                   and cosign["trustedRoot"] == "/usr/local/ratify-certs/cosign/trusted_root.json", cosign)
+        account = deployment["spec"]["template"]["spec"].get("serviceAccountName", "default")
+        rendered_accounts = {d["metadata"]["name"] for d in docs if d["kind"] == "ServiceAccount"}
+        user_account = values.get("serviceAccount", {}).get("create") is False and values.get("serviceAccount", {}).get("name") == account
+        check(f"[{name}] the pod's service account exists (rendered, given by the user, or default)",
+              account in rendered_accounts or account == "default" or user_account, (account, rendered_accounts))
         replicas = values.get("replicaCount", 1)
         pod = deployment["spec"]["template"]["spec"]
         pdbs = [d for d in docs if d["kind"] == "PodDisruptionBudget"]

@@ -111,7 +111,16 @@ public final class ECRCredentials: CredentialProvider {
         tokens = RefreshingCache<String, RegistryCredential> { host throws(RegistryError) in
             guard let registry = ECRRegistry.parse(host) else { throw RegistryError(.credentialProvider, "\(Self.name): \(host) is not an ECR registry") }
             let session = try await sessions.value(for: identity.region, deadline: .now + http.requestTimeout)
-            return try await Self.authorizationToken(registry, identity: identity, session: session, http: http, clock: clock)
+            do throws(RegistryError) {
+                return try await Self.authorizationToken(registry, identity: identity, session: session, http: http, clock: clock)
+            } catch {
+                // ECR refused the role's session itself (revoked, expired early): the next attempt
+                // assumes the role again instead of reusing it until its stated expiry.
+                if ["UnrecognizedClientException", "ExpiredTokenException", "InvalidSignatureException", "HTTP 403"].contains(where: error.message.contains) {
+                    await sessions.invalidate(identity.region)
+                }
+                throw error
+            }
         }
     }
 

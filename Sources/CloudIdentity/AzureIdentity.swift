@@ -164,6 +164,8 @@ public final class ACRCredentials: CredentialProvider {
             let response = try await http.postForm("\(scheme)://\(host)/oauth2/exchange", fields, provider: provider)
             let document = try? JSONParser.parse(response.body)
             guard response.status == 200 else {
+                // The registry refused the Entra ID token itself: fetch a new one next time.
+                if response.status == 401 { await aad.invalidate(Self.scope) }
                 let reason = document?["errors"]?.arrayValue?.first?["message"]?.stringValue ?? document?["error"]?.stringValue ?? ""
                 throw RegistryError(.credentialProvider, "\(provider): failed to get refresh token for container registry \(host): HTTP \(response.status)\(reason.isEmpty ? "" : " " + reason)")
             }

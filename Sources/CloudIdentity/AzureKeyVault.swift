@@ -34,6 +34,7 @@ public struct KeyVaultSpec: Sendable, Equatable {
     public var certificates: [Object]
     public var keys: [Object]
     public var refreshInterval: Duration?
+    public static let minimumRefreshInterval: Duration = .seconds(1)
 
     /// Ratify's validation order and messages.
     public static func parse(_ parameters: JSONValue?, refreshInterval: String?) throws(KeyVaultError) -> KeyVaultSpec {
@@ -89,10 +90,12 @@ public struct KeyVaultSpec: Sendable, Equatable {
         }
         var interval: Duration?
         if let refreshInterval, !refreshInterval.isEmpty {
-            guard let parsed = GoDuration.parse(refreshInterval), parsed > .zero else {
+            guard let parsed = GoDuration.parse(refreshInterval) else {
                 throw KeyVaultError("KEY_MANAGEMENT_PROVIDER_FAILURE", "Unable to parse interval duration \"\(refreshInterval)\" (a Go duration such as 1m or 1h30m)")
             }
-            interval = parsed
+            // Zero or negative: fetched once, as Ratify (no requeue). At least a second between
+            // fetches: `1ns` must not turn ratify's identity into a flood on the vault.
+            interval = parsed > .zero ? max(parsed, Self.minimumRefreshInterval) : nil
         }
         var trimmed = vault
         while trimmed.hasSuffix("/") { trimmed.removeLast() }

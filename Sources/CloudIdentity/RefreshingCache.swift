@@ -1,5 +1,6 @@
 import Foundation
 import Registry
+import Synchronization
 
 /// A value that expires (an access token, registry credentials), with when it does.
 public struct Expiring<Value: Sendable>: Sendable {
@@ -35,24 +36,35 @@ public actor RefreshingCache<Key: Hashable & Sendable, Value: Sendable> {
     private let maxEntries: Int
     private var entries: [Key: Expiring<Value>] = [:]
     private var inFlight: [Key: Task<Expiring<Value>, any Error>] = [:]
+    private var failures: [Key: (at: ContinuousClock.Instant, error: RegistryError)] = [:]
     /// Fetches started (tests and logs: how often the identity provider was asked).
     public private(set) var fetches = 0
     public private(set) var lastBackgroundError: RegistryError?
 
-    public init(maxEntries: Int = 256, fetch: @escaping Fetch) {
+    /// After a failed fetch, how long its error is answered before the provider is asked again.
+    let retryAfterFailure: Duration
+
+    public init(maxEntries: Int = 256, retryAfterFailure: Duration = .seconds(2), fetch: @escaping Fetch) {
         self.fetch = fetch
         self.maxEntries = maxEntries
+        self.retryAfterFailure = retryAfterFailure
     }
 
     public func value(for key: Key, deadline: ContinuousClock.Instant) async throws(RegistryError) -> Value {
         let now = ContinuousClock.now
+        let recentFailure = failures[key].flatMap { now - $0.at < retryAfterFailure ? $0.error : nil }
         if let current = entries[key], now < current.usableUntil {
-            if now >= current.refreshFrom, inFlight[key] == nil { _ = start(key, background: true) }
+            // In its refresh window: refreshed behind the caller — but not again right after a
+            // failed refresh (an identity provider refusing fast must not get a call per request).
+            if now >= current.refreshFrom, inFlight[key] == nil, recentFailure == nil { _ = start(key, background: true) }
             return current.value
         }
+        if inFlight[key] == nil, let recentFailure { throw recentFailure }
         let task = inFlight[key] ?? start(key, background: false)
         return try await Self.wait(for: task, until: deadline, key: key).value
     }
+
+
 
     /// How long the cached value of `key` has left (nil: none cached).
     public func remaining(for key: Key) -> Duration? {
@@ -60,7 +72,10 @@ public actor RefreshingCache<Key: Hashable & Sendable, Value: Sendable> {
     }
 
     /// Forgets a key's value (the registry refused it): the next caller fetches a fresh one.
-    public func invalidate(_ key: Key) { entries[key] = nil }
+    public func invalidate(_ key: Key) {
+        entries[key] = nil
+        failures[key] = nil
+    }
 
     private func start(_ key: Key, background: Bool) -> Task<Expiring<Value>, any Error> {
         fetches += 1
@@ -87,35 +102,55 @@ public actor RefreshingCache<Key: Hashable & Sendable, Value: Sendable> {
                 entries[oldest] = nil
             }
             entries[key] = fresh
+            failures[key] = nil
             lastBackgroundError = nil
         case .failure(let error):
+            if failures.count >= maxEntries { failures.removeAll() }
+            failures[key] = (.now, error)
             lastBackgroundError = error
         }
     }
 
+    /// The fetch's result, or a timeout at `deadline` — whichever comes first. The fetch is an
+    /// unstructured task whose value cannot be abandoned inside a task group (the group would
+    /// wait for it), so the first of two racing tasks resumes a continuation once.
     private static func wait(for task: Task<Expiring<Value>, any Error>, until deadline: ContinuousClock.Instant,
                              key: Key) async throws(RegistryError) -> Expiring<Value> {
-        let outcome: Result<Expiring<Value>, RegistryError>? = await withTaskGroup(of: Result<Expiring<Value>, RegistryError>?.self) { group in
-            group.addTask {
-                do { return .success(try await task.value) } catch let error as RegistryError {
-                    return .failure(error)
-                } catch {
-                    return .failure(RegistryError(.credentialProvider, "\(error)"))
-                }
-            }
-            group.addTask {
+        let outcome: Result<Expiring<Value>, RegistryError>? = await withCheckedContinuation { continuation in
+            let gate = Gate<Result<Expiring<Value>, RegistryError>?>(continuation)
+            let timer = Task {
                 try? await Task.sleep(until: deadline)
-                return nil
+                gate.open(nil)
             }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+            Task {
+                let result: Result<Expiring<Value>, RegistryError>
+                switch await task.result {
+                case .success(let value): result = .success(value)
+                case .failure(let error as RegistryError): result = .failure(error)
+                case .failure(let error): result = .failure(RegistryError(.credentialProvider, "\(error)"))
+                }
+                gate.open(result)
+                timer.cancel()
+            }
         }
         switch outcome {
         case .success(let value)?: return value
         case .failure(let error)?: throw error
         case nil: throw RegistryError(.timeout, "the credentials for \(key) did not arrive before the deadline (the request for them goes on)")
         }
+    }
+}
+
+/// Resumes a continuation once, with the first value offered.
+final class Gate<T: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<T, Never>?>(nil)
+
+    init(_ continuation: CheckedContinuation<T, Never>) {
+        self.continuation.withLock { $0 = continuation }
+    }
+
+    func open(_ value: T) {
+        continuation.withLock { $0.take() }?.resume(returning: value)
     }
 }
 

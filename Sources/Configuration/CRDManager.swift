@@ -63,7 +63,10 @@ public final class CRDManager: @unchecked Sendable {
         }
     }
 
-    public func stop() { watchers.forEach { $0.stop() } }
+    public func stop() {
+        watchers.forEach { $0.stop() }
+        keyVaults.stopAll()
+    }
 
     /// Changes arrive in bursts (the initial lists, kubectl apply -f dir/): coalesce them, and
     /// run one rebuild at a time — a slow rebuild (secrets to fetch) finishing after a newer one
@@ -130,6 +133,13 @@ public final class CRDManager: @unchecked Sendable {
             case .stores, .namespacedstores:
                 if case .failure(let message) = pluginResults[object.key] {
                     problem = message
+                    break
+                }
+                if object.kind == .namespacedstores, let name = object.spec["parameters"]?["authProvider"]?["name"]?.stringValue,
+                   ORASStoreOptions.cloudAuthProviders.contains(name) {
+                    // The tenant would choose where ratify's cloud identity sends its tokens
+                    // (`endpoints`, `clientID`, `useHttp`): a cluster administrator configures it.
+                    problem = "authProvider \(name) is not accepted on namespacedstores: it uses ratify's own cloud identity; a cluster administrator configures it in a (cluster) Store"
                     break
                 }
                 problem = secretProblems[object.key] ?? check(["store": ["plugins": [ResourceSet.storePlugin(object)]]])

@@ -31,9 +31,11 @@ public enum GoDuration {
             }
             totalNanoseconds += value * scale
         }
-        // Go's limit: about 290 years.
-        guard totalNanoseconds <= Double(Int64.max) else { return nil }
-        let duration = Duration.nanoseconds(Int64(totalNanoseconds))
+        // Go's limit: about 290 years. `Double(Int64.max)` rounds up to 2^63, which `Int64(_:)`
+        // would trap on (a tenant's resource crash-looping the process): strictly below it.
+        guard totalNanoseconds.isFinite, totalNanoseconds < 9_223_372_036_854_775_807.0,
+              let nanoseconds = Int64(exactly: totalNanoseconds.rounded(.towardZero)) else { return nil }
+        let duration = Duration.nanoseconds(nanoseconds)
         return negative ? .zero - duration : duration
     }
 }

@@ -84,6 +84,14 @@ extension CloudDoublesTests {
         #expect(message(["vaultURI": "https://kv.vault.azure.net", "tenantID": "t", "clientID": "c", "keys": [["name": "a"], ["name": ""]]])
                 == "name is not set for the 2 th key")
         #expect(message(good, "1mm")?.contains("Unable to parse interval duration") == true)
+        // Go's largest durations: refused or parsed, never a crash (Int64(2^63) traps).
+        for huge in ["2562047h47m16.854775807s", "9223372036854775807ns", "9223372036854775808ns", "99999999999h"] {
+            _ = message(good, huge)
+        }
+        #expect(GoDuration.parse("2562047h47m16.854775807s") == nil && GoDuration.parse("1h") == .seconds(3600))
+        // Zero: fetched once (Ratify: no requeue); below a second: a second.
+        #expect((try? KeyVaultSpec.parse(good, refreshInterval: "0s")).map { $0.refreshInterval == nil } == true)
+        #expect((try? KeyVaultSpec.parse(good, refreshInterval: "1ns"))?.refreshInterval == .seconds(1))
         #expect((try? KeyVaultSpec.parse(good, refreshInterval: "1h30m"))?.refreshInterval == .seconds(5400))
         #expect((try? KeyVaultSpec.parse(good, refreshInterval: nil))?.vaultURI == "https://kv.vault.azure.net")
     }

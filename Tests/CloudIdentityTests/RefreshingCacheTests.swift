@@ -13,6 +13,12 @@ import Testing
         var count: Int { value.load(ordering: .sequentiallyConsistent) }
     }
 
+    final class Flag: Sendable {
+        private let value = Atomic<Bool>(false)
+        func set() { value.store(true, ordering: .sequentiallyConsistent) }
+        var isSet: Bool { value.load(ordering: .sequentiallyConsistent) }
+    }
+
     @Test func concurrentCallersShareOneFetch() async throws {
         let calls = Counter()
         let cache = RefreshingCache<String, Int> { _ throws(RegistryError) in
@@ -46,26 +52,49 @@ import Testing
         #expect(calls.count == 2)
     }
 
-    @Test func failuresAreNotCachedAndAbandonedCallersDoNotStopTheFetch() async throws {
+    @Test func aFailureIsAnsweredForAWhileWithoutAskingAgain() async throws {
         let calls = Counter()
-        let cache = RefreshingCache<String, Int> { _ throws(RegistryError) in
+        let cache = RefreshingCache<String, Int>(retryAfterFailure: .seconds(600)) { _ throws(RegistryError) in
+            _ = calls.next()
+            throw RegistryError(.credentialProvider, "identity endpoint down")
+        }
+        await #expect(throws: RegistryError.self) { try await cache.value(for: "k", deadline: .now + .seconds(10)) }
+        await #expect(throws: RegistryError.self) { try await cache.value(for: "k", deadline: .now + .seconds(10)) }
+        #expect(calls.count == 1, "the provider is not asked again right after it failed")
+        await cache.invalidate("k")
+        await #expect(throws: RegistryError.self) { try await cache.value(for: "k", deadline: .now + .seconds(10)) }
+        #expect(calls.count == 2)
+    }
+
+    @Test func failuresAreNotKeptAndAbandonedCallersDoNotStopTheFetch() async throws {
+        let calls = Counter()
+        let release = Flag(), finished = Flag()
+        let cache = RefreshingCache<String, Int>(retryAfterFailure: .zero) { _ throws(RegistryError) in
             let n = calls.next()
             if n == 1 { throw RegistryError(.credentialProvider, "identity endpoint down") }
-            try? await Task.sleep(for: .milliseconds(300))
+            // Held until the test lets it go (at most 60 s).
+            let start = ContinuousClock.now
+            while !release.isSet, ContinuousClock.now - start < .seconds(60) {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            finished.set()
             return Expiring(n, lifetime: .seconds(3600))
         }
         await #expect(throws: RegistryError.self) { try await cache.value(for: "k", deadline: .now + .seconds(10)) }
-        // The next caller tries again; one that cannot wait gets a timeout while the fetch goes on.
+        // The next caller asks again; one that cannot wait gets a timeout at its own deadline —
+        // while the fetch is still held, not when it ends — and the fetch goes on.
         do {
             _ = try await cache.value(for: "k", deadline: .now + .milliseconds(50))
             Issue.record("a caller past its deadline must not get a value")
         } catch {
             #expect(error.code == .timeout)
         }
-        #expect(try await cache.value(for: "k", deadline: .now + .seconds(10)) == 2)
+        #expect(!finished.isSet, "the caller was answered before the fetch ended")
+        release.set()
+        #expect(try await cache.value(for: "k", deadline: .now + .seconds(30)) == 2)
         #expect(calls.count == 2)
         await cache.invalidate("k")
-        #expect(try await cache.value(for: "k", deadline: .now + .seconds(10)) == 3)
+        #expect(try await cache.value(for: "k", deadline: .now + .seconds(30)) == 3)
     }
 
     @Test func lifetimesAreMeasuredOnTheServicesClock() {

@@ -411,6 +411,20 @@ import TestSupport
             #expect(status?["error"]?.stringValue?.contains("KeyNotFound") == true)
             // No static credential anywhere: the token came from the federated token file.
             #expect(doubles.requests("entra").isEmpty == false)
+
+            // Tenants cannot point ratify's cloud identity anywhere: refused, with the reason.
+            let entraBefore = doubles.requests("entra").count
+            try cluster.create("namespacedkeymanagementproviders", "tenant-vault", namespace: "team-a", spec: [
+                "type": "azurekeyvault", "parameters": ["vaultURI": "https://evil.vault.azure.net", "tenantID": "t", "clientID": "c", "keys": [["name": "k"]]]])
+            try cluster.create("namespacedstores", "store-oras", namespace: "team-a", spec: ["name": "oras", "parameters": [
+                "authProvider": ["name": "azureWorkloadIdentity", "endpoints": ["evil.example.com"]]]])
+            let vaultStatus = try cluster.status("\(Self.group)/namespaces/team-a/namespacedkeymanagementproviders/tenant-vault")
+            #expect(vaultStatus?["issuccess"] == false)
+            #expect(vaultStatus?["error"]?.stringValue?.contains("not accepted on namespacedkeymanagementproviders") == true, "\(String(describing: vaultStatus))")
+            let storeStatus = try cluster.status("\(Self.group)/namespaces/team-a/namespacedstores/store-oras")
+            #expect(storeStatus?["issuccess"] == false)
+            #expect(storeStatus?["error"]?.stringValue?.contains("not accepted on namespacedstores") == true, "\(String(describing: storeStatus))")
+            #expect(doubles.requests("entra").count == entraBefore)
         }
     }
 
