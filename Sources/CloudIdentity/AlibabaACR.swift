@@ -41,7 +41,10 @@ public struct AlibabaRegistry: Sendable, Equatable {
 /// else `defaultInstanceId` (or `ALIBABA_CLOUD_ACR_INSTANCE_ID`).
 public final class AlibabaACRCredentials: CredentialProvider {
     public static let name = "alibabacloudAcrBasic"
-    struct STSCredentials: Sendable { let accessKeyID: String, secret: String, token: String }
+    struct STSCredentials: Sendable, CustomStringConvertible {
+        let accessKeyID: String, secret: String, token: String
+        var description: String { "sts-credentials(\(accessKeyID), secret: <redacted>)" }
+    }
 
     let roleARN: String, oidcProviderARN: String, tokenFile: String
     let stsEndpoint: String
@@ -138,7 +141,9 @@ public final class AlibabaACRCredentials: CredentialProvider {
         guard let url = URLComponents(string: base), let host = url.host else {
             throw RegistryError(.invalidConfiguration, "\(name): the ACR endpoint \(base) is not a URL")
         }
-        let hostHeader = url.port.map { "\(host):\($0)" } ?? host
+        // As curl writes Host: the port only when it is not the scheme's default.
+        let defaultPort = url.scheme == "http" ? 80 : 443
+        let hostHeader = url.port.flatMap { $0 == defaultPort ? nil : "\(host):\($0)" } ?? host
         var generator = SystemRandomNumberGenerator()
         let nonce = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let signed = ACS3.sign(method: "POST", query: [("InstanceId", instance)], headers: [

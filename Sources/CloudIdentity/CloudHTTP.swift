@@ -25,6 +25,8 @@ public struct CloudHTTP: Sendable {
         var request = TransportRequest(method: method, url: url, headers: headers, maxResponseBytes: 1024 * 1024, timeout: requestTimeout)
         request.body = body
         request.caFile = caFile
+        // Identity requests carry credentials (in the body or the headers): never re-sent elsewhere.
+        request.followRedirects = false
         do {
             return try await transport.send(request)
         } catch {

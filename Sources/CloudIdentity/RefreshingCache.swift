@@ -3,7 +3,7 @@ import Registry
 import Synchronization
 
 /// A value that expires (an access token, registry credentials), with when it does.
-public struct Expiring<Value: Sendable>: Sendable {
+public struct Expiring<Value: Sendable>: Sendable, CustomStringConvertible {
     public let value: Value
     /// Monotonic: wall-clock jumps do not move it.
     public let expiresAt: ContinuousClock.Instant
@@ -16,6 +16,9 @@ public struct Expiring<Value: Sendable>: Sendable {
     }
 
     var lifetime: Duration { expiresAt - obtainedAt }
+
+    /// Never the value (a token): what it is and how long it lives.
+    public var description: String { "expiring(\(Value.self), lifetime: \(lifetime))" }
     /// From here on a refresh starts in the background while this one is still served: the last
     /// fifth of its life, at most the last 5 minutes.
     var refreshFrom: ContinuousClock.Instant { expiresAt - min(.seconds(300), lifetime / 5) }

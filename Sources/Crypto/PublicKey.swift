@@ -104,6 +104,16 @@ public final class PublicKey: @unchecked Sendable {
                 EVP_PKEY_free(key)
                 throw CryptoError(.weakKey, "\(source): RSA key of \(bits) bits; at least 2048 are required")
             }
+            // An exponent of 0, 1 or an even one makes signatures forgeable or keys invalid (Go's
+            // crypto/rsa refuses e < 2; real keys use 65537): at least 3, and odd.
+            var exponent: OpaquePointer?
+            let readable = EVP_PKEY_get_bn_param(key, "e", &exponent) == 1
+            defer { if let exponent { BN_free(exponent) } }
+            guard readable, let exponent, BN_is_odd(exponent) == 1, BN_get_word(exponent) >= 3 else {
+                EVP_PKEY_free(key)
+                ERR_clear_error()
+                throw CryptoError(.weakKey, "\(source): RSA public exponent must be odd and at least 3")
+            }
             kind = .rsa(bits: bits)
         case EVP_PKEY_ED25519:
             kind = .ed25519

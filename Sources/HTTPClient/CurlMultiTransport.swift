@@ -15,6 +15,10 @@ public struct TransportRequest: Sendable {
     public var body: [UInt8]?
     /// PEM CA bundle to verify the server with instead of the system store (the Kubernetes API's CA).
     public var caFile: String?
+    /// Follow redirects (at most 3). Off for requests whose body is a credential (an identity
+    /// token, a client assertion, a refresh-token form): curl would POST it again to wherever a
+    /// 307/308 points.
+    public var followRedirects = true
     /// Streamed responses (a Kubernetes watch): each chunk of a 2xx body is handed here as it
     /// arrives, on the transport's thread, instead of being buffered; the final response's body
     /// is then empty. Error bodies are still buffered, for their message.
@@ -262,7 +266,7 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
         // request made over https is never redirected to plain http (the answer would travel,
         // and could be altered, in clear). libcurl sends a custom Authorization header to the
         // original host and port only (CURLOPT_UNRESTRICTED_AUTH stays off).
-        _ = Shim_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 1)
+        _ = Shim_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, request.followRedirects ? 1 : 0)
         _ = Shim_curl_easy_setopt_long(easy, CURLOPT_MAXREDIRS, 3)
         _ = Shim_curl_easy_setopt_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, request.url.lowercased().hasPrefix("https://") ? "https" : "http,https")
         _ = Shim_curl_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https")

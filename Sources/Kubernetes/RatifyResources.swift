@@ -246,6 +246,13 @@ public struct InlineProviders: KeyManagementProviders {
             if object.kind != .certificatestores, object.spec["type"]?.stringValue == "azurekeyvault", fetched?.error != nil || fetched == nil {
                 outcomes[object.key] = ResourceOutcome(error: fetched?.error ?? "KEY_MANAGEMENT_PROVIDER_FAILURE: not fetched from the vault yet",
                                                        properties: fetched?.properties)
+                // A CertificateStore of the same name (read first) must not stand in for the
+                // vault while it fails: the provider has no material until a fetch succeeds.
+                if object.kind == .namespacedkeymanagementproviders, let namespace = object.namespace {
+                    namespaced[namespace]?[object.name] = nil
+                } else {
+                    cluster[object.name] = nil
+                }
                 continue
             }
             let parsed = fetched.map { Result<Material, ResourceError>.success(Material(certificates: $0.certificates, keys: $0.keys)) }

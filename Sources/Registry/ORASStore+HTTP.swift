@@ -163,6 +163,7 @@ extension ORASStore {
             // `+` is not escaped by URLComponents but means a space in a form body.
             let body = (form.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
             request = TransportRequest(method: "POST", url: realm)
+            request.followRedirects = false  // the body is the refresh token
             request.headers.append((name: "Content-Type", value: "application/x-www-form-urlencoded"))
             request.body = Array(body.utf8)
         } else {

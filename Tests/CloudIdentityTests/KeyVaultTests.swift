@@ -55,6 +55,12 @@ extension CloudDoublesTests {
         var offCurve = g
         if case .object(var object) = offCurve { object["y"] = .string(b64url([UInt8](repeating: 1, count: 32))); offCurve = .object(object) }
         #expect(throws: KeyVaultError.self) { try KeyVaultClient.publicKey(offCurve, name: "k", version: "1") }
+        // RSA from n and e; an exponent of 1 (signatures forgeable) or an even one is refused.
+        let modulus = b64url([0xC3] + [UInt8](repeating: 0x5A, count: 254) + [0x01])
+        #expect(try KeyVaultClient.publicKey(["kty": "RSA-HSM", "n": .string(modulus), "e": "AQAB"], name: "k", version: "1").kind == .rsa(bits: 2048))
+        for exponent in ["AQ", "Ag", "AAE"] {
+            #expect(throws: KeyVaultError.self) { try KeyVaultClient.publicKey(["kty": "RSA", "n": .string(modulus), "e": .string(exponent)], name: "k", version: "1") }
+        }
         for bad: JSONValue in [["crv": "P-256"], ["kty": "abc"], ["kty": "EC", "crv": "P-256K", "x": "AA", "y": "AA"], ["kty": "RSA", "e": "AQAB"]] {
             do {
                 _ = try KeyVaultClient.publicKey(bad, name: "k", version: "1")
@@ -94,6 +100,17 @@ extension CloudDoublesTests {
         #expect((try? KeyVaultSpec.parse(good, refreshInterval: "1ns"))?.refreshInterval == .seconds(1))
         #expect((try? KeyVaultSpec.parse(good, refreshInterval: "1h30m"))?.refreshInterval == .seconds(5400))
         #expect((try? KeyVaultSpec.parse(good, refreshInterval: nil))?.vaultURI == "https://kv.vault.azure.net")
+    }
+
+    /// Identity requests carry credentials in their body: a 307 from the endpoint must not make
+    /// curl POST them again elsewhere.
+    @Test func identityRequestsDoNotFollowRedirects() async throws {
+        let doubles = try await offPool { try CloudDoubles(registryAuth: "acr") }
+        defer { doubles.stop() }
+        let response = try await CloudHTTP(requestTimeout: .seconds(20)).postForm("\(doubles.url)/redirect", [("client_assertion", "secret-assertion")], provider: "t")
+        #expect(response.status == 307)
+        #expect(doubles.requests("redirect").count == 1)
+        #expect(doubles.requests("redirected").isEmpty, "the credential body was re-sent")
     }
 
     static func environment(_ doubles: CloudDoubles) -> [String: String] {

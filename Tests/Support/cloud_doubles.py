@@ -140,6 +140,12 @@ class Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         if url.path.startswith("/v2/"):
             return self.registry(body)
+        if url.path == "/redirect":  # a 307 to /redirected: a client following it re-sends its body
+            self.note("redirect")
+            return self.reply(307, b"", headers=[("Location", "/redirected")])
+        if url.path == "/redirected":
+            self.note("redirected", body=body.decode(errors="replace"))
+            return self.reply(200, {})
         if url.path.endswith("/oauth2/v2.0/token"):
             return self.entra(body)
         if url.path == "/metadata/identity/oauth2/token":
