@@ -309,14 +309,17 @@ class Cluster:
     def result_line(self, subject):
         """The `verify result for subject <subject>: {...}` report of `kubectl logs`, parsed (the
         logfmt msg value is a quoted string: read it up to its closing quote, then unquote)."""
-        marker = f"verify result for subject {subject}: "
+        # A tag the mutation could not pin in time (a loaded machine) is logged with the digest
+        # it resolved to: `<subject>@sha256:…`.
+        marker = re.compile("verify result for subject " + re.escape(subject) + r"(@sha256:[0-9a-f]{64})?: ")
         # The line is written next to the answer, not before it: wait for it (a loaded machine
         # can take a while to flush it).
         deadline = time.time() + 15
         while True:
             for line in reversed(self.logs().splitlines()):
-                if marker in line:
-                    rest, raw, escaped = line.split(marker, 1)[1], [], False
+                found = marker.search(line)
+                if found:
+                    rest, raw, escaped = line[found.end():], [], False
                     for char in rest:
                         if char == '"' and not escaped:
                             break
