@@ -185,7 +185,7 @@ public final class ECRCredentials: CredentialProvider {
                 let message = document?["message"]?.stringValue ?? document?["Message"]?.stringValue ?? ""
                 if attempt == 0, ["InvalidSignatureException", "SignatureDoesNotMatch", "RequestTimeTooSkewed", "RequestExpired"].contains(type),
                    message.lowercased().contains("expired") || message.lowercased().contains("skew") || type == "RequestTimeTooSkewed",
-                   let serverDate = response.header("Date").flatMap(TokenLifetime.parseHTTPDate) {
+                   let serverDate = response.header("Date").flatMap(HTTPDate.parse) {
                     skew = serverDate.timeIntervalSince(clock())
                     continue
                 }

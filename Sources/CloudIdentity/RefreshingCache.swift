@@ -1,6 +1,7 @@
+import Core
 import Foundation
+import HTTPClient
 import Registry
-import Synchronization
 
 /// A value that expires (an access token, registry credentials), with when it does.
 public struct Expiring<Value: Sendable>: Sendable, CustomStringConvertible {
@@ -42,7 +43,6 @@ public actor RefreshingCache<Key: Hashable & Sendable, Value: Sendable> {
     private var failures: [Key: (at: ContinuousClock.Instant, error: RegistryError)] = [:]
     /// Fetches started (tests and logs: how often the identity provider was asked).
     public private(set) var fetches = 0
-    public private(set) var lastBackgroundError: RegistryError?
 
     /// After a failed fetch, how long its error is answered before the provider is asked again.
     let retryAfterFailure: Duration
@@ -106,34 +106,22 @@ public actor RefreshingCache<Key: Hashable & Sendable, Value: Sendable> {
             }
             entries[key] = fresh
             failures[key] = nil
-            lastBackgroundError = nil
         case .failure(let error):
             if failures.count >= maxEntries { failures.removeAll() }
             failures[key] = (.now, error)
-            lastBackgroundError = error
         }
     }
 
-    /// The fetch's result, or a timeout at `deadline` — whichever comes first. The fetch is an
-    /// unstructured task whose value cannot be abandoned inside a task group (the group would
-    /// wait for it), so the first of two racing tasks resumes a continuation once.
+    /// The fetch's result, or a timeout at `deadline` — whichever comes first (Core's
+    /// `withDeadline`: the caller is answered without waiting for the fetch, which goes on and
+    /// serves the next caller).
     private static func wait(for task: Task<Expiring<Value>, any Error>, until deadline: ContinuousClock.Instant,
                              key: Key) async throws(RegistryError) -> Expiring<Value> {
-        let outcome: Result<Expiring<Value>, RegistryError>? = await withCheckedContinuation { continuation in
-            let gate = Gate<Result<Expiring<Value>, RegistryError>?>(continuation)
-            let timer = Task {
-                try? await Task.sleep(until: deadline)
-                gate.open(nil)
-            }
-            Task {
-                let result: Result<Expiring<Value>, RegistryError>
-                switch await task.result {
-                case .success(let value): result = .success(value)
-                case .failure(let error as RegistryError): result = .failure(error)
-                case .failure(let error): result = .failure(RegistryError(.credentialProvider, "\(error)"))
-                }
-                gate.open(result)
-                timer.cancel()
+        let outcome = await withDeadline(deadline - .now) { () -> Result<Expiring<Value>, RegistryError> in
+            switch await task.result {
+            case .success(let value): .success(value)
+            case .failure(let error as RegistryError): .failure(error)
+            case .failure(let error): .failure(RegistryError(.credentialProvider, "\(error)"))
             }
         }
         switch outcome {
@@ -141,19 +129,6 @@ public actor RefreshingCache<Key: Hashable & Sendable, Value: Sendable> {
         case .failure(let error)?: throw error
         case nil: throw RegistryError(.timeout, "the credentials for \(key) did not arrive before the deadline (the request for them goes on)")
         }
-    }
-}
-
-/// Resumes a continuation once, with the first value offered.
-final class Gate<T: Sendable>: Sendable {
-    private let continuation = Mutex<CheckedContinuation<T, Never>?>(nil)
-
-    init(_ continuation: CheckedContinuation<T, Never>) {
-        self.continuation.withLock { $0 = continuation }
-    }
-
-    func open(_ value: T) {
-        continuation.withLock { $0.take() }?.resume(returning: value)
     }
 }
 
@@ -168,16 +143,7 @@ public enum TokenLifetime {
 
     public static func absolute(expiresAt: Date, serverDate: String?) -> Duration {
         // A Date header has whole seconds (truncated): up to one more may have passed.
-        if let server = serverDate.flatMap(parseHTTPDate) { return relative(seconds: expiresAt.timeIntervalSince(server) - 1) }
+        if let server = serverDate.flatMap(HTTPDate.parse) { return relative(seconds: expiresAt.timeIntervalSince(server) - 1) }
         return relative(seconds: expiresAt.timeIntervalSince(Date()))
-    }
-
-    /// RFC 9110 IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
-    public static func parseHTTPDate(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.date(from: text)
     }
 }

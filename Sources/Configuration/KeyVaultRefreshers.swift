@@ -20,7 +20,6 @@ final class KeyVaultRefreshers: @unchecked Sendable {
         var latest: RemoteMaterial?
         /// The last successful fetch's status properties: kept on the status while failing, as Ratify does.
         var lastGoodProperties: JSONValue?
-        var fetches = 0
     }
 
     private let lock = NSLock()
@@ -39,9 +38,6 @@ final class KeyVaultRefreshers: @unchecked Sendable {
     }
 
     deinit { lock.withLock { entries.values.forEach { $0.task.cancel() } } }
-
-    /// Fetches so far per resource key (tests).
-    func fetches(_ key: String) -> Int { lock.withLock { entries[key]?.fetches ?? 0 } }
 
     /// Brings the loops in line with the resources (start new or changed ones, stop removed ones)
     /// and returns what each has now.
@@ -130,7 +126,6 @@ final class KeyVaultRefreshers: @unchecked Sendable {
                 // Same material: keep the earlier properties (their LastRefreshed) so nothing changes.
                 if changed { entry.latest = outcome }
                 if outcome.error == nil { entry.lastGoodProperties = entry.latest?.properties }
-                entry.fetches += 1
                 entries[key] = entry
                 return changed
             }

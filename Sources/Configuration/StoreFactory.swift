@@ -31,15 +31,15 @@ public enum StoreFactory {
         } catch {
             throw ConfigurationError(error.message)
         }
-        var providers: [any CredentialProvider] = entries.isEmpty ? [] : [DockerConfigCredentials(entries: entries)]
+        if !entries.isEmpty { credentials = DockerConfigCredentials(entries: entries) }
+        // A store names one authProvider: docker config (file or k8Secrets) or a cloud identity.
         if let cloud = options.cloudAuthProvider {
             do throws(RegistryError) {
-                providers.append(try CloudCredentials.provider(cloud, plainHTTP: options.useHttp))
+                credentials = try CloudCredentials.provider(cloud, plainHTTP: options.useHttp)
             } catch {
                 throw ConfigurationError(error.message)
             }
         }
-        if providers.count == 1 { credentials = providers[0] } else if providers.count > 1 { credentials = ChainedCredentials(providers) }
         return ORASStore(options: options, credentials: credentials, onRequest: { host, status in onRequest?(host, status) },
                          shared: shared, sharedScope: sharedScope)
     }

@@ -395,8 +395,6 @@ public enum ConnectTo {
 
     static var list: UnsafeMutablePointer<curl_slist>? { state.withLock { $0.pointer } }
 
-    public static var entries: [String] { state.withLock { $0.entries } }
-
     /// Adds entries for this process (tests in one process cannot set the environment in time).
     public static func add(_ entries: [String]) {
         state.withLock { current in current = build(current.entries + entries) }

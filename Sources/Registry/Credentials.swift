@@ -36,25 +36,6 @@ public struct AnonymousCredentials: CredentialProvider {
     public func credential(for registry: String, deadline: ContinuousClock.Instant) async throws(RegistryError) -> RegistryCredential? { nil }
 }
 
-/// Several providers in order: the first with a credential for the registry answers (static
-/// docker config entries before cloud identities, as a pull secret overrides a node identity).
-public struct ChainedCredentials: CredentialProvider {
-    public let providers: [any CredentialProvider]
-
-    public init(_ providers: [any CredentialProvider]) { self.providers = providers }
-
-    public func credential(for registry: String, deadline: ContinuousClock.Instant) async throws(RegistryError) -> RegistryCredential? {
-        for provider in providers {
-            if let credential = try await provider.credential(for: registry, deadline: deadline) { return credential }
-        }
-        return nil
-    }
-
-    public func rejected(registry: String) async {
-        for provider in providers { await provider.rejected(registry: registry) }
-    }
-}
-
 /// Credentials from docker's `config.json` (`{"auths":{"host":{"auth":"base64(user:pass)"}}}`),
 /// which is also the content of a Kubernetes `kubernetes.io/dockerconfigjson` secret's
 /// `.dockerconfigjson` key; the legacy `.dockercfg` form (the `auths` map alone) is accepted too.

@@ -74,11 +74,7 @@ extension ORASStore {
     static func retryDelay(retryAfter: String?, attempt: Int, now: Date = Date()) -> Duration {
         if let value = retryAfter?.trimmingCharacters(in: .whitespaces) {
             if let seconds = Int(value), seconds >= 0 { return .seconds(seconds) }
-            let formatter = DateFormatter()
-            formatter.locale = Locale(identifier: "en_US_POSIX")
-            formatter.timeZone = TimeZone(identifier: "GMT")
-            formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-            if let date = formatter.date(from: value) {
+            if let date = HTTPDate.parse(value) {
                 return .milliseconds(max(0, Int(date.timeIntervalSince(now) * 1000)))
             }
         }

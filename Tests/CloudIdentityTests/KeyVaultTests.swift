@@ -111,6 +111,14 @@ extension CloudDoublesTests {
         #expect(response.status == 307)
         #expect(doubles.requests("redirect").count == 1)
         #expect(doubles.requests("redirected").isEmpty, "the credential body was re-sent")
+        // An identity endpoint answering more than 1 MiB is cut off with an error, not read.
+        do {
+            _ = try await CloudHTTP(requestTimeout: .seconds(20)).send("GET", "\(doubles.url)/huge", provider: "t")
+            Issue.record("a 2 MiB identity answer must be refused")
+        } catch {
+            #expect(error.code == .credentialProvider)
+            #expect(error.message.contains("/huge"), "\(error)")
+        }
     }
 
     static func environment(_ doubles: CloudDoubles) -> [String: String] {

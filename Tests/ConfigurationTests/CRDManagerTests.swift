@@ -126,6 +126,20 @@ import TestSupport
             throw TestFailure("\(what): verdicts \(last), expected \(expected)\nserver log tail:\n\(log.split(separator: "\n").filter { $0.contains("rebuil") || $0.contains("status") || $0.contains("level=warning") || $0.contains("level=error") }.suffix(14).joined(separator: "\n"))")
         }
 
+        /// `Name@Version/Enabled` of each row of kmprovider-akv's status `properties[section]`,
+        /// polled until they are `expected` (a refresh and a rebuild apart) or 15 s have passed.
+        func keyVaultRows(_ section: String, becoming expected: [String]) throws -> [String] {
+            let end = Date().addingTimeInterval(15)
+            while true {
+                let status = try status("\(CRDManagerTests.group)/keymanagementproviders/kmprovider-akv")
+                let rows = (status?["properties"]?[section]?.arrayValue ?? []).map {
+                    "\($0["Name"]?.stringValue ?? "")@\($0["Version"]?.stringValue ?? "")/\($0["Enabled"]?.stringValue ?? "")"
+                }
+                if rows == expected || Date() > end { return rows }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+        }
+
         func status(_ path: String) throws -> JSONValue? {
             let end = Date().addingTimeInterval(10)
             while Date() < end {
@@ -357,6 +371,27 @@ import TestSupport
         }
     }
 
+    static let vault = "ratify-kv.vault.azure.net"
+
+    /// The Key Vault double, and a cluster whose ratify reaches `ratify-kv.vault.azure.net` on it
+    /// with the environment the workload identity webhook injects (no static credential).
+    static func keyVaultCluster() async throws -> (CloudDoubles, Cluster) {
+        let doubles = try await offPool { try CloudDoubles(registryAuth: "acr") }
+        let cluster = try await offPool {
+            try Cluster(environment: ["AZURE_FEDERATED_TOKEN_FILE": doubles.serviceAccountToken.path, "AZURE_AUTHORITY_HOST": doubles.url,
+                                      "RATIFY_CONNECT_TO": "\(vault):80:127.0.0.1:\(doubles.port)"])
+        }
+        return (doubles, cluster)
+    }
+
+    /// `kmprovider-akv` on the double's vault, refreshed every 2 s; `objects`: its `certificates` / `keys`.
+    static func keyVaultProvider(_ objects: JSONObject) -> JSONValue {
+        var parameters: JSONObject = ["vaultURI": .string("http://\(vault)/"), "tenantID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                                      "clientID": "1c7ac8b5-7a68-4a2b-9b5e-0c1f4b6f2a11"]
+        for member in objects.members { parameters[member.key] = member.value }
+        return ["type": "azurekeyvault", "refreshInterval": "2s", "parameters": .object(parameters)]
+    }
+
     /// Issue #20: a KeyManagementProvider of `type: azurekeyvault` (as the chart renders
     /// `kmprovider-akv`) read from the Key Vault double with the pod's workload identity (the
     /// federated token file; no static credential), refreshed every 2 s: a rotated key (a new
@@ -364,13 +399,8 @@ import TestSupport
     /// loses the key fails closed, and the status says why.
     @Test func azureKeyVaultRotationChangesVerdictsAfterTheRefreshInterval() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the ratify binary first (make build)")
-        let doubles = try await offPool { try CloudDoubles(registryAuth: "acr") }
+        let (doubles, cluster) = try await Self.keyVaultCluster()
         defer { doubles.stop() }
-        let vault = "ratify-kv.vault.azure.net"
-        let cluster = try await offPool {
-            try Cluster(environment: ["AZURE_FEDERATED_TOKEN_FILE": doubles.serviceAccountToken.path, "AZURE_AUTHORITY_HOST": doubles.url,
-                                      "RATIFY_CONNECT_TO": "\(vault):80:127.0.0.1:\(doubles.port)"])
-        }
         defer { cluster.stop() }
         try await offPool {
             let host = cluster.registry.host
@@ -378,20 +408,11 @@ import TestSupport
             // The vault holds only another key at first.
             try doubles.set("keyvault", "keys", ["cosign-key": [["version": "1111", "pem": .string(cluster.otherKey)]]])
             try cluster.createRegistrySecretAndStore()
-            try cluster.create("keymanagementproviders", "kmprovider-akv", spec: [
-                "type": "azurekeyvault", "refreshInterval": "2s",
-                "parameters": ["vaultURI": .string("http://\(vault)/"), "tenantID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
-                               "clientID": "1c7ac8b5-7a68-4a2b-9b5e-0c1f4b6f2a11", "keys": [["name": "cosign-key"]]]])
+            try cluster.create("keymanagementproviders", "kmprovider-akv", spec: Self.keyVaultProvider(["keys": [["name": "cosign-key"]]]))
             try cluster.create("verifiers", "verifier-cosign", spec: Self.cosignVerifier(provider: "kmprovider-akv"))
             try cluster.create("policies", "ratify-policy", spec: ["type": "config-policy", "parameters": ["artifactVerificationPolicies": ["default": "all"]]])
             try cluster.eventually([signed], [false], "with only another key in the vault")
-            func keyRows() throws -> [String] {
-                let status = try cluster.status("\(Self.group)/keymanagementproviders/kmprovider-akv")
-                return (status?["properties"]?["Keys"]?.arrayValue ?? []).map { "\($0["Name"]?.stringValue ?? "")@\($0["Version"]?.stringValue ?? "")/\($0["Enabled"]?.stringValue ?? "")" }
-            }
-            let fetched = Date().addingTimeInterval(15)
-            while try keyRows() != ["cosign-key@1111/true"], Date() < fetched { Thread.sleep(forTimeInterval: 0.2) }
-            #expect(try keyRows() == ["cosign-key@1111/true"])
+            #expect(try cluster.keyVaultRows("Keys", becoming: ["cosign-key@1111/true"]) == ["cosign-key@1111/true"])
             // Fetched, and still the wrong key: still denied.
             #expect(try cluster.verdicts([signed]) == [false])
 
@@ -399,9 +420,7 @@ import TestSupport
             try doubles.set("keyvault", "keys", ["cosign-key": [["version": "1111", "pem": .string(cluster.otherKey)],
                                                                 ["version": "2222", "pem": .string(cluster.key)]]])
             try cluster.eventually([signed], [true], "after the key rotated in the vault")
-            let end = Date().addingTimeInterval(15)
-            while try keyRows() != ["cosign-key@2222/true"], Date() < end { Thread.sleep(forTimeInterval: 0.2) }
-            #expect(try keyRows() == ["cosign-key@2222/true"])
+            #expect(try cluster.keyVaultRows("Keys", becoming: ["cosign-key@2222/true"]) == ["cosign-key@2222/true"])
 
             // The key disappears from the vault: fail closed, the status says why.
             try doubles.set("keyvault", "keys", [:])
@@ -433,13 +452,8 @@ import TestSupport
     /// root is picked up at the next refresh: admitted, the status naming the new version.
     @Test func azureKeyVaultCertificateRotationChangesNotationVerdicts() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the ratify binary first (make build)")
-        let doubles = try await offPool { try CloudDoubles(registryAuth: "acr") }
+        let (doubles, cluster) = try await Self.keyVaultCluster()
         defer { doubles.stop() }
-        let vault = "ratify-kv.vault.azure.net"
-        let cluster = try await offPool {
-            try Cluster(environment: ["AZURE_FEDERATED_TOKEN_FILE": doubles.serviceAccountToken.path, "AZURE_AUTHORITY_HOST": doubles.url,
-                                      "RATIFY_CONNECT_TO": "\(vault):80:127.0.0.1:\(doubles.port)"])
-        }
         defer { cluster.stop() }
         try await offPool {
             let oci = OCIFixtures(pusher: cluster.registry, maintainTagSchema: true)
@@ -453,32 +467,21 @@ import TestSupport
             let signed = "\(cluster.registry.host)/app:notation"
             try doubles.set("keyvault", "certificates", ["notation-ca": [["version": "c1", "contentType": "application/x-pem-file", "value": .string(rogue)]]])
             try cluster.createRegistrySecretAndStore()
-            try cluster.create("keymanagementproviders", "kmprovider-akv", spec: [
-                "type": "azurekeyvault", "refreshInterval": "2s",
-                "parameters": ["vaultURI": .string("http://\(vault)"), "tenantID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
-                               "clientID": "1c7ac8b5-7a68-4a2b-9b5e-0c1f4b6f2a11", "certificates": [["name": "notation-ca"]]]])
+            try cluster.create("keymanagementproviders", "kmprovider-akv", spec: Self.keyVaultProvider(["certificates": [["name": "notation-ca"]]]))
             try cluster.create("verifiers", "verifier-notation", spec: [
                 "name": "notation", "type": "notation", "artifactTypes": "application/vnd.cncf.notary.signature",
                 "parameters": ["verificationCertStores": ["ca": ["ca-certs": ["kmprovider-akv"]]],
                                "trustPolicyDoc": ["version": "1.0", "trustPolicies": [["name": "default", "registryScopes": ["*"],
                                    "signatureVerification": ["level": "strict"], "trustStores": ["ca:ca-certs"], "trustedIdentities": ["*"]]]]]])
             try cluster.create("policies", "ratify-policy", spec: ["type": "config-policy", "parameters": ["artifactVerificationPolicies": ["default": "all"]]])
-            func certificateRows() throws -> [String] {
-                let status = try cluster.status("\(Self.group)/keymanagementproviders/kmprovider-akv")
-                return (status?["properties"]?["Certificates"]?.arrayValue ?? []).map { "\($0["Name"]?.stringValue ?? "")@\($0["Version"]?.stringValue ?? "")" }
-            }
-            let fetched = Date().addingTimeInterval(15)
-            while try certificateRows() != ["notation-ca@c1"], Date() < fetched { Thread.sleep(forTimeInterval: 0.2) }
-            #expect(try certificateRows() == ["notation-ca@c1"])
+            #expect(try cluster.keyVaultRows("Certificates", becoming: ["notation-ca@c1/true"]) == ["notation-ca@c1/true"])
             try cluster.eventually([signed], [false], "with another root in the vault")
 
             try doubles.set("keyvault", "certificates", ["notation-ca": [
                 ["version": "c1", "contentType": "application/x-pem-file", "value": .string(rogue)],
                 ["version": "c2", "contentType": "application/x-pem-file", "value": .string(root)]]])
             try cluster.eventually([signed], [true], "after the certificate rotated in the vault")
-            let rotated = Date().addingTimeInterval(15)
-            while try certificateRows() != ["notation-ca@c2"], Date() < rotated { Thread.sleep(forTimeInterval: 0.2) }
-            #expect(try certificateRows() == ["notation-ca@c2"])
+            #expect(try cluster.keyVaultRows("Certificates", becoming: ["notation-ca@c2/true"]) == ["notation-ca@c2/true"])
         }
     }
 }

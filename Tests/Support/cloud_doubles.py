@@ -140,6 +140,9 @@ class Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         if url.path.startswith("/v2/"):
             return self.registry(body)
+        if url.path == "/huge":  # a hostile identity endpoint: 2 MiB of JSON-looking bytes
+            self.note("huge")
+            return self.reply(200, b'{"access_token":"' + b"a" * (2 * 1024 * 1024) + b'"}')
         if url.path == "/redirect":  # a 307 to /redirected: a client following it re-sends its body
             self.note("redirect")
             return self.reply(307, b"", headers=[("Location", "/redirected")])
