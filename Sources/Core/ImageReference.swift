@@ -74,13 +74,13 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
         var registry = dockerHub, path = name
         if let slash = name.firstIndex(of: "/") {
             let first = name[..<slash]
-            // Characters, not substrings: `contains("…")` would be Foundation's string search.
-            if first.contains(where: { $0 == "." || $0 == ":" || $0.isUppercase }) || first == "localhost" {
+            // Bytes, not substrings: `contains("…")` would be Foundation's string search.
+            if first.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":") }) || hasUppercase(first) || first == "localhost" {
                 registry = String(first)
                 path = String(name[name.index(after: slash)...])
             }
         }
-        guard !path.contains(where: \.isUppercase) else {
+        guard !hasUppercase(path) else {
             throw ReferenceError(.nameNotLowercase, "repository name \"\(path)\" must be lowercase")
         }
         if registry == "index.docker.io" { registry = dockerHub }
@@ -117,25 +117,50 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
         return true
     }
 
-    /// domain := host [':' port]; host := domain-name | IPv4 | '[' IPv6 ']'
+    /// Whether `text` has an uppercase letter: a byte scan for ASCII text (every valid
+    /// reference), Unicode's rule otherwise (the error then names the right part).
+    static func hasUppercase<S: StringProtocol>(_ text: S) -> Bool {
+        for byte in text.utf8 {
+            if byte >= 0x80 { return text.contains(where: \.isUppercase) }
+            if byte >= 0x41 && byte <= 0x5A { return true }
+        }
+        return false
+    }
+
+    /// domain := host [':' port]; host := domain-name | IPv4 | '[' IPv6 ']'. ASCII only, checked
+    /// byte by byte (this runs for every key of every request).
     static func isValidDomain(_ domain: String) -> Bool {
-        var host = Substring(domain)
-        if host.hasPrefix("[") {
-            guard let close = host.firstIndex(of: "]") else { return false }
-            let inside = host[host.index(after: host.startIndex)..<close]
-            guard !inside.isEmpty, inside.allSatisfy({ $0.isHexDigit || $0 == ":" }) else { return false }
-            let rest = host[host.index(after: close)...]
-            return rest.isEmpty || (rest.hasPrefix(":") && rest.count > 1 && rest.dropFirst().allSatisfy(\.isASCIIDigit))
+        let bytes = Array(domain.utf8)
+        func digit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+        func letter(_ c: UInt8) -> Bool { c | 0x20 >= 0x61 && c | 0x20 <= 0x7A }
+        func alphaNumeric(_ c: UInt8) -> Bool { digit(c) || letter(c) }
+        func port(_ digits: ArraySlice<UInt8>) -> Bool { !digits.isEmpty && digits.allSatisfy(digit) }
+        if bytes.first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return false }
+            let inside = bytes[1..<close]
+            guard !inside.isEmpty, inside.allSatisfy({ digit($0) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66) || $0 == UInt8(ascii: ":") }) else {
+                return false
+            }
+            let rest = bytes[(close + 1)...]
+            return rest.isEmpty || (rest.first == UInt8(ascii: ":") && port(rest.dropFirst()))
         }
-        if let colon = host.lastIndex(of: ":") {
-            let port = host[host.index(after: colon)...]
-            guard !port.isEmpty, port.allSatisfy(\.isASCIIDigit) else { return false }
-            host = host[..<colon]
+        var end = bytes.count
+        if let colon = bytes.lastIndex(of: UInt8(ascii: ":")) {
+            guard port(bytes[(colon + 1)...]) else { return false }
+            end = colon
         }
-        return !host.isEmpty && host.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
-            guard let first = label.first, let last = label.last, first.isASCIIAlphaNumeric, last.isASCIIAlphaNumeric else { return false }
-            return label.allSatisfy { $0.isASCIIAlphaNumeric || $0 == "-" }
+        guard end > 0 else { return false }
+        // Labels of letters, digits and '-', each beginning and ending with a letter or digit.
+        var labelStart = 0
+        for i in 0...end {
+            if i == end || bytes[i] == UInt8(ascii: ".") {
+                guard i > labelStart, alphaNumeric(bytes[labelStart]), alphaNumeric(bytes[i - 1]) else { return false }
+                labelStart = i + 1
+            } else if !alphaNumeric(bytes[i]) && bytes[i] != UInt8(ascii: "-") {
+                return false
+            }
         }
+        return true
     }
 
     static func isValidTag(_ tag: String) -> Bool {
@@ -144,9 +169,4 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
         func word(_ c: UInt8) -> Bool { (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c) || (0x30...0x39).contains(c) || c == 0x5F }
         return word(first) && bytes.dropFirst().allSatisfy { word($0) || $0 == 0x2E || $0 == 0x2D }
     }
-}
-
-extension Character {
-    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
-    var isASCIIAlphaNumeric: Bool { isASCII && (isLetter || isNumber) }
 }

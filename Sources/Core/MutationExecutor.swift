@@ -65,6 +65,13 @@ public struct RoutingExecutor: ProviderExecutor {
         case .mutate: mutate.answersByDeadline(operation)
         }
     }
+
+    public func preferredTaskExecutor(_ operation: ProviderOperation) -> (any TaskExecutor)? {
+        switch operation {
+        case .verify: verify.preferredTaskExecutor(operation)
+        case .mutate: mutate.preferredTaskExecutor(operation)
+        }
+    }
 }
 
 /// Maps `items` concurrently, at most `concurrency` at a time, keeping input order.

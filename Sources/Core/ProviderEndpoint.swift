@@ -116,11 +116,13 @@ extension Duration {
 }
 
 /// Runs `work` and returns its result, or nil once `timeout` passes — without waiting for the
-/// work to notice its cancellation (a task group would wait for it).
-public func withDeadline<T: Sendable>(_ timeout: Duration, _ work: @escaping @Sendable () async -> T) async -> T? {
+/// work to notice its cancellation (a task group would wait for it). `executor`: where the work
+/// prefers to run (an unstructured task does not inherit the caller's preference).
+public func withDeadline<T: Sendable>(_ timeout: Duration, executor: (any TaskExecutor)? = nil,
+                                      _ work: @escaping @Sendable () async -> T) async -> T? {
     await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
         let once = ResumeOnce(continuation)
-        let worker = Task {
+        let worker = Task(executorPreference: executor) {
             let value = await work()
             once.resume(value)
         }

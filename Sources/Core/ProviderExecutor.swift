@@ -25,10 +25,14 @@ public protocol ProviderExecutor: Sendable {
     /// late keys itself: the endpoint then runs it without a deadline task of its own (one task
     /// hop less per request). False unless an executor guarantees it.
     func answersByDeadline(_ operation: ProviderOperation) -> Bool
+    /// Where requests of this operation prefer to run (nil: the cooperative pool). Requests
+    /// answered from caches are cheap there too; work that is CPU-heavy moves off it itself.
+    func preferredTaskExecutor(_ operation: ProviderOperation) -> (any TaskExecutor)?
 }
 
 extension ProviderExecutor {
     public func answersByDeadline(_ operation: ProviderOperation) -> Bool { false }
+    public func preferredTaskExecutor(_ operation: ProviderOperation) -> (any TaskExecutor)? { nil }
 }
 
 /// What serves before any verifier is configured: every key fails with a reason. It never
@@ -63,6 +67,12 @@ public struct NamespaceRoutingExecutor: ProviderExecutor {
 
     public func answersByDeadline(_ operation: ProviderOperation) -> Bool {
         cluster.answersByDeadline(operation) && namespaces.values.allSatisfy { $0.answersByDeadline(operation) }
+    }
+
+    /// The cluster's preference when every namespace shares it (they all use one transport).
+    public func preferredTaskExecutor(_ operation: ProviderOperation) -> (any TaskExecutor)? {
+        guard let preferred = cluster.preferredTaskExecutor(operation) else { return nil }
+        return namespaces.values.allSatisfy({ $0.preferredTaskExecutor(operation) === preferred }) ? preferred : nil
     }
 
     public func execute(_ keys: [String], context: ProviderContext) async -> [ProviderItem] {

@@ -90,7 +90,7 @@ extension VerificationResult {
     public var estimatedBytes: Int {
         func size(_ report: VerifierReport) -> Int {
             256 + report.message.utf8.count + (report.remediation?.utf8.count ?? 0) + report.subject.utf8.count
-                + (report.extensions.map { JSONWriter.encode($0).count } ?? 0) + report.nestedResults.reduce(0) { $0 + size($1) }
+                + (report.extensions?.estimatedBytes ?? 0) + report.nestedResults.reduce(0) { $0 + size($1) }
         }
         return 128 + subject.utf8.count + reports.reduce(0) { $0 + size($1) }
     }
@@ -172,6 +172,10 @@ public final class VerificationExecutor: ProviderExecutor {
         /// answer) prefer to run: the registry transport's I/O thread, so that registry answers
         /// resume them without a thread hop (nil: Swift's cooperative pool).
         public var taskExecutor: (any TaskExecutor)?
+        /// Whether `taskExecutor` has other work waiting (transfers in flight, queued jobs). A
+        /// verifier's own work (parsing, chains, signatures) then moves to the cooperative pool
+        /// so that the I/O thread keeps moving the rest; when it has none, the work stays there.
+        public var taskExecutorIsBusy: @Sendable () -> Bool = { true }
         /// Bumped by every configuration change; cached results of older generations never match.
         public var generation: UInt64 = 1
         /// The configuration's fingerprint in shared-cache keys: the same on every replica with
@@ -216,66 +220,102 @@ public final class VerificationExecutor: ProviderExecutor {
     /// keys still running with a timeout naming their stage.
     public func answersByDeadline(_ operation: ProviderOperation) -> Bool { operation == .verify }
 
+    /// The transport's I/O thread while it has nothing else to do: a request then starts and
+    /// ends there with no pool thread woken (a cold image's hops cost more than its checks).
+    /// While it is busy, requests start on the pool, so that requests answered from the caches
+    /// are not queued behind registry work and spread over the cores.
+    public func preferredTaskExecutor(_ operation: ProviderOperation) -> (any TaskExecutor)? {
+        guard operation == .verify, let preferred = options.taskExecutor, !options.taskExecutorIsBusy() else { return nil }
+        return preferred
+    }
+
     public func execute(_ keys: [String], context: ProviderContext) async -> [ProviderItem] {
         // Identical keys in one request are verified once.
         let unique = Array(Set(keys))
         let deadline = context.deadline - options.deadlineMargin
         let started = ContinuousClock.now
-        let stages = unique.map { _ in StageTracker() }
+        var byKey: [String: ProviderItem] = [:]
+        // Each key is parsed once. Verdicts already cached are answered here, with no task and no
+        // thread hop; so are keys that are not image references.
+        var pending: [(key: String, reference: ImageReference)] = []
+        for key in unique {
+            do throws(VerificationError) {
+                let reference = try Self.reference(key)
+                if let cached = cachedResult(reference) {
+                    byKey[key] = item(key, cached, requestID: context.requestID)
+                } else {
+                    pending.append((key, reference))
+                }
+            } catch {
+                byKey[key] = .failure(key, error.description)
+            }
+        }
+        guard !pending.isEmpty else { return keys.map { byKey[$0]! } }
+        let stages = pending.map { _ in StageTracker() }
         let answers = Mutex<[String: ProviderItem]>([:])
+        let work = pending
+        // The rest needs the registry. It runs where registry answers arrive (the transport's I/O
+        // thread, when there is one), and so does this request once it has its answers: neither
+        // the work starting nor the request resuming wakes a pool thread.
         // One timer for the whole request: keys still running when it fires are answered with a
         // timeout naming their stage; keys that finished keep their answers.
-        _ = await withDeadline(deadline - .now) {
-            if unique.count == 1 {
+        await withTaskExecutorPreference(options.taskExecutor) {
+            _ = await withDeadline(deadline - .now, executor: self.options.taskExecutor) {
+                @Sendable func run(_ index: Int) async {
+                    let (key, reference) = work[index]
+                    let answer: ProviderItem
+                    do throws(VerificationError) {
+                        let result = try await self.verify(reference, key: key, deadline: deadline, stage: stages[index],
+                                                           requestID: context.requestID)
+                        answer = self.item(key, result, requestID: context.requestID)
+                    } catch {
+                        answer = .failure(key, error.description)
+                    }
+                    answers.withLock { $0[key] = answer }
+                }
                 // The common admission shape (one container) needs no task group.
-                let item = await self.item(for: unique[0], deadline: deadline, stage: stages[0], requestID: context.requestID)
-                answers.withLock { $0[unique[0]] = item }
-                return
-            }
-            await boundedMap(Array(unique.indices), concurrency: self.options.maxConcurrency) { index in
-                let item = await self.item(for: unique[index], deadline: deadline, stage: stages[index], requestID: context.requestID)
-                answers.withLock { $0[unique[index]] = item }
+                if work.count == 1 { return await run(0) }
+                _ = await boundedMap(Array(work.indices), concurrency: self.options.maxConcurrency, run)
             }
         }
         let elapsed = ContinuousClock.now - started
         let done = answers.withLock { $0 }
-        let byKey = Dictionary(uniqueKeysWithValues: unique.indices.map { index in
-            (unique[index], done[unique[index]] ?? .failure(unique[index], Self.timeoutError(
-                key: unique[index], stage: stages[index].current, detail: "after \(elapsed.milliseconds)ms").description))
-        })
+        for (index, entry) in pending.enumerated() {
+            byKey[entry.key] = done[entry.key] ?? .failure(entry.key, Self.timeoutError(
+                key: entry.key, stage: stages[index].current, detail: "after \(elapsed.milliseconds)ms").description)
+        }
         return keys.map { byKey[$0]! }
     }
 
-    private func item(for key: String, deadline: ContinuousClock.Instant, stage: StageTracker, requestID: String) async -> ProviderItem {
-        do throws(VerificationError) {
-            let result = try await verify(key: key, deadline: deadline, stage: stage, requestID: requestID)
-            return ProviderItem(key: key, value: result.json(version: policy.resultVersion, traceID: requestID, timestamp: Self.timestamp()))
+    private func item(_ key: String, _ result: VerificationResult, requestID: String) -> ProviderItem {
+        ProviderItem(key: key, value: result.json(version: policy.resultVersion, traceID: requestID, timestamp: Self.timestamp()))
+    }
+
+    /// The image reference of a Gatekeeper key (`[namespace]image`).
+    private static func reference(_ key: String) throws(VerificationError) -> ImageReference {
+        let image = ProviderKey(key).image
+        do {
+            return try ImageReference.parse(image)
         } catch {
-            return .failure(key, error.description)
+            throw VerificationError(code: .invalidSubject, detail: "\(image): \(error)",
+                                    remediation: "use a valid image reference such as registry.example.com/team/app:1.0")
         }
+    }
+
+    /// The cached verdict for a reference whose digest is known (pinned, or its tag resolved lately).
+    private func cachedResult(_ reference: ImageReference) -> VerificationResult? {
+        guard options.cacheEnabled, let digest = reference.digest ?? store.cachedDescriptor(reference)?.digest else { return nil }
+        return results.get(resultKey(reference, digest))
     }
 
     /// Verifies one Gatekeeper key (`[namespace]image`); also what `ratify verify` runs.
     public func verify(key: String, deadline: ContinuousClock.Instant, stage: StageTracker = StageTracker(),
                        requestID: String = "") async throws(VerificationError) -> VerificationResult {
-        let parsed = ProviderKey(key)
-        let reference: ImageReference
-        do {
-            reference = try ImageReference.parse(parsed.image)
-        } catch {
-            throw VerificationError(code: .invalidSubject, detail: "\(parsed.image): \(error)",
-                                    remediation: "use a valid image reference such as registry.example.com/team/app:1.0")
-        }
-        guard let preferred = options.taskExecutor else {
-            return try await verify(reference, key: key, deadline: deadline, stage: stage, requestID: requestID)
-        }
-        // A verdict already cached is answered where the request runs; anything that needs the
-        // registry moves to the transport's I/O thread first, so each answer resumes it there.
-        if options.cacheEnabled, let digest = reference.digest ?? store.cachedDescriptor(reference)?.digest,
-           let cached = results.get(resultKey(reference, digest)) {
-            return cached
-        }
-        return try await withTaskExecutorPreference(preferred) { () async throws(VerificationError) -> VerificationResult in
+        let reference = try Self.reference(key)
+        if let cached = cachedResult(reference) { return cached }
+        // Anything that needs the registry moves to the transport's I/O thread first, so each
+        // answer resumes it there.
+        return try await withTaskExecutorPreference(options.taskExecutor) { () async throws(VerificationError) -> VerificationResult in
             try await self.verify(reference, key: key, deadline: deadline, stage: stage, requestID: requestID)
         }
     }
@@ -512,9 +552,12 @@ public final class VerificationExecutor: ProviderExecutor {
     private func runJob(verifier: any Verifier, referrer: Descriptor, of subject: ImageReference, depth: Int,
                         deadline: ContinuousClock.Instant) async -> VerifierReport {
         // The verifier's own work (parsing, chains, signatures, CRLs, plugins) runs on the
-        // cooperative pool even when the verification runs on the transport's I/O thread: that
-        // thread must keep moving every other transfer. Its store reads still go back there.
-        var report = await withTaskExecutorPreference(options.taskExecutor == nil ? nil : globalConcurrentExecutor) {
+        // cooperative pool when the verification runs on the transport's I/O thread and that
+        // thread has other transfers to move; its store reads still go back there. An idle I/O
+        // thread keeps the work: the hop to the pool and back would be most of a cold image's
+        // latency (a cosign check is two ECDSA verifies).
+        let offload = options.taskExecutor != nil && options.taskExecutorIsBusy()
+        var report = await withTaskExecutorPreference(offload ? globalConcurrentExecutor : nil) {
             await verifier.verify(subject: subject, referrer: referrer, store: self.store, deadline: deadline)
         }
         // (Rego mode verifies every referrer's referrers instead, and leaves the verdict to the policy.)

@@ -105,6 +105,8 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
     private let loopThread = Mutex<pthread_t?>(nil)
     /// Loop-confined.
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
+    /// Transfers whose callers have not had their answer yet (see `isBusy`).
+    private let unanswered = Atomic<Int>(0)
 
     public static let shared = CurlMultiTransport()
 
@@ -122,6 +124,8 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
     public func send(_ request: TransportRequest) async throws(TransportError) -> TransportResponse {
         if Task.isCancelled { throw TransportError(.cancelled, "\(request.method) \(request.url) was not sent: the request was cancelled") }
         let transfer = Transfer(request: request)
+        unanswered.add(1, ordering: .relaxed)
+        defer { unanswered.subtract(1, ordering: .relaxed) }
         let result: Result<TransportResponse, TransportError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 transfer.continuation = continuation
@@ -200,6 +204,12 @@ extension CurlMultiTransport: TaskExecutor {
         jobs.withLock { $0.append(unowned) }
         if !isLoopThread { curl_multi_wakeup(multi) }
     }
+
+    /// Whether the I/O thread has work besides the caller's: transfers not yet answered or jobs
+    /// waiting to run. CPU-heavy work of a task running there moves to the pool when it has, so
+    /// that the thread keeps moving them; when it has none, a hop there and back would cost the
+    /// task more than the work itself.
+    public var isBusy: Bool { unanswered.load(ordering: .relaxed) > 0 || !jobs.withLock { $0.isEmpty } }
 
     /// Whether the caller runs on the transport's I/O thread (diagnostics and tests).
     public var isLoopThread: Bool { loopThread.withLock { thread in thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false } }

@@ -236,7 +236,8 @@ final class EventLoop: @unchecked Sendable {
         return stalled ?? idle
     }
 
-    /// Hands a request to the handler on the cooperative pool; the response comes back to this loop.
+    /// Hands a request to the handler on the cooperative pool (or the executor it prefers for
+    /// the request); the response comes back to this loop.
     func dispatch(_ request: HTTPRequest, fd: Int32, id: UInt64) {
         let handler = shared.handler
         if let response = handler.respondOnLoop(request) {
@@ -244,7 +245,7 @@ final class EventLoop: @unchecked Sendable {
             execute { self.complete(fd: fd, id: id, response: response) }
             return
         }
-        Task {
+        Task(executorPreference: handler.preferredExecutor(for: request)) {
             let response = await handler.handle(request)
             self.execute { self.complete(fd: fd, id: id, response: response) }
         }

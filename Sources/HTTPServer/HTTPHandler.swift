@@ -1,27 +1,41 @@
-/// Turns a request into a response. Runs on Swift's cooperative pool, never on an event loop —
-/// except `respondOnLoop`, for answers that need no work (health checks): those are answered on
-/// the event loop itself, so a pool busy with verification cannot delay them.
+/// Turns a request into a response. Runs on Swift's cooperative pool (or the task executor the
+/// handler prefers for the request), never on an event loop — except `respondOnLoop`, for
+/// answers that need no work (health checks): those are answered on the event loop itself, so a
+/// pool busy with verification cannot delay them.
 public protocol HTTPHandler: Sendable {
     func handle(_ request: HTTPRequest) async -> HTTPResponse
     /// A response computed at once, without blocking or awaiting, or nil for `handle`.
     func respondOnLoop(_ request: HTTPRequest) -> HTTPResponse?
+    /// Where `handle` runs for this request (nil: the cooperative pool). A handler whose work
+    /// waits on an I/O thread that is also a task executor runs there from the start: no pool
+    /// thread is woken to begin the request or to hand its response back.
+    func preferredExecutor(for request: HTTPRequest) -> (any TaskExecutor)?
 }
 
 extension HTTPHandler {
     public func respondOnLoop(_ request: HTTPRequest) -> HTTPResponse? { nil }
+    public func preferredExecutor(for request: HTTPRequest) -> (any TaskExecutor)? { nil }
 }
 
 /// Exact-path routing: the handful of endpoints we serve need nothing more.
 public struct Router: HTTPHandler {
     public typealias Route = @Sendable (HTTPRequest) async -> HTTPResponse
     public typealias ImmediateRoute = @Sendable (HTTPRequest) -> HTTPResponse
+    public typealias ExecutorChoice = @Sendable () -> (any TaskExecutor)?
     private var routes: [String: [String: Route]] = [:]
     private var immediate: [String: [String: ImmediateRoute]] = [:]
+    private var executors: [String: [String: ExecutorChoice]] = [:]
 
     public init() {}
 
-    public mutating func add(_ method: String, _ path: String, _ route: @escaping Route) {
+    /// `executor`: where the route prefers to run, asked per request (see `preferredExecutor`).
+    public mutating func add(_ method: String, _ path: String, executor: ExecutorChoice? = nil, _ route: @escaping Route) {
         routes[path, default: [:]][method] = route
+        if let executor { executors[path, default: [:]][method] = executor }
+    }
+
+    public func preferredExecutor(for request: HTTPRequest) -> (any TaskExecutor)? {
+        executors[String(request.path)]?[request.method]?()
     }
 
     /// A route answered on the event loop (`respondOnLoop`): it must be quick and never block.

@@ -34,6 +34,18 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     public subscript(key: String) -> JSONValue? { objectValue?[key] }
+
+    /// A rough size in bytes (strings, numbers and keys plus a little per value), for cache
+    /// bounds: computed without encoding the document.
+    public var estimatedBytes: Int {
+        switch self {
+        case .null, .bool: 8
+        case .number(let n): 16 + n.utf8.count
+        case .string(let s): 16 + s.utf8.count
+        case .array(let a): a.reduce(16) { $0 + $1.estimatedBytes }
+        case .object(let o): o.members.reduce(16) { $0 + 16 + $1.key.utf8.count + $1.value.estimatedBytes }
+        }
+    }
 }
 
 /// An object's members in document order. Lookups are linear: the objects we handle are small,

@@ -18,7 +18,11 @@ struct ProviderEndpoints: Sendable {
         let (verifyDefault, mutateDefault) = (options.verificationTimeout, options.mutationTimeout)
         let verify = ProviderEndpoint(operation: .verify, timeout: holder.timeouts?.verification ?? verifyDefault) { holder.current }
         let mutate = ProviderEndpoint(operation: .mutate, timeout: holder.timeouts?.mutation ?? mutateDefault) { holder.current }
-        router.add("POST", RatifyServer.verifyPath) { request in await serve(verify, request, histogram: metrics.verificationRequest) }
+        // Verification runs where registry answers arrive (the transport's I/O thread, when the
+        // configuration uses it) from the start: see `ProviderExecutor.preferredTaskExecutor`.
+        router.add("POST", RatifyServer.verifyPath, executor: { holder.current.preferredTaskExecutor(.verify) }) { request in
+            await serve(verify, request, histogram: metrics.verificationRequest)
+        }
         router.add("POST", RatifyServer.mutatePath) { request in await serve(mutate, request, histogram: metrics.mutationRequest) }
         return Instrumented(router: router, server: "provider", metrics: metrics)
     }

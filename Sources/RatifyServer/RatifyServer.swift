@@ -176,6 +176,8 @@ struct Instrumented: HTTPHandler {
         return router.respondOnLoop(request).map { record(request, $0, since: start) }
     }
 
+    func preferredExecutor(for request: HTTPRequest) -> (any TaskExecutor)? { router.preferredExecutor(for: request) }
+
     private func record(_ request: HTTPRequest, _ response: HTTPResponse, since start: ContinuousClock.Instant) -> HTTPResponse {
         let path = knownPaths.contains(String(request.path)) ? String(request.path) : "other"
         let elapsed = ContinuousClock.now - start

@@ -441,6 +441,60 @@ func context(_ seconds: Double = 5) -> ProviderContext {
         #expect(cold > 0, "the verification ran on the preferred executor")
         #expect(try await executor.verify(key: key, deadline: .now + .seconds(30)).isSuccess)
         #expect(counting.jobs.withLock { $0 } == cold, "the cached verdict did not move")
+        // The same through `execute` (the endpoint's path): a cached key needs no task.
+        let items = await executor.execute([key, key], context: context(60))
+        #expect(items.count == 2 && items.allSatisfy { $0.value?["isSuccess"] == .bool(true) }, "\(items)")
+        #expect(counting.jobs.withLock { $0 } == cold, "the cached verdict did not move")
+    }
+
+    /// Marks the threads it runs jobs on, so a verifier can tell where it runs.
+    final class MarkingExecutor: TaskExecutor, @unchecked Sendable {
+        static let marker = "core-marking-executor"
+        func enqueue(_ job: consuming ExecutorJob) {
+            let unowned = UnownedJob(job)
+            let thread = Thread {
+                Thread.current.threadDictionary[Self.marker] = true
+                unowned.runSynchronously(on: self.asUnownedTaskExecutor())
+            }
+            thread.start()
+        }
+        static var isCurrent: Bool { Thread.current.threadDictionary[marker] != nil }
+    }
+
+    /// Records whether the verifier's own work ran on the marking executor.
+    final class Places: Sendable {
+        let ranOnExecutor = Mutex<[Bool]>([])
+    }
+
+    struct WhereVerifier: Verifier {
+        let inner = LayerContentVerifier(artifactTypes: [signatureType])
+        let places: Places
+        var name: String { inner.name }
+        var type: String { inner.type }
+        var artifactTypes: [String] { inner.artifactTypes }
+        func verify(subject: ImageReference, referrer: Descriptor, store: any ReferrerStore, deadline: ContinuousClock.Instant) async -> VerifierReport {
+            places.ranOnExecutor.withLock { $0.append(MarkingExecutor.isCurrent) }
+            return await inner.verify(subject: subject, referrer: referrer, store: store, deadline: deadline)
+        }
+    }
+
+    /// The verifier's work stays on the I/O executor while it has nothing else to do (a hop to
+    /// the pool and back costs a cold image more than its checks) and moves to the pool while
+    /// it is busy; requests prefer the executor only while it is idle.
+    @Test(arguments: [false, true]) func verifierWorkMovesOffABusyExecutorOnly(busy: Bool) async throws {
+        let memory = MemoryStore()
+        let signed = MemoryStoreExecutorTests().image(memory, tag: "signed", signatures: ["valid"])
+        let marking = MarkingExecutor()
+        var options = VerificationExecutor.Options()
+        options.taskExecutor = marking
+        options.taskExecutorIsBusy = { busy }
+        let places = Places()
+        let executor = VerificationExecutor(store: memory, verifiers: [WhereVerifier(places: places)], policy: ConfigPolicy(), options: options)
+        let items = await executor.execute(["registry.test/app@\(signed.digest)"], context: context(60))
+        #expect(items.first?.value?["isSuccess"] == .bool(true), "\(items)")
+        #expect(places.ranOnExecutor.withLock { $0 } == [!busy], busy ? "moved to the pool" : "stayed on the I/O executor")
+        #expect((executor.preferredTaskExecutor(.verify) === marking) == !busy)
+        #expect(executor.preferredTaskExecutor(.mutate) == nil)
     }
 }
 

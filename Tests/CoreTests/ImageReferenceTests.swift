@@ -21,6 +21,9 @@ private let hex64 = String(repeating: "a", count: 64)
         ("ghcr.io/o/app:1@sha256:\(hex64)", "ghcr.io/o/app:1@sha256:\(hex64)"),
         ("Registry.Example.com/app", "Registry.Example.com/app:latest"),
         ("myregistry.azurecr.io/net-monitor:v1", "myregistry.azurecr.io/net-monitor:v1"),
+        ("[2001:DB8::1]/app", "[2001:DB8::1]/app:latest"),
+        ("a-b.c9:443/app", "a-b.c9:443/app:latest"),
+        ("9.example/app", "9.example/app:latest"),
     ]
 
     @Test(arguments: valid)
@@ -55,6 +58,23 @@ private let hex64 = String(repeating: "a", count: 64)
         ("-bad.io/app", .invalidReference),
         ("ghcr.io:port/app", .invalidReference),
         ("ghcr.io/" + String(repeating: "a", count: 250), .nameTooLong),
+        // Hosts: empty labels, labels ending in '-', non-ASCII, ports and IPv6 literals.
+        ("ghcr..io/app", .invalidReference),
+        ("ghcr.io./app", .invalidReference),
+        ("ghcr-.io/app", .invalidReference),
+        ("gh_cr.io/app", .invalidReference),
+        ("régistry.io/app", .invalidReference),
+        ("ghcr.io:/app", .invalidReference),
+        ("ghcr.io:80a/app", .invalidReference),
+        (":5000/app", .invalidReference),
+        ("[]:5000/app", .invalidReference),
+        ("[::1/app", .invalidReference),
+        ("[::g]/app", .invalidReference),
+        ("[::1]:/app", .invalidReference),
+        ("[::1]x/app", .invalidReference),
+        ("[\u{FF11}::1]/app", .invalidReference),  // a fullwidth digit is not a hex digit here
+        // Uppercase outside ASCII is still uppercase (the repository must be lowercase).
+        ("ghcr.io/org/Äpp", .nameNotLowercase),
     ]
 
     @Test(arguments: invalid)

@@ -170,6 +170,48 @@ import TLS
         }
     }
 
+    /// A route that prefers a task executor runs there from its first line (the verify route
+    /// prefers the registry transport's I/O thread): no pool thread starts it.
+    final class MarkingExecutor: TaskExecutor, @unchecked Sendable {
+        static let marker = "marking-executor"
+        let jobs = Mutex(0)
+        func enqueue(_ job: consuming ExecutorJob) {
+            jobs.withLock { $0 += 1 }
+            let unowned = UnownedJob(job)
+            let thread = Thread {
+                Thread.current.threadDictionary[Self.marker] = true
+                unowned.runSynchronously(on: self.asUnownedTaskExecutor())
+            }
+            thread.start()
+        }
+        static var isCurrent: Bool { Thread.current.threadDictionary[marker] != nil }
+    }
+
+    struct PreferringRouter: HTTPHandler {
+        let router: Router
+        init(_ executor: MarkingExecutor) {
+            var router = Router()
+            router.add("POST", "/preferring", executor: { executor }) { _ in .text(.ok, "on executor: \(MarkingExecutor.isCurrent)\n") }
+            router.add("POST", "/pool") { _ in .text(.ok, "on executor: \(MarkingExecutor.isCurrent)\n") }
+            self.router = router
+        }
+        func handle(_ request: HTTPRequest) async -> HTTPResponse { await router.handle(request) }
+        func preferredExecutor(for request: HTTPRequest) -> (any TaskExecutor)? { router.preferredExecutor(for: request) }
+    }
+
+    @Test func aRouteThatPrefersAnExecutorRunsThere() async throws {
+        let executor = MarkingExecutor()
+        let server = try HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), handler: PreferringRouter(executor))
+        for (path, expected) in [("/preferring", "on executor: true\n"), ("/pool", "on executor: false\n")] {
+            let client = try RawClient(port: server.port, receiveTimeout: 10)
+            try client.send("POST \(path) HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            let answer = try await offPool { client.receiveAll() }
+            #expect(answer.hasSuffix(expected), "\(path): \(answer)")
+        }
+        #expect(executor.jobs.withLock { $0 } > 0)
+        await server.shutdown(gracePeriod: .milliseconds(100))
+    }
+
     @Test func immediateAnswersAreSentFromTheEventLoop() async throws {
         let server = try HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), handler: PoolNeverAnswers())
         let client = try RawClient(port: server.port, receiveTimeout: 10)

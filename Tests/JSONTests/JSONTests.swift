@@ -103,3 +103,16 @@ import Testing
         #expect(JSONWriter.encodeString(try JSONParser.parse(text)) == text)
     }
 }
+
+/// Cache bounds use `estimatedBytes` instead of encoding: it must grow with what the value holds.
+@Suite struct JSONEstimatedBytesTests {
+    @Test func growsWithContent() {
+        let big = String(repeating: "x", count: 10_000)
+        let nested: JSONValue = ["a": .array([.string(big), .number("12345")]), "b": ["c": .string(big)]]
+        #expect(nested.estimatedBytes >= 20_005)
+        #expect(nested.estimatedBytes <= JSONWriter.encode(nested).count + 200)
+        #expect(JSONValue.string("").estimatedBytes > 0)
+        #expect(JSONValue.array(Array(repeating: .null, count: 1000)).estimatedBytes >= 8000)
+    }
+}
+

@@ -315,8 +315,15 @@ class Cluster:
         """The `verify result for subject <subject>: {...}` report of `kubectl logs`, parsed (the
         logfmt msg value is a quoted string: read it up to its closing quote, then unquote)."""
         # A tag the mutation could not pin in time (a loaded machine) is logged with the digest
-        # it resolved to: `<subject>@sha256:…`.
-        marker = re.compile("verify result for subject " + re.escape(subject) + r"(@sha256:[0-9a-f]{64})?: ")
+        # it resolved to: `<subject>@sha256:…`. For a pinned subject, the tag's line counts too:
+        # once the tag was verified, the pinned key is answered from the verdict cache (the same
+        # image by digest), and logs nothing more.
+        if "@" in subject:
+            name, digest = subject.split("@", 1)
+            pattern = re.escape(name) + r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@" + re.escape(digest)
+        else:
+            pattern = re.escape(subject) + r"(@sha256:[0-9a-f]{64})?"
+        marker = re.compile("verify result for subject " + pattern + ": ")
         # The line is written next to the answer, not before it: wait for it (a loaded machine
         # can take a while to flush it).
         deadline = time.time() + 15
