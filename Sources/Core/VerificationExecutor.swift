@@ -551,12 +551,12 @@ public final class VerificationExecutor: ProviderExecutor {
 
     private func runJob(verifier: any Verifier, referrer: Descriptor, of subject: ImageReference, depth: Int,
                         deadline: ContinuousClock.Instant) async -> VerifierReport {
-        // The verifier's own work (parsing, chains, signatures, CRLs, plugins) runs on the
-        // cooperative pool when the verification runs on the transport's I/O thread and that
-        // thread has other transfers to move; its store reads still go back there. An idle I/O
-        // thread keeps the work: the hop to the pool and back would be most of a cold image's
-        // latency (a cosign check is two ECDSA verifies).
-        let offload = options.taskExecutor != nil && options.taskExecutorIsBusy()
+        // The verifier's own work (parsing, chains, signatures, CRLs, schemas) runs on the
+        // cooperative pool when the verification runs on the transport's I/O thread, so that the
+        // thread keeps moving other transfers; its store reads still go back there. A brief
+        // verifier (cosign, notation) on an idle I/O thread keeps its work there: the hop to the
+        // pool and back would be most of a cold image's latency (a cosign check is two ECDSA verifies).
+        let offload = options.taskExecutor != nil && (!verifier.runsBriefly || options.taskExecutorIsBusy())
         var report = await withTaskExecutorPreference(offload ? globalConcurrentExecutor : nil) {
             await verifier.verify(subject: subject, referrer: referrer, store: self.store, deadline: deadline)
         }

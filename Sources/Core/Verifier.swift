@@ -13,6 +13,10 @@ public protocol Verifier: Sendable {
     /// Artifact types whose own referrers must verify too before this verifier's report can pass
     /// (Ratify's `nestedReferences`, e.g. the signature on an SBOM).
     var nestedReferences: [String] { get }
+    /// True when a verification's own work is brief (well under a millisecond of CPU: a few
+    /// signature checks and small documents) and never blocks: it may then run on the registry
+    /// transport's I/O thread while that thread is idle, instead of hopping to the pool and back.
+    var runsBriefly: Bool { get }
 
     func verify(subject: ImageReference, referrer: Descriptor, store: any ReferrerStore,
                 deadline: ContinuousClock.Instant) async -> VerifierReport
@@ -20,6 +24,7 @@ public protocol Verifier: Sendable {
 
 extension Verifier {
     public var nestedReferences: [String] { [] }
+    public var runsBriefly: Bool { false }
 
     public func canVerify(_ artifactType: String?) -> Bool {
         guard let artifactType else { return false }

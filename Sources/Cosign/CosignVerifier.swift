@@ -8,6 +8,8 @@ import JSON
 /// matches the image (keys or keyless). It passes when **any** signature verifies, wherever it
 /// sits among the layers, and reports every signature.
 public struct CosignVerifier: Verifier {
+    /// Key or certificate checks over small documents; Rekor lookups are awaited, not blocked on.
+    public var runsBriefly: Bool { true }
     public static let signatureAnnotation = "dev.cosignproject.cosign/signature"
     public static let bundleAnnotation = "dev.sigstore.cosign/bundle"
     public static let certificateAnnotation = "dev.sigstore.cosign/certificate"

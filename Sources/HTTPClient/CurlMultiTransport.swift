@@ -107,6 +107,8 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
     /// Transfers whose callers have not had their answer yet (see `isBusy`).
     private let unanswered = Atomic<Int>(0)
+    /// A job is running on the loop thread (see `isBusy`).
+    private let runningJob = Atomic<Bool>(false)
 
     public static let shared = CurlMultiTransport()
 
@@ -187,7 +189,9 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
         for _ in 0..<64 {  // bounded: transfers must keep moving even under a stream of jobs
             let batch = jobs.withLock { pending in defer { pending.removeAll() }; return pending }
             if batch.isEmpty { return }
+            runningJob.store(true, ordering: .relaxed)
             for job in batch { job.runSynchronously(on: executor) }
+            runningJob.store(false, ordering: .relaxed)
         }
     }
 }
@@ -205,11 +209,14 @@ extension CurlMultiTransport: TaskExecutor {
         if !isLoopThread { curl_multi_wakeup(multi) }
     }
 
-    /// Whether the I/O thread has work besides the caller's: transfers not yet answered or jobs
-    /// waiting to run. CPU-heavy work of a task running there moves to the pool when it has, so
-    /// that the thread keeps moving them; when it has none, a hop there and back would cost the
-    /// task more than the work itself.
-    public var isBusy: Bool { unanswered.load(ordering: .relaxed) > 0 || !jobs.withLock { $0.isEmpty } }
+    /// Whether the I/O thread has work besides the caller's: transfers not yet answered, jobs
+    /// waiting to run, or (asked from another thread) a job running now. A task running there
+    /// moves its CPU work to the pool when it has, so that the thread keeps moving the rest; a
+    /// new request starts on the pool then instead of queueing behind it.
+    public var isBusy: Bool {
+        unanswered.load(ordering: .relaxed) > 0 || !jobs.withLock { $0.isEmpty }
+            || (runningJob.load(ordering: .relaxed) && !isLoopThread)
+    }
 
     /// Whether the caller runs on the transport's I/O thread (diagnostics and tests).
     public var isLoopThread: Bool { loopThread.withLock { thread in thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false } }

@@ -7,6 +7,10 @@ import JSON
 /// trust policy for the image's repository, runs the Notary Project verification workflow and
 /// reports like Ratify (`extensions.Issuer` / `extensions.SN` of the signing certificate).
 public struct NotationVerifier: Verifier {
+    /// A chain and a signature over small envelopes; revocation fetches are awaited (CRLs are
+    /// parsed once per refresh). Verification plugins exec processes: the executor then does
+    /// not use the I/O thread at all (`ExecutorFactory`).
+    public var runsBriefly: Bool { true }
     public let config: NotationVerifierConfig
     public let providers: (any KeyManagementProviders)?
     public let revocation: (any RevocationChecking)?

@@ -469,6 +469,7 @@ func context(_ seconds: Double = 5) -> ProviderContext {
     struct WhereVerifier: Verifier {
         let inner = LayerContentVerifier(artifactTypes: [signatureType])
         let places: Places
+        let runsBriefly: Bool
         var name: String { inner.name }
         var type: String { inner.type }
         var artifactTypes: [String] { inner.artifactTypes }
@@ -478,10 +479,12 @@ func context(_ seconds: Double = 5) -> ProviderContext {
         }
     }
 
-    /// The verifier's work stays on the I/O executor while it has nothing else to do (a hop to
-    /// the pool and back costs a cold image more than its checks) and moves to the pool while
-    /// it is busy; requests prefer the executor only while it is idle.
-    @Test(arguments: [false, true]) func verifierWorkMovesOffABusyExecutorOnly(busy: Bool) async throws {
+    /// A brief verifier's work stays on the I/O executor while it has nothing else to do (a hop
+    /// to the pool and back costs a cold image more than its checks) and moves to the pool while
+    /// it is busy; other verifiers' work always moves. Requests prefer the executor only while
+    /// it is idle.
+    @Test(arguments: [(false, true), (true, true), (false, false), (true, false)])
+    func verifierWorkMovesOffABusyExecutorOnly(busy: Bool, brief: Bool) async throws {
         let memory = MemoryStore()
         let signed = MemoryStoreExecutorTests().image(memory, tag: "signed", signatures: ["valid"])
         let marking = MarkingExecutor()
@@ -489,10 +492,11 @@ func context(_ seconds: Double = 5) -> ProviderContext {
         options.taskExecutor = marking
         options.taskExecutorIsBusy = { busy }
         let places = Places()
-        let executor = VerificationExecutor(store: memory, verifiers: [WhereVerifier(places: places)], policy: ConfigPolicy(), options: options)
+        let executor = VerificationExecutor(store: memory, verifiers: [WhereVerifier(places: places, runsBriefly: brief)], policy: ConfigPolicy(),
+                                            options: options)
         let items = await executor.execute(["registry.test/app@\(signed.digest)"], context: context(60))
         #expect(items.first?.value?["isSuccess"] == .bool(true), "\(items)")
-        #expect(places.ranOnExecutor.withLock { $0 } == [!busy], busy ? "moved to the pool" : "stayed on the I/O executor")
+        #expect(places.ranOnExecutor.withLock { $0 } == [brief && !busy], brief && !busy ? "stayed on the I/O executor" : "moved to the pool")
         #expect((executor.preferredTaskExecutor(.verify) === marking) == !busy)
         #expect(executor.preferredTaskExecutor(.mutate) == nil)
     }

@@ -2,6 +2,7 @@ import Core
 import HTTPClient
 import Foundation
 @testable import Registry
+import Synchronization
 import Testing
 import TestSupport
 
@@ -104,6 +105,38 @@ import TestSupport
             return (status, transport.isLoopThread)
         }.value
         #expect(plain.0 == 200 && !plain.1)
+        await registry.stop()
+    }
+
+    /// `isBusy` is what decides whether a request starts on the I/O thread and whether a
+    /// verifier's checks stay there: a task running there does not count itself, but anyone
+    /// else sees the running job, and an unanswered transfer makes it busy for everyone.
+    @Test func busyMeansWorkBesidesTheCaller() async throws {
+        let registry = try ReferrersTestRegistry(delay: .milliseconds(1500))
+        let transport = CurlMultiTransport()
+        #expect(!transport.isBusy)
+        let seen = await withTaskExecutorPreference(transport) { () async -> (Bool, Bool, Bool) in
+            let own = transport.isBusy
+            let fromElsewhere = Mutex(false)
+            let checked = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                fromElsewhere.withLock { $0 = transport.isBusy }
+                checked.signal()
+            }
+            checked.wait()  // blocks the I/O thread on purpose: its job is running meanwhile
+            return (transport.isLoopThread, own, fromElsewhere.withLock { $0 })
+        }
+        #expect(seen == (true, false, true))
+        // A transfer whose caller has no answer yet: busy.
+        let slow = Task { try? await transport.send(TransportRequest(url: "http://\(registry.host)/v2/", timeout: .seconds(30))) }
+        var sawBusy = false
+        for _ in 0..<100 where !sawBusy {
+            sawBusy = transport.isBusy
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(sawBusy)
+        _ = await slow.value
+        #expect(!transport.isBusy)
         await registry.stop()
     }
 
