@@ -66,6 +66,13 @@ public struct RoutingExecutor: ProviderExecutor {
         }
     }
 
+    public func cachedItems(_ keys: [String], context: ProviderContext) -> [ProviderItem]? {
+        switch context.operation {
+        case .verify: verify.cachedItems(keys, context: context)
+        case .mutate: mutate.cachedItems(keys, context: context)
+        }
+    }
+
     public func preferredTaskExecutor(_ operation: ProviderOperation) -> (any TaskExecutor)? {
         switch operation {
         case .verify: verify.preferredTaskExecutor(operation)

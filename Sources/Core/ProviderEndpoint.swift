@@ -48,6 +48,19 @@ public struct ProviderEndpoint: Sendable {
 
     private var idempotent: Bool { operation == .mutate }
 
+    /// Requests larger than this are never answered on the event loop (decoding them there
+    /// would hold up every other connection of the loop).
+    public static let maxCachedAnswerBody = 16 * 1024
+
+    /// The answer, when every key's verdict is already cached; nil when any key needs work (or
+    /// the body is large or malformed: `answer` then says why). Never awaits: for the event loop.
+    public func answerFromCache(body: [UInt8], requestID: String) -> ProviderAnswer? {
+        guard body.count <= Self.maxCachedAnswerBody, let request = try? ProviderRequest.decode(body), !request.keys.isEmpty else { return nil }
+        let context = ProviderContext(requestID: requestID, operation: operation, deadline: ContinuousClock.now + timeout)
+        guard let items = executor().cachedItems(request.keys, context: context), items.count == request.keys.count else { return nil }
+        return ProviderAnswer(outcome: .answered, response: ProviderResponse(idempotent: idempotent, items: items))
+    }
+
     public func answer(body: [UInt8], requestID: String) async -> ProviderAnswer {
         let request: ProviderRequest
         do {

@@ -28,11 +28,15 @@ public protocol ProviderExecutor: Sendable {
     /// Where requests of this operation prefer to run (nil: the cooperative pool). Requests
     /// answered from caches are cheap there too; work that is CPU-heavy moves off it itself.
     func preferredTaskExecutor(_ operation: ProviderOperation) -> (any TaskExecutor)?
+    /// Every key's answer when each is already known (cached verdicts), computed at once without
+    /// awaiting; nil when any key needs work. Lets the endpoint answer on the event loop.
+    func cachedItems(_ keys: [String], context: ProviderContext) -> [ProviderItem]?
 }
 
 extension ProviderExecutor {
     public func answersByDeadline(_ operation: ProviderOperation) -> Bool { false }
     public func preferredTaskExecutor(_ operation: ProviderOperation) -> (any TaskExecutor)? { nil }
+    public func cachedItems(_ keys: [String], context: ProviderContext) -> [ProviderItem]? { nil }
 }
 
 /// What serves before any verifier is configured: every key fails with a reason. It never
@@ -67,6 +71,17 @@ public struct NamespaceRoutingExecutor: ProviderExecutor {
 
     public func answersByDeadline(_ operation: ProviderOperation) -> Bool {
         cluster.answersByDeadline(operation) && namespaces.values.allSatisfy { $0.answersByDeadline(operation) }
+    }
+
+    public func cachedItems(_ keys: [String], context: ProviderContext) -> [ProviderItem]? {
+        var items: [ProviderItem] = []
+        items.reserveCapacity(keys.count)
+        for key in keys {
+            let executor = ProviderKey(key).namespace.flatMap { namespaces[$0] } ?? cluster
+            guard let answered = executor.cachedItems([key], context: context)?.first else { return nil }
+            items.append(answered)
+        }
+        return items
     }
 
     /// The cluster's preference when every namespace shares it (they all use one transport).

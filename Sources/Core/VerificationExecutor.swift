@@ -287,6 +287,17 @@ public final class VerificationExecutor: ProviderExecutor {
         return keys.map { byKey[$0]! }
     }
 
+    public func cachedItems(_ keys: [String], context: ProviderContext) -> [ProviderItem]? {
+        guard context.operation == .verify, options.cacheEnabled else { return nil }
+        var items: [ProviderItem] = []
+        items.reserveCapacity(keys.count)
+        for key in keys {
+            guard let reference = try? Self.reference(key), let cached = cachedResult(reference) else { return nil }
+            items.append(item(key, cached, requestID: context.requestID))
+        }
+        return items
+    }
+
     private func item(_ key: String, _ result: VerificationResult, requestID: String) -> ProviderItem {
         ProviderItem(key: key, value: result.json(version: policy.resultVersion, traceID: requestID, timestamp: Self.timestamp()))
     }

@@ -21,17 +21,23 @@ extension HTTPHandler {
 public struct Router: HTTPHandler {
     public typealias Route = @Sendable (HTTPRequest) async -> HTTPResponse
     public typealias ImmediateRoute = @Sendable (HTTPRequest) -> HTTPResponse
+    /// An answer on the event loop when one is ready at once (nil: the route's `handle`).
+    public typealias OptionalImmediateRoute = @Sendable (HTTPRequest) -> HTTPResponse?
     public typealias ExecutorChoice = @Sendable () -> (any TaskExecutor)?
     private var routes: [String: [String: Route]] = [:]
-    private var immediate: [String: [String: ImmediateRoute]] = [:]
+    private var immediate: [String: [String: OptionalImmediateRoute]] = [:]
     private var executors: [String: [String: ExecutorChoice]] = [:]
 
     public init() {}
 
     /// `executor`: where the route prefers to run, asked per request (see `preferredExecutor`).
-    public mutating func add(_ method: String, _ path: String, executor: ExecutorChoice? = nil, _ route: @escaping Route) {
+    /// `onLoop`: an answer given on the event loop when it is ready at once (a cached verdict):
+    /// quick, never blocking; nil sends the request to `route` as usual.
+    public mutating func add(_ method: String, _ path: String, executor: ExecutorChoice? = nil,
+                             onLoop: OptionalImmediateRoute? = nil, _ route: @escaping Route) {
         routes[path, default: [:]][method] = route
         if let executor { executors[path, default: [:]][method] = executor }
+        if let onLoop { immediate[path, default: [:]][method] = onLoop }
     }
 
     public func preferredExecutor(for request: HTTPRequest) -> (any TaskExecutor)? {
@@ -40,13 +46,13 @@ public struct Router: HTTPHandler {
 
     /// A route answered on the event loop (`respondOnLoop`): it must be quick and never block.
     public mutating func addImmediate(_ method: String, _ path: String, _ route: @escaping ImmediateRoute) {
-        immediate[path, default: [:]][method] = route
+        immediate[path, default: [:]][method] = { route($0) }
         routes[path, default: [:]][method] = { route($0) }
     }
 
     public func respondOnLoop(_ request: HTTPRequest) -> HTTPResponse? {
         guard let byMethod = immediate[String(request.path)] else { return nil }
-        return (byMethod[request.method] ?? (request.method == "HEAD" ? byMethod["GET"] : nil))?(request)
+        return (byMethod[request.method] ?? (request.method == "HEAD" ? byMethod["GET"] : nil))?(request) ?? nil
     }
 
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {

@@ -20,7 +20,9 @@ struct ProviderEndpoints: Sendable {
         let mutate = ProviderEndpoint(operation: .mutate, timeout: holder.timeouts?.mutation ?? mutateDefault) { holder.current }
         // Verification runs where registry answers arrive (the transport's I/O thread, when the
         // configuration uses it) from the start: see `ProviderExecutor.preferredTaskExecutor`.
-        router.add("POST", RatifyServer.verifyPath, executor: { holder.current.preferredTaskExecutor(.verify) }) { request in
+        // A request whose every key has a cached verdict is answered on the event loop itself.
+        router.add("POST", RatifyServer.verifyPath, executor: { holder.current.preferredTaskExecutor(.verify) },
+                   onLoop: { request in serveFromCache(verify, request, histogram: metrics.verificationRequest) }) { request in
             await serve(verify, request, histogram: metrics.verificationRequest)
         }
         router.add("POST", RatifyServer.mutatePath) { request in await serve(mutate, request, histogram: metrics.mutationRequest) }
@@ -35,12 +37,25 @@ struct ProviderEndpoints: Sendable {
         log[metadataKey: "trace-id"] = "\(requestID)"
         log.debug("start request", metadata: ["method": "\(request.method)", "path": "\(request.path)"])
         let answer = await endpoint.answer(body: request.body, requestID: requestID)
-        let elapsed = clock.now - start
-        histogram.observe(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
         if let systemError = answer.response.systemError {
             metrics.systemErrors.increment()
             log.error("\(endpoint.operation.rawValue) request failed", metadata: ["status": "\(answer.outcome.httpStatus)", "systemError": "\(systemError)"])
         }
+        return respond(answer, requestID: requestID, since: start, histogram: histogram)
+    }
+
+    /// `serve` for a request answered from the verdict cache, on the event loop (nil: not all
+    /// keys are cached).
+    private func serveFromCache(_ endpoint: ProviderEndpoint, _ request: HTTPRequest, histogram: Histogram) -> HTTPResponse? {
+        let start = ContinuousClock.now
+        let requestID = traceID(request)
+        guard let answer = endpoint.answerFromCache(body: request.body, requestID: requestID) else { return nil }
+        return respond(answer, requestID: requestID, since: start, histogram: histogram)
+    }
+
+    private func respond(_ answer: ProviderAnswer, requestID: String, since start: ContinuousClock.Instant, histogram: Histogram) -> HTTPResponse {
+        let elapsed = ContinuousClock.now - start
+        histogram.observe(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
         var response = HTTPResponse.json(HTTPStatus(answer.outcome.httpStatus, answer.outcome.reasonPhrase), answer.body)
         response.headers.add("X-Request-Id", requestID)
         return response

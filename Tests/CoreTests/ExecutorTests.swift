@@ -447,6 +447,39 @@ func context(_ seconds: Double = 5) -> ProviderContext {
         #expect(counting.jobs.withLock { $0 } == cold, "the cached verdict did not move")
     }
 
+    /// A request whose every key has a cached verdict can be answered on the event loop:
+    /// `cachedItems` answers it without awaiting, and declines (nil) as soon as one key needs
+    /// work, for mutation, or with the cache off.
+    @Test func cachedItemsAnswerOnlyWhenEveryKeyIsCached() async throws {
+        let memory = MemoryStore()
+        let signed = MemoryStoreExecutorTests().image(memory, tag: "signed", signatures: ["valid"])
+        let unsigned = MemoryStoreExecutorTests().image(memory, tag: "unsigned", signatures: [])
+        let executor = VerificationExecutor(store: memory, verifiers: [LayerContentVerifier(artifactTypes: [signatureType])], policy: ConfigPolicy())
+        let key = "registry.test/app@\(signed.digest)", other = "registry.test/app@\(unsigned.digest)"
+        let verify = context(60)
+        #expect(executor.cachedItems([key], context: verify) == nil, "nothing cached yet")
+        _ = await executor.execute([key], context: verify)
+        let items = try #require(executor.cachedItems([key, key], context: verify))
+        #expect(items.map(\.key) == [key, key] && items.allSatisfy { $0.value?["isSuccess"] == .bool(true) })
+        #expect(executor.cachedItems([key, other], context: verify) == nil, "one key needs work")
+        #expect(executor.cachedItems(["Not A Reference"], context: verify) == nil, "the usual path says why")
+        let mutate = ProviderContext(requestID: "m", operation: .mutate, deadline: .now + .seconds(60))
+        #expect(executor.cachedItems([key], context: mutate) == nil)
+        // The endpoint: small well-formed bodies only.
+        let endpoint = ProviderEndpoint(operation: .verify, timeout: .seconds(60)) { executor }
+        let body = Array(#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["\#(key)"]}}"#.utf8)
+        #expect(endpoint.answerFromCache(body: body, requestID: "r")?.response.items.first?.value?["traceID"] == .string("r"))
+        #expect(endpoint.answerFromCache(body: Array("{".utf8), requestID: "r") == nil)
+        let big = Array(#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["\#(key)"]},"pad":"\#(String(repeating: "x", count: ProviderEndpoint.maxCachedAnswerBody))"}"#.utf8)
+        #expect(endpoint.answerFromCache(body: big, requestID: "r") == nil)
+        // Namespaced keys go to their namespace's executor; an executor without the verdict declines.
+        let routed = NamespaceRoutingExecutor(cluster: executor, namespaces: ["team": VerificationExecutor(
+            store: memory, verifiers: [LayerContentVerifier(artifactTypes: [signatureType])], policy: ConfigPolicy())])
+        #expect(routed.cachedItems([key], context: verify)?.count == 1)
+        #expect(routed.cachedItems(["[team]\(key)"], context: verify) == nil)
+        #expect(routed.cachedItems(["[elsewhere]\(key)"], context: verify)?.first?.key == "[elsewhere]\(key)")
+    }
+
     /// Marks the threads it runs jobs on, so a verifier can tell where it runs.
     final class MarkingExecutor: TaskExecutor, @unchecked Sendable {
         static let marker = "core-marking-executor"

@@ -212,6 +212,35 @@ import TLS
         await server.shutdown(gracePeriod: .milliseconds(100))
     }
 
+    /// A route's `onLoop` answer, when it has one, is sent from the event loop (the pool path
+    /// here never answers); when it has none, the request goes to the route as usual.
+    struct CachedOnLoop: HTTPHandler {
+        let router: Router
+        init() {
+            var router = Router()
+            router.add("POST", "/verify", onLoop: { request in
+                request.body == Array("cached".utf8) ? .text(.ok, "from the loop\n") : nil
+            }) { request in
+                if request.body == Array("never".utf8) { try? await Task.sleep(for: .seconds(3600)) }
+                return .text(.ok, "from the route\n")
+            }
+            self.router = router
+        }
+        func handle(_ request: HTTPRequest) async -> HTTPResponse { await router.handle(request) }
+        func respondOnLoop(_ request: HTTPRequest) -> HTTPResponse? { router.respondOnLoop(request) }
+    }
+
+    @Test func aRouteAnswersOnTheLoopWhenItCanAndOtherwiseAsUsual() async throws {
+        let server = try HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), handler: CachedOnLoop())
+        for (body, expected) in [("cached", "from the loop\n"), ("other", "from the route\n")] {
+            let client = try RawClient(port: server.port, receiveTimeout: 10)
+            try client.send("POST /verify HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+            let answer = try await offPool { client.receiveAll() }
+            #expect(answer.hasSuffix(expected), "\(body): \(answer)")
+        }
+        await server.shutdown(gracePeriod: .milliseconds(100))
+    }
+
     @Test func immediateAnswersAreSentFromTheEventLoop() async throws {
         let server = try HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), handler: PoolNeverAnswers())
         let client = try RawClient(port: server.port, receiveTimeout: 10)
