@@ -161,13 +161,10 @@ public final class ECRCredentials: CredentialProvider {
     static func authorizationToken(_ registry: ECRRegistry, identity: AWSWebIdentity, session: AWSCredentials, http: CloudHTTP,
                                    clock: @Sendable () -> Date) async throws(RegistryError) -> Expiring<RegistryCredential> {
         let endpoint = identity.ecrAPI(for: registry)
-        guard let url = URLComponents(string: endpoint), let host = url.host else {
+        guard let url = URLComponents(string: endpoint), let hostHeader = url.hostHeader else {
             throw RegistryError(.invalidConfiguration, "\(name): the ECR endpoint \(endpoint) is not a URL")
         }
         let body = Array(#"{"registryIds":["\#(registry.account)"]}"#.utf8)
-        // As curl writes Host: the port only when it is not the scheme's default.
-        let defaultPort = url.scheme == "http" ? 80 : 443
-        let hostHeader = url.port.flatMap { $0 == defaultPort ? nil : "\(host):\($0)" } ?? host
         var skew: TimeInterval = 0
         // SigV4 signatures are refused more than 15 minutes off the server's clock: once, the
         // request is signed again with the clock the refusal's Date header shows (as the SDKs do).

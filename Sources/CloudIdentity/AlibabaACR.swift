@@ -138,12 +138,9 @@ public final class AlibabaACRCredentials: CredentialProvider {
     static func authorizationToken(instance: String, region: String, endpoint: String?, session: STSCredentials,
                                    http: CloudHTTP) async throws(RegistryError) -> Expiring<RegistryCredential> {
         let base = endpoint ?? "https://cr.\(region).aliyuncs.com"
-        guard let url = URLComponents(string: base), let host = url.host else {
+        guard let hostHeader = URLComponents(string: base)?.hostHeader else {
             throw RegistryError(.invalidConfiguration, "\(name): the ACR endpoint \(base) is not a URL")
         }
-        // As curl writes Host: the port only when it is not the scheme's default.
-        let defaultPort = url.scheme == "http" ? 80 : 443
-        let hostHeader = url.port.flatMap { $0 == defaultPort ? nil : "\(host):\($0)" } ?? host
         var generator = SystemRandomNumberGenerator()
         let nonce = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let signed = ACS3.sign(method: "POST", query: [("InstanceId", instance)], headers: [

@@ -72,3 +72,13 @@ enum TokenFile {
         return token
     }
 }
+
+extension URLComponents {
+    /// The Host header curl sends for this URL, and so the one a request signature must cover:
+    /// the port only when it is not the scheme's default. Nil without a host.
+    var hostHeader: String? {
+        guard let host else { return nil }
+        let defaultPort = scheme == "http" ? 80 : 443
+        return port.flatMap { $0 == defaultPort ? nil : "\(host):\($0)" } ?? host
+    }
+}

@@ -67,8 +67,6 @@ public actor RefreshingCache<Key: Hashable & Sendable, Value: Sendable> {
         return try await Self.wait(for: task, until: deadline, key: key).value
     }
 
-
-
     /// How long the cached value of `key` has left (nil: none cached).
     public func remaining(for key: Key) -> Duration? {
         entries[key].map { $0.expiresAt - .now }
