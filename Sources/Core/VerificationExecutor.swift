@@ -239,15 +239,9 @@ public final class VerificationExecutor: ProviderExecutor {
         // thread hop; so are keys that are not image references.
         var pending: [(key: String, reference: ImageReference)] = []
         for key in unique {
-            do throws(VerificationError) {
-                let reference = try Self.reference(key)
-                if let cached = cachedResult(reference) {
-                    byKey[key] = item(key, cached, requestID: context.requestID)
-                } else {
-                    pending.append((key, reference))
-                }
-            } catch {
-                byKey[key] = .failure(key, error.description)
+            switch lookup(key, requestID: context.requestID) {
+            case .cached(let answer), .invalid(let answer): byKey[key] = answer
+            case .pending(let reference): pending.append((key, reference))
             }
         }
         guard !pending.isEmpty else { return keys.map { byKey[$0]! } }
@@ -288,14 +282,32 @@ public final class VerificationExecutor: ProviderExecutor {
     }
 
     public func cachedItems(_ keys: [String], context: ProviderContext) -> [ProviderItem]? {
-        guard context.operation == .verify, options.cacheEnabled else { return nil }
+        guard context.operation == .verify else { return nil }
         var items: [ProviderItem] = []
         items.reserveCapacity(keys.count)
         for key in keys {
-            guard let reference = try? Self.reference(key), let cached = cachedResult(reference) else { return nil }
-            items.append(item(key, cached, requestID: context.requestID))
+            guard case .cached(let answer) = lookup(key, requestID: context.requestID) else { return nil }
+            items.append(answer)
         }
         return items
+    }
+
+    /// What a key needs: nothing (its verdict is cached, or it is not an image reference: its
+    /// answer is ready), or verifying its reference.
+    private enum Lookup {
+        case cached(ProviderItem)
+        case invalid(ProviderItem)
+        case pending(ImageReference)
+    }
+
+    private func lookup(_ key: String, requestID: String) -> Lookup {
+        do throws(VerificationError) {
+            let reference = try Self.reference(key)
+            guard let cached = cachedResult(reference) else { return .pending(reference) }
+            return .cached(item(key, cached, requestID: requestID))
+        } catch {
+            return .invalid(.failure(key, error.description))
+        }
     }
 
     private func item(_ key: String, _ result: VerificationResult, requestID: String) -> ProviderItem {

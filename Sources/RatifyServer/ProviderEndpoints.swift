@@ -30,8 +30,7 @@ struct ProviderEndpoints: Sendable {
     }
 
     private func serve(_ endpoint: ProviderEndpoint, _ request: HTTPRequest, histogram: Histogram) async -> HTTPResponse {
-        let clock = ContinuousClock()
-        let start = clock.now
+        let start = ContinuousClock.now
         let requestID = traceID(request)
         var log = logger
         log[metadataKey: "trace-id"] = "\(requestID)"

@@ -418,33 +418,24 @@ func context(_ seconds: Double = 5) -> ProviderContext {
 /// Verification work moves to `Options.taskExecutor` (the transport's I/O thread in production);
 /// a cached verdict is answered without moving.
 @Suite struct TaskExecutorPreferenceTests {
-    final class CountingExecutor: TaskExecutor, @unchecked Sendable {
-        let jobs = Mutex(0)
-        func enqueue(_ job: consuming ExecutorJob) {
-            jobs.withLock { $0 += 1 }
-            let unowned = UnownedJob(job)
-            Thread.detachNewThread { unowned.runSynchronously(on: self.asUnownedTaskExecutor()) }
-        }
-    }
-
     @Test func coldWorkRunsOnThePreferredExecutorAndCachedAnswersDoNotMove() async throws {
         let memory = MemoryStore()
         let signed = MemoryStoreExecutorTests().image(memory, tag: "signed", signatures: ["valid"])
-        let counting = CountingExecutor()
+        let counting = ThreadPerJobExecutor()
         var options = VerificationExecutor.Options()
         options.taskExecutor = counting
         let executor = VerificationExecutor(store: memory, verifiers: [LayerContentVerifier(artifactTypes: [signatureType])],
                                             policy: ConfigPolicy(), options: options)
         let key = "registry.test/app@\(signed.digest)"
         #expect(try await executor.verify(key: key, deadline: .now + .seconds(30)).isSuccess)
-        let cold = counting.jobs.withLock { $0 }
+        let cold = counting.jobs
         #expect(cold > 0, "the verification ran on the preferred executor")
         #expect(try await executor.verify(key: key, deadline: .now + .seconds(30)).isSuccess)
-        #expect(counting.jobs.withLock { $0 } == cold, "the cached verdict did not move")
+        #expect(counting.jobs == cold, "the cached verdict did not move")
         // The same through `execute` (the endpoint's path): a cached key needs no task.
         let items = await executor.execute([key, key], context: context(60))
         #expect(items.count == 2 && items.allSatisfy { $0.value?["isSuccess"] == .bool(true) }, "\(items)")
-        #expect(counting.jobs.withLock { $0 } == cold, "the cached verdict did not move")
+        #expect(counting.jobs == cold, "the cached verdict did not move")
     }
 
     /// A request whose every key has a cached verdict can be answered on the event loop:
@@ -480,21 +471,7 @@ func context(_ seconds: Double = 5) -> ProviderContext {
         #expect(routed.cachedItems(["[elsewhere]\(key)"], context: verify)?.first?.key == "[elsewhere]\(key)")
     }
 
-    /// Marks the threads it runs jobs on, so a verifier can tell where it runs.
-    final class MarkingExecutor: TaskExecutor, @unchecked Sendable {
-        static let marker = "core-marking-executor"
-        func enqueue(_ job: consuming ExecutorJob) {
-            let unowned = UnownedJob(job)
-            let thread = Thread {
-                Thread.current.threadDictionary[Self.marker] = true
-                unowned.runSynchronously(on: self.asUnownedTaskExecutor())
-            }
-            thread.start()
-        }
-        static var isCurrent: Bool { Thread.current.threadDictionary[marker] != nil }
-    }
-
-    /// Records whether the verifier's own work ran on the marking executor.
+    /// Records whether the verifier's own work ran on the test's I/O executor.
     final class Places: Sendable {
         let ranOnExecutor = Mutex<[Bool]>([])
     }
@@ -502,12 +479,13 @@ func context(_ seconds: Double = 5) -> ProviderContext {
     struct WhereVerifier: Verifier {
         let inner = LayerContentVerifier(artifactTypes: [signatureType])
         let places: Places
+        let executor: ThreadPerJobExecutor
         let runsBriefly: Bool
         var name: String { inner.name }
         var type: String { inner.type }
         var artifactTypes: [String] { inner.artifactTypes }
         func verify(subject: ImageReference, referrer: Descriptor, store: any ReferrerStore, deadline: ContinuousClock.Instant) async -> VerifierReport {
-            places.ranOnExecutor.withLock { $0.append(MarkingExecutor.isCurrent) }
+            places.ranOnExecutor.withLock { $0.append(executor.isCurrent) }
             return await inner.verify(subject: subject, referrer: referrer, store: store, deadline: deadline)
         }
     }
@@ -520,12 +498,12 @@ func context(_ seconds: Double = 5) -> ProviderContext {
     func verifierWorkMovesOffABusyExecutorOnly(busy: Bool, brief: Bool) async throws {
         let memory = MemoryStore()
         let signed = MemoryStoreExecutorTests().image(memory, tag: "signed", signatures: ["valid"])
-        let marking = MarkingExecutor()
+        let marking = ThreadPerJobExecutor()
         var options = VerificationExecutor.Options()
         options.taskExecutor = marking
         options.taskExecutorIsBusy = { busy }
         let places = Places()
-        let executor = VerificationExecutor(store: memory, verifiers: [WhereVerifier(places: places, runsBriefly: brief)], policy: ConfigPolicy(),
+        let executor = VerificationExecutor(store: memory, verifiers: [WhereVerifier(places: places, executor: marking, runsBriefly: brief)], policy: ConfigPolicy(),
                                             options: options)
         let items = await executor.execute(["registry.test/app@\(signed.digest)"], context: context(60))
         #expect(items.first?.value?["isSuccess"] == .bool(true), "\(items)")

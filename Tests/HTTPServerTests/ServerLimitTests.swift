@@ -172,27 +172,12 @@ import TLS
 
     /// A route that prefers a task executor runs there from its first line (the verify route
     /// prefers the registry transport's I/O thread): no pool thread starts it.
-    final class MarkingExecutor: TaskExecutor, @unchecked Sendable {
-        static let marker = "marking-executor"
-        let jobs = Mutex(0)
-        func enqueue(_ job: consuming ExecutorJob) {
-            jobs.withLock { $0 += 1 }
-            let unowned = UnownedJob(job)
-            let thread = Thread {
-                Thread.current.threadDictionary[Self.marker] = true
-                unowned.runSynchronously(on: self.asUnownedTaskExecutor())
-            }
-            thread.start()
-        }
-        static var isCurrent: Bool { Thread.current.threadDictionary[marker] != nil }
-    }
-
     struct PreferringRouter: HTTPHandler {
         let router: Router
-        init(_ executor: MarkingExecutor) {
+        init(_ executor: ThreadPerJobExecutor) {
             var router = Router()
-            router.add("POST", "/preferring", executor: { executor }) { _ in .text(.ok, "on executor: \(MarkingExecutor.isCurrent)\n") }
-            router.add("POST", "/pool") { _ in .text(.ok, "on executor: \(MarkingExecutor.isCurrent)\n") }
+            router.add("POST", "/preferring", executor: { executor }) { _ in .text(.ok, "on executor: \(executor.isCurrent)\n") }
+            router.add("POST", "/pool") { _ in .text(.ok, "on executor: \(executor.isCurrent)\n") }
             self.router = router
         }
         func handle(_ request: HTTPRequest) async -> HTTPResponse { await router.handle(request) }
@@ -200,7 +185,7 @@ import TLS
     }
 
     @Test func aRouteThatPrefersAnExecutorRunsThere() async throws {
-        let executor = MarkingExecutor()
+        let executor = ThreadPerJobExecutor()
         let server = try HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), handler: PreferringRouter(executor))
         for (path, expected) in [("/preferring", "on executor: true\n"), ("/pool", "on executor: false\n")] {
             let client = try RawClient(port: server.port, receiveTimeout: 10)
@@ -208,7 +193,7 @@ import TLS
             let answer = try await offPool { client.receiveAll() }
             #expect(answer.hasSuffix(expected), "\(path): \(answer)")
         }
-        #expect(executor.jobs.withLock { $0 } > 0)
+        #expect(executor.jobs > 0)
         await server.shutdown(gracePeriod: .milliseconds(100))
     }
 
