@@ -295,7 +295,6 @@ import TestSupport
 
             // A watch that resumes from a compacted resourceVersion gets 410 and relists.
             try cluster.api("POST", "/__compact")
-            try cluster.api("POST", "/__close-watches")
             try cluster.delete("verifiers", "verifier-cosign")
             try cluster.eventually([signed, "[team-a]\(signed)"], [false, false], "after deleting the verifier (seen through a relist)")
         }

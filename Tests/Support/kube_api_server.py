@@ -13,7 +13,8 @@ real wire format for the config.ratify.deislabs.io/v1beta1 resources (and core/v
   DELETE <collection>/<name>                                    delete
   PATCH  <collection>/<name>/status                             JSON merge patch of .status (generation unchanged)
   GET    <collection>/<name>, /api/v1/namespaces/<ns>/secrets/<name>; POST /api/v1/namespaces/<ns>/secrets
-  POST   /__compact        drop the event history: a watch resuming from any version seen so far gets 410
+  POST   /__compact        drop the event history and end every open watch stream, in one step: a watch
+                            resuming from any version seen so far gets 410
                             (?status=1: as the HTTP status of the watch request, else as an ERROR event)
   A watch without resourceVersion (or 0) starts with ADDED events for the existing objects; events
   are streamed several to a chunk and split across chunks.
@@ -144,6 +145,11 @@ class Handler(BaseHTTPRequestHandler):
                 state["events"].clear()
                 state["rv"] += 1
                 state["oldest"] = state["rv"]
+                # Open streams end under the same lock. Were this a second call, a stream could
+                # send a bookmark at the new horizon in between, and its client would resume
+                # there without ever seeing the 410 this endpoint exists to provoke.
+                state["generation"] += 1
+                lock.notify_all()
             return self.send_json(200, {})
         if url.path == "/__close-watches":
             with lock:
