@@ -70,6 +70,7 @@ let package = Package(
         ]),
         .executableTarget(name: "ratify", dependencies: [
             "Configuration", "RatifyServer", "Kubernetes", "Observability", "Core", "Registry", "JSON", "TLS", "SharedCache",
+            "HTTPServer", "HTTPClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,27 +1,23 @@
+import Crypto
+
 /// Trace IDs for requests that arrive without one: a random (version 4) UUID in its lowercase
-/// text form, as Ratify's are. Drawn from `SystemRandomNumberGenerator` (one `getrandom` call):
-/// Foundation's `UUID()` opens, reads and closes /dev/urandom on every call here, three system
-/// calls on each admission request.
+/// text form, as Ratify's are. The 16 bytes come from OpenSSL's user-space DRBG
+/// (`SecureRandom`): Foundation's `UUID()` opens, reads and closes /dev/urandom on every call
+/// here, and `SystemRandomNumberGenerator` makes a `getrandom` call per 8 bytes.
 public enum RequestID {
     public static func make() -> String {
-        var generator = SystemRandomNumberGenerator()
-        var high = generator.next() as UInt64
-        var low = generator.next() as UInt64
-        // RFC 9562 §5.4: version 4 in bits 48–51, variant 0b10 in bits 64–65.
-        high = (high & ~0xF000) | 0x4000
-        low = (low & ~(0xC << 60)) | (0x8 << 60)
-        let hex = hexDigits(high) + hexDigits(low)
-        var out = ""
+        var bytes = SecureRandom.bytes(16)
+        // RFC 9562 §5.4: version 4 in the high nibble of octet 6, variant 0b10 in the top bits of octet 8.
+        bytes[6] = (bytes[6] & 0x0F) | 0x40
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
         out.reserveCapacity(36)
-        for (index, character) in hex.enumerated() {
-            if index == 8 || index == 12 || index == 16 || index == 20 { out.append("-") }
-            out.append(character)
+        for (index, byte) in bytes.enumerated() {
+            if index == 4 || index == 6 || index == 8 || index == 10 { out.append(UInt8(ascii: "-")) }
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0x0F)])
         }
-        return out
-    }
-
-    private static func hexDigits(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -91,34 +91,37 @@ public protocol HTTPTransport: Sendable {
 
 private let curlGlobalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
-/// libcurl's multi interface on one thread of its own: every transfer of the process shares
-/// its connection cache (keep-alive, TLS session reuse, HTTP/2 multiplexing where the registry
-/// offers it), and no Swift task ever blocks on network I/O.
+/// libcurl's multi interface: every transfer of the process goes through one of the transport's
+/// *lanes*, a multi handle with the thread that drives it (connection cache, keep-alive, TLS
+/// session reuse, HTTP/2 multiplexing where the registry offers it). No Swift task ever blocks on
+/// network I/O.
+///
+/// The transport starts with one lane on a thread of its own (`ratify-http-io`). An event loop
+/// of the HTTP server can be *hosted* (`host(_:)`): it then runs on a new lane's thread,
+/// between that lane's transfers, so a verify request read there, its registry requests, the
+/// answers and the response all stay on one thread. A caller on a lane's thread uses that lane;
+/// every other caller uses the first.
 public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
-    private let multi: UnsafeMutableRawPointer
-    private let queue = Mutex<[Transfer]>([])
-    /// Transfers whose caller was cancelled: abandoned on the loop thread.
-    private let cancellations = Mutex<[Transfer]>([])
-    /// Jobs of tasks that prefer this transport as their executor (see `TaskExecutor` below).
-    private let jobs = Mutex<[UnownedJob]>([])
-    /// The loop thread, once it runs (jobs enqueued from it need no wake-up).
-    private let loopThread = Mutex<pthread_t?>(nil)
-    /// Loop-confined.
-    private var active: [UnsafeMutableRawPointer: Transfer] = [:]
-    /// Transfers whose callers have not had their answer yet (see `isBusy`).
-    private let unanswered = Atomic<Int>(0)
-    /// A job is running on the loop thread (see `isBusy`).
-    private let runningJob = Atomic<Bool>(false)
+    private let maxConnectionsPerHost: Int
+    /// The lane of callers that are not on a lane's thread.
+    private let home: Lane
 
     public static let shared = CurlMultiTransport()
 
     public init(maxConnectionsPerHost: Int = 16) {
         _ = curlGlobalInit
-        multi = curl_multi_init()!
-        _ = Shim_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
-        let thread = Thread { [unowned self] in self.run() }
-        thread.name = "ratify-http-io"
-        thread.start()
+        self.maxConnectionsPerHost = maxConnectionsPerHost
+        home = Lane(maxConnectionsPerHost: maxConnectionsPerHost)
+        home.start(transport: self, name: "ratify-http-io", hosting: nil)
+    }
+
+    /// The calling thread's lane when it runs one of this transport's, else the first.
+    private var lane: Lane { Lane.current(of: self) ?? home }
+
+    /// Runs `loop` on a lane of its own from now on: its turns interleave with the lane's
+    /// transfers and with the jobs of tasks that prefer this transport.
+    public func host(_ loop: HostedLoop) {
+        Lane(maxConnectionsPerHost: maxConnectionsPerHost).start(transport: self, name: loop.name, hosting: loop)
     }
 
     /// Cancelling the calling task abandons the transfer: the caller gets `.cancelled` at once
@@ -126,48 +129,109 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
     public func send(_ request: TransportRequest) async throws(TransportError) -> TransportResponse {
         if Task.isCancelled { throw TransportError(.cancelled, "\(request.method) \(request.url) was not sent: the request was cancelled") }
         let transfer = Transfer(request: request)
-        unanswered.add(1, ordering: .relaxed)
-        defer { unanswered.subtract(1, ordering: .relaxed) }
+        let lane = self.lane
+        lane.unanswered.add(1, ordering: .relaxed)
+        defer { lane.unanswered.subtract(1, ordering: .relaxed) }
         let result: Result<TransportResponse, TransportError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 transfer.continuation = continuation
-                queue.withLock { $0.append(transfer) }
-                // From the loop thread itself (a task running there) the loop's next turn
+                lane.queue.withLock { $0.append(transfer) }
+                // From the lane's thread itself (a task running there) the lane's next turn
                 // picks it up: no wake-up needed.
-                if !isLoopThread { curl_multi_wakeup(multi) }
+                if !lane.isCurrent { lane.wake() }
             }
         } onCancel: {
             transfer.cancelRequested.store(true, ordering: .relaxed)
-            cancellations.withLock { $0.append(transfer) }
-            curl_multi_wakeup(multi)
+            lane.cancellations.withLock { $0.append(transfer) }
+            lane.wake()
         }
         return try result.get()
     }
+}
+
+/// An event loop run by a lane (see `CurlMultiTransport.host`).
+public struct HostedLoop: Sendable {
+    /// Readable when the loop has events waiting (its epoll descriptor).
+    public let descriptor: Int32
+    /// The thread's name.
+    public let name: String
+    /// One turn that does not block: the loop's ready events when `readable`, the work queued
+    /// for it, its periodic sweep when due. False once the loop has stopped for good.
+    public let turn: @Sendable (_ readable: Bool) -> Bool
+    /// Work queued for the loop from its own thread (no wake-up was sent for it).
+    public let hasPendingWork: @Sendable () -> Bool
+    /// The longest the lane may wait before the next turn, in milliseconds (the sweep's period).
+    public let maxWaitMilliseconds: Int32
+
+    public init(descriptor: Int32, name: String, maxWaitMilliseconds: Int32, turn: @escaping @Sendable (_ readable: Bool) -> Bool,
+                hasPendingWork: @escaping @Sendable () -> Bool) {
+        self.descriptor = descriptor
+        self.name = name
+        self.maxWaitMilliseconds = maxWaitMilliseconds
+        self.turn = turn
+        self.hasPendingWork = hasPendingWork
+    }
+}
+
+/// A multi handle and the thread that drives it. The queues are filled from any thread; the
+/// handle, `active` and the hosted loop are touched by the lane's thread only.
+private final class Lane: @unchecked Sendable {
+    let multi: UnsafeMutableRawPointer
+    let queue = Mutex<[Transfer]>([])
+    /// Transfers whose caller was cancelled: abandoned on the lane's thread.
+    let cancellations = Mutex<[Transfer]>([])
+    /// Jobs of tasks that prefer the transport as their executor (see `TaskExecutor` below).
+    let jobs = Mutex<[UnownedJob]>([])
+    /// Transfers whose callers have not had their answer yet (see `isBusy`).
+    let unanswered = Atomic<Int>(0)
+    /// A job is running on the lane's thread (see `isBusy`).
+    let runningJob = Atomic<Bool>(false)
+    private var active: [UnsafeMutableRawPointer: Transfer] = [:]
+    private var hosted: HostedLoop?
+    private weak var transport: CurlMultiTransport?
+
+    init(maxConnectionsPerHost: Int) {
+        multi = curl_multi_init()!
+        _ = Shim_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
+    }
+
+    /// Which lane, of which transport, the current thread drives.
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    static func current(of transport: CurlMultiTransport) -> Lane? {
+        guard let pointer = pthread_getspecific(key) else { return nil }
+        let lane = Unmanaged<Lane>.fromOpaque(pointer).takeUnretainedValue()
+        return lane.transport === transport ? lane : nil
+    }
+
+    var isCurrent: Bool { pthread_getspecific(Lane.key) == Unmanaged.passUnretained(self).toOpaque() }
+
+    func wake() { curl_multi_wakeup(multi) }
+
+    func start(transport: CurlMultiTransport, name: String, hosting loop: HostedLoop?) {
+        self.transport = transport
+        hosted = loop
+        let thread = Thread { [self] in run() }
+        thread.name = name
+        thread.start()
+    }
 
     private func run() {
-        loopThread.withLock { $0 = pthread_self() }
+        // Lanes live as long as the process: the key keeps a pointer, not a reference.
+        pthread_setspecific(Lane.key, Unmanaged.passRetained(self).toOpaque())
         var running: Int32 = 0
+        var extra = curl_waitfd(fd: hosted?.descriptor ?? -1, events: Int16(POLLIN), revents: 0)
+        var readable = false
         while true {
-            let incoming = queue.withLock { pending in
-                let taken = pending
-                pending.removeAll()
-                return taken
-            }
-            for transfer in incoming {
-                // Cancelled before it was queued (its cancellation may have been handled already).
-                if transfer.cancelRequested.load(ordering: .relaxed) {
-                    transfer.abandon()
-                    continue
-                }
-                active[transfer.easy] = transfer
-                curl_multi_add_handle(multi, transfer.easy)
-            }
-            for transfer in cancellations.withLock({ list in defer { list.removeAll() }; return list }) {
-                // Still running (not finished, and already added above if it was queued).
-                guard active.removeValue(forKey: transfer.easy) != nil else { continue }
-                curl_multi_remove_handle(multi, transfer.easy)
-                transfer.abandon()
-            }
+            // Requests read now start their tasks here, queue their transfers, and those go out
+            // in this same turn.
+            if let loop = hosted, !loop.turn(readable) { hosted = nil }
+            runJobs()
+            addQueued()
             curl_multi_perform(multi, &running)
             var left: Int32 = 0
             while let message = curl_multi_info_read(multi, &left) {
@@ -179,13 +243,45 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
             // Tasks resumed by those answers (when they prefer this executor) run here, now:
             // no pool thread is woken, and their next requests go out on the next turn.
             runJobs()
-            let more = !queue.withLock({ $0.isEmpty }) || !jobs.withLock({ $0.isEmpty })
-            curl_multi_poll(multi, nil, 0, more ? 0 : 1000, nil)
+            // Responses those tasks produced are written now, not after another wait.
+            if let loop = hosted, !loop.turn(false) { hosted = nil }
+            let more = !queue.withLock({ $0.isEmpty }) || !jobs.withLock({ $0.isEmpty }) || (hosted?.hasPendingWork() ?? false)
+            let wait: Int32 = more ? 0 : (hosted?.maxWaitMilliseconds ?? 1000)
+            extra.revents = 0
+            if hosted != nil {
+                curl_multi_poll(multi, &extra, 1, wait, nil)
+            } else {
+                curl_multi_poll(multi, nil, 0, wait, nil)
+            }
+            readable = extra.revents != 0
+        }
+    }
+
+    private func addQueued() {
+        let incoming = queue.withLock { pending in
+            let taken = pending
+            pending.removeAll()
+            return taken
+        }
+        for transfer in incoming {
+            // Cancelled before it was queued (its cancellation may have been handled already).
+            if transfer.cancelRequested.load(ordering: .relaxed) {
+                transfer.abandon()
+                continue
+            }
+            active[transfer.easy] = transfer
+            curl_multi_add_handle(multi, transfer.easy)
+        }
+        for transfer in cancellations.withLock({ list in defer { list.removeAll() }; return list }) {
+            // Still running (not finished, and already added above if it was queued).
+            guard active.removeValue(forKey: transfer.easy) != nil else { continue }
+            curl_multi_remove_handle(multi, transfer.easy)
+            transfer.abandon()
         }
     }
 
     private func runJobs() {
-        let executor = asUnownedTaskExecutor()
+        guard let executor = transport?.asUnownedTaskExecutor() else { return }
         for _ in 0..<64 {  // bounded: transfers must keep moving even under a stream of jobs
             let batch = jobs.withLock { pending in defer { pending.removeAll() }; return pending }
             if batch.isEmpty { return }
@@ -194,32 +290,38 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
             runningJob.store(false, ordering: .relaxed)
         }
     }
+
+    /// Work besides the caller's: transfers not yet answered, jobs waiting, or (asked from
+    /// another thread) a job running now.
+    var isBusy: Bool {
+        unanswered.load(ordering: .relaxed) > 0 || !jobs.withLock { $0.isEmpty }
+            || (runningJob.load(ordering: .relaxed) && !isCurrent)
+    }
 }
 
 /// Verification tasks prefer this transport as their executor (`withTaskExecutorPreference`):
-/// a registry answer then resumes its task on the I/O thread that received it, instead of
+/// a registry answer then resumes its task on the lane thread that received it, instead of
 /// waking a thread of the cooperative pool for every response, and the task's next request is
 /// queued without a wake-up. A cold verification is a chain of small requests with little CPU
 /// between them; the hops were most of its cost. CPU-heavy or blocking work must not run under
-/// this preference.
+/// this preference. A job enqueued on a lane's thread runs on that lane; any other, on the first.
 extension CurlMultiTransport: TaskExecutor {
     public func enqueue(_ job: consuming ExecutorJob) {
         let unowned = UnownedJob(job)
-        jobs.withLock { $0.append(unowned) }
-        if !isLoopThread { curl_multi_wakeup(multi) }
+        let lane = self.lane
+        lane.jobs.withLock { $0.append(unowned) }
+        if !lane.isCurrent { lane.wake() }
     }
 
-    /// Whether the I/O thread has work besides the caller's: transfers not yet answered, jobs
-    /// waiting to run, or (asked from another thread) a job running now. A task running there
-    /// moves its CPU work to the pool when it has, so that the thread keeps moving the rest; a
-    /// new request starts on the pool then instead of queueing behind it.
-    public var isBusy: Bool {
-        unanswered.load(ordering: .relaxed) > 0 || !jobs.withLock { $0.isEmpty }
-            || (runningJob.load(ordering: .relaxed) && !isLoopThread)
-    }
+    /// Whether the caller's lane (the first, for callers on no lane's thread) has work besides
+    /// the caller's: transfers not yet answered, jobs waiting to run, or (asked from another
+    /// thread) a job running now. A task running there moves its CPU work to the pool when it
+    /// has, so that the thread keeps moving the rest; a new request starts on the pool then
+    /// instead of queueing behind it.
+    public var isBusy: Bool { lane.isBusy }
 
-    /// Whether the caller runs on the transport's I/O thread (diagnostics and tests).
-    public var isLoopThread: Bool { loopThread.withLock { thread in thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false } }
+    /// Whether the caller runs on one of the transport's lane threads (diagnostics and tests).
+    public var isLoopThread: Bool { Lane.current(of: self) != nil }
 }
 
 /// One request in flight: its easy handle, the bytes received, and who is waiting.

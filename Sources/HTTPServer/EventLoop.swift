@@ -28,7 +28,11 @@ final class ServerShared: Sendable {
 /// One thread, one epoll set, and the connections it accepted. Everything below `jobs` is touched
 /// only on the loop's own thread; other threads talk to the loop through `execute`, which queues
 /// a closure and wakes the loop through an eventfd. Handlers never run here: a complete request
-/// becomes a Task on Swift's cooperative pool, and its response comes back through `execute`.
+/// becomes a Task (on Swift's cooperative pool, or the executor the handler prefers), and its
+/// response comes back through `execute`.
+///
+/// The thread is the loop's own (`run`), or a host's that calls `turn` between its own work
+/// (`HTTPServerConfiguration.loopHost`).
 final class EventLoop: @unchecked Sendable {
     let index: Int
     let shared: ServerShared
@@ -36,6 +40,8 @@ final class EventLoop: @unchecked Sendable {
     private let wakeFD: Int32
     private let jobs = Mutex<[@Sendable () -> Void]>([])
     private let stopped = Atomic<Bool>(false)
+    /// The thread that turns the loop, once it has turned (jobs it queues itself need no wake-up).
+    private let thread = Mutex<pthread_t?>(nil)
 
     // Loop-confined state.
     private var connections: [Int32: Connection] = [:]
@@ -47,6 +53,9 @@ final class EventLoop: @unchecked Sendable {
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
     private var dateSecond = 0
     private var dateText = ""
+    private var lastSweep: UInt64 = 0
+    private var readyFDs = [Int32](repeating: 0, count: 256)
+    private var readyEvents = [UInt32](repeating: 0, count: 256)
 
     init(index: Int, shared: ServerShared, listener: Int32) throws(SocketError) {
         self.index = index
@@ -75,50 +84,82 @@ final class EventLoop: @unchecked Sendable {
             queue.append(job)
             return empty
         }
-        if wasEmpty {
+        // Queued on the loop's own thread, the job runs at the end of the current turn.
+        if wasEmpty, !isLoopThread {
             var one: UInt64 = 1
             _ = write(wakeFD, &one, 8)
         }
     }
 
+    private var isLoopThread: Bool { thread.withLock { $0.map { pthread_equal($0, pthread_self()) != 0 } ?? false } }
+
+    /// Jobs queued from the loop's own thread, not yet run.
+    var hasPendingJobs: Bool { !jobs.withLock { $0.isEmpty } }
+
+    /// The epoll descriptor: readable when the loop has events (for a host's poll).
+    var descriptor: Int32 { epollFD }
+
+    /// How often connections are swept for deadlines (ms): the longest a host may wait between turns.
+    static let sweepPeriodMilliseconds: Int32 = 250
+
+    /// The loop on a thread of its own.
     func run() {
-        var fds = [Int32](repeating: 0, count: 256)
-        var events = [UInt32](repeating: 0, count: 256)
-        var lastSweep = Socket.monotonicNanoseconds()
-        while running {
-            let count = Shim_epoll_wait(epollFD, &fds, &events, 256, 250)
-            if count < 0 && errno != EINTR { break }
+        while turn(waitingUpTo: Self.sweepPeriodMilliseconds) {}
+    }
+
+    /// One turn: the ready events, waiting up to `timeout` ms for them (0: only look; nil: do
+    /// not look, a host knows there are none), then the jobs queued on this thread and the sweep
+    /// when due. Returns false once the loop has stopped and closed everything.
+    func turn(waitingUpTo timeout: Int32?) -> Bool {
+        if lastSweep == 0 {
+            thread.withLock { $0 = pthread_self() }
+            lastSweep = Socket.monotonicNanoseconds()
+        }
+        if running, let timeout {
+            let count = Shim_epoll_wait(epollFD, &readyFDs, &readyEvents, 256, timeout)
+            if count < 0 && errno != EINTR { running = false }
             for i in 0..<max(0, Int(count)) {
-                let fd = fds[i]
+                let fd = readyFDs[i]
                 if fd == wakeFD {
                     var value: UInt64 = 0
                     _ = read(wakeFD, &value, 8)
-                    runJobs()
                 } else if fd == listener {
                     acceptAll()
                 } else if let connection = connections[fd] {
-                    connection.handle(events: events[i])
+                    connection.handle(events: readyEvents[i])
                 }
             }
-            let now = Socket.monotonicNanoseconds()
-            if now &- lastSweep >= 250_000_000 {
-                sweep(now: now)
-                lastSweep = now
-            }
         }
+        runJobs()
+        let now = Socket.monotonicNanoseconds()
+        if now &- lastSweep >= UInt64(Self.sweepPeriodMilliseconds) * 1_000_000 {
+            sweep(now: now)
+            lastSweep = now
+        }
+        if running { return true }
         for connection in Array(connections.values) { connection.close() }
         close(epollFD)
         close(wakeFD)
         stopped.store(true, ordering: .releasing)
+        return false
     }
 
     private func runJobs() {
-        let batch = jobs.withLock { queue in
-            let taken = queue
-            queue.removeAll()
-            return taken
+        // Jobs may queue jobs (a response completed on the loop): run those in this turn too.
+        for _ in 0..<16 {
+            let batch = jobs.withLock { queue in
+                let taken = queue
+                queue.removeAll()
+                return taken
+            }
+            if batch.isEmpty { return }
+            for job in batch { job() }
         }
-        for job in batch { job() }
+        // Still more: make sure the next wait returns at once.
+        if hasPendingJobs {
+            var one: UInt64 = 1
+            _ = write(wakeFD, &one, 8)
+        }
     }
 
     private func acceptAll() {

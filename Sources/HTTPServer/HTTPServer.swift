@@ -8,8 +8,9 @@ import Synchronization
 ///
 /// Concurrency: `eventLoops` threads each own an epoll set and the connections they accepted;
 /// all socket and TLS syscalls happen there, so Swift's cooperative pool never blocks on I/O.
-/// Complete requests run as Tasks on the cooperative pool. A slow client only ever occupies its
-/// own connection's buffers.
+/// The threads are the server's own, or a host's (`HTTPServerConfiguration.loopHost`). Complete
+/// requests run as Tasks, on the cooperative pool or the executor the handler prefers. A slow
+/// client only ever occupies its own connection's buffers.
 public final class HTTPServer: Sendable {
     public let port: UInt16
     private let loops: [EventLoop]
@@ -37,9 +38,16 @@ public final class HTTPServer: Sendable {
         }
         self.loops = loops
         for loop in loops {
-            let thread = Thread { loop.run() }
-            thread.name = "ratify-http-\(configuration.port)-\(loop.index)"
-            thread.start()
+            let name = "ratify-http-\(configuration.port)-\(loop.index)"
+            if let host = configuration.loopHost {
+                host(HostedEventLoop(descriptor: loop.descriptor, name: name, maxWaitMilliseconds: EventLoop.sweepPeriodMilliseconds,
+                                     turn: { readable in loop.turn(waitingUpTo: readable ? 0 : nil) },
+                                     hasPendingWork: { loop.hasPendingJobs }))
+            } else {
+                let thread = Thread { loop.run() }
+                thread.name = name
+                thread.start()
+            }
         }
     }
 

@@ -28,6 +28,10 @@ public struct HTTPServerConfiguration: Sendable {
     /// The response sent for a request that could not be decoded (malformed, too large). The
     /// provider port answers these with a ProviderResponse `systemError`; the default is text.
     public var errorResponse: @Sendable (HTTPDecodeError) -> HTTPResponse = { .text($0.status, $0.reason + "\n") }
+    /// Runs each event loop on a thread of the host's, which turns it between its own work (the
+    /// registry transport, so that a request's registry round trips and its response stay on the
+    /// thread that read it). nil: every loop gets a thread of its own.
+    public var loopHost: (@Sendable (HostedEventLoop) -> Void)?
 
     public init(host: String = "", port: UInt16, tls: ReloadingTLSContext? = nil, limits: HTTPLimits = HTTPLimits(),
                 readTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(90),
@@ -42,6 +46,21 @@ public struct HTTPServerConfiguration: Sendable {
         self.eventLoops = max(1, eventLoops)
         self.maxConnections = maxConnections
     }
+}
+
+/// An event loop handed to a host (`HTTPServerConfiguration.loopHost`).
+public struct HostedEventLoop: Sendable {
+    /// Readable when the loop has events waiting: the host polls it with its own descriptors.
+    public let descriptor: Int32
+    /// A name for the host's thread.
+    public let name: String
+    /// The longest the host may wait between turns (ms): the loop sweeps for timeouts then.
+    public let maxWaitMilliseconds: Int32
+    /// One turn that does not block: the ready events when `readable`, the work queued on the
+    /// loop, the sweep when due. False once the loop has stopped and closed everything.
+    public let turn: @Sendable (_ readable: Bool) -> Bool
+    /// Work queued for the loop from the host's thread itself (no wake-up was sent for it).
+    public let hasPendingWork: @Sendable () -> Bool
 }
 
 /// What happened on the wire that an operator may want to see; the server itself does not log.

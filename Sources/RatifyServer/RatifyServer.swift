@@ -64,6 +64,7 @@ public final class RatifyServer: Sendable {
             host: options.httpAddress.host, port: options.httpAddress.port, tls: tls, limits: limits,
             readTimeout: options.readTimeout, idleTimeout: options.idleTimeout, eventLoops: options.eventLoops)
         providerConfiguration.maxConnections = min(providerConfiguration.maxConnections, max(64, descriptors - 256))
+        providerConfiguration.loopHost = options.providerLoopHost
         // Gatekeeper reads JSON; even a request we cannot parse gets a ProviderResponse.
         providerConfiguration.errorResponse = { error in
             metrics.systemErrors.increment()

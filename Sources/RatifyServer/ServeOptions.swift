@@ -1,3 +1,4 @@
+import HTTPServer
 import TLS
 
 /// Everything `ratify serve` needs to start. Defaults are Ratify's: TLS on 6001, health on
@@ -18,6 +19,9 @@ public struct ServeOptions: Sendable {
     public var idleTimeout: Duration = .seconds(90)
     /// Request headers whose value becomes the trace ID (Ratify's `logger.requestHeaders.traceIDHeaderName`).
     public var traceIDHeaders: [String] = []
+    /// Runs the provider listener's event loops on threads of the registry transport's (see
+    /// `HTTPServerConfiguration.loopHost`); nil: threads of their own.
+    public var providerLoopHost: (@Sendable (HostedEventLoop) -> Void)?
 
     public init() {}
 }

@@ -3,6 +3,8 @@ import Configuration
 import Core
 import Dispatch
 import Foundation
+import HTTPClient
+import HTTPServer
 import Kubernetes
 import Logging
 import Observability
@@ -340,6 +342,12 @@ struct Serve: AsyncParsableCommand {
         options.certificateWatchInterval = .milliseconds(Int(certWatchInterval * 1000))
         options.maxRequestBodyBytes = maxRequestBody
         options.eventLoops = eventLoops
+        // Each provider event loop runs on a lane of the registry transport: a verify request,
+        // its registry round trips and its response stay on the thread that read it.
+        options.providerLoopHost = { loop in
+            CurlMultiTransport.shared.host(HostedLoop(descriptor: loop.descriptor, name: loop.name, maxWaitMilliseconds: loop.maxWaitMilliseconds,
+                                                      turn: loop.turn, hasPendingWork: loop.hasPendingWork))
+        }
         options.verificationTimeout = config.verificationRequestTimeout ?? options.verificationTimeout
         options.mutationTimeout = config.mutationRequestTimeout ?? options.mutationTimeout
         options.traceIDHeaders = config.traceIDHeaderNames

@@ -5,8 +5,8 @@ import Testing
 import TestSupport
 
 @Suite struct HTTPServerLoopbackTests {
-    @Test func servesManyRequestsOnOneKeepAliveConnection() async throws {
-        let server = try startServer()
+    @Test(arguments: LoopMode.allCases) func servesManyRequestsOnOneKeepAliveConnection(mode: LoopMode) async throws {
+        let server = try startServer(mode: mode)
         let session = CurlSession()
         for i in 0..<5 {
             let response = try await offPool { try session.perform(HTTPClientRequest(method: "POST", url: "http://127.0.0.1:\(server.port)/x", body: Array(repeating: 1, count: i))) }
@@ -17,8 +17,8 @@ import TestSupport
         await server.shutdown(gracePeriod: .seconds(1))
     }
 
-    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
-        let server = try startServer()
+    @Test(arguments: LoopMode.allCases) func pipelinedRequestsAreAnsweredInOrder(mode: LoopMode) async throws {
+        let server = try startServer(mode: mode)
         let client = try RawClient(port: server.port, receiveTimeout: 30)
         // The first request takes longest; its answer must still come first.
         try client.send("GET /sleep/100 HTTP/1.1\r\n\r\nGET /sleep/1 HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi")
@@ -28,8 +28,8 @@ import TestSupport
         await server.shutdown(gracePeriod: .seconds(1))
     }
 
-    @Test func slowClientDoesNotBlockOthers() async throws {
-        let server = try startServer { $0.eventLoops = 1; $0.readTimeout = .seconds(60) }
+    @Test(arguments: LoopMode.allCases) func slowClientDoesNotBlockOthers(mode: LoopMode) async throws {
+        let server = try startServer(mode: mode) { $0.eventLoops = 1; $0.readTimeout = .seconds(60) }
         let slow = try RawClient(port: server.port)
         try slow.send("POST /slow HTTP/1.1\r\nContent-Length: 100\r\n\r\nonly part of the bo")
         let busy = CurlSession()
@@ -44,8 +44,8 @@ import TestSupport
         await server.shutdown(gracePeriod: .seconds(1))
     }
 
-    @Test func longHandlerDoesNotBlockOtherConnections() async throws {
-        let server = try startServer { $0.eventLoops = 1 }
+    @Test(arguments: LoopMode.allCases) func longHandlerDoesNotBlockOtherConnections(mode: LoopMode) async throws {
+        let server = try startServer(mode: mode) { $0.eventLoops = 1 }
         let longDone = Mutex(false)
         let long = Task {
             let response = try await offPool { try CurlSession().perform(HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/sleep/4000")) }
@@ -61,8 +61,8 @@ import TestSupport
         await server.shutdown(gracePeriod: .seconds(1))
     }
 
-    @Test func incompleteRequestTimesOutWith408() async throws {
-        let server = try startServer { $0.readTimeout = .milliseconds(300) }
+    @Test(arguments: LoopMode.allCases) func incompleteRequestTimesOutWith408(mode: LoopMode) async throws {
+        let server = try startServer(mode: mode) { $0.readTimeout = .milliseconds(300) }
         let client = try RawClient(port: server.port, receiveTimeout: 30)
         try client.send("POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
         let answer = try await offPool { client.receiveAll() }
@@ -130,9 +130,9 @@ import TestSupport
         #expect(server.openConnections == 0)
     }
 
-    @Test func gracefulShutdownFinishesRequestsInFlight() async throws {
+    @Test(arguments: LoopMode.allCases) func gracefulShutdownFinishesRequestsInFlight(mode: LoopMode) async throws {
         let sleepers = SleepersStarted()
-        let server = try startServer(sleepers: sleepers)
+        let server = try startServer(sleepers: sleepers, mode: mode)
         let port = server.port
         // 10 s in flight: still running when shutdown starts, even when a loaded 2-core machine
         // stalls the test for seconds.
@@ -157,5 +157,21 @@ import TestSupport
         #expect(throws: HTTPClientError.self) {
             _ = try CurlSession().perform(HTTPClientRequest(url: "http://127.0.0.1:\(port)/after"), timeout: .seconds(1))
         }
+    }
+
+    /// A hosted loop's thread is the host's: the server starts none, the host turns the loop,
+    /// and when the server shuts down the loop says so and the host's thread ends.
+    @Test func aHostedLoopEndsWithItsServer() async throws {
+        let host = PollingHost()
+        let server = try startServer { $0.eventLoops = 2; $0.loopHost = host.host }
+        #expect(host.running.load(ordering: .sequentiallyConsistent) == 2)
+        let response = try await offPool { try CurlSession().perform(HTTPClientRequest(url: "http://127.0.0.1:\(server.port)/x")) }
+        #expect(response.bodyText == "GET /x 0")
+        await server.shutdown(gracePeriod: .seconds(1))
+        let start = ContinuousClock.now
+        while host.running.load(ordering: .sequentiallyConsistent) > 0, ContinuousClock.now - start < .seconds(10) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(host.running.load(ordering: .sequentiallyConsistent) == 0)
     }
 }

@@ -23,8 +23,9 @@ import TLS
         func contains(_ text: String) -> Bool { list.withLock { $0.contains(text) } }
     }
 
-    func start(tls: ReloadingTLSContext? = nil, _ configure: (inout HTTPServerConfiguration) -> Void) throws -> (HTTPServer, Events) {
+    func start(tls: ReloadingTLSContext? = nil, mode: LoopMode = .ownThreads, _ configure: (inout HTTPServerConfiguration) -> Void) throws -> (HTTPServer, Events) {
         var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, tls: tls)
+        if mode == .hosted { configuration.loopHost = PollingHost().host }
         configure(&configuration)
         let events = Events()
         return (try HTTPServer(configuration: configuration, handler: EchoHandler(), onEvent: { events.record($0) }), events)
@@ -54,8 +55,8 @@ import TLS
         await server.shutdown(gracePeriod: .seconds(1))
     }
 
-    @Test func anIdleKeepAliveConnectionIsClosed() async throws {
-        let (server, _) = try start { $0.idleTimeout = .milliseconds(300) }
+    @Test(arguments: LoopMode.allCases) func anIdleKeepAliveConnectionIsClosed(mode: LoopMode) async throws {
+        let (server, _) = try start(mode: mode) { $0.idleTimeout = .milliseconds(300) }
         let client = try RawClient(port: server.port, receiveTimeout: 10)
         try client.send("GET /x HTTP/1.1\r\n\r\n")
         let answer = try await offPool { client.receiveAll() }
@@ -226,8 +227,10 @@ import TLS
         await server.shutdown(gracePeriod: .milliseconds(100))
     }
 
-    @Test func immediateAnswersAreSentFromTheEventLoop() async throws {
-        let server = try HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), handler: PoolNeverAnswers())
+    @Test(arguments: LoopMode.allCases) func immediateAnswersAreSentFromTheEventLoop(mode: LoopMode) async throws {
+        var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0)
+        if mode == .hosted { configuration.loopHost = PollingHost().host }
+        let server = try HTTPServer(configuration: configuration, handler: PoolNeverAnswers())
         let client = try RawClient(port: server.port, receiveTimeout: 10)
         try client.send("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
         #expect(try await offPool { client.receiveAll() }.hasSuffix("from the loop\n"))

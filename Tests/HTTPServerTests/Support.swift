@@ -26,8 +26,37 @@ struct EchoHandler: HTTPHandler {
     }
 }
 
-func startServer(tls: ReloadingTLSContext? = nil, sleepers: SleepersStarted? = nil, configure: (inout HTTPServerConfiguration) -> Void = { _ in }) throws -> HTTPServer {
+/// Who runs the event loops: their own threads, or a host's (`HTTPServerConfiguration.loopHost`).
+enum LoopMode: String, CaseIterable, Sendable {
+    case ownThreads, hosted
+}
+
+/// A host as the registry transport is one, without the transport: a thread that polls the
+/// loop's descriptor (waiting no longer than the loop allows) and turns it, until the loop says
+/// it has stopped; then the thread ends.
+final class PollingHost: Sendable {
+    /// Threads of this host still turning a loop.
+    let running = Atomic<Int>(0)
+
+    func host(_ loop: HostedEventLoop) {
+        running.add(1, ordering: .sequentiallyConsistent)
+        let thread = Thread { [self] in
+            var readable = false
+            while loop.turn(readable) {
+                var entry = pollfd(fd: loop.descriptor, events: Int16(POLLIN), revents: 0)
+                readable = poll(&entry, 1, loop.hasPendingWork() ? 0 : loop.maxWaitMilliseconds) > 0
+            }
+            running.subtract(1, ordering: .sequentiallyConsistent)
+        }
+        thread.name = "test-host-" + loop.name
+        thread.start()
+    }
+}
+
+func startServer(tls: ReloadingTLSContext? = nil, sleepers: SleepersStarted? = nil, mode: LoopMode = .ownThreads,
+                 configure: (inout HTTPServerConfiguration) -> Void = { _ in }) throws -> HTTPServer {
     var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, tls: tls)
+    if mode == .hosted { configuration.loopHost = PollingHost().host }
     configure(&configuration)
     return try HTTPServer(configuration: configuration, handler: EchoHandler(sleepers: sleepers))
 }

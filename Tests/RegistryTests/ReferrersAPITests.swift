@@ -1,6 +1,7 @@
 import Core
 import HTTPClient
 import Foundation
+import HTTPServer
 @testable import Registry
 import Synchronization
 import Testing
@@ -105,6 +106,54 @@ import TestSupport
             return (status, transport.isLoopThread)
         }.value
         #expect(plain.0 == 200 && !plain.1)
+        await registry.stop()
+    }
+
+    /// An event loop the transport hosts runs on a lane of the transport's: the request is read,
+    /// its task starts, its registry request goes out and is answered, and the response is
+    /// written, all on that one thread.
+    final class OneThreadHandler: HTTPHandler, Sendable {
+        let transport: CurlMultiTransport
+        let upstream: String
+        let threads = Mutex<[String: UInt]>([:])
+
+        init(transport: CurlMultiTransport, upstream: String) {
+            self.transport = transport
+            self.upstream = upstream
+        }
+
+        func respondOnLoop(_ request: HTTPRequest) -> HTTPResponse? {
+            threads.withLock { $0["loop"] = UInt(pthread_self()) }
+            return nil
+        }
+        func preferredExecutor(for request: HTTPRequest) -> (any TaskExecutor)? { transport }
+        func handle(_ request: HTTPRequest) async -> HTTPResponse {
+            threads.withLock { $0["start"] = UInt(pthread_self()) }
+            let status = try? await transport.send(TransportRequest(url: upstream, timeout: .seconds(30))).status
+            threads.withLock { $0["answer"] = UInt(pthread_self()) }
+            return .text(.ok, "\(status ?? 0) \(transport.isLoopThread)")
+        }
+    }
+
+    @Test func aHostedLoopKeepsARequestAndItsRegistryRoundTripOnOneThread() async throws {
+        let registry = try ReferrersTestRegistry()
+        let transport = CurlMultiTransport()
+        let handler = OneThreadHandler(transport: transport, upstream: "http://\(registry.host)/v2/")
+        var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoops: 1)
+        configuration.loopHost = { transport.host(HostedLoop(descriptor: $0.descriptor, name: $0.name, maxWaitMilliseconds: $0.maxWaitMilliseconds,
+                                                             turn: $0.turn, hasPendingWork: $0.hasPendingWork)) }
+        let server = try HTTPServer(configuration: configuration, handler: handler)
+        let client = try RawClient(port: server.port, receiveTimeout: 30)
+        try client.send("GET /x HTTP/1.1\r\nConnection: close\r\n\r\n")
+        let answer = try await offPool { client.receiveAll() }
+        #expect(answer.hasSuffix("200 true"), "\(answer)")
+        let threads = handler.threads.withLock { $0 }
+        #expect(threads.count == 3 && Set(threads.values).count == 1, "\(threads)")
+        // Callers on no lane's thread are served by the first lane, before and after the hosted
+        // loop has stopped.
+        #expect(try await transport.send(TransportRequest(url: "http://\(registry.host)/v2/")).status == 200)
+        await server.shutdown(gracePeriod: .seconds(1))
+        #expect(try await transport.send(TransportRequest(url: "http://\(registry.host)/v2/")).status == 200)
         await registry.stop()
     }
 

@@ -22,6 +22,7 @@
 #include <openssl/ocsp.h>
 #include <openssl/ct.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/pkcs12.h>
 #include <malloc.h>
 #include <curl/curl.h>
