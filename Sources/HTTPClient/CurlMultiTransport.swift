@@ -230,19 +230,22 @@ private final class Lane: @unchecked Sendable {
             // Requests read now start their tasks here, queue their transfers, and those go out
             // in this same turn.
             if let loop = hosted, !loop.turn(readable) { hosted = nil }
-            runJobs()
-            addQueued()
-            curl_multi_perform(multi, &running)
-            var left: Int32 = 0
-            while let message = curl_multi_info_read(multi, &left) {
-                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
-                let code = message.pointee.data.result
-                curl_multi_remove_handle(multi, easy)
-                if let transfer = active.removeValue(forKey: easy) { transfer.finish(code) }
+            // Jobs run, their transfers go out, answers resume their tasks (when they prefer this
+            // executor: no pool thread is woken), and the requests those tasks queue go out in
+            // the same turn, a few rounds at most before the lane looks at its sockets again.
+            for _ in 0..<4 {
+                runJobs()
+                addQueued()
+                curl_multi_perform(multi, &running)
+                var left: Int32 = 0
+                while let message = curl_multi_info_read(multi, &left) {
+                    guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+                    let code = message.pointee.data.result
+                    curl_multi_remove_handle(multi, easy)
+                    if let transfer = active.removeValue(forKey: easy) { transfer.finish(code) }
+                }
+                if queue.withLock({ $0.isEmpty }) && jobs.withLock({ $0.isEmpty }) { break }
             }
-            // Tasks resumed by those answers (when they prefer this executor) run here, now:
-            // no pool thread is woken, and their next requests go out on the next turn.
-            runJobs()
             // Responses those tasks produced are written now, not after another wait.
             if let loop = hosted, !loop.turn(false) { hosted = nil }
             let more = !queue.withLock({ $0.isEmpty }) || !jobs.withLock({ $0.isEmpty }) || (hosted?.hasPendingWork() ?? false)

@@ -79,7 +79,10 @@ final class Connection {
             if !output.isEmpty, events & EPOLLOUT.rawValue != 0 { flush() }
             if state == .reading { readAndProcess() }
         case .writing: flush()
-        case .processing, .closed: break
+        // A pipelined request or the client's FIN while the handler runs: level-triggered epoll
+        // would report it again and again; listen again once the response is out.
+        case .processing: setInterest(0)
+        case .closed: break
         }
     }
 
@@ -186,7 +189,9 @@ final class Connection {
             continueSent = false
             keepAlive = request.wantsKeepAlive
             headRequest = request.method == "HEAD"
-            setInterest(0)
+            // Interest stays as it is while the handler runs: most clients send nothing more
+            // until answered, and changing it costs two epoll_ctl calls per request. If the
+            // socket does become ready meanwhile, `handle(events:)` stops listening then.
             loop.dispatch(request, fd: fd, id: id)
         case .failure(let error):
             chunkedProgress = nil

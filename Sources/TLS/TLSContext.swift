@@ -73,6 +73,10 @@ public final class TLSContext: @unchecked Sendable {
         // that may have been reallocated; RELEASE_BUFFERS keeps idle keep-alive connections small.
         _ = Shim_SSL_CTX_set_mode(pointer, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                                                | SSL_MODE_RELEASE_BUFFERS))
+        // One read() takes a whole record, and the next ones already in the socket, instead of
+        // a 5-byte header read and then the body: the event loop reads until OpenSSL wants more,
+        // so nothing is left waiting in OpenSSL's buffer without the socket being readable.
+        _ = Shim_SSL_CTX_set_read_ahead(pointer, 1)
         _ = Shim_SSL_CTX_set1_groups_list(pointer, "X25519:P-256:P-384")
         let sessionContext: [UInt8] = Array("ratify".utf8)
         _ = SSL_CTX_set_session_id_context(pointer, sessionContext, UInt32(sessionContext.count))

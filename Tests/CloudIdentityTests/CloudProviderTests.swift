@@ -41,6 +41,16 @@ extension CloudDoublesTests {
 
     /// What a verification does with the store: resolve, list referrers, read the signature.
     static func walk(_ store: ORASStore, _ reference: String, expecting fixture: Fixture) async throws {
+        do {
+            try await walkOnce(store, reference, expecting: fixture)
+        } catch {
+            // Seen once under CI load: an HTTP 501 for a manifest HEAD. Say what the double saw.
+            Issue.record("walk of \(reference) failed: \(error)\ndouble.log: \(fixture.doubles.output.suffix(3000))\nlast requests:\n\(fixture.doubles.lastRequests(12))")
+            throw error
+        }
+    }
+
+    static func walkOnce(_ store: ORASStore, _ reference: String, expecting fixture: Fixture) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         let ref = try ImageReference.parse(reference)
         let descriptor = try await store.resolve(ref, deadline: deadline)

@@ -22,6 +22,12 @@ private func failureStatus(_ result: HTTPDecodeResult) -> Int? {
         #expect(request.wantsKeepAlive)
     }
 
+    /// Routing looks at the path: the target up to its first "?".
+    @Test(arguments: [("/v1/verify", "/v1/verify"), ("/v1/verify?x=1", "/v1/verify"), ("/a?", "/a"), ("/?x?y", "/"), ("", ""), ("?q", "")])
+    func thePathIsTheTargetBeforeItsQuery(target: String, path: String) {
+        #expect(HTTPRequest(method: "GET", target: target).path == path)
+    }
+
     @Test func incompleteBodyNeedsMoreData() {
         #expect(decode("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc") == .needMoreData(expectsContinue: false))
         #expect(decode("POST / HTTP/1.1\r\nContent-Le") == .needMoreData(expectsContinue: false))

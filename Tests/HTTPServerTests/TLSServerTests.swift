@@ -35,6 +35,21 @@ import TLS
         return (pki, dir)
     }
 
+    /// OpenSSL reads ahead (a whole record and what follows it in one read): requests whose
+    /// records arrive together, and one that arrives while the first is being handled, are all
+    /// answered in order; none waits in OpenSSL's buffer for a socket event that never comes.
+    @Test(arguments: LoopMode.allCases) func pipelinedTLSRecordsAreAllAnswered(mode: LoopMode) async throws {
+        let server = try startServer(tls: serverTLS(), mode: mode)
+        let client = try RawClient(port: server.port, tlsCAFile: pki.path("server-ca.crt"), receiveTimeout: 30)
+        try client.send("GET /sleep/300 HTTP/1.1\r\n\r\nGET /a HTTP/1.1\r\n\r\n")
+        try client.send("POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi")
+        try await Task.sleep(for: .milliseconds(100))
+        try client.send("GET /c HTTP/1.1\r\n\r\n")
+        let responses = try await offPool { client.receiveResponses(4) }
+        #expect(responses.map { $0.components(separatedBy: "\r\n\r\n").last! } == ["GET /sleep/300 0", "GET /a 0", "POST /b 2", "GET /c 0"])
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
     @Test func servesTLS12AndTLS13() async throws {
         let server = try startServer(tls: serverTLS())
         for version in [HTTPClientTLSOptions.Version.tls1_2, .tls1_3] {

@@ -78,6 +78,11 @@ public final class CloudDoubles: @unchecked Sendable {
         (try? String(contentsOf: directory.appendingPathComponent("double.log"), encoding: .utf8)) ?? ""
     }
 
+    /// The last `count` requests the double logged, as it logged them (for failure messages).
+    public func lastRequests(_ count: Int) -> String {
+        ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").split(separator: "\n").suffix(count).joined(separator: "\n")
+    }
+
     /// The requests the double has seen, as `what` names them ("entra", "acr-exchange", "ecr"…).
     public func requests(_ what: String) -> [JSONValue] {
         ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").split(separator: "\n")

@@ -96,6 +96,12 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def log_error(self, format, *args):
+        # Protocol errors (a request line that does not parse, a method with no do_*) go to
+        # double.log with the line as received, so a failing test can say what arrived.
+        sys.stderr.write("%s: %s; request line %r\n" % (self.client_address, format % args, getattr(self, "raw_requestline", b"")[:300]))
+        sys.stderr.flush()
+
     def date_time_string(self, timestamp=None):
         """The service's clock (send_response's Date header): ours moved by clockSkewSeconds."""
         return formatdate(now(config()), usegmt=True)
