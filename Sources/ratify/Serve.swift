@@ -85,7 +85,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest request body accepted, in bytes.")
     var maxRequestBody = 4 * 1024 * 1024
 
-    @Option(help: "Event-loop threads for the provider listener.")
+    @Option(help: "Event loops for the provider listener, each on a thread shared with the registry requests of the verifications it starts.")
     var eventLoops = 2
 
     @Option(help: "Log level: trace, debug, info, warning, error.")
