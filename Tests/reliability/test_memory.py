@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Issue #16, defect 7: memory after a burst of half-open TLS handshakes.
+"""Memory the server must give back. Issue #16, defect 7: after a burst of half-open TLS
+handshakes. Issue #15: after registries answer with large referrer listings.
 
 Each handshake a client starts and never finishes holds ~40 KB of OpenSSL state. After a
 burst, glibc kept the freed memory and RSS stayed at the burst's peak (320-355 MB after 4,000,
@@ -7,8 +8,15 @@ baseline ~40 MB). The server now gives memory back once the connection count has
 (malloc_trim); a leak would not come back. Two bursts of 1,500 connections from two loopback
 source addresses (the per-peer bound is 1,024), each closed by the client.
 
+Large listings: a registry that lists 25,000 referrers (~4.5 MB) for every image, four rounds
+of three such verifications at once. With glibc's moving mmap threshold the large blocks came
+from thread arenas whose tops malloc_trim does not shrink, and the verification threads (the
+provider loops' lanes and the pool) kept 20-35 MiB more for good, round 1 to 3 (`make attack`);
+`ratify serve` fixes the threshold (ProcessMemory.mapAllocations).
+
 usage: test_memory.py path/to/ratify
 """
+import json
 import os
 import socket
 import ssl
@@ -81,7 +89,57 @@ def main():
     finally:
         server.terminate()
         server.wait(timeout=20)
+    large_listings(binary, checks)
     checks.finish()
+
+
+def large_listings(binary, checks):
+    import threading
+    import attack
+    import bench
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    bench.BIN = binary
+    work = tempfile.mkdtemp(prefix="ratify-memory-listings-")
+    certs = os.path.join(work, "certs")
+    subprocess.run([os.path.join(ROOT, "scripts", "dev-certs.sh"), certs], check=True, capture_output=True)
+    registry = attack.HostileRegistry(25_000)
+    threading.Thread(target=registry.serve_forever, daemon=True).start()
+    port = registry.server_address[1]
+    key = os.path.join(work, "cosign.pub")
+    with open(key, "wb") as f:
+        f.write(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    config = os.path.join(work, "config.json")
+    with open(config, "w") as f:
+        json.dump({"store": {"version": "1.0.0", "plugins": [{"name": "oras", "useHttp": True, "cosignEnabled": True}]},
+                   "policy": {"version": "1.0.0", "plugin": {"name": "configPolicy"}},
+                   "verifier": {"version": "1.0.0", "plugins": [{"name": "cosign", "artifactTypes": "application/vnd.dev.cosign.artifact.sig.v1+json",
+                                                               "trustPolicies": [{"name": "t", "version": "1.0.0", "scopes": ["*"],
+                                                                                  "keys": [{"file": key}], "tLogVerify": False}]}]}}, f)
+    server = attack.Server(work, certs, config=config)
+    try:
+        time.sleep(0.5)
+        idle = rss_mib(server.process.pid)
+        settled = []
+        for round_ in range(4):
+            answers = []
+            threads = [threading.Thread(target=lambda i=i: answers.append(server.post(attack.provider_request([f"127.0.0.1:{port}/big/app{round_}-{i}:v1"]))))
+                       for i in range(3)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            time.sleep(1.5)
+            settled.append(rss_mib(server.process.pid))
+            checks.check(f"large listings round {round_ + 1}: three answers, none a pass", len(answers) == 3 and all(
+                a[0] == 200 and b'"isSuccess":true' not in a[1] for a in answers), f"{[(a[0], a[1][:80]) for a in answers]}")
+        print(f"large listings: idle {idle:.1f} MiB, settled after each round {' -> '.join('%.1f' % r for r in settled)} MiB")
+        checks.check("large listings: RSS does not climb from round 1 to round 4 (within 10 MiB)", settled[-1] - settled[0] < 10,
+                     f"{' -> '.join('%.1f' % r for r in settled)} MiB")
+        checks.check("large listings: RSS settles within 20 MiB of idle", max(settled) - idle < 20, f"idle {idle:.1f}, settled {max(settled):.1f} MiB")
+    finally:
+        server.stop()
+        registry.shutdown()
 
 
 if __name__ == "__main__":
