@@ -140,26 +140,28 @@ class HostileRegistry(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
 
 
-def attack_registry(work, certs):
-    registry = HostileRegistry(25_000)
+def start_hostile_registry(work, count=25_000):
+    """A HostileRegistry serving in the background, and a config (cosign, a real key that signed
+    nothing) that verifies its images through it: (registry, port, config path)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    registry = HostileRegistry(count)
     threading.Thread(target=registry.serve_forever, daemon=True).start()
-    port = registry.server_address[1]
+    key = os.path.join(work, "hostile.pub")
+    with open(key, "wb") as f:
+        f.write(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     config = os.path.join(work, "hostile.json")
     with open(config, "w") as f:
         json.dump({"store": {"version": "1.0.0", "plugins": [{"name": "oras", "useHttp": True, "cosignEnabled": True}]},
                    "policy": {"version": "1.0.0", "plugin": {"name": "configPolicy"}},
                    "verifier": {"version": "1.0.0", "plugins": [{"name": "cosign", "artifactTypes": "application/vnd.dev.cosign.artifact.sig.v1+json",
                                                                "trustPolicies": [{"name": "t", "version": "1.0.0", "scopes": ["*"],
-                                                                                  "keys": [{"file": os.path.join(certs, "ca.crt")}], "tLogVerify": False}]}]}}, f)
-    # (the key file is not a public key: the config must load, so use a real one)
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    key = os.path.join(work, "hostile.pub")
-    with open(key, "wb") as f:
-        f.write(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    document = json.load(open(config))
-    document["verifier"]["plugins"][0]["trustPolicies"][0]["keys"] = [{"file": key}]
-    json.dump(document, open(config, "w"))
+                                                                                  "keys": [{"file": key}], "tLogVerify": False}]}]}}, f)
+    return registry, registry.server_address[1], config
+
+
+def attack_registry(work, certs):
+    registry, port, config = start_hostile_registry(work)
     server = Server(work, certs, config=config)
     try:
         settled = []

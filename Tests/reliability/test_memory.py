@@ -16,7 +16,6 @@ provider loops' lanes and the pool) kept 20-35 MiB more for good, round 1 to 3 (
 
 usage: test_memory.py path/to/ratify
 """
-import json
 import os
 import socket
 import ssl
@@ -97,25 +96,11 @@ def large_listings(binary, checks):
     import threading
     import attack
     import bench
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
     bench.BIN = binary
     work = tempfile.mkdtemp(prefix="ratify-memory-listings-")
     certs = os.path.join(work, "certs")
     subprocess.run([os.path.join(ROOT, "scripts", "dev-certs.sh"), certs], check=True, capture_output=True)
-    registry = attack.HostileRegistry(25_000)
-    threading.Thread(target=registry.serve_forever, daemon=True).start()
-    port = registry.server_address[1]
-    key = os.path.join(work, "cosign.pub")
-    with open(key, "wb") as f:
-        f.write(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    config = os.path.join(work, "config.json")
-    with open(config, "w") as f:
-        json.dump({"store": {"version": "1.0.0", "plugins": [{"name": "oras", "useHttp": True, "cosignEnabled": True}]},
-                   "policy": {"version": "1.0.0", "plugin": {"name": "configPolicy"}},
-                   "verifier": {"version": "1.0.0", "plugins": [{"name": "cosign", "artifactTypes": "application/vnd.dev.cosign.artifact.sig.v1+json",
-                                                               "trustPolicies": [{"name": "t", "version": "1.0.0", "scopes": ["*"],
-                                                                                  "keys": [{"file": key}], "tLogVerify": False}]}]}}, f)
+    registry, port, config = attack.start_hostile_registry(work)
     server = attack.Server(work, certs, config=config)
     try:
         time.sleep(0.5)
