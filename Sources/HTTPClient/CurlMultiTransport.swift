@@ -39,21 +39,57 @@ public struct TransportRequest: Sendable {
 
 public struct TransportResponse: Sendable {
     public var status: Int
-    public var headers: [(name: String, value: String)]
     public var body: [UInt8]
+    /// The header fields as received, in one buffer: names and values side by side, located by
+    /// `fields`. A response's headers are read a few at a time (`header(_:)`), so strings are made
+    /// only for those: two strings per field were a good part of receiving a small response.
+    private var block: [UInt8]
+    private var fields: [Field]
+
+    struct Field: Sendable {
+        let name: Range<Int>
+        let value: Range<Int>
+    }
 
     public init(status: Int, headers: [(name: String, value: String)], body: [UInt8]) {
+        var block: [UInt8] = [], fields: [Field] = []
+        for header in headers {
+            let nameStart = block.count
+            block.append(contentsOf: header.name.utf8)
+            let valueStart = block.count
+            block.append(contentsOf: header.value.utf8)
+            fields.append(Field(name: nameStart..<valueStart, value: valueStart..<block.count))
+        }
+        self.init(status: status, block: block, fields: fields, body: body)
+    }
+
+    init(status: Int, block: [UInt8], fields: [Field], body: [UInt8]) {
         self.status = status
-        self.headers = headers
+        self.block = block
+        self.fields = fields
         self.body = body
     }
 
+    /// Every field, in the order received.
+    public var headers: [(name: String, value: String)] {
+        fields.map { (name: string($0.name), value: string($0.value)) }
+    }
+
+    /// The last field named `name` (ASCII case-insensitive), as HTTP's single-valued headers are read.
     public func header(_ name: String) -> String? {
-        headers.last(where: { $0.name.utf8.elementsEqual(name.utf8, by: Self.sameASCIIIgnoringCase) })?.value
+        fields.last(where: { named($0, name) }).map { string($0.value) }
     }
 
     public func headerValues(_ name: String) -> [String] {
-        headers.filter { $0.name.utf8.elementsEqual(name.utf8, by: Self.sameASCIIIgnoringCase) }.map(\.value)
+        fields.filter { named($0, name) }.map { string($0.value) }
+    }
+
+    private func named(_ field: Field, _ name: String) -> Bool {
+        block[field.name].elementsEqual(name.utf8, by: Self.sameASCIIIgnoringCase)
+    }
+
+    private func string(_ range: Range<Int>) -> String {
+        block.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
     }
 
     static func sameASCIIIgnoringCase(_ a: UInt8, _ b: UInt8) -> Bool {
@@ -186,13 +222,45 @@ private final class Lane: @unchecked Sendable {
     let unanswered = Atomic<Int>(0)
     /// A job is running on the lane's thread (see `isBusy`).
     let runningJob = Atomic<Bool>(false)
+    /// The lane waits in one epoll set: curl's sockets (CURLMOPT_SOCKETFUNCTION), the hosted
+    /// loop's descriptor, and `wakeFD` for work queued from other threads. curl is driven with
+    /// `curl_multi_socket_action` for the sockets that are ready and when its timer is due, so a
+    /// turn costs no `poll` of every socket and no walk over every transfer (`curl_multi_poll`
+    /// and `curl_multi_perform` did both, on every turn: most of the lane's system calls).
+    private let epollFD: Int32
+    private let wakeFD: Int32
+    // Touched by the lane's thread only:
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
     private var hosted: HostedLoop?
     private weak var transport: CurlMultiTransport?
+    /// curl's sockets in the epoll set.
+    private var watched: Set<Int32> = []
+    /// When curl wants `socket_action(CURL_SOCKET_TIMEOUT)` (CURLMOPT_TIMERFUNCTION), in
+    /// CLOCK_MONOTONIC milliseconds; nil: no timer.
+    private var timerDue: Int64?
+    /// The queues' buffers are swapped with these, so that taking a batch allocates nothing.
+    private var spareJobs: [UnownedJob] = []
+    private var spareQueue: [Transfer] = []
 
     init(maxConnectionsPerHost: Int) {
         multi = curl_multi_init()!
         _ = Shim_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnectionsPerHost)
+        epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
+        wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        precondition(epollFD >= 0 && wakeFD >= 0, "the HTTP client's lane could not create its epoll set (errno \(errno))")
+        _ = Shim_epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, EPOLLIN.rawValue)
+        let me = Unmanaged.passUnretained(self).toOpaque()  // lanes live as long as the process
+        _ = Shim_curl_multi_setopt_pointer(multi, CURLMOPT_SOCKETDATA, me)
+        _ = Shim_curl_multi_setopt_socket_function(multi) { _, socket, what, context, _ in
+            Unmanaged<Lane>.fromOpaque(context!).takeUnretainedValue().watch(socket, what)
+            return 0
+        }
+        _ = Shim_curl_multi_setopt_pointer(multi, CURLMOPT_TIMERDATA, me)
+        _ = Shim_curl_multi_setopt_timer_function(multi) { _, milliseconds, context in
+            let lane = Unmanaged<Lane>.fromOpaque(context!).takeUnretainedValue()
+            lane.timerDue = milliseconds < 0 ? nil : Lane.now() + Int64(milliseconds)
+            return 0
+        }
     }
 
     /// Which lane, of which transport, the current thread drives.
@@ -210,11 +278,40 @@ private final class Lane: @unchecked Sendable {
 
     var isCurrent: Bool { pthread_getspecific(Lane.key) == Unmanaged.passUnretained(self).toOpaque() }
 
-    func wake() { curl_multi_wakeup(multi) }
+    func wake() {
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)  // EAGAIN: the counter is already non-zero, the lane will wake
+    }
+
+    static func now() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Int64(time.tv_sec) * 1000 + Int64(time.tv_nsec) / 1_000_000
+    }
+
+    /// CURLMOPT_SOCKETFUNCTION: what curl waits for on `socket` now.
+    private func watch(_ socket: Int32, _ what: Int32) {
+        if what == CURL_POLL_REMOVE {
+            if watched.remove(socket) != nil { _ = Shim_epoll_ctl(epollFD, EPOLL_CTL_DEL, socket, 0) }
+            return
+        }
+        var events: UInt32 = 0
+        if what & CURL_POLL_IN != 0 { events |= EPOLLIN.rawValue }
+        if what & CURL_POLL_OUT != 0 { events |= EPOLLOUT.rawValue }
+        if watched.insert(socket).inserted {
+            if Shim_epoll_ctl(epollFD, EPOLL_CTL_ADD, socket, events) != 0 && errno == EEXIST {
+                _ = Shim_epoll_ctl(epollFD, EPOLL_CTL_MOD, socket, events)
+            }
+        } else if Shim_epoll_ctl(epollFD, EPOLL_CTL_MOD, socket, events) != 0 && errno == ENOENT {
+            // curl closed the socket and opened another under the same number.
+            _ = Shim_epoll_ctl(epollFD, EPOLL_CTL_ADD, socket, events)
+        }
+    }
 
     func start(transport: CurlMultiTransport, name: String, hosting loop: HostedLoop?) {
         self.transport = transport
         hosted = loop
+        if let loop { _ = Shim_epoll_ctl(epollFD, EPOLL_CTL_ADD, loop.descriptor, EPOLLIN.rawValue) }
         let thread = Thread { [self] in run() }
         thread.name = name
         thread.start()
@@ -223,50 +320,82 @@ private final class Lane: @unchecked Sendable {
     private func run() {
         // Lanes live as long as the process: the key keeps a pointer, not a reference.
         pthread_setspecific(Lane.key, Unmanaged.passRetained(self).toOpaque())
-        var running: Int32 = 0
-        var extra = curl_waitfd(fd: hosted?.descriptor ?? -1, events: Int16(POLLIN), revents: 0)
         var readable = false
+        let capacity: Int32 = 64
+        var readyFDs = [Int32](repeating: 0, count: Int(capacity))
+        var readyEvents = [UInt32](repeating: 0, count: Int(capacity))
         while true {
             // Requests read now start their tasks here, queue their transfers, and those go out
             // in this same turn.
-            if let loop = hosted, !loop.turn(readable) { hosted = nil }
+            turnHosted(readable)
             // Jobs run, their transfers go out, answers resume their tasks (when they prefer this
             // executor: no pool thread is woken), and the requests those tasks queue go out in
             // the same turn, a few rounds at most before the lane looks at its sockets again.
             for _ in 0..<4 {
                 runJobs()
                 addQueued()
-                curl_multi_perform(multi, &running)
-                var left: Int32 = 0
-                while let message = curl_multi_info_read(multi, &left) {
-                    guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
-                    let code = message.pointee.data.result
-                    curl_multi_remove_handle(multi, easy)
-                    if let transfer = active.removeValue(forKey: easy) { transfer.finish(code) }
-                }
+                // A transfer just added is due at once (curl sets a zero timer): it goes out now.
+                runTimerIfDue()
                 if queue.withLock({ $0.isEmpty }) && jobs.withLock({ $0.isEmpty }) { break }
             }
             // Responses those tasks produced are written now, not after another wait.
-            if let loop = hosted, !loop.turn(false) { hosted = nil }
+            turnHosted(false)
             let more = !queue.withLock({ $0.isEmpty }) || !jobs.withLock({ $0.isEmpty }) || (hosted?.hasPendingWork() ?? false)
-            let wait: Int32 = more ? 0 : (hosted?.maxWaitMilliseconds ?? 1000)
-            extra.revents = 0
-            if hosted != nil {
-                curl_multi_poll(multi, &extra, 1, wait, nil)
-            } else {
-                curl_multi_poll(multi, nil, 0, wait, nil)
+            var wait = Int64(more ? 0 : (hosted?.maxWaitMilliseconds ?? 1000))
+            if let due = timerDue { wait = min(wait, max(0, due - Lane.now())) }
+            let count = Shim_epoll_wait(epollFD, &readyFDs, &readyEvents, capacity, Int32(wait))
+            readable = false
+            var running: Int32 = 0
+            for index in 0..<Int(max(0, count)) {
+                let fd = readyFDs[index], events = readyEvents[index]
+                if fd == wakeFD {
+                    var counter: UInt64 = 0
+                    _ = read(wakeFD, &counter, 8)
+                } else if fd == hosted?.descriptor {
+                    readable = true
+                } else {
+                    var action: Int32 = 0
+                    if events & (EPOLLIN.rawValue | EPOLLHUP.rawValue) != 0 { action |= CURL_CSELECT_IN }
+                    if events & EPOLLOUT.rawValue != 0 { action |= CURL_CSELECT_OUT }
+                    if events & EPOLLERR.rawValue != 0 { action |= CURL_CSELECT_ERR }
+                    curl_multi_socket_action(multi, fd, action, &running)
+                }
             }
-            readable = extra.revents != 0
+            runTimerIfDue()
+        }
+    }
+
+    private func turnHosted(_ readable: Bool) {
+        guard let loop = hosted, !loop.turn(readable) else { return }
+        _ = Shim_epoll_ctl(epollFD, EPOLL_CTL_DEL, loop.descriptor, 0)
+        hosted = nil
+    }
+
+    /// curl's timer: connection and transfer timeouts, and transfers just added.
+    private func runTimerIfDue() {
+        if let due = timerDue, due <= Lane.now() {
+            timerDue = nil
+            var running: Int32 = 0
+            curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running)
+        }
+        finishDone()
+    }
+
+    /// Answers the transfers curl has finished.
+    private func finishDone() {
+        var left: Int32 = 0
+        while let message = curl_multi_info_read(multi, &left) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+            let code = message.pointee.data.result
+            curl_multi_remove_handle(multi, easy)
+            if let transfer = active.removeValue(forKey: easy) { transfer.finish(code) }
         }
     }
 
     private func addQueued() {
-        let incoming = queue.withLock { pending in
-            let taken = pending
-            pending.removeAll()
-            return taken
-        }
-        for transfer in incoming {
+        queue.withLock { pending in swap(&pending, &spareQueue) }
+        defer { spareQueue.removeAll(keepingCapacity: true) }
+        for transfer in spareQueue {
             // Cancelled before it was queued (its cancellation may have been handled already).
             if transfer.cancelRequested.load(ordering: .relaxed) {
                 transfer.abandon()
@@ -286,11 +415,12 @@ private final class Lane: @unchecked Sendable {
     private func runJobs() {
         guard let executor = transport?.asUnownedTaskExecutor() else { return }
         for _ in 0..<64 {  // bounded: transfers must keep moving even under a stream of jobs
-            let batch = jobs.withLock { pending in defer { pending.removeAll() }; return pending }
-            if batch.isEmpty { return }
+            jobs.withLock { pending in swap(&pending, &spareJobs) }
+            if spareJobs.isEmpty { return }
             runningJob.store(true, ordering: .relaxed)
-            for job in batch { job.runSynchronously(on: executor) }
+            for job in spareJobs { job.runSynchronously(on: executor) }
             runningJob.store(false, ordering: .relaxed)
+            spareJobs.removeAll(keepingCapacity: true)
         }
     }
 
@@ -327,70 +457,124 @@ extension CurlMultiTransport: TaskExecutor {
     public var isLoopThread: Bool { Lane.current(of: self) != nil }
 }
 
-/// One request in flight: its easy handle, the bytes received, and who is waiting.
-/// Easy handles are reused (reset, not rebuilt) across transfers: their setup is a good part of
-/// a small request's cost. Connections and the DNS cache live in the multi handle either way.
-private enum EasyHandles {
-    private struct Handle: @unchecked Sendable { let pointer: UnsafeMutableRawPointer }
-    private static let idle = Mutex<[Handle]>([])
-    private static let keep = 64
+/// An easy handle between transfers, with what its options were last set to.
+private final class EasyHandle: @unchecked Sendable {  // owned by one transfer at a time
+    let pointer: UnsafeMutableRawPointer
+    /// curl writes a failure's detail here (CURLOPT_ERRORBUFFER), for the handle's life.
+    let errorBytes: UnsafeMutablePointer<CChar>
+    /// The settings shared by a class of plain requests (see `Transfer.configure`); nil when the
+    /// options hold something else (a body, a custom method) and need a reset first.
+    var settings: Transfer.Settings?
 
-    static func take() -> UnsafeMutableRawPointer {
-        idle.withLock { $0.popLast()?.pointer } ?? curl_easy_init()!
+    init() {
+        pointer = curl_easy_init()!
+        errorBytes = .allocate(capacity: Int(CURL_ERROR_SIZE))
+        errorBytes.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
     }
 
-    static func give(_ easy: UnsafeMutableRawPointer) {
-        curl_easy_reset(easy)
-        let kept = idle.withLock { handles -> Bool in
-            guard handles.count < keep else { return false }
-            handles.append(Handle(pointer: easy))
-            return true
-        }
-        if !kept { curl_easy_cleanup(easy) }
+    deinit {
+        curl_easy_cleanup(pointer)
+        errorBytes.deallocate()
     }
 }
 
+/// Easy handles are reused across transfers: their setup is a good part of a small request's
+/// cost. Connections and the DNS cache live in the multi handle either way. A handle whose
+/// options already match a plain request's settings is taken as it is, without a
+/// `curl_easy_reset` and the dozen options after it.
+private enum EasyHandles {
+    private static let idle = Mutex<[EasyHandle]>([])
+    private static let keep = 64
+
+    static func take(for settings: Transfer.Settings?) -> EasyHandle {
+        idle.withLock { handles in
+            if let settings, let index = handles.lastIndex(where: { $0.settings == settings }) {
+                return handles.remove(at: index)
+            }
+            return handles.popLast()
+        } ?? EasyHandle()
+    }
+
+    static func give(_ handle: EasyHandle) {
+        // Nothing of the finished transfer is left for curl to reach: its header list and the
+        // transfer object are freed next.
+        _ = Shim_curl_easy_setopt_pointer(handle.pointer, CURLOPT_HTTPHEADER, nil)
+        _ = Shim_curl_easy_setopt_pointer(handle.pointer, CURLOPT_WRITEDATA, nil)
+        _ = Shim_curl_easy_setopt_pointer(handle.pointer, CURLOPT_HEADERDATA, nil)
+        idle.withLock { handles in
+            guard handles.count < keep else { return }
+            handles.append(handle)
+        }
+    }
+}
+
+/// One request in flight: its easy handle, the bytes received, and who is waiting.
 private final class Transfer: @unchecked Sendable {  // handed to the loop thread once, then confined to it
-    let easy: UnsafeMutableRawPointer
+    let handle: EasyHandle
+    var easy: UnsafeMutableRawPointer { handle.pointer }
     let request: TransportRequest
     /// Set by `send` before the transfer is handed to the loop thread.
     var continuation: CheckedContinuation<Result<TransportResponse, TransportError>, Never>?
     /// Set by the caller's cancellation handler, on any thread.
     let cancelRequested = Atomic<Bool>(false)
     var body: [UInt8] = []
-    var headers: [(name: String, value: String)] = []
+    var headerBlock: [UInt8] = []
+    var headerFields: [TransportResponse.Field] = []
     var exceeded = false
     var headerList: UnsafeMutablePointer<curl_slist>?
-    let errorBytes: UnsafeMutablePointer<CChar>
+    var errorBytes: UnsafeMutablePointer<CChar> { handle.errorBytes }
+
+    /// What a GET or HEAD without a body sets beyond its URL, method, headers and timeouts:
+    /// two such requests with equal settings can share a handle without a reset.
+    struct Settings: Equatable {
+        let followRedirects: Bool
+        let httpsOnly: Bool
+        let caFile: String?
+        let insecureSkipVerify: Bool
+        let connectTo: UInt
+
+        init?(_ request: TransportRequest) {
+            guard request.method == "GET" || request.method == "HEAD", request.body == nil else { return nil }
+            followRedirects = request.followRedirects
+            httpsOnly = Transfer.isHTTPS(request.url)
+            caFile = request.caFile
+            insecureSkipVerify = request.insecureSkipVerify
+            connectTo = UInt(bitPattern: ConnectTo.list)
+        }
+    }
 
     init(request: TransportRequest) {
         self.request = request
-        easy = EasyHandles.take()
-        errorBytes = .allocate(capacity: Int(CURL_ERROR_SIZE))
-        errorBytes.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+        let settings = Settings(request)
+        handle = EasyHandles.take(for: settings)
+        if settings == nil || handle.settings != settings {
+            curl_easy_reset(handle.pointer)
+            handle.settings = nil
+            configureSettings()
+            handle.settings = settings
+        }
         configure()
     }
 
     deinit {
+        EasyHandles.give(handle)
         curl_slist_free_all(headerList)
-        EasyHandles.give(easy)
-        errorBytes.deallocate()
     }
 
-    private func configure() {
-        let me = Unmanaged.passUnretained(self).toOpaque()
-        _ = Shim_curl_easy_setopt_string(easy, CURLOPT_URL, request.url)
+    static func isHTTPS(_ url: String) -> Bool {
+        url.utf8.prefix(8).elementsEqual("https://".utf8, by: TransportResponse.sameASCIIIgnoringCase)
+    }
+
+    /// The options a reset handle needs, besides those `configure` sets for every transfer.
+    private func configureSettings() {
         _ = Shim_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
-        let ms = max(1, Int(request.timeout.components.seconds * 1000 + request.timeout.components.attoseconds / 1_000_000_000_000_000))
-        _ = Shim_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, ms)
-        _ = Shim_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(ms, 5000))
         // At most 3 redirects, and only to http(s): blob downloads are redirected to storage. A
         // request made over https is never redirected to plain http (the answer would travel,
         // and could be altered, in clear). libcurl sends a custom Authorization header to the
         // original host and port only (CURLOPT_UNRESTRICTED_AUTH stays off).
         _ = Shim_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, request.followRedirects ? 1 : 0)
         _ = Shim_curl_easy_setopt_long(easy, CURLOPT_MAXREDIRS, 3)
-        _ = Shim_curl_easy_setopt_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, request.url.lowercased().hasPrefix("https://") ? "https" : "http,https")
+        _ = Shim_curl_easy_setopt_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, Self.isHTTPS(request.url) ? "https" : "http,https")
         _ = Shim_curl_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https")
         _ = Shim_curl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
         _ = Shim_curl_easy_setopt_string(easy, CURLOPT_ACCEPT_ENCODING, "")
@@ -402,8 +586,7 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
             _ = Shim_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 0)
         }
         switch request.method {
-        case "GET": break
-        case "HEAD": _ = Shim_curl_easy_setopt_long(easy, CURLOPT_NOBODY, 1)
+        case "GET", "HEAD": break  // `configure`
         case "POST", "PATCH", "PUT":
             if request.method != "POST" { _ = Shim_curl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method) }
             let body = request.body ?? []
@@ -411,8 +594,6 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
             _ = body.withUnsafeBytes { Shim_curl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!)) }
         default: _ = Shim_curl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method)
         }
-        for header in request.headers { headerList = curl_slist_append(headerList, "\(header.name): \(header.value)") }
-        _ = Shim_curl_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, headerList.map { UnsafeMutableRawPointer($0) })
         _ = Shim_curl_easy_setopt_write_function(easy, CURLOPT_WRITEFUNCTION) { data, size, count, context in
             let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
             let length = size * count
@@ -427,12 +608,27 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
             transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
             return length
         }
-        _ = Shim_curl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, me)
         _ = Shim_curl_easy_setopt_write_function(easy, CURLOPT_HEADERFUNCTION) { data, size, count, context in
             let transfer = Unmanaged<Transfer>.fromOpaque(context!).takeUnretainedValue()
             transfer.addHeaderLine(UnsafeRawBufferPointer(start: data, count: size * count))
             return size * count
         }
+    }
+
+    /// The options every transfer sets: URL, method (GET or HEAD), timeouts, headers, and where
+    /// curl hands what it receives.
+    private func configure() {
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        errorBytes[0] = 0
+        _ = Shim_curl_easy_setopt_string(easy, CURLOPT_URL, request.url)
+        let ms = max(1, Int(request.timeout.components.seconds * 1000 + request.timeout.components.attoseconds / 1_000_000_000_000_000))
+        _ = Shim_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, ms)
+        _ = Shim_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(ms, 5000))
+        // NOBODY 0 turns a handle's HEAD back into a GET.
+        if request.method == "HEAD" || request.method == "GET" { _ = Shim_curl_easy_setopt_long(easy, CURLOPT_NOBODY, request.method == "HEAD" ? 1 : 0) }
+        for header in request.headers { headerList = curl_slist_append(headerList, "\(header.name): \(header.value)") }
+        _ = Shim_curl_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, headerList.map { UnsafeMutableRawPointer($0) })
+        _ = Shim_curl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, me)
         _ = Shim_curl_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, me)
     }
 
@@ -444,7 +640,8 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
         if end >= 5, raw[0] == UInt8(ascii: "H"), raw[1] == UInt8(ascii: "T"), raw[2] == UInt8(ascii: "T"),
            raw[3] == UInt8(ascii: "P"), raw[4] == UInt8(ascii: "/") {
             // A new response begins (after a redirect): keep only the final response's headers.
-            headers.removeAll()
+            headerBlock.removeAll(keepingCapacity: true)
+            headerFields.removeAll(keepingCapacity: true)
             return
         }
         guard let colon = (0..<end).first(where: { raw[$0] == UInt8(ascii: ":") }) else { return }
@@ -452,8 +649,12 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
         while start < end, raw[start] == 0x20 || raw[start] == 0x09 { start += 1 }
         var stop = end
         while stop > start, raw[stop - 1] == 0x20 || raw[stop - 1] == 0x09 { stop -= 1 }
-        headers.append((name: String(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<colon]), as: UTF8.self),
-                        value: String(decoding: UnsafeRawBufferPointer(rebasing: raw[start..<stop]), as: UTF8.self)))
+        if headerBlock.isEmpty { headerBlock.reserveCapacity(512) }
+        let nameStart = headerBlock.count
+        headerBlock.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[0..<colon]))
+        let valueStart = headerBlock.count
+        headerBlock.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[start..<stop]))
+        headerFields.append(TransportResponse.Field(name: nameStart..<valueStart, value: valueStart..<headerBlock.count))
     }
 
     /// Whether the response status so far is 2xx (streaming only delivers successful bodies).
@@ -470,7 +671,7 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
         if code == CURLE_OK {
             var status = 0
             _ = Shim_curl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
-            result = .success(TransportResponse(status: status, headers: headers, body: body))
+            result = .success(TransportResponse(status: status, block: headerBlock, fields: headerFields, body: body))
         } else if exceeded {
             result = .failure(TransportError(.tooLarge, "response from \(host) exceeds the \(request.maxResponseBytes)-byte limit"))
         } else if code == CURLE_OPERATION_TIMEDOUT {

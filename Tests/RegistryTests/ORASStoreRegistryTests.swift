@@ -80,12 +80,13 @@ let sbomType = "application/spdx+json"
         let subject = try ImageReference.parse("\(registry.host)/app@\(image.digest)")
         let all = try await store.referrerDescriptors(of: subject, artifactTypes: nil, deadline: soon())
         #expect(Set(all.map(\.digest.description)) == Set(signatures.map(\.digest) + [sbom.digest]))
-        // distribution 2.8 answers 404 on /referrers/: the fallback ran, and is remembered.
-        #expect(log.statuses == [404, 200])
+        // distribution 2.8 answers 404 on /referrers/: the fallback ran (alongside the probe, so
+        // either may finish first), and is remembered.
+        #expect(log.statuses.sorted() == [200, 404])
         let onlySignatures = try await store.referrerDescriptors(of: subject, artifactTypes: [notation], deadline: soon())
         #expect(onlySignatures.map(\.digest.description).sorted() == signatures.map(\.digest).sorted())
         #expect(onlySignatures.allSatisfy { $0.artifactType == notation })
-        #expect(log.statuses == [404, 200, 200])
+        #expect(log.statuses.count == 3 && log.statuses.last == 200)
         // An image nobody signed has no referrers, which is an empty list, not an error.
         let lonely = try await offPool { try fixtures.pushImage("app", tag: "lonely") }
         #expect(try await store.referrerDescriptors(of: try ImageReference.parse("\(registry.host)/app@\(lonely.digest)"), artifactTypes: nil, deadline: soon()).isEmpty)

@@ -48,6 +48,9 @@ static inline CURLcode Shim_curl_easy_setopt_write_function(CURL *h, CURLoption 
 static inline CURLcode Shim_curl_easy_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode Shim_curl_easy_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLMcode Shim_curl_multi_setopt_long(CURLM *h, CURLMoption o, long v) { return curl_multi_setopt(h, o, v); }
+static inline CURLMcode Shim_curl_multi_setopt_pointer(CURLM *h, CURLMoption o, void *v) { return curl_multi_setopt(h, o, v); }
+static inline CURLMcode Shim_curl_multi_setopt_socket_function(CURLM *h, int (*f)(CURL *, curl_socket_t, int, void *, void *)) { return curl_multi_setopt(h, CURLMOPT_SOCKETFUNCTION, f); }
+static inline CURLMcode Shim_curl_multi_setopt_timer_function(CURLM *h, int (*f)(CURLM *, long, void *)) { return curl_multi_setopt(h, CURLMOPT_TIMERFUNCTION, f); }
 static inline CURLSHcode Shim_curl_share_setopt_long(CURLSH *h, CURLSHoption o, long v) { return curl_share_setopt(h, o, v); }
 
 // ---- accept4 is a GNU extension the Glibc module does not export ----
