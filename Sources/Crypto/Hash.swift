@@ -12,24 +12,41 @@ public enum HashAlgorithm: String, Sendable, CaseIterable {
         }
     }
 
+    /// The digest, fetched from OpenSSL's default provider once per process. The `EVP_sha256()`
+    /// kind of object makes OpenSSL 3 fetch the implementation again on every use (a name lookup
+    /// and a method-store lookup, under locks): twelve times in a cold verification.
     var evp: OpaquePointer {
         switch self {
-        case .sha256: EVP_sha256()
-        case .sha384: EVP_sha384()
-        case .sha512: EVP_sha512()
+        case .sha256: Self.fetched.sha256.pointer
+        case .sha384: Self.fetched.sha384.pointer
+        case .sha512: Self.fetched.sha512.pointer
         }
     }
+
+    /// An `EVP_MD*` held for the life of the process; fetched methods may be shared by threads.
+    struct Fetched: @unchecked Sendable {
+        let pointer: OpaquePointer
+
+        init(_ name: String, fallback: OpaquePointer) {
+            pointer = EVP_MD_fetch(nil, name, nil) ?? fallback
+        }
+    }
+
+    private static let fetched = (sha256: Fetched("SHA256", fallback: EVP_sha256()),
+                                  sha384: Fetched("SHA384", fallback: EVP_sha384()),
+                                  sha512: Fetched("SHA512", fallback: EVP_sha512()))
 }
 
 public enum Hash {
     public static func digest(_ algorithm: HashAlgorithm, _ bytes: [UInt8]) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        let ok = bytes.withUnsafeBytes { raw in
-            EVP_Digest(raw.baseAddress, raw.count, &out, &length, algorithm.evp, nil)
+        [UInt8](unsafeUninitializedCapacity: Int(EVP_MAX_MD_SIZE)) { out, count in
+            var length: UInt32 = 0
+            let ok = bytes.withUnsafeBytes { raw in
+                EVP_Digest(raw.baseAddress, raw.count, out.baseAddress, &length, algorithm.evp, nil)
+            }
+            precondition(ok == 1, "EVP_Digest(\(algorithm)) failed")
+            count = Int(length)
         }
-        precondition(ok == 1, "EVP_Digest(\(algorithm)) failed")
-        return Array(out.prefix(Int(length)))
     }
 
     public static func hex(_ algorithm: HashAlgorithm, _ bytes: [UInt8]) -> String {
@@ -58,15 +75,16 @@ public enum Hash {
     }
 
     public static func hexString(_ bytes: [UInt8]) -> String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xF)])
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            for (index, byte) in bytes.enumerated() {
+                out[2 * index] = hexDigits[Int(byte >> 4)]
+                out[2 * index + 1] = hexDigits[Int(byte & 0xF)]
+            }
+            return bytes.count * 2
         }
-        return String(decoding: out, as: UTF8.self)
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }
 
 extension Hash {

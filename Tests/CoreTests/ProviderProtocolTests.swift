@@ -172,7 +172,7 @@ struct WrongCountExecutor: ProviderExecutor {
 @Suite struct RequestIDTests {
     @Test func requestIDsAreVersion4UUIDsInLowercase() throws {
         let pattern = try Regex("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-        let ids = (0..<200).map { _ in RequestID.make() }
+        let ids = (0..<10_000).map { _ in RequestID.make() }
         #expect(ids.allSatisfy { $0.wholeMatch(of: pattern) != nil }, "\(ids.first { $0.wholeMatch(of: pattern) == nil } ?? "")")
         #expect(Set(ids).count == ids.count)
     }
