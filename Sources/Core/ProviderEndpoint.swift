@@ -55,7 +55,13 @@ public struct ProviderEndpoint: Sendable {
     /// The answer, when every key's verdict is already cached; nil when any key needs work (or
     /// the body is large or malformed: `answer` then says why). Never awaits: for the event loop.
     public func answerFromCache(body: [UInt8], requestID: String) -> ProviderAnswer? {
-        guard body.count <= Self.maxCachedAnswerBody, let request = try? ProviderRequest.decode(body), !request.keys.isEmpty else { return nil }
+        guard body.count <= Self.maxCachedAnswerBody, let request = try? ProviderRequest.decode(body) else { return nil }
+        return answerFromCache(request, requestID: requestID)
+    }
+
+    /// `answerFromCache(body:requestID:)` for a request already decoded.
+    public func answerFromCache(_ request: ProviderRequest, requestID: String) -> ProviderAnswer? {
+        guard !request.keys.isEmpty else { return nil }
         let context = ProviderContext(requestID: requestID, operation: operation, deadline: ContinuousClock.now + timeout)
         guard let items = executor().cachedItems(request.keys, context: context), items.count == request.keys.count else { return nil }
         return ProviderAnswer(outcome: .answered, response: ProviderResponse(idempotent: idempotent, items: items))
@@ -68,6 +74,11 @@ public struct ProviderEndpoint: Sendable {
         } catch {
             return ProviderAnswer(outcome: .malformedRequest, response: ProviderResponse(idempotent: idempotent, systemError: error.description))
         }
+        return await answer(request, requestID: requestID)
+    }
+
+    /// `answer(body:requestID:)` for a request already decoded.
+    public func answer(_ request: ProviderRequest, requestID: String) async -> ProviderAnswer {
         let clock = ContinuousClock()
         let timeout = self.timeout
         let context = ProviderContext(requestID: requestID, operation: operation, deadline: clock.now + timeout)

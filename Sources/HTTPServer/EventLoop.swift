@@ -281,7 +281,8 @@ final class EventLoop: @unchecked Sendable {
     /// the request); the response comes back to this loop.
     func dispatch(_ request: HTTPRequest, fd: Int32, id: UInt64) {
         let handler = shared.handler
-        if let response = handler.respondOnLoop(request) {
+        var request = request
+        if let response = handler.respondOnLoop(&request) {
             // Completed after the current event is handled, as a Task's response would be.
             execute { self.complete(fd: fd, id: id, response: response) }
             return

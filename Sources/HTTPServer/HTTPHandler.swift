@@ -4,8 +4,9 @@
 /// pool busy with verification cannot delay them.
 public protocol HTTPHandler: Sendable {
     func handle(_ request: HTTPRequest) async -> HTTPResponse
-    /// A response computed at once, without blocking or awaiting, or nil for `handle`.
-    func respondOnLoop(_ request: HTTPRequest) -> HTTPResponse?
+    /// A response computed at once, without blocking or awaiting, or nil for `handle` (which
+    /// then gets the request with what this set in its `prepared`).
+    func respondOnLoop(_ request: inout HTTPRequest) -> HTTPResponse?
     /// Where `handle` runs for this request (nil: the cooperative pool). A handler whose work
     /// waits on an I/O thread that is also a task executor runs there from the start: no pool
     /// thread is woken to begin the request or to hand its response back.
@@ -13,7 +14,7 @@ public protocol HTTPHandler: Sendable {
 }
 
 extension HTTPHandler {
-    public func respondOnLoop(_ request: HTTPRequest) -> HTTPResponse? { nil }
+    public func respondOnLoop(_ request: inout HTTPRequest) -> HTTPResponse? { nil }
     public func preferredExecutor(for request: HTTPRequest) -> (any TaskExecutor)? { nil }
 }
 
@@ -22,7 +23,7 @@ public struct Router: HTTPHandler {
     public typealias Route = @Sendable (HTTPRequest) async -> HTTPResponse
     public typealias ImmediateRoute = @Sendable (HTTPRequest) -> HTTPResponse
     /// An answer on the event loop when one is ready at once (nil: the route's `handle`).
-    public typealias OptionalImmediateRoute = @Sendable (HTTPRequest) -> HTTPResponse?
+    public typealias OptionalImmediateRoute = @Sendable (inout HTTPRequest) -> HTTPResponse?
     public typealias ExecutorChoice = @Sendable () -> (any TaskExecutor)?
     private var routes: [String: [String: Route]] = [:]
     private var immediate: [String: [String: OptionalImmediateRoute]] = [:]
@@ -50,9 +51,10 @@ public struct Router: HTTPHandler {
         routes[path, default: [:]][method] = { route($0) }
     }
 
-    public func respondOnLoop(_ request: HTTPRequest) -> HTTPResponse? {
-        guard let byMethod = immediate[String(request.path)] else { return nil }
-        return (byMethod[request.method] ?? (request.method == "HEAD" ? byMethod["GET"] : nil))?(request) ?? nil
+    public func respondOnLoop(_ request: inout HTTPRequest) -> HTTPResponse? {
+        guard let byMethod = immediate[String(request.path)],
+              let route = byMethod[request.method] ?? (request.method == "HEAD" ? byMethod["GET"] : nil) else { return nil }
+        return route(&request)
     }
 
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {

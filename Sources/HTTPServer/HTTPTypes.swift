@@ -37,6 +37,15 @@ public struct HTTPRequest: Sendable, Equatable {
     public var versionMinor: Int
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// What `respondOnLoop` learned about the request before it found that `handle` must answer
+    /// it (a decoded body): handed on, so that `handle` does not do that work again. Not part of
+    /// the request's equality.
+    public var prepared: (any Sendable)?
+
+    public static func == (lhs: HTTPRequest, rhs: HTTPRequest) -> Bool {
+        lhs.method == rhs.method && lhs.target == rhs.target && lhs.versionMinor == rhs.versionMinor
+            && lhs.headers == rhs.headers && lhs.body == rhs.body
+    }
 
     public init(method: String, target: String, versionMinor: Int = 1, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.method = method

@@ -22,7 +22,7 @@ struct ProviderEndpoints: Sendable {
         // configuration uses it) from the start: see `ProviderExecutor.preferredTaskExecutor`.
         // A request whose every key has a cached verdict is answered on the event loop itself.
         router.add("POST", RatifyServer.verifyPath, executor: { holder.current.preferredTaskExecutor(.verify) },
-                   onLoop: { request in serveFromCache(verify, request, histogram: metrics.verificationRequest) }) { request in
+                   onLoop: { request in serveFromCache(verify, &request, histogram: metrics.verificationRequest) }) { request in
             await serve(verify, request, histogram: metrics.verificationRequest)
         }
         router.add("POST", RatifyServer.mutatePath) { request in await serve(mutate, request, histogram: metrics.mutationRequest) }
@@ -31,11 +31,16 @@ struct ProviderEndpoints: Sendable {
 
     private func serve(_ endpoint: ProviderEndpoint, _ request: HTTPRequest, histogram: Histogram) async -> HTTPResponse {
         let start = ContinuousClock.now
-        let requestID = traceID(request)
+        let prepared = request.prepared as? Prepared
+        let requestID = prepared?.requestID ?? traceID(request)
         var log = logger
         log[metadataKey: "trace-id"] = "\(requestID)"
         log.debug("start request", metadata: ["method": "\(request.method)", "path": "\(request.path)"])
-        let answer = await endpoint.answer(body: request.body, requestID: requestID)
+        let answer = if let prepared {
+            await endpoint.answer(prepared.request, requestID: requestID)
+        } else {
+            await endpoint.answer(body: request.body, requestID: requestID)
+        }
         if let systemError = answer.response.systemError {
             metrics.systemErrors.increment()
             log.error("\(endpoint.operation.rawValue) request failed", metadata: ["status": "\(answer.outcome.httpStatus)", "systemError": "\(systemError)"])
@@ -43,12 +48,22 @@ struct ProviderEndpoints: Sendable {
         return respond(answer, requestID: requestID, since: start, histogram: histogram)
     }
 
+    /// A request decoded on the event loop that needs `serve`: its body is not decoded twice.
+    private struct Prepared: Sendable {
+        let request: ProviderRequest
+        let requestID: String
+    }
+
     /// `serve` for a request answered from the verdict cache, on the event loop (nil: not all
-    /// keys are cached).
-    private func serveFromCache(_ endpoint: ProviderEndpoint, _ request: HTTPRequest, histogram: Histogram) -> HTTPResponse? {
+    /// keys are cached; the decoded request then goes on to `serve` in `prepared`).
+    private func serveFromCache(_ endpoint: ProviderEndpoint, _ request: inout HTTPRequest, histogram: Histogram) -> HTTPResponse? {
         let start = ContinuousClock.now
+        guard request.body.count <= ProviderEndpoint.maxCachedAnswerBody, let decoded = try? ProviderRequest.decode(request.body) else { return nil }
         let requestID = traceID(request)
-        guard let answer = endpoint.answerFromCache(body: request.body, requestID: requestID) else { return nil }
+        guard let answer = endpoint.answerFromCache(decoded, requestID: requestID) else {
+            request.prepared = Prepared(request: decoded, requestID: requestID)
+            return nil
+        }
         return respond(answer, requestID: requestID, since: start, histogram: histogram)
     }
 

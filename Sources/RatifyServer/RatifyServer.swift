@@ -172,9 +172,9 @@ struct Instrumented: HTTPHandler {
         return record(request, await router.handle(request), since: start)
     }
 
-    func respondOnLoop(_ request: HTTPRequest) -> HTTPResponse? {
+    func respondOnLoop(_ request: inout HTTPRequest) -> HTTPResponse? {
         let start = ContinuousClock.now
-        return router.respondOnLoop(request).map { record(request, $0, since: start) }
+        return router.respondOnLoop(&request).map { record(request, $0, since: start) }
     }
 
     func preferredExecutor(for request: HTTPRequest) -> (any TaskExecutor)? { router.preferredExecutor(for: request) }

@@ -164,10 +164,10 @@ import TLS
             try? await Task.sleep(for: .seconds(3600))
             return .text(.ok, "from the pool\n")
         }
-        func respondOnLoop(_ request: HTTPRequest) -> HTTPResponse? {
+        func respondOnLoop(_ request: inout HTTPRequest) -> HTTPResponse? {
             var router = Router()
             router.addImmediate("GET", "/healthz") { _ in .text(.ok, "from the loop\n") }
-            return router.respondOnLoop(request)
+            return router.respondOnLoop(&request)
         }
     }
 
@@ -199,26 +199,29 @@ import TLS
     }
 
     /// A route's `onLoop` answer, when it has one, is sent from the event loop (the pool path
-    /// here never answers); when it has none, the request goes to the route as usual.
+    /// here never answers); when it has none, the request goes to the route as usual, with what
+    /// `onLoop` prepared.
     struct CachedOnLoop: HTTPHandler {
         let router: Router
         init() {
             var router = Router()
             router.add("POST", "/verify", onLoop: { request in
-                request.body == Array("cached".utf8) ? .text(.ok, "from the loop\n") : nil
+                if request.body == Array("cached".utf8) { return .text(.ok, "from the loop\n") }
+                request.prepared = "body read on the loop"
+                return nil
             }) { request in
                 if request.body == Array("never".utf8) { try? await Task.sleep(for: .seconds(3600)) }
-                return .text(.ok, "from the route\n")
+                return .text(.ok, "from the route, \(request.prepared as? String ?? "nothing prepared")\n")
             }
             self.router = router
         }
         func handle(_ request: HTTPRequest) async -> HTTPResponse { await router.handle(request) }
-        func respondOnLoop(_ request: HTTPRequest) -> HTTPResponse? { router.respondOnLoop(request) }
+        func respondOnLoop(_ request: inout HTTPRequest) -> HTTPResponse? { router.respondOnLoop(&request) }
     }
 
     @Test func aRouteAnswersOnTheLoopWhenItCanAndOtherwiseAsUsual() async throws {
         let server = try HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), handler: CachedOnLoop())
-        for (body, expected) in [("cached", "from the loop\n"), ("other", "from the route\n")] {
+        for (body, expected) in [("cached", "from the loop\n"), ("other", "from the route, body read on the loop\n")] {
             let client = try RawClient(port: server.port, receiveTimeout: 10)
             try client.send("POST /verify HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
             let answer = try await offPool { client.receiveAll() }

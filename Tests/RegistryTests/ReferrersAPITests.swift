@@ -122,7 +122,7 @@ import TestSupport
             self.upstream = upstream
         }
 
-        func respondOnLoop(_ request: HTTPRequest) -> HTTPResponse? {
+        func respondOnLoop(_ request: inout HTTPRequest) -> HTTPResponse? {
             threads.withLock { $0["loop"] = UInt(pthread_self()) }
             return nil
         }
