@@ -11,6 +11,11 @@ cosign verifier with a key trust policy. Cold and warm latency for one image per
 100 images x 2 signatures in one request, with registry requests per verification read from the
 server's own ratify_registry_request_count.
 
+The cost section: ratify's CPU per cold image next to one openssl P-256 verify, and what that
+CPU is made of, measured in the same run: a plain C client on libcurl (scripts/bench_floor.c,
+compiled here) making the same registry requests, the HTTPS request itself (the same keys
+answered from cache), the signature checks, and the rest, which is ratify's own work.
+
 Load comes from wrk (Debian's package) on the same 2-core machine, so absolute numbers include
 wrk's own CPU use; compare runs on one machine, and prefer ratios within a run.
 """
@@ -281,13 +286,28 @@ def openssl_p256_verify_ms():
     return 1000 / per_second
 
 
+def c_client_floor(work, port, repo, first, count):
+    """CPU ms per image of scripts/bench_floor.c (a plain C libcurl client making a cold tag
+    key's registry requests), or None when no C compiler is at hand."""
+    import shutil
+    compiler = next((c for c in ("cc", "clang", "gcc") if shutil.which(c)), None)
+    if compiler is None:
+        print("bench: no C compiler; the C client floor is not measured", file=sys.stderr)
+        return None
+    binary = os.path.join(work, "bench_floor")
+    subprocess.run([compiler, "-O2", "-o", binary, os.path.join(ROOT, "scripts", "bench_floor.c"), "-lcurl"], check=True)
+    out = subprocess.run([binary, str(port), repo, str(first), str(count)], capture_output=True, text=True, check=True).stdout
+    return float(out.strip())
+
+
 def cost_bench(work, certs):
     """The issue's ratios, measured in one run: ratify's CPU per cold image (mix of signed,
     unsigned, tampered) next to one P-256 verify; cold 1-image p50 next to the registry's own
     request p50; registry requests per image for tag and digest-pinned keys."""
     registry, port = start_registry(work)
     try:
-        keys, config, expected, pinned = seed_cosign_mix(work, port, "cost/app", 450)
+        # 300 tag keys cold, 147 digest keys, and 150 images for the C floor client.
+        keys, config, expected, pinned = seed_cosign_mix(work, port, "cost/app", 600)
         verify_before = openssl_p256_verify_ms()
         server, http_port, metrics_port = start_server(work, certs, ["-c", config])
         try:
@@ -325,7 +345,10 @@ def cost_bench(work, certs):
             signed_cold = [t for k, t in zip(measured, cold) if expected[k]]
             reg_p50, floor, pattern_p50 = percentile(registry_times, 50), percentile(floors, 50), percentile(patterns, 50)
             # The same keys again, answered from the verdict cache: the HTTPS round trip itself.
+            cpu0 = cpu_ns_ms(server.pid)
             signed_warm = [post([k]) for k in measured if expected[k]]
+            warm_cpu = (cpu_ns_ms(server.pid) - cpu0) / len(signed_warm)
+            floor_cpu = c_client_floor(work, port, "cost/app", 450, 150)
             digest_keys = [pinned[k] for k in keys[303:450]]
             req0 = registry_requests(metrics_port)
             for k in digest_keys:
@@ -349,6 +372,14 @@ def cost_bench(work, certs):
     print(f"{'  warm p50 of the same keys (HTTPS round trip)':>44} {warm_p50:>10.2f}")
     print(f"{'  the registry pattern of a cold tag key (ms)':>44} {pattern_p50:>10.2f} {'HEAD, then 2 GETs at once':>24}")
     print(f"{'  cold - warm - that pattern (ours, ms)':>44} {cold_p50 - warm_p50 - pattern_p50:>10.2f}")
+    if floor_cpu is not None:
+        # What the CPU per cold image is made of: the parts any implementation pays, and ours.
+        verifies = 4 / 3  # per image of the mix: 2 for signed, 2 for tampered, 0 for unsigned
+        print(f"{'  of which: a C libcurl client, same requests':>44} {floor_cpu:>10.3f} {'%.1f x P-256' % (floor_cpu / verify_ms):>24}")
+        print(f"{'            the HTTPS request itself (warm)':>44} {warm_cpu:>10.3f} {'%.1f x P-256' % (warm_cpu / verify_ms):>24}")
+        print(f"{'            the signature checks (4/3 per image)':>44} {verifies * verify_ms:>10.3f} {'%.1f x P-256' % verifies:>24}")
+        rest = cpu_per_image - floor_cpu - warm_cpu - verifies * verify_ms
+        print(f"{'            the rest: ours':>44} {rest:>10.3f} {'%.1f x P-256' % (rest / verify_ms):>24}")
     print(f"{'registry requests per image, tag keys':>44} {tag_requests:>10.2f} {'':>24} {'':>7} {'<= 4':>7}")
     print(f"{'registry requests per image, digest keys':>44} {digest_requests:>10.2f} {'':>24} {'':>7} {'<= 3':>7}")
 
