@@ -32,6 +32,14 @@ import TLS
         #expect(registry.requests.isEmpty, "nothing was sent to the unverified registry")
         let descriptor = try await secureStore(insecureSkipVerify: true).resolveDescriptor(reference, deadline: soon())
         #expect(descriptor.digest.description == image.digest)
+        // curl handles are reused across requests: one that skipped verification must not lend
+        // that to the next request that does not ask for it.
+        for _ in 0..<3 {
+            await expectRegistryError(.connection) {
+                _ = try await secureStore(insecureSkipVerify: false).resolveDescriptor(reference, deadline: soon())
+            }
+            _ = try await secureStore(insecureSkipVerify: true).resolveDescriptor(reference, deadline: soon())
+        }
         await registry.stop()
     }
 
