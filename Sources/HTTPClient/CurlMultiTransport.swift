@@ -233,8 +233,9 @@ private final class Lane: @unchecked Sendable {
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
     private var hosted: HostedLoop?
     private weak var transport: CurlMultiTransport?
-    /// curl's sockets in the epoll set.
+    /// curl's sockets in the epoll set, and those of them curl does not watch now.
     private var watched: Set<Int32> = []
+    private var parked: Set<Int32> = []
     /// When curl wants `socket_action(CURL_SOCKET_TIMEOUT)` (CURLMOPT_TIMERFUNCTION), in
     /// CLOCK_MONOTONIC milliseconds; nil: no timer.
     private var timerDue: Int64?
@@ -290,22 +291,37 @@ private final class Lane: @unchecked Sendable {
     }
 
     /// CURLMOPT_SOCKETFUNCTION: what curl waits for on `socket` now.
+    ///
+    /// A socket curl stops watching (its transfer is done; the connection waits in curl's cache
+    /// for the next one) stays in the epoll set, *parked*: most come back for the next request,
+    /// and a modification then costs less than a removal and an addition. A parked socket that
+    /// becomes readable (the registry closed the idle connection) is removed when that is seen.
+    /// A socket closed meanwhile has left the set with its file; its number, reused by a new
+    /// socket, is then added afresh (the modification fails with ENOENT).
     private func watch(_ socket: Int32, _ what: Int32) {
         if what == CURL_POLL_REMOVE {
-            if watched.remove(socket) != nil { _ = Shim_epoll_ctl(epollFD, EPOLL_CTL_DEL, socket, 0) }
+            if watched.contains(socket) { parked.insert(socket) }
             return
         }
         var events: UInt32 = 0
         if what & CURL_POLL_IN != 0 { events |= EPOLLIN.rawValue }
         if what & CURL_POLL_OUT != 0 { events |= EPOLLOUT.rawValue }
+        parked.remove(socket)
         if watched.insert(socket).inserted {
             if Shim_epoll_ctl(epollFD, EPOLL_CTL_ADD, socket, events) != 0 && errno == EEXIST {
                 _ = Shim_epoll_ctl(epollFD, EPOLL_CTL_MOD, socket, events)
             }
         } else if Shim_epoll_ctl(epollFD, EPOLL_CTL_MOD, socket, events) != 0 && errno == ENOENT {
-            // curl closed the socket and opened another under the same number.
             _ = Shim_epoll_ctl(epollFD, EPOLL_CTL_ADD, socket, events)
         }
+    }
+
+    /// An event on a parked socket: nobody waits on it, so it leaves the set (level-triggered,
+    /// it would otherwise wake the lane until curl reuses or closes the connection).
+    private func unpark(_ socket: Int32) {
+        parked.remove(socket)
+        watched.remove(socket)
+        _ = Shim_epoll_ctl(epollFD, EPOLL_CTL_DEL, socket, 0)
     }
 
     func start(transport: CurlMultiTransport, name: String, hosting loop: HostedLoop?) {
@@ -353,6 +369,8 @@ private final class Lane: @unchecked Sendable {
                     _ = read(wakeFD, &counter, 8)
                 } else if fd == hosted?.descriptor {
                     readable = true
+                } else if parked.contains(fd) {
+                    unpark(fd)
                 } else {
                     var action: Int32 = 0
                     if events & (EPOLLIN.rawValue | EPOLLHUP.rawValue) != 0 { action |= CURL_CSELECT_IN }
