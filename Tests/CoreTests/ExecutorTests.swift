@@ -162,7 +162,7 @@ func context(_ seconds: Double = 60) -> ProviderContext {
         let executor = VerificationExecutor(store: store, verifiers: [verifier], policy: ConfigPolicy(), observe: observed.record)
         let key = "\(registry.host)/app:signed"
         // The tag is resolved to the digest that was pushed, and the subject names it.
-        let subject = try await executor.verify(key: key, deadline: .now + .seconds(5)).subject
+        let subject = try await executor.verify(key: key, deadline: .now + .seconds(60)).subject
         #expect(subject.hasSuffix("@\(try #require(images["signed"]).digest)"), "\(subject)")
         #expect(observed.count == 1)
         let items = await executor.execute([key, key, "[team-a]\(key)"], context: context())

@@ -204,7 +204,7 @@ import TestSupport
         let world = try await World.shared.value
         let empty = FileManager.default.temporaryDirectory.appendingPathComponent("no-plugins-\(UUID().uuidString)")
         let missing = await try verifier(world, plugins: empty)
-            .verify(subject: world.reference, referrer: try world.referrer("jws-plugin"), store: world.store, deadline: .now + .seconds(5))
+            .verify(subject: world.reference, referrer: try world.referrer("jws-plugin"), store: world.store, deadline: .now + .seconds(60))
         #expect(missing.errorReason == "VERIFICATION_PLUGIN_REQUIRED")
         #expect(missing.message.contains("notation-com.example.nv2plugin"))
         #expect(missing.remediation?.contains("RATIFY_EXPERIMENTAL_DYNAMIC_PLUGINS") == true)
