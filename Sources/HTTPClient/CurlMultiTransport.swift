@@ -144,11 +144,12 @@ public final class CurlMultiTransport: HTTPTransport, @unchecked Sendable {
 
     public static let shared = CurlMultiTransport()
 
-    public init(maxConnectionsPerHost: Int = 16) {
+    /// `name`: the first lane's thread (as `top -H` and /proc show it).
+    public init(maxConnectionsPerHost: Int = 16, name: String = "ratify-http-io") {
         _ = curlGlobalInit
         self.maxConnectionsPerHost = maxConnectionsPerHost
         home = Lane(maxConnectionsPerHost: maxConnectionsPerHost)
-        home.start(transport: self, name: "ratify-http-io", hosting: nil)
+        home.start(transport: self, name: name, hosting: nil)
     }
 
     /// The calling thread's lane when it runs one of this transport's, else the first.
@@ -328,7 +329,13 @@ private final class Lane: @unchecked Sendable {
         self.transport = transport
         hosted = loop
         if let loop { _ = Shim_epoll_ctl(epollFD, EPOLL_CTL_ADD, loop.descriptor, EPOLLIN.rawValue) }
-        let thread = Thread { [self] in run() }
+        let thread = Thread { [self] in
+            // Foundation keeps `Thread.name` to itself on Linux: the kernel's name is what `top -H`,
+            // `perf` and /proc show (15 bytes at most).
+            let bytes = Array(name.utf8.prefix(15)).map { CChar(bitPattern: $0) } + [0]
+            _ = bytes.withUnsafeBufferPointer { Shim_pthread_setname_self($0.baseAddress!) }
+            run()
+        }
         thread.name = name
         thread.start()
     }

@@ -157,6 +157,43 @@ import TestSupport
         await registry.stop()
     }
 
+    /// A connection the registry closes while it waits in curl's cache stays in the lane's epoll
+    /// set, parked, until its end of file shows: the lane must drop it then, not wake on it again
+    /// and again (a level-triggered event nobody consumes), and the next request reconnects.
+    @Test func aConnectionClosedWhileIdleNeitherSpinsTheLaneNorFailsTheNextRequest() async throws {
+        var router = Router()
+        router.addImmediate("GET", "/v2/") { _ in .text(.ok, "{}") }
+        var configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoops: 1)
+        configuration.idleTimeout = .milliseconds(100)
+        let server = try HTTPServer(configuration: configuration, handler: router)
+        let transport = CurlMultiTransport(name: "lane-park-test")
+        let url = "http://127.0.0.1:\(server.port)/v2/"
+        #expect(try await transport.send(TransportRequest(url: url)).status == 200)
+        let before = try #require(Self.threadCPUSeconds(named: "lane-park-test"))
+        // The server's sweep (every 250 ms) closes the connection after 100 ms idle.
+        try await Task.sleep(for: .seconds(2))
+        let spent = try #require(Self.threadCPUSeconds(named: "lane-park-test")) - before
+        #expect(spent < 0.5, "the lane used \(spent) s of CPU in 2 s of waiting")
+        #expect(try await transport.send(TransportRequest(url: url)).status == 200)
+        await server.shutdown(gracePeriod: .milliseconds(100))
+    }
+
+    /// User plus system CPU of this process's thread called `name` (/proc/self/task/*/stat).
+    static func threadCPUSeconds(named name: String) -> Double? {
+        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") else { return nil }
+        for task in tasks {
+            guard let comm = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
+                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == name,
+                  let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            // Fields after the name: state is the 3rd of the line, utime and stime the 14th and 15th.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+            return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        }
+        return nil
+    }
+
     /// `isBusy` is what decides whether a request starts on the I/O thread and whether a
     /// verifier's checks stay there: a task running there does not count itself, but anyone
     /// else sees the running job, and an unanswered transfer makes it busy for everyone.

@@ -53,8 +53,9 @@ static inline CURLMcode Shim_curl_multi_setopt_socket_function(CURLM *h, int (*f
 static inline CURLMcode Shim_curl_multi_setopt_timer_function(CURLM *h, int (*f)(CURLM *, long, void *)) { return curl_multi_setopt(h, CURLMOPT_TIMERFUNCTION, f); }
 static inline CURLSHcode Shim_curl_share_setopt_long(CURLSH *h, CURLSHoption o, long v) { return curl_share_setopt(h, o, v); }
 
-// ---- accept4 is a GNU extension the Glibc module does not export ----
+// ---- GNU extensions the Glibc module does not export ----
 int Shim_accept4(int fd, int flags);  // defined in CShims.c, which may define _GNU_SOURCE
+int Shim_pthread_setname_self(const char *name);  // the calling thread's name (15 bytes at most)
 
 // ---- epoll: struct epoll_event is packed on x86_64, which Swift cannot lay out ----
 static inline int Shim_epoll_ctl(int epfd, int op, int fd, uint32_t events) {
