@@ -88,6 +88,22 @@ import Testing
         #expect(encoded == #""\u003ca\u0026b\u003e\u2028\u2029\u0001\n\"\\é""#)
     }
 
+    /// Plain runs are copied whole between escapes: runs at the start, between and at the end,
+    /// E2 sequences that are not U+2028/2029 (€, ‘, U+202F) kept as they are, and the empty string.
+    @Test func copiesPlainRunsBetweenEscapes() {
+        let cases: [(String, String)] = [
+            ("", #""""#),
+            ("plain text only", #""plain text only""#),
+            ("head\ttab\rreturn <tail>", #""head\ttab\rreturn \u003ctail\u003e""#),
+            ("€100 ‘quoted’ a\u{202F}b \u{2028}end", "\"€100 ‘quoted’ a\u{202F}b \\u2028end\""),
+            ("\u{1F}\u{7F}x&", "\"\\u001f\u{7F}x\\u0026\""),  // DEL is not escaped, as in Go
+            (String(repeating: "a", count: 1000) + "\"", "\"" + String(repeating: "a", count: 1000) + #"\"""#),
+        ]
+        for (input, expected) in cases {
+            #expect(JSONWriter.encodeString(.string(input)) == expected, "\(input)")
+        }
+    }
+
     @Test func writesCompactInOrder() {
         let value: JSONValue = ["z": 1, "a": ["x": true], "m": [nil, "s"]]
         #expect(JSONWriter.encodeString(value) == #"{"z":1,"a":{"x":true},"m":[null,"s"]}"#)
