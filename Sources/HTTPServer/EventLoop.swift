@@ -54,6 +54,8 @@ final class EventLoop: @unchecked Sendable {
     private var dateSecond = 0
     private var dateText = ""
     private var lastSweep: UInt64 = 0
+    /// The first turn records the thread that runs the loop (its own, or a host's lane).
+    private var started = false
     private var readyFDs = [Int32](repeating: 0, count: 256)
     private var readyEvents = [UInt32](repeating: 0, count: 256)
 
@@ -111,7 +113,8 @@ final class EventLoop: @unchecked Sendable {
     /// not look, a host knows there are none), then the jobs queued on this thread and the sweep
     /// when due. Returns false once the loop has stopped and closed everything.
     func turn(waitingUpTo timeout: Int32?) -> Bool {
-        if lastSweep == 0 {
+        if !started {
+            started = true
             thread.withLock { $0 = pthread_self() }
             lastSweep = Socket.monotonicNanoseconds()
         }
