@@ -52,19 +52,23 @@ public struct ProviderEndpoint: Sendable {
     /// would hold up every other connection of the loop).
     public static let maxCachedAnswerBody = 16 * 1024
 
-    /// The answer, when every key's verdict is already cached; nil when any key needs work (or
-    /// the body is large or malformed: `answer` then says why). Never awaits: for the event loop.
-    public func answerFromCache(body: [UInt8], requestID: String) -> ProviderAnswer? {
-        guard body.count <= Self.maxCachedAnswerBody, let request = try? ProviderRequest.decode(body) else { return nil }
-        return answerFromCache(request, requestID: requestID)
+    /// What the event loop can do with a request body without awaiting (`answerFromCache`).
+    public enum CacheLookup: Sendable, Equatable {
+        /// Every key's verdict was cached: the answer.
+        case answered(ProviderAnswer)
+        /// Some key needs work: the decoded request, for `answer(_:requestID:)`.
+        case needsWork(ProviderRequest)
+        /// Large or malformed: for `answer(body:requestID:)`, which says what is wrong.
+        case notOnLoop
     }
 
-    /// `answerFromCache(body:requestID:)` for a request already decoded.
-    public func answerFromCache(_ request: ProviderRequest, requestID: String) -> ProviderAnswer? {
-        guard !request.keys.isEmpty else { return nil }
+    /// The answer, when every key's verdict is already cached. Never awaits: for the event loop.
+    public func answerFromCache(body: [UInt8], requestID: String) -> CacheLookup {
+        guard body.count <= Self.maxCachedAnswerBody, let request = try? ProviderRequest.decode(body) else { return .notOnLoop }
+        guard !request.keys.isEmpty else { return .needsWork(request) }
         let context = ProviderContext(requestID: requestID, operation: operation, deadline: ContinuousClock.now + timeout)
-        guard let items = executor().cachedItems(request.keys, context: context), items.count == request.keys.count else { return nil }
-        return ProviderAnswer(outcome: .answered, response: ProviderResponse(idempotent: idempotent, items: items))
+        guard let items = executor().cachedItems(request.keys, context: context), items.count == request.keys.count else { return .needsWork(request) }
+        return .answered(ProviderAnswer(outcome: .answered, response: ProviderResponse(idempotent: idempotent, items: items)))
     }
 
     public func answer(body: [UInt8], requestID: String) async -> ProviderAnswer {

@@ -58,13 +58,16 @@ struct ProviderEndpoints: Sendable {
     /// keys are cached; the decoded request then goes on to `serve` in `prepared`).
     private func serveFromCache(_ endpoint: ProviderEndpoint, _ request: inout HTTPRequest, histogram: Histogram) -> HTTPResponse? {
         let start = ContinuousClock.now
-        guard request.body.count <= ProviderEndpoint.maxCachedAnswerBody, let decoded = try? ProviderRequest.decode(request.body) else { return nil }
         let requestID = traceID(request)
-        guard let answer = endpoint.answerFromCache(decoded, requestID: requestID) else {
+        switch endpoint.answerFromCache(body: request.body, requestID: requestID) {
+        case .answered(let answer):
+            return respond(answer, requestID: requestID, since: start, histogram: histogram)
+        case .needsWork(let decoded):
             request.prepared = Prepared(request: decoded, requestID: requestID)
             return nil
+        case .notOnLoop:
+            return nil
         }
-        return respond(answer, requestID: requestID, since: start, histogram: histogram)
     }
 
     private func respond(_ answer: ProviderAnswer, requestID: String, since start: ContinuousClock.Instant, histogram: Histogram) -> HTTPResponse {

@@ -462,10 +462,16 @@ func context(_ seconds: Double = 60) -> ProviderContext {
         // The endpoint: small well-formed bodies only.
         let endpoint = ProviderEndpoint(operation: .verify, timeout: .seconds(60)) { executor }
         let body = Array(#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["\#(key)"]}}"#.utf8)
-        #expect(endpoint.answerFromCache(body: body, requestID: "r")?.response.items.first?.value?["traceID"] == .string("r"))
-        #expect(endpoint.answerFromCache(body: Array("{".utf8), requestID: "r") == nil)
+        guard case .answered(let answer) = endpoint.answerFromCache(body: body, requestID: "r") else {
+            Issue.record("a cached key is answered on the loop")
+            return
+        }
+        #expect(answer.response.items.first?.value?["traceID"] == .string("r"))
+        let uncached = Array(#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["\#(key)","\#(other)"]}}"#.utf8)
+        #expect(endpoint.answerFromCache(body: uncached, requestID: "r") == .needsWork(ProviderRequest(keys: [key, other])))
+        #expect(endpoint.answerFromCache(body: Array("{".utf8), requestID: "r") == .notOnLoop)
         let big = Array(#"{"apiVersion":"externaldata.gatekeeper.sh/v1beta1","kind":"ProviderRequest","request":{"keys":["\#(key)"]},"pad":"\#(String(repeating: "x", count: ProviderEndpoint.maxCachedAnswerBody))"}"#.utf8)
-        #expect(endpoint.answerFromCache(body: big, requestID: "r") == nil)
+        #expect(endpoint.answerFromCache(body: big, requestID: "r") == .notOnLoop)
         // Namespaced keys go to their namespace's executor; an executor without the verdict declines.
         let routed = NamespaceRoutingExecutor(cluster: executor, namespaces: ["team": VerificationExecutor(
             store: memory, verifiers: [LayerContentVerifier(artifactTypes: [signatureType])], policy: ConfigPolicy())])
