@@ -234,8 +234,7 @@ private final class Lane: @unchecked Sendable {
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
     private var hosted: HostedLoop?
     private weak var transport: CurlMultiTransport?
-    /// curl's sockets in the epoll set, and those of them curl does not watch now.
-    private var watched: Set<Int32> = []
+    /// curl's sockets in the epoll set that curl does not watch now (see `watch`).
     private var parked: Set<Int32> = []
     /// When curl wants `socket_action(CURL_SOCKET_TIMEOUT)` (CURLMOPT_TIMERFUNCTION), in
     /// CLOCK_MONOTONIC milliseconds; nil: no timer.
@@ -297,22 +296,18 @@ private final class Lane: @unchecked Sendable {
     /// for the next one) stays in the epoll set, *parked*: most come back for the next request,
     /// and a modification then costs less than a removal and an addition. A parked socket that
     /// becomes readable (the registry closed the idle connection) is removed when that is seen.
-    /// A socket closed meanwhile has left the set with its file; its number, reused by a new
-    /// socket, is then added afresh (the modification fails with ENOENT).
+    /// A socket is modified, and added only when it is not in the set: a new connection's, or
+    /// one closed meanwhile (it left the set with its file) whose number a new socket reuses.
     private func watch(_ socket: Int32, _ what: Int32) {
         if what == CURL_POLL_REMOVE {
-            if watched.contains(socket) { parked.insert(socket) }
+            parked.insert(socket)
             return
         }
         var events: UInt32 = 0
         if what & CURL_POLL_IN != 0 { events |= EPOLLIN.rawValue }
         if what & CURL_POLL_OUT != 0 { events |= EPOLLOUT.rawValue }
         parked.remove(socket)
-        if watched.insert(socket).inserted {
-            if Shim_epoll_ctl(epollFD, EPOLL_CTL_ADD, socket, events) != 0 && errno == EEXIST {
-                _ = Shim_epoll_ctl(epollFD, EPOLL_CTL_MOD, socket, events)
-            }
-        } else if Shim_epoll_ctl(epollFD, EPOLL_CTL_MOD, socket, events) != 0 && errno == ENOENT {
+        if Shim_epoll_ctl(epollFD, EPOLL_CTL_MOD, socket, events) != 0 && errno == ENOENT {
             _ = Shim_epoll_ctl(epollFD, EPOLL_CTL_ADD, socket, events)
         }
     }
@@ -321,7 +316,6 @@ private final class Lane: @unchecked Sendable {
     /// it would otherwise wake the lane until curl reuses or closes the connection).
     private func unpark(_ socket: Int32) {
         parked.remove(socket)
-        watched.remove(socket)
         _ = Shim_epoll_ctl(epollFD, EPOLL_CTL_DEL, socket, 0)
     }
 
@@ -574,7 +568,6 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
         handle = EasyHandles.take(for: settings)
         if settings == nil || handle.settings != settings {
             curl_easy_reset(handle.pointer)
-            handle.settings = nil
             configureSettings()
             handle.settings = settings
         }
