@@ -5,6 +5,8 @@ import PackageDescription
 // OpenSSL / libcurl pointer, and dependencies point one way — docs/architecture.md has the
 // module graph, and `make test` checks every import against it
 // (ratify → {Configuration, RatifyServer} → verifiers, Registry, Kubernetes, HTTPServer → Core → Crypto → CShims).
+let crossModule: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
 let package = Package(
     name: "ratify-swift",
     platforms: [.macOS(.v15)],
@@ -25,7 +27,7 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis",
                        providers: [.apt(["libhiredis-dev"])]),
         .target(name: "CShims", dependencies: ["COpenSSL", "CCurl"]),
-        .target(name: "JSON"),
+        .target(name: "JSON", swiftSettings: crossModule),
         // JSON Schema drafts 4/6/7 over JSON values (SARIF, SPDX, CycloneDX report checks).
         .target(name: "JSONSchema", dependencies: ["JSON"]),
         // A Rego interpreter for Ratify's regoPolicy (pure; differential-tested against regopy).
@@ -37,11 +39,11 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["TLS", "CShims"]),
         // The one HTTP client (libcurl multi on its own thread): registries, the Kubernetes API,
         // OCSP / CRL fetches.
-        .target(name: "HTTPClient", dependencies: ["CShims"]),
+        .target(name: "HTTPClient", dependencies: ["CShims"], swiftSettings: crossModule),
         .target(name: "Observability", dependencies: [.product(name: "Logging", package: "swift-log")]),
-        .target(name: "Crypto", dependencies: ["CShims"]),
-        .target(name: "Core", dependencies: ["JSON", "Crypto"]),
-        .target(name: "Registry", dependencies: ["Core", "JSON", "Crypto", "HTTPClient"]),
+        .target(name: "Crypto", dependencies: ["CShims"], swiftSettings: crossModule),
+        .target(name: "Core", dependencies: ["JSON", "Crypto"], swiftSettings: crossModule),
+        .target(name: "Registry", dependencies: ["Core", "JSON", "Crypto", "HTTPClient"], swiftSettings: crossModule),
         .target(name: "Cosign", dependencies: ["Core", "JSON", "Crypto", "HTTPClient"]),
         .target(name: "CBOR"),
         // The cache replicas share (Redis through hiredis), behind Core's SharedCache protocol.

@@ -78,6 +78,8 @@ public enum MediaType {
     /// Everything a resolve or manifest fetch accepts; distribution refuses an OCI manifest to
     /// a client whose Accept does not name the OCI type.
     public static let manifestAccept = [ociManifest, ociIndex, dockerManifest, dockerManifestList, ociArtifactManifest]
+    /// `manifestAccept` as one Accept header value, joined once.
+    public static let manifestAcceptHeader = manifestAccept.joined(separator: ", ")
 }
 
 /// An image or artifact manifest, or an index, reduced to what discovery needs.

@@ -6,13 +6,19 @@ import Crypto
 public struct Digest: Hashable, Sendable, CustomStringConvertible, Comparable {
     public let algorithm: HashAlgorithm
     public let hex: String
+    /// `algorithm:hex`, made once: a digest is written into cache keys, URLs and reports many
+    /// times per verification.
+    public let description: String
 
     public init(algorithm: HashAlgorithm, hex: String) {
         self.algorithm = algorithm
         self.hex = hex
+        self.description = "\(algorithm.rawValue):\(hex)"
     }
 
-    public var description: String { "\(algorithm.rawValue):\(hex)" }
+    // The text determines algorithm and hex, so it alone is compared and hashed.
+    public static func == (lhs: Digest, rhs: Digest) -> Bool { lhs.description == rhs.description }
+    public func hash(into hasher: inout Hasher) { hasher.combine(description) }
 
     public static func < (lhs: Digest, rhs: Digest) -> Bool { lhs.description < rhs.description }
 
@@ -30,7 +36,14 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible, Comparable {
             throw ReferenceError(.invalidDigest,
                 "\(name) digest must be \(algorithm.byteCount * 2) lowercase hex characters, got \"\(hex)\"")
         }
-        return Digest(algorithm: algorithm, hex: hex)
+        // `text` is already the canonical `algorithm:hex`: kept, not written again.
+        return Digest(algorithm: algorithm, hex: hex, description: text)
+    }
+
+    private init(algorithm: HashAlgorithm, hex: String, description: String) {
+        self.algorithm = algorithm
+        self.hex = hex
+        self.description = description
     }
 
     /// The digest of `bytes` under the same algorithm.

@@ -18,30 +18,41 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
     public let repository: String
     public let tag: String?
     public let digest: Digest?
+    /// `registry/repository`, the name without tag or digest.
+    public let name: String
+    /// `name[:tag][@digest]`. Both texts are made once: they key caches and name the image in
+    /// URLs, logs and reports many times per verification.
+    public let description: String
 
     public init(registry: String, repository: String, tag: String? = nil, digest: Digest? = nil) {
+        self.init(registry: registry, repository: repository, tag: tag, digest: digest, name: "\(registry)/\(repository)")
+    }
+
+    private init(registry: String, repository: String, tag: String?, digest: Digest?, name: String) {
         self.registry = registry
         self.repository = repository
         self.tag = tag
         self.digest = digest
+        var text = name
+        if let tag { text += ":\(tag)" }
+        if let digest { text += "@\(digest.description)" }
+        self.name = name
+        self.description = text
     }
+
+    // Equal parts make equal texts, so hashing the text alone agrees with equality.
+    public static func == (lhs: ImageReference, rhs: ImageReference) -> Bool {
+        lhs.registry == rhs.registry && lhs.repository == rhs.repository && lhs.tag == rhs.tag && lhs.digest == rhs.digest
+    }
+    public func hash(into hasher: inout Hasher) { hasher.combine(description) }
 
     public static let dockerHub = "docker.io"
     public static let maxNameLength = 255
 
-    /// `registry/repository`, the name without tag or digest.
-    public var name: String { "\(registry)/\(repository)" }
-
-    public var description: String {
-        var text = name
-        if let tag { text += ":\(tag)" }
-        if let digest { text += "@\(digest)" }
-        return text
-    }
 
     /// The same image pinned to `digest`, keeping the tag for people reading it.
     public func pinned(to digest: Digest) -> ImageReference {
-        ImageReference(registry: registry, repository: repository, tag: tag, digest: digest)
+        ImageReference(registry: registry, repository: repository, tag: tag, digest: digest, name: name)
     }
 
     /// The host to contact: Docker Hub's API lives at registry-1.docker.io.
@@ -101,20 +112,27 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
     static func isAlphaNumeric(_ c: UInt8) -> Bool { (0x61...0x7A).contains(c) || (0x30...0x39).contains(c) }
 
     /// path-component := alpha-numeric [separator alpha-numeric]*, separator := [_.] | __ | [-]*
+    /// One pass over the bytes, no copies (this runs for every key of every request).
     static func isValidPathComponent(_ component: Substring) -> Bool {
-        let bytes = Array(component.utf8)
-        guard let first = bytes.first, let last = bytes.last, isAlphaNumeric(first), isAlphaNumeric(last) else { return false }
-        var i = 0
-        while i < bytes.count {
-            if isAlphaNumeric(bytes[i]) { i += 1; continue }
-            var j = i
-            while j < bytes.count, !isAlphaNumeric(bytes[j]) { j += 1 }
-            let separator = String(decoding: bytes[i..<j], as: UTF8.self)
-            let ok = separator == "." || separator == "_" || separator == "__" || separator.allSatisfy { $0 == "-" }
-            if !ok { return false }
-            i = j
+        var sawAlphaNumeric = false
+        var run: (byte: UInt8, count: Int, mixed: Bool) = (0, 0, false)
+        for c in component.utf8 {
+            if isAlphaNumeric(c) {
+                if run.count > 0 {
+                    // A separator must follow an alpha-numeric and be one of `.`, `_`, `__`, `-+`.
+                    let ok = !run.mixed && (run.byte == UInt8(ascii: ".") && run.count == 1
+                        || run.byte == UInt8(ascii: "_") && run.count <= 2 || run.byte == UInt8(ascii: "-"))
+                    guard sawAlphaNumeric, ok else { return false }
+                    run = (0, 0, false)
+                }
+                sawAlphaNumeric = true
+            } else {
+                if run.count > 0 && c != run.byte { run.mixed = true }
+                run.byte = c
+                run.count += 1
+            }
         }
-        return true
+        return sawAlphaNumeric && run.count == 0
     }
 
     /// Whether `text` has an uppercase letter: a byte scan for ASCII text (every valid
@@ -130,11 +148,15 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
     /// domain := host [':' port]; host := domain-name | IPv4 | '[' IPv6 ']'. ASCII only, checked
     /// byte by byte (this runs for every key of every request).
     static func isValidDomain(_ domain: String) -> Bool {
-        let bytes = Array(domain.utf8)
+        if let valid = domain.utf8.withContiguousStorageIfAvailable(isValidDomain) { return valid }
+        return Array(domain.utf8).withUnsafeBufferPointer(isValidDomain)
+    }
+
+    private static func isValidDomain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         func digit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
         func letter(_ c: UInt8) -> Bool { c | 0x20 >= 0x61 && c | 0x20 <= 0x7A }
         func alphaNumeric(_ c: UInt8) -> Bool { digit(c) || letter(c) }
-        func port(_ digits: ArraySlice<UInt8>) -> Bool { !digits.isEmpty && digits.allSatisfy(digit) }
+        func port(_ digits: Slice<UnsafeBufferPointer<UInt8>>) -> Bool { !digits.isEmpty && digits.allSatisfy(digit) }
         if bytes.first == UInt8(ascii: "[") {
             guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return false }
             let inside = bytes[1..<close]
@@ -164,7 +186,7 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
     }
 
     static func isValidTag(_ tag: String) -> Bool {
-        let bytes = Array(tag.utf8)
+        let bytes = tag.utf8
         guard let first = bytes.first, bytes.count <= 128 else { return false }
         func word(_ c: UInt8) -> Bool { (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c) || (0x30...0x39).contains(c) || c == 0x5F }
         return word(first) && bytes.dropFirst().allSatisfy { word($0) || $0 == 0x2E || $0 == 0x2D }

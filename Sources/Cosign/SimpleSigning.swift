@@ -13,13 +13,20 @@ public enum SimpleSigning {
     /// the critical path of every cosign verification. Anything else is fetched as before.
     public static func predictedPayload(for layer: Descriptor, subject: ImageReference) -> [UInt8]? {
         guard let digest = subject.digest, layer.size > 0, layer.size < 4096 else { return nil }
-        var names = [subject.name]
-        if subject.registry == "docker.io" { names.append("index.docker.io/\(subject.repository)") }
-        for name in names {
-            let candidate = Array(("{\"critical\":{\"identity\":{\"docker-reference\":\"\(name)\"},\"image\":{\"docker-manifest-digest\":\"\(digest)\"},"
-                + "\"type\":\"cosign container image signature\"},\"optional\":null}").utf8)
-            if candidate.count == layer.size, layer.digest.matches(candidate) { return candidate }
+        func candidate(_ prefix: String, _ name: String) -> [UInt8]? {
+            // Assembled in one buffer of the layer's size: this runs for every cosign signature.
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(Int(layer.size))
+            bytes.append(contentsOf: #"{"critical":{"identity":{"docker-reference":""#.utf8)
+            bytes.append(contentsOf: prefix.utf8)
+            bytes.append(contentsOf: name.utf8)
+            bytes.append(contentsOf: #""},"image":{"docker-manifest-digest":""#.utf8)
+            bytes.append(contentsOf: digest.description.utf8)
+            bytes.append(contentsOf: #""},"type":"cosign container image signature"},"optional":null}"#.utf8)
+            return bytes.count == layer.size && layer.digest.matches(bytes) ? bytes : nil
         }
+        if let bytes = candidate("", subject.name) { return bytes }
+        if subject.registry == "docker.io" { return candidate("index.docker.io/", subject.repository) }
         return nil
     }
 

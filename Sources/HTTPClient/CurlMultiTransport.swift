@@ -667,7 +667,9 @@ private final class Transfer: @unchecked Sendable {  // handed to the loop threa
         while start < end, raw[start] == 0x20 || raw[start] == 0x09 { start += 1 }
         var stop = end
         while stop > start, raw[stop - 1] == 0x20 || raw[stop - 1] == 0x09 { stop -= 1 }
+        // Room for a registry's usual response head at once, not by doubling from one.
         if headerBlock.isEmpty { headerBlock.reserveCapacity(512) }
+        if headerFields.isEmpty { headerFields.reserveCapacity(12) }
         let nameStart = headerBlock.count
         headerBlock.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[0..<colon]))
         let valueStart = headerBlock.count

@@ -221,6 +221,16 @@ public enum HTTPRequestDecoder {
             return .success(.chunked)
         }
         guard !lengths.isEmpty else { return .success(.none) }
+        // The usual shape, one field of digits (its whitespace already trimmed), is read
+        // without splitting; lists and repeats take the general path below.
+        if lengths.count == 1, let only = lengths.first, !only.isEmpty, only.utf8.count <= 18,
+           only.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            let length = only.utf8.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+            guard length <= limits.maxBodyBytes else {
+                return .failure(HTTPDecodeError(.payloadTooLarge, "body of \(length) bytes exceeds the \(limits.maxBodyBytes)-byte limit"))
+            }
+            return .success(length == 0 ? .none : .contentLength(length))
+        }
         let values = Set(lengths.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
             .map { $0.trimmingCharacters(in: " \t") })
         guard values.count == 1, let text = values.first, !text.isEmpty, text.count <= 18,

@@ -9,12 +9,12 @@ extension ORASStore {
     /// One registry request with everything around it: the cached authorization for the
     /// repository, the 401 challenge flow, and retries of 429/503 that honour Retry-After —
     /// all inside `deadline`. Only GET and HEAD come through here, so every retry is safe.
-    func send(_ method: String, _ reference: ImageReference, path: String, accept: [String], maxBytes: Int,
+    func send(_ method: String, _ reference: ImageReference, path: String, accept: String, maxBytes: Int,
               deadline: ContinuousClock.Instant) async throws(RegistryError) -> TransportResponse {
         let scheme = options.useHttp ? "http" : "https"
         let host = reference.apiHost
         let url = "\(scheme)://\(host)/v2/\(reference.repository)/\(path)"
-        let authKey = "\(reference.registry)/\(reference.repository)"
+        let authKey = reference.name
         var authorized = false
         var attempt = 0
         while true {
@@ -24,7 +24,7 @@ extension ORASStore {
                 throw RegistryError(.timeout, "\(method) \(reference.registry)/\(reference.repository)/\(path): deadline passed before the request could be sent")
             }
             var headers: [(name: String, value: String)] = []
-            if !accept.isEmpty { headers.append((name: "Accept", value: accept.joined(separator: ", "))) }
+            if !accept.isEmpty { headers.append((name: "Accept", value: accept)) }
             if let authorization = authorizations.get(authKey) { headers.append((name: "Authorization", value: authorization)) }
             let request = TransportRequest(method: method, url: url, headers: headers, maxResponseBytes: max(maxBytes, 64 * 1024),
                                            timeout: min(remaining, options.requestTimeout), insecureSkipVerify: options.insecureSkipVerify)

@@ -119,7 +119,7 @@ public final class ORASStore: ReferrerStore, Sendable {
     // MARK: resolve
 
     private func fetchDescriptor(_ reference: ImageReference, target: String, deadline: ContinuousClock.Instant) async throws(RegistryError) -> Descriptor {
-        let response = try await send("HEAD", reference, path: "manifests/\(target)", accept: MediaType.manifestAccept,
+        let response = try await send("HEAD", reference, path: "manifests/\(target)", accept: MediaType.manifestAcceptHeader,
                                       maxBytes: 0, deadline: deadline)
         switch response.status {
         case 200:
@@ -132,7 +132,7 @@ public final class ORASStore: ReferrerStore, Sendable {
                 return Descriptor(mediaType: mediaType, digest: digest, size: size)
             }
             // No digest header: fetch the manifest and hash it ourselves.
-            let body = try await send("GET", reference, path: "manifests/\(target)", accept: MediaType.manifestAccept,
+            let body = try await send("GET", reference, path: "manifests/\(target)", accept: MediaType.manifestAcceptHeader,
                                       maxBytes: options.maxManifestBytes, deadline: deadline)
             guard body.status == 200 else { throw statusError(body, reference, what: "manifest \(target)") }
             let digest = reference.digest ?? Digest.of(body.body)
@@ -170,7 +170,7 @@ public final class ORASStore: ReferrerStore, Sendable {
                 return entry
             }
             let path = kind == .manifest ? "manifests/\(descriptor.digest)" : "blobs/\(descriptor.digest)"
-            let accept = kind == .manifest ? [descriptor.mediaType] + MediaType.manifestAccept : []
+            let accept = kind == .manifest ? "\(descriptor.mediaType), \(MediaType.manifestAcceptHeader)" : ""
             let response = try await self.send("GET", repository, path: path, accept: accept, maxBytes: limit, deadline: deadline)
             guard response.status == 200 else { throw self.statusError(response, repository, what: path) }
             // Every byte is checked against the digest we asked for; a mismatch is never cached.
@@ -303,7 +303,7 @@ public final class ORASStore: ReferrerStore, Sendable {
         var path = "referrers/\(digest)\(query)"
         var descriptors: [Descriptor] = []
         for page in 0..<50 {
-            let response = try await send("GET", subject, path: path, accept: [MediaType.ociIndex],
+            let response = try await send("GET", subject, path: path, accept: MediaType.ociIndex,
                                           maxBytes: options.maxManifestBytes, deadline: deadline)
             let contentType = response.header("Content-Type").map { String($0.split(separator: ";")[0]) }
             // Only the first page says whether the API exists; a later page's 404 is a broken
@@ -331,7 +331,7 @@ public final class ORASStore: ReferrerStore, Sendable {
 
     /// "Referrers Tag Schema": an OCI index tagged `<alg>-<ref>` lists the referrers.
     private func tagSchemaReferrers(_ subject: ImageReference, digest: Digest, deadline: ContinuousClock.Instant) async throws(RegistryError) -> [Descriptor] {
-        let response = try await send("GET", subject, path: "manifests/\(digest.referrersTag)", accept: [MediaType.ociIndex],
+        let response = try await send("GET", subject, path: "manifests/\(digest.referrersTag)", accept: MediaType.ociIndex,
                                       maxBytes: options.maxManifestBytes, deadline: deadline)
         if response.status == 404 { return [] }
         guard response.status == 200 else { throw statusError(response, subject, what: "referrers tag \(digest.referrersTag)") }
@@ -353,7 +353,7 @@ public final class ORASStore: ReferrerStore, Sendable {
     /// (not HEAD) so the verifier's manifest read is already cached.
     private func cosignSignature(_ subject: ImageReference, digest: Digest, deadline: ContinuousClock.Instant) async throws(RegistryError) -> Descriptor? {
         let tag = "\(digest.referrersTag).sig"
-        let response = try await send("GET", subject, path: "manifests/\(tag)", accept: MediaType.manifestAccept,
+        let response = try await send("GET", subject, path: "manifests/\(tag)", accept: MediaType.manifestAcceptHeader,
                                       maxBytes: options.maxManifestBytes, deadline: deadline)
         if response.status == 404 { return nil }
         guard response.status == 200 else { throw statusError(response, subject, what: "cosign signature tag \(tag)") }

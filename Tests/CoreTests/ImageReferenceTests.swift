@@ -87,6 +87,24 @@ private let hex64 = String(repeating: "a", count: 64)
         }
     }
 
+    /// The path-component grammar of distribution/reference, checked against its regular
+    /// expression on every string of up to five bytes over an alphabet of the interesting ones.
+    @Test func pathComponentsFollowDistributionsExpression() throws {
+        let expression = try Regex("^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$")
+        let alphabet: [Character] = ["a", "1", ".", "_", "-", "B", "@"]
+        var strings = [""]
+        for _ in 0..<5 { strings = strings + strings.flatMap { prefix in alphabet.map { prefix + String($0) } } }
+        var checked = 0
+        for component in Set(strings) where !component.isEmpty {
+            let expected = component.wholeMatch(of: expression) != nil
+            let accepted = (try? ImageReference.parse("registry.example/team/\(component)")) != nil
+            // Uppercase is refused first, as its own error; the grammar itself is lowercase.
+            #expect(accepted == expected, "\(component)")
+            checked += 1
+        }
+        #expect(checked > 10_000)
+    }
+
     @Test func digestChecksBytes() throws {
         let digest = Digest.of(Array("hello".utf8))
         #expect(digest.description == "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")

@@ -344,6 +344,24 @@ func run(_ verifier: CosignVerifier, _ key: String) async throws -> Verification
         #expect(!elsewhere.isSuccess && store.blobFetches == 1)
     }
 
+    /// The exact bytes `cosign sign` writes (Go's json.Marshal, fields in struct order), under
+    /// both names cosign gives a Docker Hub image.
+    @Test func thePredictionIsCosignsPayloadByteForByte() throws {
+        let digest = "sha256:" + String(repeating: "2", count: 64)
+        func layer(_ name: String) -> Descriptor {
+            let bytes = Array(#"{"critical":{"identity":{"docker-reference":"\#(name)"},"image":{"docker-manifest-digest":"\#(digest)"},"type":"cosign container image signature"},"optional":null}"#.utf8)
+            return Descriptor(mediaType: "application/vnd.dev.cosign.simplesigning.v1+json", digest: Digest.of(bytes), size: bytes.count)
+        }
+        let local = try ImageReference.parse("registry.example:5000/team/app@\(digest)")
+        let hub = try ImageReference.parse("busybox@\(digest)")
+        #expect(SimpleSigning.predictedPayload(for: layer("registry.example:5000/team/app"), subject: local).map { String(decoding: $0, as: UTF8.self) }?
+            .hasPrefix(#"{"critical":{"identity":{"docker-reference":"registry.example:5000/team/app"}"#) == true)
+        #expect(SimpleSigning.predictedPayload(for: layer("docker.io/library/busybox"), subject: hub) != nil)
+        #expect(SimpleSigning.predictedPayload(for: layer("index.docker.io/library/busybox"), subject: hub) != nil)
+        #expect(SimpleSigning.predictedPayload(for: layer("index.docker.io/library/busybox"), subject: local) == nil)
+        #expect(SimpleSigning.predictedPayload(for: layer("registry.example:5000/team/other"), subject: local) == nil)
+    }
+
     @Test func anAnnotatedPayloadIsFetched() async throws {
         let sigs = try await SignatureFixtures.shared.value
         let digest = "sha256:" + String(repeating: "1", count: 64)
