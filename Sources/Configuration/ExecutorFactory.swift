@@ -48,7 +48,7 @@ public enum ExecutorFactory {
         // with external plugins: those spawn processes and wait on pipes.
         if config.storePlugin == nil, !config.verifiers.contains(where: \.runsExternalCode) {
             options.taskExecutor = CurlMultiTransport.shared
-            options.taskExecutorIsBusy = { CurlMultiTransport.shared.isBusy }
+            options.taskExecutorIsBusy = { CurlMultiTransport.shared.isBusy(besides: $0) }
         }
         return VerificationExecutor(store: store, verifiers: verifiers(config, providers: providers), policy: config.regoPolicy.map { RegoPolicyEngine(config: $0) as any PolicyEngine } ?? config.policy, options: options,
                                     shared: shared) { subject, value, requestID in

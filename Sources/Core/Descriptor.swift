@@ -21,25 +21,26 @@ public struct Descriptor: Hashable, Sendable {
     }
 
     /// Parses a descriptor object; `path` names it in errors ("manifests[2]").
-    public static func parse(_ value: JSONValue, path: String) throws(ManifestError) -> Descriptor {
-        guard let object = value.objectValue else { throw ManifestError("\(path) must be an object") }
-        guard let mediaType = object["mediaType"]?.stringValue else { throw ManifestError("\(path).mediaType is missing") }
-        guard let digestText = object["digest"]?.stringValue else { throw ManifestError("\(path).digest is missing") }
+    /// `path` names the value in errors; it is only written when one is thrown.
+    public static func parse(_ value: JSONValue, path: @autoclosure () -> String) throws(ManifestError) -> Descriptor {
+        guard let object = value.objectValue else { throw ManifestError("\(path()) must be an object") }
+        guard let mediaType = object["mediaType"]?.stringValue else { throw ManifestError("\(path()).mediaType is missing") }
+        guard let digestText = object["digest"]?.stringValue else { throw ManifestError("\(path()).digest is missing") }
         let digest: Digest
-        do { digest = try Digest.parse(digestText) } catch { throw ManifestError("\(path).digest: \(error.message)") }
-        guard let size = object["size"]?.intValue, size >= 0 else { throw ManifestError("\(path).size must be a non-negative integer") }
+        do { digest = try Digest.parse(digestText) } catch { throw ManifestError("\(path()).digest: \(error.message)") }
+        guard let size = object["size"]?.intValue, size >= 0 else { throw ManifestError("\(path()).size must be a non-negative integer") }
         var annotations: [String: String] = [:]
         if let raw = object["annotations"], !raw.isNull {
-            guard let members = raw.objectValue?.members else { throw ManifestError("\(path).annotations must be an object") }
+            guard let members = raw.objectValue?.members else { throw ManifestError("\(path()).annotations must be an object") }
             for member in members {
-                guard let text = member.value.stringValue else { throw ManifestError("\(path).annotations.\(member.key) must be a string") }
+                guard let text = member.value.stringValue else { throw ManifestError("\(path()).annotations.\(member.key) must be a string") }
                 annotations[member.key] = text
             }
         }
         var platform: String?
         if let value = object["platform"], !value.isNull {
             guard let os = value["os"]?.stringValue, let architecture = value["architecture"]?.stringValue else {
-                throw ManifestError("\(path).platform needs os and architecture")
+                throw ManifestError("\(path()).platform needs os and architecture")
             }
             platform = [os, architecture, value["variant"]?.stringValue].compactMap { $0 }.joined(separator: "/")
         }

@@ -23,10 +23,10 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible, Comparable {
     public static func < (lhs: Digest, rhs: Digest) -> Bool { lhs.description < rhs.description }
 
     public static func parse(_ text: String) throws(ReferenceError) -> Digest {
-        guard let colon = text.firstIndex(of: ":") else {
+        guard let colon = text.utf8.firstIndex(of: UInt8(ascii: ":")) else {
             throw ReferenceError(.invalidDigest, "digest \"\(text)\" must be algorithm:hex")
         }
-        let name = String(text[..<colon]), hex = String(text[text.index(after: colon)...])
+        let name = String(text[..<colon]), hex = String(text[text.utf8.index(after: colon)...])
         guard let algorithm = HashAlgorithm(rawValue: name) else {
             throw ReferenceError(.unsupportedDigestAlgorithm,
                 "digest algorithm \"\(name)\" is not supported; use sha256, sha384 or sha512")

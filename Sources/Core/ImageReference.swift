@@ -62,15 +62,17 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
         guard !text.isEmpty else { throw ReferenceError(.invalidReference, "reference is empty") }
         var remainder = Substring(text)
         var digest: Digest?
-        if let at = remainder.firstIndex(of: "@") {
-            digest = try Digest.parse(String(remainder[remainder.index(after: at)...]))
+        // Separators are searched as bytes (UTF-8 views): Character search would break the text
+        // into grapheme clusters, and this runs for every key of every request.
+        if let at = remainder.utf8.firstIndex(of: UInt8(ascii: "@")) {
+            digest = try Digest.parse(String(remainder[remainder.utf8.index(after: at)...]))
             remainder = remainder[..<at]
         }
         // A tag follows the last ':' that comes after the last '/' (a port's ':' comes before it).
         var tag: String?
-        let lastSlash = remainder.lastIndex(of: "/")
-        if let colon = remainder.lastIndex(of: ":"), lastSlash.map({ colon > $0 }) ?? true {
-            let candidate = String(remainder[remainder.index(after: colon)...])
+        let lastSlash = remainder.utf8.lastIndex(of: UInt8(ascii: "/"))
+        if let colon = remainder.utf8.lastIndex(of: UInt8(ascii: ":")), lastSlash.map({ colon > $0 }) ?? true {
+            let candidate = String(remainder[remainder.utf8.index(after: colon)...])
             guard isValidTag(candidate) else {
                 throw ReferenceError(.invalidTag, "invalid tag \"\(candidate)\" in \"\(text)\": tags are [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
             }
@@ -83,12 +85,12 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
         // ParseNormalizedNamed: the first component is a registry when it has '.' or ':', is
         // "localhost", or has uppercase letters; otherwise the image is on Docker Hub.
         var registry = dockerHub, path = name
-        if let slash = name.firstIndex(of: "/") {
+        if let slash = name.utf8.firstIndex(of: UInt8(ascii: "/")) {
             let first = name[..<slash]
             // Bytes, not substrings: `contains("…")` would be Foundation's string search.
             if first.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":") }) || hasUppercase(first) || first == "localhost" {
                 registry = String(first)
-                path = String(name[name.index(after: slash)...])
+                path = String(name[name.utf8.index(after: slash)...])
             }
         }
         guard !hasUppercase(path) else {
@@ -98,12 +100,12 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
         guard isValidDomain(registry) else {
             throw ReferenceError(.invalidReference, "invalid registry host \"\(registry)\" in \"\(text)\"")
         }
-        if registry == dockerHub && !path.contains(where: { $0 == "/" }) { path = "library/" + path }
-        guard path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy(isValidPathComponent) else {
+        if registry == dockerHub && !path.utf8.contains(UInt8(ascii: "/")) { path = "library/" + path }
+        guard path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).allSatisfy(isValidPathComponent) else {
             throw ReferenceError(.invalidReference,
                 "invalid repository name \"\(path)\" in \"\(text)\": components are lowercase letters and digits joined by '.', '_', '__' or '-'")
         }
-        guard registry.count + 1 + path.count <= maxNameLength else {
+        guard registry.utf8.count + 1 + path.utf8.count <= maxNameLength else {
             throw ReferenceError(.nameTooLong, "repository name must not be longer than \(maxNameLength) characters")
         }
         return ImageReference(registry: registry, repository: path, tag: tag ?? (digest == nil ? "latest" : nil), digest: digest)
@@ -113,10 +115,10 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
 
     /// path-component := alpha-numeric [separator alpha-numeric]*, separator := [_.] | __ | [-]*
     /// One pass over the bytes, no copies (this runs for every key of every request).
-    static func isValidPathComponent(_ component: Substring) -> Bool {
+    static func isValidPathComponent(_ component: Substring.UTF8View) -> Bool {
         var sawAlphaNumeric = false
         var run: (byte: UInt8, count: Int, mixed: Bool) = (0, 0, false)
-        for c in component.utf8 {
+        for c in component {
             if isAlphaNumeric(c) {
                 if run.count > 0 {
                     // A separator must follow an alpha-numeric and be one of `.`, `_`, `__`, `-+`.

@@ -14,6 +14,13 @@ public protocol ReferrerStore: Sendable {
     /// other types (the registry store's cosign `.sig` tag).
     func referrers(of subject: ImageReference, artifactTypes: [String]?, verifiable: Set<String>?,
                    deadline: ContinuousClock.Instant) async throws -> [Descriptor]
+    /// `referrers(of:artifactTypes:verifiable:deadline:)`, telling `early` of a referrer known
+    /// before the whole list is (the registry store's cosign `.sig` manifest arrives alongside
+    /// the tag-schema listing), so that the caller may start on it while the rest is fetched.
+    /// `early` may never be called; a referrer it named may still be missing from the list
+    /// (filtered out, or the listing failed): the list alone says what is attached.
+    func referrers(of subject: ImageReference, artifactTypes: [String]?, verifiable: Set<String>?,
+                   early: @escaping @Sendable (Descriptor) -> Void, deadline: ContinuousClock.Instant) async throws -> [Descriptor]
     /// A manifest by digest, its bytes checked against the digest.
     func manifest(_ descriptor: Descriptor, in repository: ImageReference, deadline: ContinuousClock.Instant) async throws -> (Manifest, [UInt8])
     /// A blob by digest, its bytes checked against the digest and size.
@@ -27,5 +34,10 @@ extension ReferrerStore {
     public func referrers(of subject: ImageReference, artifactTypes: [String]?, verifiable: Set<String>?,
                           deadline: ContinuousClock.Instant) async throws -> [Descriptor] {
         try await referrers(of: subject, artifactTypes: artifactTypes, deadline: deadline)
+    }
+
+    public func referrers(of subject: ImageReference, artifactTypes: [String]?, verifiable: Set<String>?,
+                          early: @escaping @Sendable (Descriptor) -> Void, deadline: ContinuousClock.Instant) async throws -> [Descriptor] {
+        try await referrers(of: subject, artifactTypes: artifactTypes, verifiable: verifiable, deadline: deadline)
     }
 }

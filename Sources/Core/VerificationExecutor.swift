@@ -175,7 +175,9 @@ public final class VerificationExecutor: ProviderExecutor {
         /// Whether `taskExecutor` has other work waiting (transfers in flight, queued jobs). A
         /// verifier's own work (parsing, chains, signatures) then moves to the cooperative pool
         /// so that the I/O thread keeps moving the rest; when it has none, the work stays there.
-        public var taskExecutorIsBusy: @Sendable () -> Bool = { true }
+        /// The argument: how many unanswered transfers are the caller's own (a check started
+        /// while its sibling request is still on its way does not count that one).
+        public var taskExecutorIsBusy: @Sendable (_ besidesOwnTransfers: Int) -> Bool = { _ in true }
         /// Bumped by every configuration change; cached results of older generations never match.
         public var generation: UInt64 = 1
         /// The configuration's fingerprint in shared-cache keys: the same on every replica with
@@ -225,7 +227,7 @@ public final class VerificationExecutor: ProviderExecutor {
     /// While it is busy, requests start on the pool, so that requests answered from the caches
     /// are not queued behind registry work and spread over the cores.
     public func preferredTaskExecutor(_ operation: ProviderOperation) -> (any TaskExecutor)? {
-        guard operation == .verify, let preferred = options.taskExecutor, !options.taskExecutorIsBusy() else { return nil }
+        guard operation == .verify, let preferred = options.taskExecutor, !options.taskExecutorIsBusy(0) else { return nil }
         return preferred
     }
 
@@ -479,16 +481,28 @@ public final class VerificationExecutor: ProviderExecutor {
     /// A subject's verdict from its own referrers.
     private func evaluateReferrers(_ subject: ImageReference, stage: StageTracker, deadline: ContinuousClock.Instant) async throws(VerificationError) -> VerificationResult {
         stage.enter("referrers")
+        let speculation = Speculation()
+        // Whatever no job took over (its referrer left out of the list, or not needed) stops.
+        defer { speculation.close() }
         let referrers: [Descriptor]
         do {
-            referrers = try await store.referrers(of: subject, artifactTypes: nil, verifiable: verifiableTypes, deadline: deadline)
+            // A referrer the store names before its list is complete (cosign's `.sig`, which
+            // may arrive before the tag-schema listing) is checked at once; its job takes the
+            // check over instead of starting it again.
+            referrers = try await store.referrers(of: subject, artifactTypes: nil, verifiable: verifiableTypes, early: { referrer in
+                for (index, verifier) in self.verifiers.enumerated() where verifier.canVerify(referrer.artifactType) {
+                    speculation.start(Speculation.key(index, referrer), executor: self.options.taskExecutor) {
+                        await self.check(verifier, referrer, of: subject, ownTransfers: 1, deadline: deadline)
+                    }
+                }
+            }, deadline: deadline)
         } catch {
             try Self.timeoutIfPast(deadline, key: subject.description, stage: stage, cause: error)
             throw VerificationError(code: .referrersFailed, detail: "cannot list referrers of \(subject): \(error)",
                                     remediation: "check the registry is reachable and the store configuration (useHttp, credentials)")
         }
         stage.enter("verify")
-        let reports = await verifyReferrers(referrers, of: subject, depth: 0, deadline: deadline)
+        let reports = await verifyReferrers(referrers, of: subject, depth: 0, speculation: speculation, deadline: deadline)
         if referrers.isEmpty {
             // Nothing attached: say so, unless the subject itself does not exist.
             _ = try await resolveSubject(subject, key: subject.description, stage: stage, deadline: deadline)
@@ -509,10 +523,10 @@ public final class VerificationExecutor: ProviderExecutor {
         return VerificationResult(subject: subject.description, isSuccess: policy.isSuccess(reports), reports: reports)
     }
 
-    private func verifyReferrers(_ referrers: [Descriptor], of subject: ImageReference, depth: Int,
+    private func verifyReferrers(_ referrers: [Descriptor], of subject: ImageReference, depth: Int, speculation: Speculation? = nil,
                                  deadline: ContinuousClock.Instant) async -> [VerifierReport] {
-        let jobs: [(verifier: any Verifier, referrer: Descriptor)] = referrers.flatMap { referrer in
-            verifiers.filter { $0.canVerify(referrer.artifactType) }.map { (verifier: $0, referrer: referrer) }
+        let jobs: [(verifier: any Verifier, index: Int, referrer: Descriptor)] = referrers.flatMap { referrer in
+            verifiers.indices.filter { verifiers[$0].canVerify(referrer.artifactType) }.map { (verifier: verifiers[$0], index: $0, referrer: referrer) }
         }
         // Ratify issue #790: under an `any` rule one passing report settles its artifact type, so
         // the first job of such a type runs alone (alongside the other types' jobs) and the rest
@@ -528,7 +542,9 @@ public final class VerificationExecutor: ProviderExecutor {
             }
         }
         let run: @Sendable (Int) async -> VerifierReport = { index in
-            await self.runJob(verifier: jobs[index].verifier, referrer: jobs[index].referrer, of: subject, depth: depth, deadline: deadline)
+            let job = jobs[index]
+            return await self.runJob(verifier: job.verifier, referrer: job.referrer, of: subject, depth: depth,
+                                     speculated: speculation?.take(Speculation.key(job.index, job.referrer)), deadline: deadline)
         }
         var reports = [VerifierReport?](repeating: nil, count: jobs.count)
         for (index, report) in zip(firstWave, await boundedMap(firstWave, concurrency: 4, run)) { reports[index] = report }
@@ -560,7 +576,7 @@ public final class VerificationExecutor: ProviderExecutor {
         let remaining = secondWave.filter { settledBy[jobs[$0].referrer.artifactType ?? ""] == nil }
         for (index, report) in zip(remaining, await boundedMap(remaining, concurrency: 4, run)) { reports[index] = report }
         for index in secondWave where reports[index] == nil {
-            let (verifier, referrer) = jobs[index]
+            let (verifier, _, referrer) = jobs[index]
             let type = referrer.artifactType ?? ""
             reports[index] = VerifierReport(
                 subject: subject.description, isSuccess: false, verifierName: verifier.name, verifierType: verifier.type,
@@ -572,16 +588,14 @@ public final class VerificationExecutor: ProviderExecutor {
         return reports.map { $0! }
     }
 
+    /// `speculated`: the same check, already started (`Speculation`).
     private func runJob(verifier: any Verifier, referrer: Descriptor, of subject: ImageReference, depth: Int,
-                        deadline: ContinuousClock.Instant) async -> VerifierReport {
-        // The verifier's own work (parsing, chains, signatures, CRLs, schemas) runs on the
-        // cooperative pool when the verification runs on the transport's I/O thread, so that the
-        // thread keeps moving other transfers; its store reads still go back there. A brief
-        // verifier (cosign, notation) on an idle I/O thread keeps its work there: the hop to the
-        // pool and back would be most of a cold image's latency (a cosign check is two ECDSA verifies).
-        let offload = options.taskExecutor != nil && (!verifier.runsBriefly || options.taskExecutorIsBusy())
-        var report = await withTaskExecutorPreference(offload ? globalConcurrentExecutor : nil) {
-            await verifier.verify(subject: subject, referrer: referrer, store: self.store, deadline: deadline)
+                        speculated: Task<VerifierReport, Never>? = nil, deadline: ContinuousClock.Instant) async -> VerifierReport {
+        var report: VerifierReport
+        if let speculated {
+            report = await withTaskCancellationHandler { await speculated.value } onCancel: { speculated.cancel() }
+        } else {
+            report = await check(verifier, referrer, of: subject, deadline: deadline)
         }
         // (Rego mode verifies every referrer's referrers instead, and leaves the verdict to the policy.)
         if !verifier.nestedReferences.isEmpty && !policy.verifiesAllNested {
@@ -596,6 +610,22 @@ public final class VerificationExecutor: ProviderExecutor {
             }
         }
         return report
+    }
+
+    /// One verifier's check of one referrer, where it should run. The verifier's own work
+    /// (parsing, chains, signatures, CRLs, schemas) runs on the cooperative pool when the
+    /// verification runs on the transport's I/O thread, so that the thread keeps moving other
+    /// transfers; its store reads still go back there. A brief verifier (cosign, notation) on an
+    /// idle I/O thread keeps its work there: the hop to the pool and back would be most of a
+    /// cold image's latency (a cosign check is two ECDSA verifies).
+    /// `ownTransfers`: the caller's own requests that may still be unanswered (an early check
+    /// runs while the rest of its subject's referrer list is on its way).
+    private func check(_ verifier: any Verifier, _ referrer: Descriptor, of subject: ImageReference, ownTransfers: Int = 0,
+                       deadline: ContinuousClock.Instant) async -> VerifierReport {
+        let offload = options.taskExecutor != nil && (!verifier.runsBriefly || options.taskExecutorIsBusy(ownTransfers))
+        return await withTaskExecutorPreference(offload ? globalConcurrentExecutor : nil) {
+            await verifier.verify(subject: subject, referrer: referrer, store: self.store, deadline: deadline)
+        }
     }
 
     /// Rego mode: the verification of everything attached to `referrer`, as reports (empty when
@@ -693,4 +723,38 @@ public final class StageTracker: Sendable {
     public init() {}
     public func enter(_ name: String) { stage.withLock { $0 = name } }
     public var current: String { stage.withLock { $0 } }
+}
+
+/// Verifier checks started before a subject's referrer list was complete (the store's `early`),
+/// each taken over by the job that would have started it — same verifier, same referrer, same
+/// subject and deadline, so the report is the one that job would have made. Checks no job takes
+/// are cancelled when the subject's evaluation ends; none start after that.
+final class Speculation: Sendable {
+    private struct State {
+        var tasks: [String: Task<VerifierReport, Never>] = [:]
+        var closed = false
+    }
+    private let state = Mutex(State())
+
+    static func key(_ verifierIndex: Int, _ referrer: Descriptor) -> String { "\(verifierIndex)|\(referrer.digest.description)" }
+
+    func start(_ key: String, executor: (any TaskExecutor)?, _ work: @escaping @Sendable () async -> VerifierReport) {
+        state.withLock { state in
+            guard !state.closed, state.tasks[key] == nil else { return }
+            state.tasks[key] = Task(executorPreference: executor, operation: work)
+        }
+    }
+
+    func take(_ key: String) -> Task<VerifierReport, Never>? {
+        state.withLock { $0.tasks.removeValue(forKey: key) }
+    }
+
+    func close() {
+        let left = state.withLock { state -> [Task<VerifierReport, Never>] in
+            state.closed = true
+            defer { state.tasks = [:] }
+            return Array(state.tasks.values)
+        }
+        for task in left { task.cancel() }
+    }
 }

@@ -445,8 +445,11 @@ private final class Lane: @unchecked Sendable {
 
     /// Work besides the caller's: transfers not yet answered, jobs waiting, or (asked from
     /// another thread) a job running now.
-    var isBusy: Bool {
-        unanswered.load(ordering: .relaxed) > 0 || !jobs.withLock { $0.isEmpty }
+    var isBusy: Bool { isBusy(besides: 0) }
+
+    /// `isBusy`, not counting `own` unanswered transfers that belong to the caller.
+    func isBusy(besides own: Int) -> Bool {
+        unanswered.load(ordering: .relaxed) > own || !jobs.withLock { $0.isEmpty }
             || (runningJob.load(ordering: .relaxed) && !isCurrent)
     }
 }
@@ -471,6 +474,8 @@ extension CurlMultiTransport: TaskExecutor {
     /// has, so that the thread keeps moving the rest; a new request starts on the pool then
     /// instead of queueing behind it.
     public var isBusy: Bool { lane.isBusy }
+    /// `isBusy`, not counting `own` unanswered transfers that are the caller's.
+    public func isBusy(besides own: Int) -> Bool { lane.isBusy(besides: own) }
 
     /// Whether the caller runs on one of the transport's lane threads (diagnostics and tests).
     public var isLoopThread: Bool { Lane.current(of: self) != nil }

@@ -103,6 +103,12 @@ public final class ORASStore: ReferrerStore, Sendable {
         return try await referrerDescriptors(of: subject, artifactTypes: artifactTypes, probeCosign: probeCosign, deadline: deadline)
     }
 
+    public func referrers(of subject: ImageReference, artifactTypes: [String]?, verifiable: Set<String>?,
+                          early: @escaping @Sendable (Descriptor) -> Void, deadline: ContinuousClock.Instant) async throws -> [Descriptor] {
+        let probeCosign = verifiable?.contains(MediaType.cosignSignatureArtifact) ?? true
+        return try await referrerDescriptors(of: subject, artifactTypes: artifactTypes, probeCosign: probeCosign, early: early, deadline: deadline)
+    }
+
     public func manifest(_ descriptor: Descriptor, in repository: ImageReference, deadline: ContinuousClock.Instant) async throws -> (Manifest, [UInt8]) {
         let bytes = try await content(descriptor, in: repository, kind: .manifest, deadline: deadline)
         do {
@@ -188,7 +194,10 @@ public final class ORASStore: ReferrerStore, Sendable {
 
     // MARK: referrers
 
+    /// `early`: told of the cosign signature manifest as soon as it arrives, while the
+    /// listing may still be on its way (only the caller that starts the lookup is told).
     public func referrerDescriptors(of subject: ImageReference, artifactTypes: [String]?, probeCosign: Bool = true,
+                                    early: (@Sendable (Descriptor) -> Void)? = nil,
                                     deadline: ContinuousClock.Instant) async throws(RegistryError) -> [Descriptor] {
         guard let digest = subject.digest else {
             throw RegistryError(.invalidConfiguration, "referrers of \(subject) need a digest; resolve the reference first")
@@ -201,7 +210,7 @@ public final class ORASStore: ReferrerStore, Sendable {
             let sharedKey = SharedKey.store(self.sharedScope, "referrers:\(key)")
             if let entry = await self.sharedGet(sharedKey, deadline: deadline), let list = ORASStore.decodeShared(entry) { return list }
             let found = try await self.fetchReferrers(subject, digest: digest, artifactTypes: artifactTypes, filter: filter,
-                                                      cosignWanted: cosignWanted, deadline: deadline)
+                                                      cosignWanted: cosignWanted, early: early, deadline: deadline)
             self.sharedPut(sharedKey, found)
             return found
         }
@@ -210,10 +219,16 @@ public final class ORASStore: ReferrerStore, Sendable {
     }
 
     private func fetchReferrers(_ subject: ImageReference, digest: Digest, artifactTypes: [String]?, filter: Set<String>?,
-                                cosignWanted: Bool, deadline: ContinuousClock.Instant) async throws(RegistryError) -> [Descriptor] {
+                                cosignWanted: Bool, early: (@Sendable (Descriptor) -> Void)?,
+                                deadline: ContinuousClock.Instant) async throws(RegistryError) -> [Descriptor] {
         // The cosign tag is looked up alongside the referrers listing: one round trip, not two.
+        // Whichever answer comes first, the signature is announced at once (`early`).
         let cosign: Task<Descriptor?, any Error>? = cosignWanted
-            ? Task(executorPreference: preferredExecutor) { try await self.cosignSignature(subject, digest: digest, deadline: deadline) } : nil
+            ? Task(executorPreference: preferredExecutor) {
+                let signature = try await self.cosignSignature(subject, digest: digest, deadline: deadline)
+                if let signature, let early, filter.map({ signature.artifactType.map($0.contains) ?? false }) ?? true { early(signature) }
+                return signature
+            } : nil
         // Cancelled on every way out: a no-op once it finished, a stop when the listing failed
         // (or was cancelled, its requests abandoned).
         defer { cosign?.cancel() }

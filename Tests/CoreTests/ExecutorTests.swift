@@ -510,7 +510,7 @@ func context(_ seconds: Double = 60) -> ProviderContext {
         let marking = ThreadPerJobExecutor()
         var options = VerificationExecutor.Options()
         options.taskExecutor = marking
-        options.taskExecutorIsBusy = { busy }
+        options.taskExecutorIsBusy = { _ in busy }
         let places = Places()
         let executor = VerificationExecutor(store: memory, verifiers: [WhereVerifier(places: places, executor: marking, runsBriefly: brief)], policy: ConfigPolicy(),
                                             options: options)
@@ -556,5 +556,98 @@ final class CountingStore: ReferrerStore, Sendable {
     }
     func blob(_ descriptor: Descriptor, in repository: ImageReference, deadline: ContinuousClock.Instant) async throws -> [UInt8] {
         try await inner.blob(descriptor, in: repository, deadline: deadline)
+    }
+}
+
+/// A store that names referrers early (as the registry store names cosign's `.sig` while the
+/// tag-schema listing is on its way), then holds the list back until the verifier has started
+/// or two seconds pass. `unlisted` is named early but is not in the list.
+final class EarlyNamingStore: ReferrerStore, Sendable {
+    let inner: MemoryStore
+    let unlisted: Descriptor?
+    /// How many checks have begun.
+    let started: @Sendable () -> Int
+    /// Checks begun when the list was handed over.
+    let startedBeforeList = Mutex(-1)
+    init(inner: MemoryStore, unlisted: Descriptor? = nil, started: @escaping @Sendable () -> Int) {
+        self.inner = inner
+        self.unlisted = unlisted
+        self.started = started
+    }
+    func resolve(_ reference: ImageReference, deadline: ContinuousClock.Instant) async throws -> Descriptor {
+        try await inner.resolve(reference, deadline: deadline)
+    }
+    func referrers(of subject: ImageReference, artifactTypes: [String]?, deadline: ContinuousClock.Instant) async throws -> [Descriptor] {
+        try await inner.referrers(of: subject, artifactTypes: artifactTypes, deadline: deadline)
+    }
+    func referrers(of subject: ImageReference, artifactTypes: [String]?, verifiable: Set<String>?,
+                   early: @escaping @Sendable (Descriptor) -> Void, deadline: ContinuousClock.Instant) async throws -> [Descriptor] {
+        let list = try await inner.referrers(of: subject, artifactTypes: artifactTypes, deadline: deadline)
+        for referrer in list { early(referrer) }
+        if let unlisted { early(unlisted) }
+        let expected = list.count + (unlisted == nil ? 0 : 1)
+        for _ in 0..<2000 where started() < expected { try await Task.sleep(for: .milliseconds(1)) }
+        startedBeforeList.withLock { $0 = started() }
+        return list
+    }
+    func manifest(_ descriptor: Descriptor, in repository: ImageReference, deadline: ContinuousClock.Instant) async throws -> (Manifest, [UInt8]) {
+        try await inner.manifest(descriptor, in: repository, deadline: deadline)
+    }
+    func blob(_ descriptor: Descriptor, in repository: ImageReference, deadline: ContinuousClock.Instant) async throws -> [UInt8] {
+        try await inner.blob(descriptor, in: repository, deadline: deadline)
+    }
+}
+
+@Suite struct EarlyReferrerTests {
+    /// A referrer the store names before its list is complete is checked at once, and its job
+    /// takes that check over: checked once, with the report it would have had anyway.
+    @Test func aReferrerNamedEarlyIsCheckedOnceBeforeTheListArrives() async throws {
+        let memory = MemoryStore()
+        let signed = MemoryStoreExecutorTests().image(memory, tag: "early", signatures: ["valid"])
+        let verifier = CountingVerifier(inner: LayerContentVerifier(artifactTypes: [signatureType]))
+        let store = EarlyNamingStore(inner: memory, started: { verifier.calls })
+        let executor = VerificationExecutor(store: store, verifiers: [verifier], policy: ConfigPolicy())
+        let result = try await executor.verify(key: "registry.test/app@\(signed.digest)", deadline: .now + .seconds(60))
+        #expect(result.isSuccess, "\(result.reports.map(\.message))")
+        #expect(store.startedBeforeList.withLock { $0 } == 1, "the check began while the list was held back")
+        #expect(verifier.calls == 1, "the job took the early check over instead of checking again")
+        #expect(result.reports.count == 1 && result.reports[0].message == "content verification success")
+    }
+
+    /// What was named early but is not in the list makes no report and no difference.
+    @Test func aReferrerNamedEarlyButNotListedMakesNoReport() async throws {
+        let memory = MemoryStore()
+        let signed = MemoryStoreExecutorTests().image(memory, tag: "listed", signatures: ["valid"])
+        let other = MemoryStoreExecutorTests().image(memory, tag: "other", signatures: ["tampered"])
+        let stray = try await memory.referrers(of: ImageReference(registry: "registry.test", repository: "app", digest: other.digest),
+                                               artifactTypes: nil, deadline: .now + .seconds(5))[0]
+        let verifier = CountingVerifier(inner: LayerContentVerifier(artifactTypes: [signatureType]))
+        let store = EarlyNamingStore(inner: memory, unlisted: stray, started: { verifier.calls })
+        let executor = VerificationExecutor(store: store, verifiers: [verifier], policy: ConfigPolicy())
+        let result = try await executor.verify(key: "registry.test/app@\(signed.digest)", deadline: .now + .seconds(60))
+        #expect(result.isSuccess, "\(result.reports.map(\.message))")
+        #expect(result.reports.count == 1 && result.reports[0].referenceDigest != stray.digest.description)
+    }
+
+    /// An early check runs while its sibling request is still unanswered: that one request is
+    /// its own, so a brief verifier's check stays on the I/O executor (a hop to the pool would
+    /// cost more than the check) unless there is other work.
+    @Test(arguments: [false, true])
+    func anEarlyCheckDoesNotCountItsSiblingRequestAsWork(otherWork: Bool) async throws {
+        let memory = MemoryStore()
+        let signed = MemoryStoreExecutorTests().image(memory, tag: "sibling", signatures: ["valid"])
+        let marking = ThreadPerJobExecutor()
+        var options = VerificationExecutor.Options()
+        options.taskExecutor = marking
+        // One unanswered transfer (the sibling), plus another caller's when there is other work.
+        options.taskExecutorIsBusy = { own in (otherWork ? 2 : 1) > own }
+        let places = TaskExecutorPreferenceTests.Places()
+        let verifier = TaskExecutorPreferenceTests.WhereVerifier(places: places, executor: marking, runsBriefly: true)
+        let store = EarlyNamingStore(inner: memory, started: { places.ranOnExecutor.withLock { $0.count } })
+        let executor = VerificationExecutor(store: store, verifiers: [verifier], policy: ConfigPolicy(), options: options)
+        let items = await executor.execute(["registry.test/app@\(signed.digest)"], context: context(60))
+        #expect(items.first?.value?["isSuccess"] == .bool(true), "\(items)")
+        #expect(store.startedBeforeList.withLock { $0 } == 1)
+        #expect(places.ranOnExecutor.withLock { $0 } == [!otherWork])
     }
 }

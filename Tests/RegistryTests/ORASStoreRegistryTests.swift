@@ -109,6 +109,15 @@ let sbomType = "application/spdx+json"
         #expect(withCosign.map(\.digest.description) == [signature.digest])
         #expect(withCosign.first?.artifactType == MediaType.cosignSignatureArtifact)
         #expect(try await makeStore(cosign: false).referrerDescriptors(of: subject, artifactTypes: nil, deadline: soon()).isEmpty)
+        // The signature is named as soon as it arrives (the caller starts checking it while the
+        // tag-schema listing may still be on its way); a filter that leaves it out names nothing.
+        let named = Mutex<[String]>([])
+        let early: @Sendable (Descriptor) -> Void = { descriptor in named.withLock { $0.append(descriptor.digest.description) } }
+        let listed = try await makeStore(cosign: true).referrers(of: subject, artifactTypes: nil, verifiable: nil, early: early, deadline: soon())
+        #expect(listed.map(\.digest.description) == [signature.digest] && named.withLock { $0 } == [signature.digest])
+        named.withLock { $0 = [] }
+        _ = try await makeStore(cosign: true).referrers(of: subject, artifactTypes: [notation], verifiable: nil, early: early, deadline: soon())
+        #expect(named.withLock { $0 }.isEmpty)
         // No configured verifier handles cosign signatures: the `.sig` tag is not asked for.
         let log = RequestLog()
         let notationOnly = makeStore(cosign: true, log: log)

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import JSON
+import Synchronization
 
 /// Debian's `docker-registry` (CNCF distribution 2.8) on a free loopback port, with storage in a
 /// temporary directory, started for a test and stopped by PID. It has no referrers API, so
@@ -159,21 +160,45 @@ public struct PushedContent: Sendable, Equatable {
     }
 }
 
+/// A loopback port for a child server to listen on: one the kernel never hands out by itself
+/// (below the ephemeral range, from which `bind` to port 0 and outgoing connections take theirs),
+/// never the same twice in this process, and free right now. Taking one from the ephemeral range
+/// (bind to 0, close, hand the number over) raced: before the child bound it, another test's
+/// server could be given the same port, and requests meant for one went to the other (a Python
+/// double answering a registry push with HTTP 501).
 public func freePort() throws -> UInt16 {
+    try portCursor.withLock { cursor -> UInt16 in
+        let (low, high) = portRange
+        if cursor == 0 { cursor = low + UInt16(truncatingIfNeeded: Int(getpid()) &* 97 % Int(high - low)) }
+        for _ in 0..<Int(high - low) {
+            let candidate = cursor
+            cursor = cursor + 1 >= high ? low : cursor + 1
+            if portIsFree(candidate) { return candidate }
+        }
+        throw TestFailure("no free port between \(low) and \(high)")
+    }
+}
+
+private let portCursor = Mutex<UInt16>(0)
+
+/// From 10000 to the start of the kernel's ephemeral range (`ip_local_port_range`).
+private let portRange: (UInt16, UInt16) = {
+    let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+    let start = text.split(whereSeparator: \.isWhitespace).first.flatMap { UInt16($0) } ?? 32768
+    return (10000, max(start, 12000))
+}()
+
+private func portIsFree(_ port: UInt16) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
     defer { close(fd) }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = 0
+    addr.sin_port = port.bigEndian
     inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &addr) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-            bind(fd, sa, length) == 0 && getsockname(fd, sa, &length) == 0
-        }
+    return withUnsafePointer(to: &addr) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
     }
-    guard ok else { throw TestFailure("no free port") }
-    return UInt16(bigEndian: addr.sin_port)
 }
 
 public func waitForPort(_ port: UInt16, timeout: TimeInterval = 10) throws {
