@@ -9,7 +9,7 @@ HEALTH   ?= :9099
 METRICS  ?= :8888
 IMAGE    ?= ratify-swift:dev
 
-.PHONY: deps build release run test lint-chart bench profile attack mutate rego-fuzz image clean
+.PHONY: deps build release run test lint-chart bench bench-ab profile attack mutate rego-fuzz image clean
 
 FUZZ_SECONDS ?= 60
 
@@ -51,6 +51,9 @@ lint-chart: deps ## helm lint + render (Helm v4 engine, offline) for several val
 
 bench: release   ## HTTPS keep-alive load (wrk), the cost of a cold verification, cosign/notation latency, 10,000 images in bounded memory
 	python3 scripts/bench.py
+
+bench-ab: release ## which of two binaries spends less CPU per cold image, both running at once: make bench-ab A=old-binary [B=new-binary]
+	python3 scripts/bench_ab.py $(or $(A),$(error A=path-to-the-other-ratify-binary is required)) $(or $(B),.build/release/ratify)
 
 attack: release  ## the attack campaign of issue #16 against the release server (JSON bombs, hostile registry, idle floods, tiny chunks, half-open handshakes, slowloris, bad reloads)
 	python3 scripts/attack.py
