@@ -663,6 +663,7 @@ def main():
     work = tempfile.mkdtemp(prefix="ratify-bench-")
     certs = os.path.join(work, "certs")
     subprocess.run([os.path.join(ROOT, "scripts", "dev-certs.sh"), certs], check=True, capture_output=True)
+    print(host_line())
     only = os.environ.get("BENCH_ONLY")  # one section: server, cost, cosign, notation, scale
     if only:
         {"cost": cost_bench, "cosign": verification_bench, "notation": notation_bench,
@@ -673,6 +674,24 @@ def main():
     verification_bench(work, certs)
     notation_bench(work, certs)
     scale_bench(work, certs)
+
+
+def host_line():
+    """The CPU model, cores and OpenSSL: the ratios to `openssl speed` depend on the CPU model
+    (OpenSSL's P-256 has AVX-512 IFMA code that some hosts run and others do not), so two runs
+    compare only on the same model."""
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+            f.seek(0)
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+        if "avx512ifma" in flags:
+            model += " (avx512ifma)"
+    except OSError:
+        pass
+    openssl = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()
+    return f"host: {model}, {os.cpu_count()} cores, {openssl}"
 
 
 def server_bench(work, certs):

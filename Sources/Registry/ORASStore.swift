@@ -221,26 +221,39 @@ public final class ORASStore: ReferrerStore, Sendable {
     private func fetchReferrers(_ subject: ImageReference, digest: Digest, artifactTypes: [String]?, filter: Set<String>?,
                                 cosignWanted: Bool, early: (@Sendable (Descriptor) -> Void)?,
                                 deadline: ContinuousClock.Instant) async throws(RegistryError) -> [Descriptor] {
-        // The cosign tag is looked up alongside the referrers listing: one round trip, not two.
-        // Whichever answer comes first, the signature is announced at once (`early`).
-        let cosign: Task<Descriptor?, any Error>? = cosignWanted
-            ? Task(executorPreference: preferredExecutor) {
-                let signature = try await self.cosignSignature(subject, digest: digest, deadline: deadline)
-                if let signature, let early, filter.map({ signature.artifactType.map($0.contains) ?? false }) ?? true { early(signature) }
-                return signature
-            } : nil
-        // Cancelled on every way out: a no-op once it finished, a stop when the listing failed
-        // (or was cancelled, its requests abandoned).
-        defer { cosign?.cancel() }
-        var found = try await self.listReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline)
-        if let cosign {
-            let signature: Descriptor?
-            do { signature = try await cosign.value } catch let error as RegistryError { throw error } catch {
-                throw RegistryError.unexpected(error)
-            }
-            if let signature, !found.contains(where: { $0.digest == signature.digest }) { found.append(signature) }
-        }
+        var found = cosignWanted
+            ? try await listReferrersAndCosignTag(subject, digest: digest, artifactTypes: artifactTypes, early: early, deadline: deadline)
+            : try await listReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline)
         if let filter { found = found.filter { $0.artifactType.map(filter.contains) ?? false } }
+        return found
+    }
+
+    /// The referrers listing and cosign's signature tag, looked up together: one round trip, not
+    /// two. The tag's request goes out first (the listing is the child task, which runs once this
+    /// one waits): the .sig answer is the one that starts work — its signature is named at once
+    /// (`early`, the caller's filter admits cosign signatures) and checked — so it should come
+    /// back first, and that work overlaps the wait for the listing (usually a 404 of the tag
+    /// schema) instead of following it.
+    private func listReferrersAndCosignTag(_ subject: ImageReference, digest: Digest, artifactTypes: [String]?,
+                                           early: (@Sendable (Descriptor) -> Void)?,
+                                           deadline: ContinuousClock.Instant) async throws(RegistryError) -> [Descriptor] {
+        let listing = Task(executorPreference: preferredExecutor) { () throws(RegistryError) -> [Descriptor] in
+            try await self.listReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline)
+        }
+        // Cancelled on every way out: a no-op once it finished, a stop when the tag's lookup
+        // failed (or was cancelled, its requests abandoned).
+        defer { listing.cancel() }
+        let signature: Result<Descriptor?, RegistryError>
+        do throws(RegistryError) {
+            let found = try await cosignSignature(subject, digest: digest, deadline: deadline)
+            if let found, let early { early(found) }
+            signature = .success(found)
+        } catch {
+            signature = .failure(error)
+        }
+        // The listing's failure is reported first, then the tag's.
+        var found = try await Self.value(of: listing)
+        if let cosign = try signature.get(), !found.contains(where: { $0.digest == cosign.digest }) { found.append(cosign) }
         return found
     }
 
@@ -303,7 +316,18 @@ public final class ORASStore: ReferrerStore, Sendable {
         }
         defer { tagSchema.cancel() }
         if let found = try await apiReferrers(subject, digest: digest, artifactTypes: artifactTypes, deadline: deadline) { return found }
-        do { return try await tagSchema.value } catch let error as RegistryError { throw error } catch { throw RegistryError.unexpected(error) }
+        return try await Self.value(of: tagSchema)
+    }
+
+    /// The value of a task started alongside the caller's own request. The task is unstructured,
+    /// so the caller's cancellation is handed on to it: a cancelled caller does not wait for a
+    /// registry that does not answer.
+    private static func value<T>(of task: Task<T, any Error>) async throws(RegistryError) -> T {
+        switch await withTaskCancellationHandler(operation: { await task.result }, onCancel: { task.cancel() }) {
+        case .success(let value): return value
+        case .failure(let error as RegistryError): throw error
+        case .failure(let error): throw RegistryError.unexpected(error)
+        }
     }
 
     /// The referrers API's pages, or nil when the registry has none for this repository (404, or
