@@ -49,7 +49,6 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
     public static let dockerHub = "docker.io"
     public static let maxNameLength = 255
 
-
     /// The same image pinned to `digest`, keeping the tag for people reading it.
     public func pinned(to digest: Digest) -> ImageReference {
         ImageReference(registry: registry, repository: repository, tag: tag, digest: digest, name: name)

@@ -490,7 +490,7 @@ public final class VerificationExecutor: ProviderExecutor {
             // may arrive before the tag-schema listing) is checked at once; its job takes the
             // check over instead of starting it again.
             referrers = try await store.referrers(of: subject, artifactTypes: nil, verifiable: verifiableTypes, early: { referrer in
-                for (index, verifier) in self.verifiers.enumerated() where verifier.canVerify(referrer.artifactType) {
+                for (index, verifier) in self.claimants(of: referrer) {
                     speculation.start(Speculation.key(index, referrer), executor: self.options.taskExecutor) {
                         await self.check(verifier, referrer, of: subject, ownTransfers: 1, deadline: deadline)
                     }
@@ -526,7 +526,7 @@ public final class VerificationExecutor: ProviderExecutor {
     private func verifyReferrers(_ referrers: [Descriptor], of subject: ImageReference, depth: Int, speculation: Speculation? = nil,
                                  deadline: ContinuousClock.Instant) async -> [VerifierReport] {
         let jobs: [(verifier: any Verifier, index: Int, referrer: Descriptor)] = referrers.flatMap { referrer in
-            verifiers.indices.filter { verifiers[$0].canVerify(referrer.artifactType) }.map { (verifier: verifiers[$0], index: $0, referrer: referrer) }
+            claimants(of: referrer).map { (verifier: $0.verifier, index: $0.index, referrer: referrer) }
         }
         // Ratify issue #790: under an `any` rule one passing report settles its artifact type, so
         // the first job of such a type runs alone (alongside the other types' jobs) and the rest
@@ -586,6 +586,12 @@ public final class VerificationExecutor: ProviderExecutor {
                 remediation: "none needed; this report does not count against the subject")
         }
         return reports.map { $0! }
+    }
+
+    /// The verifiers that claim `referrer`'s artifact type, with their places in `verifiers` (which
+    /// key a check started early, `Speculation.key`).
+    private func claimants(of referrer: Descriptor) -> [(index: Int, verifier: any Verifier)] {
+        verifiers.enumerated().filter { $0.element.canVerify(referrer.artifactType) }.map { (index: $0.offset, verifier: $0.element) }
     }
 
     /// `speculated`: the same check, already started (`Speculation`).

@@ -221,19 +221,17 @@ public enum HTTPRequestDecoder {
             return .success(.chunked)
         }
         guard !lengths.isEmpty else { return .success(.none) }
-        // The usual shape, one field of digits (its whitespace already trimmed), is read
-        // without splitting; lists and repeats take the general path below.
-        if lengths.count == 1, let only = lengths.first, !only.isEmpty, only.utf8.count <= 18,
-           only.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
-            let length = only.utf8.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-            guard length <= limits.maxBodyBytes else {
-                return .failure(HTTPDecodeError(.payloadTooLarge, "body of \(length) bytes exceeds the \(limits.maxBodyBytes)-byte limit"))
-            }
-            return .success(length == 0 ? .none : .contentLength(length))
+        // The usual shape, one field and no list (its whitespace already trimmed), is taken as
+        // it is; lists and repeated fields are split and must all agree.
+        let text: String?
+        if lengths.count == 1, !lengths[0].utf8.contains(UInt8(ascii: ",")) {
+            text = lengths[0]
+        } else {
+            let values = Set(lengths.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
+                .map { $0.trimmingCharacters(in: " \t") })
+            text = values.count == 1 ? values.first : nil
         }
-        let values = Set(lengths.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
-            .map { $0.trimmingCharacters(in: " \t") })
-        guard values.count == 1, let text = values.first, !text.isEmpty, text.count <= 18,
+        guard let text, !text.isEmpty, text.utf8.count <= 18,
               text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let length = Int(text) else {
             return .failure(HTTPDecodeError(.badRequest, "invalid Content-Length"))
         }

@@ -99,12 +99,17 @@ public final class ORASStore: ReferrerStore, Sendable {
 
     public func referrers(of subject: ImageReference, artifactTypes: [String]?, verifiable: Set<String>?,
                           deadline: ContinuousClock.Instant) async throws -> [Descriptor] {
-        let probeCosign = verifiable?.contains(MediaType.cosignSignatureArtifact) ?? true
-        return try await referrerDescriptors(of: subject, artifactTypes: artifactTypes, probeCosign: probeCosign, deadline: deadline)
+        try await verifiableReferrers(subject, artifactTypes: artifactTypes, verifiable: verifiable, early: nil, deadline: deadline)
     }
 
     public func referrers(of subject: ImageReference, artifactTypes: [String]?, verifiable: Set<String>?,
                           early: @escaping @Sendable (Descriptor) -> Void, deadline: ContinuousClock.Instant) async throws -> [Descriptor] {
+        try await verifiableReferrers(subject, artifactTypes: artifactTypes, verifiable: verifiable, early: early, deadline: deadline)
+    }
+
+    /// The `.sig` tag is only asked for when a configured verifier checks cosign signatures.
+    private func verifiableReferrers(_ subject: ImageReference, artifactTypes: [String]?, verifiable: Set<String>?,
+                                     early: (@Sendable (Descriptor) -> Void)?, deadline: ContinuousClock.Instant) async throws -> [Descriptor] {
         let probeCosign = verifiable?.contains(MediaType.cosignSignatureArtifact) ?? true
         return try await referrerDescriptors(of: subject, artifactTypes: artifactTypes, probeCosign: probeCosign, early: early, deadline: deadline)
     }

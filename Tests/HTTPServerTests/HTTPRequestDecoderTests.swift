@@ -46,6 +46,20 @@ private func failureStatus(_ result: HTTPDecodeResult) -> Int? {
         #expect(b.target == "/b")
     }
 
+    /// RFC 9112 §6.3: a list or repeated fields of one and the same length are that length;
+    /// anything else, or more digits than an Int holds, is refused.
+    @Test func contentLengthListsMustAgree() {
+        for head in ["Content-Length: 3, 3", "Content-Length: 3\r\nContent-Length: 3", "Content-Length: 3 ,3"] {
+            guard case .request(let request, _) = decode("POST / HTTP/1.1\r\n\(head)\r\n\r\nabc") else {
+                Issue.record("\(head.debugDescription) was refused"); continue
+            }
+            #expect(request.body == Array("abc".utf8), "\(head.debugDescription)")
+        }
+        for head in ["Content-Length: 3, 4", "Content-Length: 3,", "Content-Length: ,", "Content-Length: 1234567890123456789"] {
+            #expect(failureStatus(decode("POST / HTTP/1.1\r\n\(head)\r\n\r\nabc")) == 400, "\(head.debugDescription)")
+        }
+    }
+
     @Test func decodesChunkedBodyWithExtensionsAndTrailers() {
         let text = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nX-Trailer: y\r\n\r\nNEXT"
         guard case .request(let request, let consumed) = decode(text) else { Issue.record("no request"); return }
